@@ -1,0 +1,186 @@
+//! The agent protocol: the context handed to an agent and the JSON lines it
+//! writes back. Shared by every executor so that a line means the same thing
+//! from a local process and from a container.
+
+use crate::domain::{CommentSeverity, ReviewComment, Rework, StepMetrics};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    Stop,
+    Length,
+    #[serde(other)]
+    Other,
+}
+
+/// One model call an agent made, as reported on its `llm_call` line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlmCall {
+    pub model: String,
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    #[serde(default)]
+    pub completion_tokens: u64,
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+    #[serde(default)]
+    pub cache_write_tokens: u64,
+    #[serde(default)]
+    pub max_output_tokens: u64,
+    pub finish_reason: FinishReason,
+    #[serde(default)]
+    pub upstream_ms: u64,
+    #[serde(default)]
+    pub overhead_ms: u64,
+}
+
+impl StepMetrics {
+    /// Folds one call into the step's running totals.
+    pub fn record_call(&mut self, call: &LlmCall) {
+        self.calls += 1;
+        self.prompt_tokens += call.prompt_tokens;
+        self.completion_tokens += call.completion_tokens;
+        self.cache_read_tokens += call.cache_read_tokens;
+        self.cache_write_tokens += call.cache_write_tokens;
+        self.peak_completion_tokens = self.peak_completion_tokens.max(call.completion_tokens);
+        self.max_output_tokens = self.max_output_tokens.max(call.max_output_tokens);
+        if call.finish_reason == FinishReason::Length {
+            self.truncated_calls += 1;
+        }
+        self.upstream_ms += call.upstream_ms;
+        self.overhead_ms += call.overhead_ms;
+    }
+}
+
+/// A companion's grading of its producer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Grade {
+    pub rating: f64,
+    #[serde(default)]
+    pub feedback: String,
+    /// Findings that must be fixed whatever the rating.
+    #[serde(default)]
+    pub blockers: Vec<String>,
+    #[serde(default)]
+    pub comments: Vec<ReviewComment>,
+}
+
+impl Grade {
+    /// Blockers and comments as one list of findings.
+    pub fn findings(&self) -> Vec<ReviewComment> {
+        let blockers = self.blockers.iter().map(|body| ReviewComment {
+            quote: None,
+            severity: CommentSeverity::Blocker,
+            body: body.clone(),
+        });
+        blockers.chain(self.comments.iter().cloned()).collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRequest {
+    pub question: String,
+    pub options: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullRequest {
+    pub url: String,
+}
+
+/// The last word of a successful agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentResult {
+    #[serde(default)]
+    pub output: String,
+    #[serde(default)]
+    pub decision: Option<DecisionRequest>,
+    #[serde(default)]
+    pub grade: Option<Grade>,
+    #[serde(default)]
+    pub pull_request: Option<PullRequest>,
+}
+
+/// One structured line from an agent's stdout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentLine {
+    Log {
+        #[serde(default = "default_level")]
+        level: LogLevel,
+        msg: String,
+    },
+    Progress {
+        done: u64,
+        total: u64,
+        #[serde(default)]
+        label: Option<String>,
+    },
+    LlmCall(LlmCall),
+    Result(AgentResult),
+}
+
+fn default_level() -> LogLevel {
+    LogLevel::Info
+}
+
+impl AgentLine {
+    /// Reads one output line. Anything that is not a protocol line, including
+    /// malformed JSON, is kept as a log line so nothing the agent said is lost.
+    pub fn parse(line: &str, level_for_plain: LogLevel) -> Self {
+        let trimmed = line.trim();
+        if trimmed.starts_with('{') {
+            if let Ok(parsed) = serde_json::from_str::<AgentLine>(trimmed) {
+                return parsed;
+            }
+        }
+        AgentLine::Log {
+            level: level_for_plain,
+            msg: line.trim_end().to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PriorOutput {
+    pub step_index: usize,
+    pub agent_kind: String,
+    pub output: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChosenOption {
+    pub question: String,
+    pub option: String,
+}
+
+/// Everything an agent is told about the step it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepContext {
+    pub protocol_version: u32,
+    pub run_id: String,
+    pub job_id: String,
+    pub pipeline_id: String,
+    pub step_index: usize,
+    pub agent_kind: String,
+    /// 1 on the first run of the step; reworks and retries count up.
+    pub attempt: u32,
+    pub block_id: String,
+    pub block_title: String,
+    /// The block description, one element per line, so simple agents can grep it.
+    pub block_description: Vec<String>,
+    pub prior_outputs: Vec<PriorOutput>,
+    pub rework: Option<Rework>,
+    pub chosen_option: Option<ChosenOption>,
+}

@@ -1,0 +1,582 @@
+//! The board and run model: blocks, pipelines, runs, steps and their gates.
+
+use crate::Millis;
+use serde::{Deserialize, Serialize};
+
+/// Where a block sits in the board's hierarchy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockLevel {
+    Frame,
+    Module,
+    Task,
+    Epic,
+    Initiative,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockStatus {
+    Planned,
+    Ready,
+    InProgress,
+    Blocked,
+    PrReady,
+    Done,
+}
+
+/// A card on the board: a service frame, a module or a task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Block {
+    pub id: String,
+    pub level: BlockLevel,
+    pub parent_id: Option<String>,
+    pub title: String,
+    pub description: String,
+    pub status: BlockStatus,
+    /// Share of the current run's steps that are done, 0..=1.
+    pub progress: f64,
+    /// The latest run started on this block, live or not.
+    pub run_id: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// Automatic grading of a producer step by the step that holds this spec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompanionSpec {
+    /// Agent kind of the producer this step grades.
+    pub producer_kind: String,
+    pub threshold: f64,
+    /// Automatic rework rounds allowed before the run parks at the cap.
+    pub max_attempts: u32,
+}
+
+/// One step of a pipeline definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepSpec {
+    pub agent_kind: String,
+    #[serde(default)]
+    pub requires_approval: bool,
+    #[serde(default)]
+    pub companion: Option<CompanionSpec>,
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pipeline {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub steps: Vec<StepSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    /// Parked on a human gate.
+    Blocked,
+    /// Spend budget exhausted.
+    Paused,
+    Done,
+    Failed,
+}
+
+impl RunStatus {
+    /// Live runs may still change; `done` and `failed` are final.
+    pub fn is_live(self) -> bool {
+        matches!(self, Self::Running | Self::Blocked | Self::Paused)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Pending,
+    Working,
+    WaitingDecision,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    Gated,
+    Condition,
+    ProducerSkipped,
+    RunComplete,
+    NoPullRequest,
+}
+
+/// A question an agent put to a human, with the answers it offered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub id: String,
+    pub question: String,
+    pub options: Vec<String>,
+    pub chosen: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStatus {
+    Pending,
+    Approved,
+    ChangesRequested,
+    Rejected,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommentSeverity {
+    Blocker,
+    Major,
+    Minor,
+}
+
+/// A review remark on a proposal, optionally anchored to quoted text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewComment {
+    #[serde(default)]
+    pub quote: Option<String>,
+    pub severity: CommentSeverity,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Approval {
+    pub id: String,
+    pub status: ApprovalStatus,
+    pub proposal: String,
+    #[serde(default)]
+    pub feedback: Option<String>,
+    #[serde(default)]
+    pub comments: Vec<ReviewComment>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReworkSource {
+    Human,
+    Reviewer,
+}
+
+/// What a step must address when it runs again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rework {
+    pub previous_proposal: Option<String>,
+    pub feedback: String,
+    #[serde(default)]
+    pub comments: Vec<ReviewComment>,
+    pub requested_by: ReworkSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub rating: f64,
+    pub threshold: f64,
+    pub passed: bool,
+    #[serde(default)]
+    pub feedback: String,
+    #[serde(default)]
+    pub comments: Vec<ReviewComment>,
+}
+
+/// Live state of a grading step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompanionState {
+    pub producer_kind: String,
+    pub threshold: f64,
+    pub max_attempts: u32,
+    /// Automatic rework rounds spent so far.
+    pub attempts: u32,
+    pub verdicts: Vec<Verdict>,
+    /// The automatic budget ran out and the run waits at the iteration cap.
+    pub exceeded: bool,
+    /// Gate id of the open iteration cap, while `exceeded`.
+    #[serde(default)]
+    pub cap_gate_id: Option<String>,
+}
+
+/// LLM observability rolled up from an agent's `llm_call` lines.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepMetrics {
+    pub calls: u64,
+    pub prompt_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    pub completion_tokens: u64,
+    pub peak_completion_tokens: u64,
+    pub max_output_tokens: u64,
+    /// Calls cut off by the output limit (finish reason `length`).
+    pub truncated_calls: u64,
+    pub upstream_ms: u64,
+    pub overhead_ms: u64,
+    pub errors: u64,
+    pub warnings: u64,
+    /// `None` while no price is known for a model that was called.
+    pub cost_estimate: Option<f64>,
+    pub currency: Option<String>,
+}
+
+impl StepMetrics {
+    /// Peak completion as a share of the output limit; near 1 means truncation risk.
+    pub fn headroom_used(&self) -> Option<f64> {
+        (self.max_output_tokens > 0)
+            .then(|| self.peak_completion_tokens as f64 / self.max_output_tokens as f64)
+    }
+}
+
+/// The executor-side job a working step waits on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRef {
+    pub id: String,
+    /// Executor handle (pid group, container id) once dispatched.
+    #[serde(default)]
+    pub handle: Option<String>,
+    pub dispatched_at: Option<Millis>,
+}
+
+/// One step of a live run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub agent_kind: String,
+    pub state: StepState,
+    pub progress: f64,
+    #[serde(default)]
+    pub progress_label: Option<String>,
+    pub output: Option<String>,
+    pub model: Option<String>,
+    pub decision: Option<Decision>,
+    pub requires_approval: bool,
+    pub approval: Option<Approval>,
+    pub companion: Option<CompanionState>,
+    pub rework: Option<Rework>,
+    pub metrics: StepMetrics,
+    pub job: Option<JobRef>,
+    pub timeout_secs: u64,
+    pub started_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+    /// Times this step was started for real work (reworks and retries count).
+    pub attempts: u32,
+    /// Times a job lost with the daemon or its executor was dispatched again.
+    pub recoveries: u32,
+    pub skipped: Option<SkipReason>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    Preflight,
+    Dispatch,
+    Environment,
+    Evicted,
+    HarnessShutdown,
+    Timeout,
+    Agent,
+    JobFailed,
+    Rejected,
+    CompanionRejected,
+    Stalled,
+    StateUnreadable,
+    Cancelled,
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+    pub occurred_at: Millis,
+    pub step_index: usize,
+}
+
+/// A step output kept for context and audit across reworks and restarts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputRecord {
+    pub step_index: usize,
+    pub agent_kind: String,
+    pub output: String,
+    pub recorded_at: Millis,
+}
+
+/// Kinds of human gate a blocked run can wait on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateKind {
+    Approval,
+    Decision,
+    IterationCap,
+}
+
+/// A gate that was closed, kept so a repeated decision is recognised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolvedGate {
+    pub id: String,
+    pub kind: GateKind,
+    pub step_index: usize,
+    pub choice: String,
+    pub resolved_at: Millis,
+}
+
+/// One execution of a pipeline against a block (`ExecutionInstance`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    pub id: String,
+    pub block_id: String,
+    pub pipeline_id: String,
+    pub pipeline_name: String,
+    pub steps: Vec<Step>,
+    pub current_step: usize,
+    pub status: RunStatus,
+    pub failure: Option<Failure>,
+    pub failure_history: Vec<Failure>,
+    pub output_history: Vec<OutputRecord>,
+    pub resolved_gates: Vec<ResolvedGate>,
+    /// The run this one was retried or restarted from.
+    pub previous_run_id: Option<String>,
+    pub initiated_by: String,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    /// Bumped on every write; decisions name the rev they saw.
+    pub rev: u64,
+}
+
+/// The gate a blocked run waits on, as shown in the inbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingGate {
+    pub id: String,
+    pub kind: GateKind,
+    pub run_id: String,
+    pub block_id: String,
+    pub step_index: usize,
+    pub agent_kind: String,
+    /// The question, the proposal or the companion's last feedback.
+    pub prompt: String,
+    pub options: Vec<String>,
+    pub rev: u64,
+    pub since: Millis,
+}
+
+impl Run {
+    pub fn current(&self) -> Option<&Step> {
+        self.steps.get(self.current_step)
+    }
+
+    /// The one gate this run waits on, when it is blocked.
+    pub fn pending_gate(&self) -> Option<PendingGate> {
+        if self.status != RunStatus::Blocked {
+            return None;
+        }
+        let step = self.current()?;
+        let (id, kind, prompt, options) = gate_of(step)?;
+        Some(PendingGate {
+            id,
+            kind,
+            run_id: self.id.clone(),
+            block_id: self.block_id.clone(),
+            step_index: self.current_step,
+            agent_kind: step.agent_kind.clone(),
+            prompt,
+            options,
+            rev: self.rev,
+            since: step.finished_at.unwrap_or(self.updated_at),
+        })
+    }
+}
+
+fn gate_of(step: &Step) -> Option<(String, GateKind, String, Vec<String>)> {
+    if step.state != StepState::WaitingDecision {
+        return None;
+    }
+    if let Some(cap) = step.companion.as_ref().filter(|c| c.exceeded) {
+        let feedback = cap.verdicts.last().map(|v| v.feedback.clone());
+        let options = IterationCapChoice::ALL.iter().map(|c| c.as_str().to_owned());
+        return Some((
+            cap.cap_gate_id.clone()?,
+            GateKind::IterationCap,
+            feedback.unwrap_or_default(),
+            options.collect(),
+        ));
+    }
+    if let Some(decision) = step.decision.as_ref().filter(|d| d.chosen.is_none()) {
+        return Some((
+            decision.id.clone(),
+            GateKind::Decision,
+            decision.question.clone(),
+            decision.options.clone(),
+        ));
+    }
+    let approval = step.approval.as_ref()?;
+    (approval.status == ApprovalStatus::Pending).then(|| {
+        (
+            approval.id.clone(),
+            GateKind::Approval,
+            approval.proposal.clone(),
+            Vec::new(),
+        )
+    })
+}
+
+/// The three ways out of an exhausted companion loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IterationCapChoice {
+    /// One more automatic round: the budget grows by one and the producer re-runs.
+    ExtraRound,
+    /// Accept the producer's current output and go on.
+    Proceed,
+    /// Cancel the run and put the block back to planned.
+    StopReset,
+}
+
+impl IterationCapChoice {
+    pub const ALL: [Self; 3] = [Self::ExtraRound, Self::Proceed, Self::StopReset];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ExtraRound => "extra-round",
+            Self::Proceed => "proceed",
+            Self::StopReset => "stop-reset",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+}
+
+/// What a human decided at a gate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum GateAction {
+    Approve {
+        #[serde(default)]
+        edited_proposal: Option<String>,
+    },
+    RequestChanges {
+        feedback: String,
+        #[serde(default)]
+        comments: Vec<ReviewComment>,
+    },
+    Reject {
+        reason: String,
+    },
+    ChooseOption {
+        option: String,
+    },
+    ResolveIterationCap {
+        choice: IterationCapChoice,
+    },
+}
+
+impl GateAction {
+    /// The gate kind this action can close.
+    pub fn gate_kind(&self) -> GateKind {
+        match self {
+            Self::Approve { .. } | Self::RequestChanges { .. } | Self::Reject { .. } => {
+                GateKind::Approval
+            }
+            Self::ChooseOption { .. } => GateKind::Decision,
+            Self::ResolveIterationCap { .. } => GateKind::IterationCap,
+        }
+    }
+
+    /// Short name written to the audit log.
+    pub fn choice(&self) -> String {
+        match self {
+            Self::Approve { edited_proposal } => match edited_proposal {
+                Some(_) => "approve_edited".to_owned(),
+                None => "approve".to_owned(),
+            },
+            Self::RequestChanges { .. } => "request_changes".to_owned(),
+            Self::Reject { .. } => "reject".to_owned(),
+            Self::ChooseOption { option } => format!("option:{option}"),
+            Self::ResolveIterationCap { choice } => choice.as_str().to_owned(),
+        }
+    }
+
+    /// Free text that goes with the choice, for the audit log.
+    pub fn text(&self) -> Option<String> {
+        match self {
+            Self::Approve { edited_proposal } => edited_proposal.clone(),
+            Self::RequestChanges { feedback, .. } => Some(feedback.clone()),
+            Self::Reject { reason } => Some(reason.clone()),
+            Self::ChooseOption { .. } | Self::ResolveIterationCap { .. } => None,
+        }
+    }
+}
+
+/// A human decision on one gate, naming the run revision it was made against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateDecision {
+    pub gate_id: String,
+    pub rev: u64,
+    pub actor: String,
+    #[serde(flatten)]
+    pub action: GateAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationType {
+    DecisionRequired,
+    MergeReview,
+    CiFailed,
+    PipelineComplete,
+    ReleaseRegression,
+    TestFailed,
+    BudgetPaused,
+    RequirementReview,
+    ClarityReview,
+    HumanReview,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationStatus {
+    Open,
+    Acted,
+    Dismissed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Normal,
+    Urgent,
+}
+
+/// A card in the attention inbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: NotificationType,
+    pub status: NotificationStatus,
+    pub severity: Severity,
+    pub block_id: String,
+    pub run_id: Option<String>,
+    pub title: String,
+    pub body: String,
+    pub payload: serde_json::Value,
+    pub created_at: Millis,
+    pub resolved_at: Option<Millis>,
+}
+
+/// One accepted human decision, as kept in the append-only audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub at: Millis,
+    pub actor: String,
+    pub run_id: String,
+    pub gate_id: String,
+    pub gate_kind: GateKind,
+    pub choice: String,
+    pub text: Option<String>,
+}

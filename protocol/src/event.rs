@@ -1,0 +1,31 @@
+//! Change notifications published by the daemon after each committed write.
+
+use crate::agent::LogLevel;
+use crate::domain::{Block, Run, StepMetrics};
+use crate::{Millis, PendingGate};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// A block was created or changed.
+    Block { block: Block },
+    /// A run was created or changed; carries the whole committed run.
+    Run { run: Box<Run> },
+    /// A run parked on a human gate.
+    GateOpened { gate: PendingGate },
+    /// A live log line from a working step (not stored in the run).
+    StepLog {
+        run_id: String,
+        step_index: usize,
+        at: Millis,
+        level: LogLevel,
+        line: String,
+    },
+    /// Fresh metrics for a working step.
+    StepMetrics {
+        run_id: String,
+        step_index: usize,
+        metrics: StepMetrics,
+    },
+}

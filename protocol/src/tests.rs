@@ -1,0 +1,378 @@
+use crate::agent::*;
+use crate::event::Event;
+use crate::roundtrip::assert_roundtrip;
+use crate::*;
+use serde_json::json;
+
+fn comment() -> ReviewComment {
+    ReviewComment {
+        quote: Some("fn main".into()),
+        severity: CommentSeverity::Major,
+        body: "split this".into(),
+    }
+}
+
+fn step() -> Step {
+    Step {
+        agent_kind: "reviewer".into(),
+        state: StepState::WaitingDecision,
+        progress: 0.5,
+        progress_label: Some("reading".into()),
+        output: Some("looks fine".into()),
+        model: Some("m1".into()),
+        decision: Some(Decision {
+            id: "g_1".into(),
+            question: "which db?".into(),
+            options: vec!["sqlite".into(), "pg".into()],
+            chosen: None,
+        }),
+        requires_approval: true,
+        approval: Some(Approval {
+            id: "g_2".into(),
+            status: ApprovalStatus::ChangesRequested,
+            proposal: "plan".into(),
+            feedback: Some("more".into()),
+            comments: vec![comment()],
+        }),
+        companion: Some(CompanionState {
+            producer_kind: "coder".into(),
+            threshold: 0.8,
+            max_attempts: 3,
+            attempts: 1,
+            verdicts: vec![Verdict {
+                rating: 0.5,
+                threshold: 0.8,
+                passed: false,
+                feedback: "tests missing".into(),
+                comments: vec![comment()],
+            }],
+            exceeded: true,
+            cap_gate_id: Some("g_3".into()),
+        }),
+        rework: Some(Rework {
+            previous_proposal: Some("v1".into()),
+            feedback: "fix".into(),
+            comments: vec![comment()],
+            requested_by: ReworkSource::Reviewer,
+        }),
+        metrics: StepMetrics {
+            calls: 2,
+            prompt_tokens: 10,
+            completion_tokens: 20,
+            peak_completion_tokens: 15,
+            max_output_tokens: 100,
+            cost_estimate: Some(0.25),
+            currency: Some("EUR".into()),
+            ..StepMetrics::default()
+        },
+        job: Some(JobRef {
+            id: "j_1".into(),
+            handle: Some("1234".into()),
+            dispatched_at: Some(5),
+        }),
+        timeout_secs: 60,
+        started_at: Some(1),
+        finished_at: None,
+        attempts: 2,
+        recoveries: 1,
+        skipped: Some(SkipReason::Gated),
+    }
+}
+
+fn failure() -> Failure {
+    Failure {
+        kind: FailureKind::HarnessShutdown,
+        message: "lost".into(),
+        detail: Some("tail".into()),
+        hint: Some("retry".into()),
+        occurred_at: 9,
+        step_index: 1,
+    }
+}
+
+fn run() -> Run {
+    Run {
+        id: "r_1".into(),
+        block_id: "b_1".into(),
+        pipeline_id: "quick".into(),
+        pipeline_name: "Quick".into(),
+        steps: vec![step()],
+        current_step: 0,
+        status: RunStatus::Blocked,
+        failure: Some(failure()),
+        failure_history: vec![failure()],
+        output_history: vec![OutputRecord {
+            step_index: 0,
+            agent_kind: "architect".into(),
+            output: "plan".into(),
+            recorded_at: 3,
+        }],
+        resolved_gates: vec![ResolvedGate {
+            id: "g_0".into(),
+            kind: GateKind::Approval,
+            step_index: 0,
+            choice: "approve".into(),
+            resolved_at: 4,
+        }],
+        previous_run_id: Some("r_0".into()),
+        initiated_by: "me".into(),
+        created_at: 1,
+        updated_at: 2,
+        rev: 7,
+    }
+}
+
+fn block() -> Block {
+    Block {
+        id: "b_1".into(),
+        level: BlockLevel::Task,
+        parent_id: Some("b_0".into()),
+        title: "Add login".into(),
+        description: "@demo coder sleep 10".into(),
+        status: BlockStatus::PrReady,
+        progress: 0.25,
+        run_id: Some("r_1".into()),
+        created_at: 1,
+        updated_at: 2,
+    }
+}
+
+#[test]
+fn block_round_trips_with_snake_case_fields() {
+    let json = assert_roundtrip(&block());
+    assert_eq!(json["parent_id"], "b_0");
+    assert_eq!(json["status"], "pr_ready");
+    assert_eq!(json["level"], "task");
+}
+
+#[test]
+fn pipeline_round_trips() {
+    let pipeline = Pipeline {
+        id: "quick".into(),
+        name: "Quick".into(),
+        description: "d".into(),
+        steps: vec![StepSpec {
+            agent_kind: "reviewer".into(),
+            requires_approval: false,
+            companion: Some(CompanionSpec {
+                producer_kind: "coder".into(),
+                threshold: 0.8,
+                max_attempts: 3,
+            }),
+            timeout_secs: 60,
+        }],
+    };
+    let json = assert_roundtrip(&pipeline);
+    assert_eq!(json["steps"][0]["companion"]["producer_kind"], "coder");
+}
+
+#[test]
+fn run_with_every_nested_type_round_trips() {
+    let json = assert_roundtrip(&run());
+    assert_eq!(json["status"], "blocked");
+    assert_eq!(json["steps"][0]["state"], "waiting_decision");
+    assert_eq!(json["steps"][0]["approval"]["status"], "changes_requested");
+    assert_eq!(json["steps"][0]["rework"]["requested_by"], "reviewer");
+    assert_eq!(json["failure"]["kind"], "harness_shutdown");
+    assert_eq!(json["steps"][0]["metrics"]["peak_completion_tokens"], 15);
+}
+
+#[test]
+fn every_status_and_kind_has_a_stable_name() {
+    let kinds = [
+        (FailureKind::Preflight, "preflight"),
+        (FailureKind::JobFailed, "job_failed"),
+        (FailureKind::CompanionRejected, "companion_rejected"),
+        (FailureKind::StateUnreadable, "state_unreadable"),
+        (FailureKind::Cancelled, "cancelled"),
+    ];
+    for (kind, name) in kinds {
+        assert_eq!(assert_roundtrip(&kind), json!(name));
+    }
+    for status in [
+        RunStatus::Running,
+        RunStatus::Blocked,
+        RunStatus::Paused,
+        RunStatus::Done,
+        RunStatus::Failed,
+    ] {
+        assert_roundtrip(&status);
+    }
+    assert_eq!(
+        assert_roundtrip(&IterationCapChoice::StopReset),
+        json!("stop-reset")
+    );
+}
+
+#[test]
+fn blocked_run_exposes_its_one_pending_gate() {
+    let gate = run().pending_gate().unwrap();
+    assert_eq!(gate.kind, GateKind::IterationCap);
+    assert_eq!(gate.id, "g_3");
+    assert_eq!(gate.options, ["extra-round", "proceed", "stop-reset"]);
+    assert_roundtrip(&gate);
+}
+
+#[test]
+fn gate_decisions_round_trip_flattened() {
+    let actions = [
+        GateAction::Approve {
+            edited_proposal: Some("v2".into()),
+        },
+        GateAction::RequestChanges {
+            feedback: "more tests".into(),
+            comments: vec![comment()],
+        },
+        GateAction::Reject {
+            reason: "no".into(),
+        },
+        GateAction::ChooseOption {
+            option: "pg".into(),
+        },
+        GateAction::ResolveIterationCap {
+            choice: IterationCapChoice::ExtraRound,
+        },
+    ];
+    for action in actions {
+        let decision = GateDecision {
+            gate_id: "g_1".into(),
+            rev: 3,
+            actor: "ana".into(),
+            action,
+        };
+        let json = assert_roundtrip(&decision);
+        assert_eq!(json["gate_id"], "g_1");
+        assert!(json["action"].is_string());
+    }
+}
+
+#[test]
+fn notification_and_audit_entry_round_trip() {
+    let card = Notification {
+        id: "n_1".into(),
+        kind: NotificationType::DecisionRequired,
+        status: NotificationStatus::Open,
+        severity: Severity::Urgent,
+        block_id: "b_1".into(),
+        run_id: Some("r_1".into()),
+        title: "t".into(),
+        body: "b".into(),
+        payload: json!({"gate_id": "g_1"}),
+        created_at: 1,
+        resolved_at: None,
+    };
+    let json = assert_roundtrip(&card);
+    assert_eq!(json["type"], "decision_required");
+    let entry = AuditEntry {
+        seq: 1,
+        at: 2,
+        actor: "ana".into(),
+        run_id: "r_1".into(),
+        gate_id: "g_1".into(),
+        gate_kind: GateKind::Decision,
+        choice: "option:pg".into(),
+        text: None,
+    };
+    assert_eq!(assert_roundtrip(&entry)["gate_kind"], "decision");
+}
+
+#[test]
+fn agent_lines_parse_from_the_documented_json() {
+    let lines = [
+        r#"{"type":"log","level":"warn","msg":"careful"}"#,
+        r#"{"type":"progress","done":3,"total":7,"label":"tests"}"#,
+        r#"{"type":"llm_call","model":"m","prompt_tokens":5,"completion_tokens":7,"max_output_tokens":8,"finish_reason":"length","upstream_ms":10,"overhead_ms":2}"#,
+        r#"{"type":"result","output":"ok","decision":{"question":"q","options":["a","b"]},"grade":{"rating":0.7,"feedback":"f","blockers":["x"]},"pull_request":{"url":"u"}}"#,
+    ];
+    for line in lines {
+        let parsed = AgentLine::parse(line, LogLevel::Info);
+        assert!(!matches!(parsed, AgentLine::Log { level: LogLevel::Info, .. }), "{line}");
+        assert_roundtrip(&parsed);
+    }
+}
+
+#[test]
+fn garbage_and_plain_text_become_log_lines() {
+    for line in ["hello", "{not json", r#"{"type":"teleport"}"#] {
+        let parsed = AgentLine::parse(line, LogLevel::Warn);
+        assert_eq!(
+            parsed,
+            AgentLine::Log {
+                level: LogLevel::Warn,
+                msg: line.into()
+            }
+        );
+    }
+}
+
+#[test]
+fn llm_calls_roll_up_into_metrics() {
+    let mut metrics = StepMetrics::default();
+    let call = |completion, reason| LlmCall {
+        model: "m".into(),
+        prompt_tokens: 100,
+        completion_tokens: completion,
+        cache_read_tokens: 0,
+        cache_write_tokens: 0,
+        max_output_tokens: 1000,
+        finish_reason: reason,
+        upstream_ms: 40,
+        overhead_ms: 5,
+    };
+    metrics.record_call(&call(300, FinishReason::Stop));
+    metrics.record_call(&call(1000, FinishReason::Length));
+    assert_eq!(metrics.calls, 2);
+    assert_eq!(metrics.completion_tokens, 1300);
+    assert_eq!(metrics.peak_completion_tokens, 1000);
+    assert_eq!(metrics.truncated_calls, 1);
+    assert_eq!(metrics.upstream_ms, 80);
+    assert_eq!(metrics.headroom_used(), Some(1.0));
+}
+
+#[test]
+fn step_context_and_events_round_trip() {
+    let context = StepContext {
+        protocol_version: PROTOCOL_VERSION,
+        run_id: "r".into(),
+        job_id: "j".into(),
+        pipeline_id: "quick".into(),
+        step_index: 1,
+        agent_kind: "coder".into(),
+        attempt: 2,
+        block_id: "b".into(),
+        block_title: "t".into(),
+        block_description: vec!["@demo coder sleep 0".into()],
+        prior_outputs: vec![PriorOutput {
+            step_index: 0,
+            agent_kind: "architect".into(),
+            output: "plan".into(),
+        }],
+        rework: None,
+        chosen_option: Some(ChosenOption {
+            question: "q".into(),
+            option: "a".into(),
+        }),
+    };
+    assert_roundtrip(&context);
+    let events = [
+        Event::Block { block: block() },
+        Event::Run {
+            run: Box::new(run()),
+        },
+        Event::StepLog {
+            run_id: "r".into(),
+            step_index: 0,
+            at: 1,
+            level: LogLevel::Info,
+            line: "hi".into(),
+        },
+        Event::StepMetrics {
+            run_id: "r".into(),
+            step_index: 0,
+            metrics: StepMetrics::default(),
+        },
+    ];
+    for event in events {
+        assert_roundtrip(&event);
+    }
+}
