@@ -395,7 +395,9 @@ fn gate_of(step: &Step) -> Option<(String, GateKind, String, Vec<String>)> {
     }
     if let Some(cap) = step.companion.as_ref().filter(|c| c.exceeded) {
         let feedback = cap.verdicts.last().map(|v| v.feedback.clone());
-        let options = IterationCapChoice::ALL.iter().map(|c| c.as_str().to_owned());
+        let options = IterationCapChoice::ALL
+            .iter()
+            .map(|c| c.as_str().to_owned());
         return Some((
             cap.cap_gate_id.clone()?,
             GateKind::IterationCap,

@@ -286,7 +286,16 @@ fn agent_lines_parse_from_the_documented_json() {
     ];
     for line in lines {
         let parsed = AgentLine::parse(line, LogLevel::Info);
-        assert!(!matches!(parsed, AgentLine::Log { level: LogLevel::Info, .. }), "{line}");
+        assert!(
+            !matches!(
+                parsed,
+                AgentLine::Log {
+                    level: LogLevel::Info,
+                    ..
+                }
+            ),
+            "{line}"
+        );
         assert_roundtrip(&parsed);
     }
 }

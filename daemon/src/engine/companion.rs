@@ -1,0 +1,132 @@
+//! The companion verdict rule and its rework loop.
+
+use super::record::finish_or_gate;
+use super::step;
+use super::{Cx, Outcome};
+use cattery_protocol::agent::Grade;
+use cattery_protocol::{CommentSeverity, ReviewComment, Rework, ReworkSource, Run, Verdict};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    Pass,
+    Rework,
+    Park,
+}
+
+pub struct VerdictInput<'a> {
+    pub rating: f64,
+    pub threshold: f64,
+    pub findings: &'a [ReviewComment],
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub has_producer: bool,
+}
+
+/// The verdict rule, in order: no producer passes; a blocker reworks while
+/// budget lasts, else parks; the first round reworks on any non-minor finding;
+/// a rating at the threshold passes; otherwise rework while budget lasts.
+pub fn dispose(input: &VerdictInput) -> Disposition {
+    if !input.has_producer {
+        return Disposition::Pass;
+    }
+    let budget_left = input.attempts < input.max_attempts;
+    let rework_or_park = if budget_left {
+        Disposition::Rework
+    } else {
+        Disposition::Park
+    };
+    let has = |severity| input.findings.iter().any(|c| c.severity == severity);
+    if has(CommentSeverity::Blocker) {
+        return rework_or_park;
+    }
+    let first_round = input.attempts == 0;
+    let non_minor = input
+        .findings
+        .iter()
+        .any(|c| c.severity != CommentSeverity::Minor);
+    if first_round && non_minor && budget_left {
+        return Disposition::Rework;
+    }
+    if input.rating >= input.threshold {
+        return Disposition::Pass;
+    }
+    rework_or_park
+}
+
+/// Judges the producer from the companion's grade and moves the run.
+pub fn judge(run: &mut Run, index: usize, grade: Option<Grade>, cx: &Cx) -> Outcome {
+    let producer = step::producer_index(run, index);
+    let is_final = index + 1 == run.steps.len();
+    let Some(companion) = run.steps.get(index).and_then(|s| s.companion.clone()) else {
+        return Outcome::Noop;
+    };
+    // A companion that returned no grade gives no reason to hold the producer.
+    let (rating, feedback, findings) = match &grade {
+        Some(g) => (g.rating, g.feedback.clone(), g.findings()),
+        None => (1.0, String::new(), Vec::new()),
+    };
+    let rating = if producer.is_some() { rating } else { 1.0 };
+    let disposition = dispose(&VerdictInput {
+        rating,
+        threshold: companion.threshold,
+        findings: &findings,
+        attempts: companion.attempts,
+        max_attempts: companion.max_attempts,
+        has_producer: producer.is_some(),
+    });
+    let verdict = Verdict {
+        rating,
+        threshold: companion.threshold,
+        passed: disposition == Disposition::Pass,
+        feedback: feedback.clone(),
+        comments: findings.clone(),
+    };
+    let Some(state) = run.steps.get_mut(index).and_then(|s| s.companion.as_mut()) else {
+        return Outcome::Noop;
+    };
+    state.verdicts.push(verdict);
+    step::trim_front(&mut state.verdicts);
+    match (disposition, producer) {
+        (Disposition::Rework, Some(producer)) => {
+            loop_producer(run, producer, index, feedback, findings);
+            Outcome::Continue
+        }
+        (Disposition::Park, Some(_)) => park_at_cap(run, index, cx),
+        _ => finish_or_gate(run, index, is_final, cx),
+    }
+}
+
+/// Spends one automatic round and re-runs producer..=companion.
+pub fn loop_producer(
+    run: &mut Run,
+    producer: usize,
+    companion_index: usize,
+    feedback: String,
+    comments: Vec<ReviewComment>,
+) {
+    if let Some(state) = run
+        .steps
+        .get_mut(companion_index)
+        .and_then(|s| s.companion.as_mut())
+    {
+        state.attempts += 1;
+        state.exceeded = false;
+        state.cap_gate_id = None;
+    }
+    let previous_proposal = run.steps.get(producer).and_then(|s| s.output.clone());
+    let rework = Rework {
+        previous_proposal,
+        feedback,
+        comments,
+        requested_by: ReworkSource::Reviewer,
+    };
+    step::rerun_range(run, producer, companion_index, rework);
+}
+
+fn park_at_cap(run: &mut Run, index: usize, cx: &Cx) -> Outcome {
+    if let Some(state) = run.steps.get_mut(index).and_then(|s| s.companion.as_mut()) {
+        state.exceeded = true;
+        state.cap_gate_id = Some(cx.ids.mint("g"));
+    }
+    step::park(run, index, cx)
+}

@@ -1,0 +1,81 @@
+use cattery_protocol::{GateKind, RunStatus};
+
+/// Why the engine refused an operation. Refusals change nothing.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngineError {
+    #[error(
+        "run {run_id} changed since you looked (you saw rev {seen}, it is now rev {current}); refresh and decide again"
+    )]
+    Stale {
+        run_id: String,
+        seen: u64,
+        current: u64,
+    },
+    #[error("gate {gate_id} was already resolved ({choice}); nothing changed")]
+    AlreadyResolved { gate_id: String, choice: String },
+    #[error("gate {gate_id} is not pending on run {run_id}; {pending}")]
+    GateNotPending {
+        gate_id: String,
+        run_id: String,
+        pending: String,
+    },
+    #[error(
+        "gate {gate_id} is {actual} gate, but {action} only closes {expected} gates; use the action for that gate kind"
+    )]
+    WrongKind {
+        gate_id: String,
+        actual: &'static str,
+        expected: &'static str,
+        action: String,
+    },
+    #[error("option {option:?} is not one of the offered options {options:?}")]
+    InvalidOption {
+        option: String,
+        options: Vec<String>,
+    },
+    #[error("step index {index} is out of range: run {run_id} has steps 0 to {last}")]
+    StepOutOfRange {
+        run_id: String,
+        index: usize,
+        last: usize,
+    },
+    #[error("run {run_id} is {status}; {what}")]
+    NotAllowed {
+        run_id: String,
+        status: &'static str,
+        what: String,
+    },
+    #[error("job {job_id} is not the job run {run_id} waits on; its result was ignored")]
+    StaleJob { run_id: String, job_id: String },
+}
+
+impl EngineError {
+    /// The wire error code for this refusal.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Stale { .. } | Self::AlreadyResolved { .. } | Self::StaleJob { .. } => "stale",
+            Self::GateNotPending { .. } | Self::NotAllowed { .. } => "conflict",
+            Self::WrongKind { .. } | Self::InvalidOption { .. } | Self::StepOutOfRange { .. } => {
+                "invalid"
+            }
+        }
+    }
+}
+
+pub(crate) fn status_name(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Running => "running",
+        RunStatus::Blocked => "blocked",
+        RunStatus::Paused => "paused",
+        RunStatus::Done => "done",
+        RunStatus::Failed => "failed",
+    }
+}
+
+pub(crate) fn gate_kind_name(kind: GateKind) -> &'static str {
+    match kind {
+        GateKind::Approval => "an approval",
+        GateKind::Decision => "a decision",
+        GateKind::IterationCap => "an iteration-cap",
+    }
+}

@@ -1,0 +1,176 @@
+//! Starting, retrying, restarting, cancelling and stopping runs.
+
+use super::error::status_name;
+use super::step::{self, FailureSpec};
+use super::{Cx, EngineError, Outcome, Transition};
+use cattery_protocol::{Block, BlockStatus, FailureKind, Pipeline, Run, RunStatus};
+
+/// A new run on a block, and the prior run it supersedes, if that was live.
+pub struct Started {
+    pub run: Transition,
+    pub superseded: Option<Transition>,
+}
+
+/// Starts `pipeline` on `block`, replacing (and failing as cancelled) a live prior run.
+pub fn start(block: &Block, pipeline: &Pipeline, prior: Option<&Run>, cx: &Cx) -> Started {
+    let run = Run {
+        id: cx.ids.mint("r"),
+        block_id: block.id.clone(),
+        pipeline_id: pipeline.id.clone(),
+        pipeline_name: pipeline.name.clone(),
+        steps: pipeline.steps.iter().map(step::from_spec).collect(),
+        current_step: 0,
+        status: RunStatus::Running,
+        failure: None,
+        failure_history: Vec::new(),
+        output_history: Vec::new(),
+        resolved_gates: Vec::new(),
+        previous_run_id: prior.map(|p| p.id.clone()),
+        initiated_by: cx.actor.to_owned(),
+        created_at: cx.now,
+        updated_at: cx.now,
+        rev: 0,
+    };
+    let superseded = prior
+        .filter(|p| p.status.is_live())
+        .map(|p| supersede(p, &run.id, cx));
+    Started {
+        run: Transition::new(run, Outcome::Continue),
+        superseded,
+    }
+}
+
+fn supersede(prior: &Run, by: &str, cx: &Cx) -> Transition {
+    let mut old = prior.clone();
+    let spec = FailureSpec {
+        kind: FailureKind::Cancelled,
+        message: format!("superseded by run {by}"),
+        detail: None,
+        hint: None,
+    };
+    step::fail(&mut old, spec, cx);
+    Transition::new(old, Outcome::Noop)
+}
+
+/// Resumes a failed run at its failed step under a new run id.
+pub fn retry(run: &Run, cx: &Cx) -> Result<Transition, EngineError> {
+    let Some(failure) = run
+        .failure
+        .as_ref()
+        .filter(|_| run.status == RunStatus::Failed)
+    else {
+        return Err(not_allowed(run, "only a failed run can be retried"));
+    };
+    let from = failure.step_index.min(run.steps.len().saturating_sub(1));
+    Ok(Transition::new(successor(run, from, cx), Outcome::Continue))
+}
+
+/// Rewinds to `index` under a new run id; steps before it keep their results.
+/// A live run is superseded, so its job must be stopped by the caller.
+pub fn restart_from(run: &Run, index: usize, cx: &Cx) -> Result<Started, EngineError> {
+    if index >= run.steps.len() {
+        return Err(EngineError::StepOutOfRange {
+            run_id: run.id.clone(),
+            index,
+            last: run.steps.len().saturating_sub(1),
+        });
+    }
+    let mut next = successor(run, index, cx);
+    for step_state in next.steps.iter_mut().skip(index) {
+        *step_state = fresh_copy(step_state);
+    }
+    let superseded = run.status.is_live().then(|| supersede(run, &next.id, cx));
+    Ok(Started {
+        run: Transition::new(next, Outcome::Continue),
+        superseded,
+    })
+}
+
+fn fresh_copy(step_state: &cattery_protocol::Step) -> cattery_protocol::Step {
+    let spec = cattery_protocol::StepSpec {
+        agent_kind: step_state.agent_kind.clone(),
+        requires_approval: step_state.requires_approval,
+        companion: step_state
+            .companion
+            .as_ref()
+            .map(|c| cattery_protocol::CompanionSpec {
+                producer_kind: c.producer_kind.clone(),
+                threshold: c.threshold,
+                max_attempts: c.max_attempts,
+            }),
+        timeout_secs: step_state.timeout_secs,
+    };
+    let mut fresh = step::from_spec(&spec);
+    // Attempts keep counting across runs so agents can tell a retry from a first try.
+    fresh.attempts = step_state.attempts;
+    fresh.metrics = step_state.metrics.clone();
+    fresh
+}
+
+fn successor(run: &Run, from: usize, cx: &Cx) -> Run {
+    let mut next = run.clone();
+    next.id = cx.ids.mint("r");
+    next.previous_run_id = Some(run.id.clone());
+    if let Some(failure) = next.failure.take() {
+        next.failure_history.push(failure);
+        step::trim_front(&mut next.failure_history);
+    }
+    for s in next.steps.iter_mut().skip(from) {
+        step::reset(s);
+        if let Some(companion) = s.companion.as_mut() {
+            companion.exceeded = false;
+            companion.cap_gate_id = None;
+        }
+    }
+    next.current_step = from;
+    next.status = RunStatus::Running;
+    next.initiated_by = cx.actor.to_owned();
+    next.created_at = cx.now;
+    next.updated_at = cx.now;
+    next.rev = 0;
+    next
+}
+
+/// Cancels a live run; the block goes back to `planned`.
+pub fn cancel(run: &Run, cx: &Cx) -> Result<Transition, EngineError> {
+    let message = format!("cancelled by {}", cx.actor);
+    end_live(run, message, cx).map(|t| t.with_block_status(BlockStatus::Planned))
+}
+
+/// Stops a live run: it fails as `cancelled` and its job must be killed.
+pub fn stop(run: &Run, cx: &Cx) -> Result<Transition, EngineError> {
+    end_live(run, format!("stopped by {}", cx.actor), cx)
+}
+
+fn end_live(run: &Run, message: String, cx: &Cx) -> Result<Transition, EngineError> {
+    if !run.status.is_live() {
+        return Err(not_allowed(
+            run,
+            "only a live run can be stopped or cancelled",
+        ));
+    }
+    let mut next = run.clone();
+    let spec = FailureSpec {
+        kind: FailureKind::Cancelled,
+        message: message.clone(),
+        detail: None,
+        hint: None,
+    };
+    step::fail(&mut next, spec, cx);
+    Ok(Transition::new(
+        next,
+        Outcome::JobFailed {
+            error: message,
+            kind: FailureKind::Cancelled,
+            detail: None,
+        },
+    ))
+}
+
+fn not_allowed(run: &Run, what: &str) -> EngineError {
+    EngineError::NotAllowed {
+        run_id: run.id.clone(),
+        status: status_name(run.status),
+        what: what.to_owned(),
+    }
+}

@@ -1,0 +1,202 @@
+//! The run state machine. Pure and deterministic: every function takes the
+//! current run plus an injected clock reading and id generator, and returns
+//! the next state without touching I/O. The service layer persists what these
+//! functions return in one transaction.
+
+mod block;
+mod companion;
+mod error;
+mod gates;
+mod lifecycle;
+mod record;
+mod step;
+#[cfg(test)]
+mod tests;
+
+pub use block::block_status_for;
+pub use error::EngineError;
+pub use gates::decide;
+pub use lifecycle::{cancel, restart_from, retry, start, stop};
+pub use record::{JobResult, record_result};
+
+use cattery_protocol::{BlockStatus, Millis, Run, RunStatus, StepState};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Mints ids. Injected so engine tests are deterministic.
+pub trait IdGen: Send + Sync {
+    fn mint(&self, prefix: &str) -> String;
+}
+
+/// Ids that sort by creation time and stay unique across daemon restarts.
+pub struct TimeIds {
+    counter: AtomicU64,
+}
+
+impl TimeIds {
+    pub fn new(now: Millis) -> Self {
+        // Seeding with the start time keeps ids minted after a restart distinct
+        // from those minted before it, even within one millisecond.
+        let seed = (now as u64).wrapping_mul(1_000) ^ u64::from(std::process::id());
+        Self {
+            counter: AtomicU64::new(seed),
+        }
+    }
+}
+
+impl IdGen for TimeIds {
+    fn mint(&self, prefix: &str) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        format!("{prefix}_{n:x}")
+    }
+}
+
+/// Deterministic ids for tests: `prefix_1`, `prefix_2`, …
+#[derive(Default)]
+pub struct SeqIds {
+    counter: AtomicU64,
+}
+
+impl IdGen for SeqIds {
+    fn mint(&self, prefix: &str) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("{prefix}_{n}")
+    }
+}
+
+/// The injected world an engine call sees.
+pub struct Cx<'a> {
+    pub now: Millis,
+    pub ids: &'a dyn IdGen,
+    pub actor: &'a str,
+}
+
+/// What one `advance` (or a recorded result, or a decision) means for the driver.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The run moved; call `advance` again.
+    Continue,
+    /// Parked on a human gate.
+    AwaitingDecision {
+        gate_id: String,
+    },
+    /// A job must be dispatched (or is in flight) for this step.
+    AwaitingJob {
+        job_id: String,
+        step_index: usize,
+    },
+    /// Parked on a polling gate (no polling gates are wired yet).
+    AwaitingGate {
+        step_index: usize,
+    },
+    JobFailed {
+        error: String,
+        kind: cattery_protocol::FailureKind,
+        detail: Option<String>,
+    },
+    JobEvicted {
+        error: String,
+        detail: Option<String>,
+    },
+    Done,
+    Paused,
+    /// Nothing to do: the run is not running.
+    Noop,
+}
+
+/// The block fields that follow a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BlockUpdate {
+    pub status: BlockStatus,
+    pub progress: f64,
+}
+
+/// One engine step: the next run state, what the block becomes, and what to do next.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub run: Run,
+    pub block: BlockUpdate,
+    pub outcome: Outcome,
+}
+
+impl Transition {
+    pub(crate) fn new(run: Run, outcome: Outcome) -> Self {
+        let block = BlockUpdate {
+            status: block_status_for(&run),
+            progress: progress_of(&run),
+        };
+        Self {
+            run,
+            block,
+            outcome,
+        }
+    }
+
+    pub(crate) fn with_block_status(mut self, status: BlockStatus) -> Self {
+        self.block.status = status;
+        self
+    }
+}
+
+/// Share of steps done.
+pub fn progress_of(run: &Run) -> f64 {
+    if run.steps.is_empty() {
+        return 0.0;
+    }
+    let done = run
+        .steps
+        .iter()
+        .filter(|s| s.state == StepState::Done)
+        .count();
+    done as f64 / run.steps.len() as f64
+}
+
+/// Spend and other checks the engine consults before starting a step.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AdvanceOptions {
+    pub over_budget: bool,
+}
+
+/// Moves a running run by exactly one step.
+pub fn advance(run: &Run, options: AdvanceOptions, cx: &Cx) -> Transition {
+    let mut next = run.clone();
+    let outcome = advance_in_place(&mut next, options, cx);
+    if outcome != Outcome::Noop {
+        next.updated_at = cx.now;
+    }
+    Transition::new(next, outcome)
+}
+
+fn advance_in_place(run: &mut Run, options: AdvanceOptions, cx: &Cx) -> Outcome {
+    match run.status {
+        RunStatus::Running => {}
+        RunStatus::Paused if !options.over_budget => run.status = RunStatus::Running,
+        RunStatus::Paused => return Outcome::Paused,
+        RunStatus::Blocked => return blocked_outcome(run),
+        RunStatus::Done | RunStatus::Failed => return Outcome::Noop,
+    }
+    let index = run.current_step;
+    let Some(state) = run.steps.get(index).map(|s| s.state) else {
+        run.status = RunStatus::Done;
+        return Outcome::Done;
+    };
+    match state {
+        StepState::Pending if options.over_budget => {
+            run.status = RunStatus::Paused;
+            Outcome::Paused
+        }
+        StepState::Pending => step::start(run, index, cx),
+        StepState::Working => step::awaiting_job(run, index),
+        StepState::WaitingDecision => {
+            run.status = RunStatus::Blocked;
+            blocked_outcome(run)
+        }
+        StepState::Done => step::move_past(run, index),
+    }
+}
+
+fn blocked_outcome(run: &Run) -> Outcome {
+    match run.pending_gate() {
+        Some(gate) => Outcome::AwaitingDecision { gate_id: gate.id },
+        None => Outcome::Noop,
+    }
+}

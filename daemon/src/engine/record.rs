@@ -1,0 +1,152 @@
+//! Folding a finished job back into its run.
+
+use super::step::{self, FailureSpec};
+use super::{Cx, EngineError, Outcome, Transition, companion};
+use cattery_protocol::agent::AgentResult;
+use cattery_protocol::{
+    Approval, ApprovalStatus, Decision, FailureKind, Run, RunStatus, StepState,
+};
+
+/// How a dispatched job ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobResult {
+    Succeeded(AgentResult),
+    Failed {
+        kind: FailureKind,
+        message: String,
+        detail: Option<String>,
+        hint: Option<String>,
+    },
+    /// The job vanished with its executor (daemon killed, container evicted).
+    Lost {
+        detail: String,
+    },
+}
+
+/// Records the result of the job the run's current step waits on.
+pub fn record_result(
+    run: &Run,
+    job_id: &str,
+    result: JobResult,
+    cx: &Cx,
+) -> Result<Transition, EngineError> {
+    let index = run.current_step;
+    let waiting_job = run
+        .current()
+        .filter(|s| s.state == StepState::Working)
+        .and_then(|s| s.job.as_ref())
+        .map(|j| j.id.as_str());
+    if run.status != RunStatus::Running || waiting_job != Some(job_id) {
+        return Err(EngineError::StaleJob {
+            run_id: run.id.clone(),
+            job_id: job_id.to_owned(),
+        });
+    }
+    let mut next = run.clone();
+    next.updated_at = cx.now;
+    let outcome = match result {
+        JobResult::Succeeded(result) => succeeded(&mut next, index, result, cx),
+        JobResult::Failed {
+            kind,
+            message,
+            detail,
+            hint,
+        } => {
+            let error = message.clone();
+            let detail_out = detail.clone();
+            let spec = FailureSpec {
+                kind,
+                message,
+                detail,
+                hint,
+            };
+            step::fail(&mut next, spec, cx);
+            Outcome::JobFailed {
+                error,
+                kind,
+                detail: detail_out,
+            }
+        }
+        JobResult::Lost { detail } => lost(&mut next, index, detail, cx),
+    };
+    Ok(Transition::new(next, outcome))
+}
+
+/// A job lost with its executor runs once more; a second loss fails the run.
+fn lost(run: &mut Run, index: usize, detail: String, cx: &Cx) -> Outcome {
+    let already_recovered = run.steps.get(index).is_some_and(|s| s.recoveries >= 1);
+    if already_recovered {
+        let error = "the step's job was lost twice".to_owned();
+        let spec = FailureSpec {
+            kind: FailureKind::Evicted,
+            message: error.clone(),
+            detail: Some(detail.clone()),
+            hint: Some("check the executor and retry the run".to_owned()),
+        };
+        step::fail(run, spec, cx);
+        return Outcome::JobEvicted {
+            error,
+            detail: Some(detail),
+        };
+    }
+    let job_id = cx.ids.mint("j");
+    let Some(step) = run.steps.get_mut(index) else {
+        return Outcome::Noop;
+    };
+    step.recoveries += 1;
+    step.job = Some(cattery_protocol::JobRef {
+        id: job_id.clone(),
+        handle: None,
+        dispatched_at: None,
+    });
+    Outcome::AwaitingJob {
+        job_id,
+        step_index: index,
+    }
+}
+
+fn succeeded(run: &mut Run, index: usize, result: AgentResult, cx: &Cx) -> Outcome {
+    let is_final = index + 1 == run.steps.len();
+    step::push_output(run, index, &result.output, cx);
+    let Some(step) = run.steps.get_mut(index) else {
+        return Outcome::Noop;
+    };
+    step.job = None;
+    step.progress = 1.0;
+    step.finished_at = Some(cx.now);
+    step.output = Some(result.output.clone());
+    if let Some(ask) = result.decision {
+        step.decision = Some(Decision {
+            id: cx.ids.mint("g"),
+            question: ask.question,
+            options: ask.options,
+            chosen: None,
+        });
+        return step::park(run, index, cx);
+    }
+    if step.companion.is_some() {
+        return companion::judge(run, index, result.grade, cx);
+    }
+    finish_or_gate(run, index, is_final, cx)
+}
+
+/// Marks a step done, or parks it on approval when the pipeline gates it.
+pub(super) fn finish_or_gate(run: &mut Run, index: usize, is_final: bool, cx: &Cx) -> Outcome {
+    let Some(step) = run.steps.get_mut(index) else {
+        return Outcome::Noop;
+    };
+    if step.requires_approval && !is_final {
+        step.approval = Some(Approval {
+            id: cx.ids.mint("g"),
+            status: ApprovalStatus::Pending,
+            proposal: step.output.clone().unwrap_or_default(),
+            feedback: None,
+            comments: Vec::new(),
+        });
+        return step::park(run, index, cx);
+    }
+    step.state = StepState::Done;
+    step.finished_at = Some(cx.now);
+    step.rework = None;
+    Outcome::Continue
+}

@@ -1,0 +1,181 @@
+//! Step-level moves shared by advance, results and decisions.
+
+use super::{Cx, Outcome};
+use cattery_protocol::{
+    CompanionState, Failure, FailureKind, JobRef, OutputRecord, Rework, Run, RunStatus, Step,
+    StepMetrics, StepSpec, StepState,
+};
+
+/// Histories keep the newest entries only.
+pub const HISTORY_LIMIT: usize = 20;
+
+pub fn from_spec(spec: &StepSpec) -> Step {
+    Step {
+        agent_kind: spec.agent_kind.clone(),
+        state: StepState::Pending,
+        progress: 0.0,
+        progress_label: None,
+        output: None,
+        model: None,
+        decision: None,
+        requires_approval: spec.requires_approval,
+        approval: None,
+        companion: spec.companion.as_ref().map(|c| CompanionState {
+            producer_kind: c.producer_kind.clone(),
+            threshold: c.threshold,
+            max_attempts: c.max_attempts,
+            attempts: 0,
+            verdicts: Vec::new(),
+            exceeded: false,
+            cap_gate_id: None,
+        }),
+        rework: None,
+        metrics: StepMetrics::default(),
+        job: None,
+        timeout_secs: spec.timeout_secs,
+        started_at: None,
+        finished_at: None,
+        attempts: 0,
+        recoveries: 0,
+        skipped: None,
+    }
+}
+
+pub fn start(run: &mut Run, index: usize, cx: &Cx) -> Outcome {
+    let job_id = cx.ids.mint("j");
+    let Some(step) = run.steps.get_mut(index) else {
+        return Outcome::Noop;
+    };
+    step.state = StepState::Working;
+    step.attempts += 1;
+    step.started_at = Some(cx.now);
+    step.finished_at = None;
+    step.progress = 0.0;
+    step.progress_label = None;
+    step.job = Some(JobRef {
+        id: job_id.clone(),
+        handle: None,
+        dispatched_at: None,
+    });
+    Outcome::AwaitingJob {
+        job_id,
+        step_index: index,
+    }
+}
+
+pub fn awaiting_job(run: &Run, index: usize) -> Outcome {
+    match run.steps.get(index).and_then(|s| s.job.as_ref()) {
+        Some(job) => Outcome::AwaitingJob {
+            job_id: job.id.clone(),
+            step_index: index,
+        },
+        None => Outcome::Noop,
+    }
+}
+
+pub fn move_past(run: &mut Run, index: usize) -> Outcome {
+    if index + 1 >= run.steps.len() {
+        run.status = RunStatus::Done;
+        return Outcome::Done;
+    }
+    run.current_step = index + 1;
+    Outcome::Continue
+}
+
+/// Puts a step back to pending so it runs again; keeps attempts and metrics.
+pub fn reset(step: &mut Step) {
+    step.state = StepState::Pending;
+    step.job = None;
+    step.progress = 0.0;
+    step.progress_label = None;
+    step.finished_at = None;
+    step.approval = None;
+}
+
+/// Re-runs `from..=through` with `rework` folded into the first of them.
+pub fn rerun_range(run: &mut Run, from: usize, through: usize, rework: Rework) {
+    for step in run.steps.iter_mut().take(through + 1).skip(from) {
+        reset(step);
+    }
+    if let Some(first) = run.steps.get_mut(from) {
+        first.rework = Some(rework);
+    }
+    run.current_step = from;
+    run.status = RunStatus::Running;
+}
+
+pub fn push_output(run: &mut Run, index: usize, output: &str, cx: &Cx) {
+    let Some(step) = run.steps.get(index) else {
+        return;
+    };
+    run.output_history.push(OutputRecord {
+        step_index: index,
+        agent_kind: step.agent_kind.clone(),
+        output: output.to_owned(),
+        recorded_at: cx.now,
+    });
+    trim_front(&mut run.output_history);
+}
+
+pub fn trim_front<T>(list: &mut Vec<T>) {
+    if list.len() > HISTORY_LIMIT {
+        list.drain(..list.len() - HISTORY_LIMIT);
+    }
+}
+
+pub struct FailureSpec {
+    pub kind: FailureKind,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+}
+
+/// Fails a live run. The first failure wins and a done run is never failed.
+pub fn fail(run: &mut Run, spec: FailureSpec, cx: &Cx) {
+    if !run.status.is_live() {
+        return;
+    }
+    let unfinished =
+        |s: &&mut Step| matches!(s.state, StepState::Working | StepState::WaitingDecision);
+    for step in run.steps.iter_mut().filter(unfinished) {
+        step.state = StepState::Pending;
+        step.job = None;
+    }
+    run.status = RunStatus::Failed;
+    run.failure = Some(Failure {
+        kind: spec.kind,
+        message: spec.message,
+        detail: spec.detail,
+        hint: spec.hint,
+        occurred_at: cx.now,
+        step_index: run.current_step,
+    });
+    run.updated_at = cx.now;
+}
+
+/// Index of the nearest step before `companion_index` of the producer kind.
+pub fn producer_index(run: &Run, companion_index: usize) -> Option<usize> {
+    let kind = &run
+        .steps
+        .get(companion_index)?
+        .companion
+        .as_ref()?
+        .producer_kind;
+    run.steps
+        .iter()
+        .take(companion_index)
+        .rposition(|s| &s.agent_kind == kind)
+}
+
+/// Parks the run on the step's open gate.
+pub fn park(run: &mut Run, index: usize, cx: &Cx) -> Outcome {
+    if let Some(step) = run.steps.get_mut(index) {
+        step.state = StepState::WaitingDecision;
+        step.finished_at = Some(cx.now);
+    }
+    run.status = RunStatus::Blocked;
+    match run.pending_gate() {
+        Some(gate) => Outcome::AwaitingDecision { gate_id: gate.id },
+        None => Outcome::Noop,
+    }
+}
