@@ -140,10 +140,10 @@ impl AgentLine {
     /// malformed JSON, is kept as a log line so nothing the agent said is lost.
     pub fn parse(line: &str, level_for_plain: LogLevel) -> Self {
         let trimmed = line.trim();
-        if trimmed.starts_with('{') {
-            if let Ok(parsed) = serde_json::from_str::<AgentLine>(trimmed) {
-                return parsed;
-            }
+        if trimmed.starts_with('{')
+            && let Ok(parsed) = serde_json::from_str::<AgentLine>(trimmed)
+        {
+            return parsed;
         }
         AgentLine::Log {
             level: level_for_plain,

@@ -76,13 +76,13 @@ fn check(run: &Run, decision: &GateDecision) -> Result<PendingGate, EngineError>
             action: decision.action.choice(),
         });
     }
-    if let GateAction::ChooseOption { option } = &decision.action {
-        if !gate.options.contains(option) {
-            return Err(EngineError::InvalidOption {
-                option: option.clone(),
-                options: gate.options,
-            });
-        }
+    if let GateAction::ChooseOption { option } = &decision.action
+        && !gate.options.contains(option)
+    {
+        return Err(EngineError::InvalidOption {
+            option: option.clone(),
+            options: gate.options,
+        });
     }
     Ok(gate)
 }
