@@ -11,7 +11,7 @@ mod lifecycle;
 mod record;
 mod step;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use block::block_status_for;
 pub use error::EngineError;

@@ -1,0 +1,135 @@
+use super::{BlockWrite, Result, Store, StoreError, codec};
+use cattery_protocol::Block;
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+
+const COLUMNS: &str =
+    "id, level, parent_id, title, description, status, progress, run_id, created_at, updated_at";
+
+impl Store {
+    pub fn insert_block(&self, block: &Block) -> Result<()> {
+        let conn = self.lock();
+        if let Some(parent) = &block.parent_id {
+            let exists: bool = conn
+                .query_row("SELECT 1 FROM blocks WHERE id = ?1", [parent], |_| Ok(true))
+                .optional()
+                .map_err(StoreError::sql("look up a parent block"))?
+                .unwrap_or(false);
+            if !exists {
+                return Err(StoreError::NotFound {
+                    what: "parent block",
+                    id: parent.clone(),
+                });
+            }
+        }
+        let inserted = conn
+            .prepare_cached(&format!(
+                "INSERT OR IGNORE INTO blocks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            ))
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    block.id,
+                    codec::text(&block.level),
+                    block.parent_id,
+                    block.title,
+                    block.description,
+                    codec::text(&block.status),
+                    block.progress,
+                    block.run_id,
+                    block.created_at,
+                    block.updated_at,
+                ])
+            })
+            .map_err(StoreError::sql("insert a block"))?;
+        if inserted == 0 {
+            return Err(StoreError::Duplicate {
+                what: "block",
+                id: block.id.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn block(&self, id: &str) -> Result<Option<Block>> {
+        let conn = self.lock();
+        let sql = format!("SELECT {COLUMNS} FROM blocks WHERE id = ?1");
+        let mut stmt = conn
+            .prepare_cached(&sql)
+            .map_err(StoreError::sql("read a block"))?;
+        let row = stmt
+            .query_row([id], from_row)
+            .optional()
+            .map_err(StoreError::sql("read a block"))?;
+        row.transpose()
+    }
+
+    pub fn blocks(&self) -> Result<Vec<Block>> {
+        let conn = self.lock();
+        let sql = format!("SELECT {COLUMNS} FROM blocks ORDER BY created_at, id");
+        let mut stmt = conn
+            .prepare_cached(&sql)
+            .map_err(StoreError::sql("list blocks"))?;
+        let rows = stmt
+            .query_map([], from_row)
+            .map_err(StoreError::sql("list blocks"))?;
+        let mut blocks = Vec::new();
+        for row in rows {
+            blocks.push(row.map_err(StoreError::sql("list blocks"))??);
+        }
+        Ok(blocks)
+    }
+}
+
+pub fn write_status(tx: &Transaction, block: &BlockWrite) -> Result<()> {
+    let changed = tx
+        .prepare_cached(
+            "UPDATE blocks SET status = ?2, progress = ?3, run_id = COALESCE(?4, run_id), updated_at = ?5 WHERE id = ?1",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                block.id,
+                codec::text(&block.status),
+                block.progress,
+                block.run_id,
+                block.at,
+            ])
+        })
+        .map_err(StoreError::sql("update a block"))?;
+    if changed == 0 {
+        return Err(StoreError::NotFound {
+            what: "block",
+            id: block.id.clone(),
+        });
+    }
+    Ok(())
+}
+
+fn from_row(row: &Row) -> rusqlite::Result<Result<Block>> {
+    let level: String = row.get(1)?;
+    let status: String = row.get(5)?;
+    let build = |level, status| Block {
+        id: String::new(),
+        level,
+        parent_id: None,
+        title: String::new(),
+        description: String::new(),
+        status,
+        progress: 0.0,
+        run_id: None,
+        created_at: 0,
+        updated_at: 0,
+    };
+    let parsed = codec::parse(&level, "block level")
+        .and_then(|l| codec::parse(&status, "block status").map(|s| build(l, s)));
+    let Ok(mut block) = parsed else {
+        return Ok(parsed);
+    };
+    block.id = row.get(0)?;
+    block.parent_id = row.get(2)?;
+    block.title = row.get(3)?;
+    block.description = row.get(4)?;
+    block.progress = row.get(6)?;
+    block.run_id = row.get(7)?;
+    block.created_at = row.get(8)?;
+    block.updated_at = row.get(9)?;
+    Ok(Ok(block))
+}

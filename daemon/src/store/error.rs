@@ -1,0 +1,54 @@
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "cannot open the database {path}: {source}; if the file is corrupt or not a cattery database, move it aside and start again"
+    )]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the database {path} has schema version {found}, newer than this cattery understands ({supported}); upgrade cattery, or use another --home"
+    )]
+    NewerSchema {
+        path: String,
+        found: i64,
+        supported: i64,
+    },
+    #[error("run {run_id} was changed by someone else (expected rev {expected}, found {found})")]
+    Conflict {
+        run_id: String,
+        expected: u64,
+        found: String,
+    },
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+    #[error("{what} {id} already exists")]
+    Duplicate { what: &'static str, id: String },
+    #[error("database error while trying to {context}: {source}")]
+    Sql {
+        context: &'static str,
+        source: rusqlite::Error,
+    },
+    #[error("stored {what} is unreadable: {source}")]
+    Decode {
+        what: &'static str,
+        source: serde_json::Error,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn open(path: &Path, source: rusqlite::Error) -> Self {
+        Self::Open {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    /// Wraps a rusqlite error with what the store was doing.
+    pub(crate) fn sql(context: &'static str) -> impl Fn(rusqlite::Error) -> Self {
+        move |source| Self::Sql { context, source }
+    }
+}

@@ -1,0 +1,80 @@
+//! Schema migrations keyed by SQLite's `user_version`.
+
+use super::{Result, StoreError};
+use rusqlite::Connection;
+use std::path::Path;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: board, runs and the audit log.
+    r#"
+    CREATE TABLE blocks (
+        id          TEXT PRIMARY KEY,
+        level       TEXT NOT NULL,
+        parent_id   TEXT REFERENCES blocks(id),
+        title       TEXT NOT NULL,
+        description TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        progress    REAL NOT NULL,
+        run_id      TEXT,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    CREATE INDEX blocks_parent ON blocks(parent_id);
+
+    CREATE TABLE runs (
+        id          TEXT PRIMARY KEY,
+        block_id    TEXT NOT NULL REFERENCES blocks(id),
+        status      TEXT NOT NULL,
+        rev         INTEGER NOT NULL,
+        doc         TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    CREATE INDEX runs_block ON runs(block_id);
+    CREATE INDEX runs_status ON runs(status);
+
+    CREATE TABLE audit (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        at          INTEGER NOT NULL,
+        actor       TEXT NOT NULL,
+        run_id      TEXT NOT NULL,
+        gate_id     TEXT NOT NULL,
+        gate_kind   TEXT NOT NULL,
+        choice      TEXT NOT NULL,
+        text        TEXT
+    );
+    CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    "#,
+];
+
+pub fn supported_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+pub fn run(conn: &mut Connection, path: &Path) -> Result<()> {
+    let found: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(|e| StoreError::open(path, e))?;
+    let supported = supported_version();
+    if found > supported {
+        return Err(StoreError::NewerSchema {
+            path: path.display().to_string(),
+            found,
+            supported,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn
+            .transaction()
+            .map_err(StoreError::sql("begin a migration"))?;
+        tx.execute_batch(sql)
+            .map_err(StoreError::sql("apply a migration"))?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)
+            .map_err(StoreError::sql("record the schema version"))?;
+        tx.commit().map_err(StoreError::sql("commit a migration"))?;
+    }
+    Ok(())
+}

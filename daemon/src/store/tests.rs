@@ -1,0 +1,177 @@
+use super::*;
+use crate::engine::tests::{block, quick};
+use crate::engine::{Cx, SeqIds, start};
+use cattery_protocol::RunStatus;
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("cattery.db")).unwrap();
+    (dir, store)
+}
+
+fn insert_run(store: &Store) -> cattery_protocol::Run {
+    store.insert_block(&block()).unwrap();
+    let ids = SeqIds::default();
+    let cx = Cx {
+        now: 5,
+        ids: &ids,
+        actor: "ana",
+    };
+    let run = start(&block(), &quick(), None, &cx).run.run;
+    let write = RunWrite {
+        run,
+        expected_rev: None,
+    };
+    let mut stored = store
+        .commit(Commit {
+            runs: vec![write],
+            ..Commit::default()
+        })
+        .unwrap();
+    stored.remove(0)
+}
+
+#[test]
+fn wal_and_normal_sync_are_on() {
+    let (_dir, store) = open();
+    let conn = store.lock();
+    let mode: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    let sync: i64 = conn
+        .pragma_query_value(None, "synchronous", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert_eq!(sync, 1, "NORMAL");
+}
+
+#[test]
+fn blocks_and_runs_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cattery.db");
+    let run = {
+        let store = Store::open(&path).unwrap();
+        insert_run(&store)
+    };
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.blocks().unwrap(), vec![block()]);
+    assert_eq!(store.run(&run.id).unwrap(), Some(run.clone()));
+    assert_eq!(store.live_runs().unwrap().len(), 1);
+    assert_eq!(run.rev, 1);
+}
+
+#[test]
+fn a_write_against_an_old_rev_is_refused_and_changes_nothing() {
+    let (_dir, store) = open();
+    let run = insert_run(&store);
+    let mut changed = run.clone();
+    changed.status = RunStatus::Blocked;
+    let ok = RunWrite {
+        run: changed.clone(),
+        expected_rev: Some(1),
+    };
+    let stored = store
+        .commit(Commit {
+            runs: vec![ok],
+            ..Commit::default()
+        })
+        .unwrap();
+    assert_eq!(stored[0].rev, 2);
+    let mut stale = run.clone();
+    stale.status = RunStatus::Failed;
+    let block_write = BlockWrite {
+        id: "b_1".into(),
+        status: BlockStatus::Done,
+        progress: 1.0,
+        run_id: None,
+        at: 9,
+    };
+    let err = store
+        .commit(Commit {
+            runs: vec![RunWrite {
+                run: stale,
+                expected_rev: Some(1),
+            }],
+            block: Some(block_write),
+            audit: None,
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    assert_eq!(
+        store.run(&run.id).unwrap().unwrap().status,
+        RunStatus::Blocked
+    );
+    // The block write in the same transaction was rolled back too.
+    assert_eq!(
+        store.block("b_1").unwrap().unwrap().status,
+        BlockStatus::Planned
+    );
+}
+
+#[test]
+fn the_audit_log_is_append_only() {
+    let (_dir, store) = open();
+    let run = insert_run(&store);
+    let entry = NewAudit {
+        at: 7,
+        actor: "ana".into(),
+        run_id: run.id.clone(),
+        gate_id: "g_1".into(),
+        gate_kind: GateKind::Approval,
+        choice: "approve".into(),
+        text: None,
+    };
+    store
+        .commit(Commit {
+            audit: Some(entry),
+            ..Commit::default()
+        })
+        .unwrap();
+    let log = store.audit_log().unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].gate_kind, GateKind::Approval);
+    let conn = store.lock();
+    let err = conn.execute("DELETE FROM audit", []).unwrap_err();
+    assert!(err.to_string().contains("append-only"));
+    let err = conn
+        .execute("UPDATE audit SET actor = 'eve'", [])
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"));
+}
+
+#[test]
+fn a_newer_schema_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cattery.db");
+    drop(Store::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = Store::open(&path).err().unwrap();
+    let message = err.to_string();
+    assert!(message.contains("schema version 99"), "{message}");
+    assert!(message.contains("upgrade cattery"), "{message}");
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cattery.db");
+    std::fs::write(&path, vec![b'x'; 4096]).unwrap();
+    let message = Store::open(&path).err().unwrap().to_string();
+    assert!(message.contains("move it aside"), "{message}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        vec![b'x'; 4096],
+        "left intact"
+    );
+}
+
+#[test]
+fn a_block_with_an_unknown_parent_is_refused() {
+    let (_dir, store) = open();
+    let mut orphan = block();
+    orphan.parent_id = Some("b_missing".into());
+    let err = store.insert_block(&orphan).unwrap_err();
+    assert!(err.to_string().contains("b_missing"));
+}
