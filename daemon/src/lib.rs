@@ -1,2 +1,10 @@
+//! catteryd: the pipeline engine, its SQLite store and agent execution.
+
+pub mod clock;
+pub mod config;
+pub mod drive;
 pub mod engine;
+pub mod events;
+pub mod exec;
+pub mod service;
 pub mod store;

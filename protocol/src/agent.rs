@@ -176,6 +176,8 @@ pub struct StepContext {
     pub agent_kind: String,
     /// 1 on the first run of the step; reworks and retries count up.
     pub attempt: u32,
+    /// The producer kind this step grades, when it is a companion.
+    pub grades: Option<String>,
     pub block_id: String,
     pub block_title: String,
     /// The block description, one element per line, so simple agents can grep it.

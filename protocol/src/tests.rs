@@ -348,6 +348,7 @@ fn step_context_and_events_round_trip() {
         step_index: 1,
         agent_kind: "coder".into(),
         attempt: 2,
+        grades: None,
         block_id: "b".into(),
         block_title: "t".into(),
         block_description: vec!["@demo coder sleep 0".into()],

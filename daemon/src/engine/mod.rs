@@ -7,7 +7,7 @@ mod block;
 mod companion;
 mod error;
 mod gates;
-mod lifecycle;
+pub mod lifecycle;
 mod record;
 mod step;
 #[cfg(test)]
@@ -129,6 +129,11 @@ impl Transition {
             block,
             outcome,
         }
+    }
+
+    /// A change that moves nothing (live metrics, a job handle).
+    pub fn unchanged(run: Run) -> Self {
+        Self::new(run, Outcome::Noop)
     }
 
     pub(crate) fn with_block_status(mut self, status: BlockStatus) -> Self {

@@ -1,0 +1,110 @@
+#!/bin/sh
+# cattery demo agent: behaves like an LLM agent (progress, logs, llm_call
+# metrics, a result) at a human pace, without calling any model. POSIX sh plus
+# sed, grep and awk, so it also runs under busybox.
+#
+# Scripted by lines in the task description (<kind> may be `*` for every step;
+# a line for the step's own kind wins over `*`):
+#   @demo <kind> rating <r1> <r2> ...      companion rating per attempt (last repeats)
+#   @demo <kind> ask <question> | <a> | <b> raise a decision on the first run
+#   @demo <kind> fail <n>                   exit non-zero on the first n attempts
+#   @demo <kind> sleep <ms>                 total time the step takes (default 1500)
+#   @demo <kind> tokens <n>                 completion tokens per model call (default 800)
+set -u
+
+ctx="${CATTERY_CONTEXT:-/cattery/context.json}"
+if [ ! -r "$ctx" ]; then
+  echo "demo agent: cannot read the step context at $ctx" >&2
+  exit 2
+fi
+
+# A top-level scalar of the pretty-printed context.
+field() {
+  sed -n 's/^  "'"$1"'": "\{0,1\}\([^",]*\)"\{0,1\},\{0,1\}$/\1/p' "$ctx" | head -n 1
+}
+
+kind=$(field agent_kind)
+attempt=$(field attempt)
+run_id=$(field run_id)
+step=$(field step_index)
+job=$(field job_id)
+grades=$(field grades)
+
+# Arguments of the last `@demo` line for this kind (or `*`) with verb $1.
+directive() {
+  lines=$(grep -o '"@demo [^"]*"' "$ctx" | tr -d '"')
+  for who in '*' "$kind"; do
+    printf '%s\n' "$lines" | while read -r _tag k verb rest; do
+      if [ "$k" = "$who" ] && [ "$verb" = "$1" ]; then printf '%s\n' "$rest"; fi
+    done
+  done | tail -n 1
+}
+
+json_escape() {
+  printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g' | tr -d '\n'
+}
+
+note() {
+  [ -n "${CATTERY_DEMO_LOG:-}" ] && echo "$1 $run_id $step $attempt $job" >>"$CATTERY_DEMO_LOG"
+  return 0
+}
+
+pace_ms=$(directive sleep)
+pace_ms=${pace_ms:-1500}
+tokens=$(directive tokens)
+tokens=${tokens:-800}
+ticks=3
+
+note start
+echo "{\"type\":\"log\",\"level\":\"info\",\"msg\":\"$kind starting attempt $attempt\"}"
+
+i=1
+while [ "$i" -le "$ticks" ]; do
+  if [ "$pace_ms" -gt 0 ]; then
+    sleep "$(awk -v ms="$pace_ms" -v n="$ticks" 'BEGIN { printf "%.3f", ms / n / 1000 }')"
+  fi
+  prompt=$((1200 + i * 150))
+  echo "{\"type\":\"llm_call\",\"model\":\"demo-large\",\"prompt_tokens\":$prompt,\"completion_tokens\":$tokens,\"max_output_tokens\":4096,\"finish_reason\":\"stop\",\"upstream_ms\":$((400 + i * 90)),\"overhead_ms\":$((20 + i))}"
+  echo "{\"type\":\"progress\",\"done\":$i,\"total\":$ticks,\"label\":\"$kind pass $i\"}"
+  echo "thinking about pass $i"
+  i=$((i + 1))
+done
+
+fails=$(directive fail)
+if [ -n "$fails" ] && [ "$attempt" -le "$fails" ]; then
+  echo "demo agent: simulated failure on attempt $attempt of $fails" >&2
+  note fail
+  exit 3
+fi
+
+chosen=""
+if ! grep -q '^  "chosen_option": null' "$ctx"; then
+  chosen=$(sed -n 's/^    "option": "\(.*\)"$/\1/p' "$ctx" | head -n 1)
+fi
+
+ask=$(directive ask)
+if [ -n "$ask" ] && [ -z "$chosen" ]; then
+  question=$(printf '%s' "$ask" | awk -F'|' '{ gsub(/^ +| +$/, "", $1); print $1 }')
+  options=$(printf '%s' "$ask" | awk -F'|' '{
+    for (i = 2; i <= NF; i++) { gsub(/^ +| +$/, "", $i); gsub(/"/, "\\\"", $i); printf "%s\"%s\"", (i > 2 ? "," : ""), $i }
+  }')
+  note finish
+  echo "{\"type\":\"result\",\"output\":\"$kind needs a decision\",\"decision\":{\"question\":\"$(json_escape "$question")\",\"options\":[$options]}}"
+  exit 0
+fi
+
+output="$kind output, attempt $attempt"
+[ -n "$chosen" ] && output="$output, going with $chosen"
+if grep -q '^  "rework": {' "$ctx"; then
+  output="$output, reworked after feedback"
+fi
+
+grade=""
+ratings=$(directive rating)
+if [ -n "$grades" ] && [ "$grades" != null ]; then
+  rating=$(printf '%s\n' "${ratings:-0.9}" | awk -v n="$attempt" '{ i = (n <= NF ? n : NF); print $i }')
+  grade=",\"grade\":{\"rating\":$rating,\"feedback\":\"$kind rated attempt $attempt at $rating\"}"
+fi
+
+note finish
+echo "{\"type\":\"result\",\"output\":\"$(json_escape "$output")\"$grade}"

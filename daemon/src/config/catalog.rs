@@ -1,0 +1,388 @@
+//! Agent kinds and pipelines, from the embedded defaults overlaid by the
+//! user's config dir. Every problem names the file, the line and the fix.
+
+use super::assets::{AGENTS_TOML, PIPELINES};
+use super::error::ConfigError;
+use cattery_protocol::{CompanionSpec, Pipeline, StepSpec};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+use toml::Spanned;
+
+const DEFAULT_THRESHOLD: f64 = 0.8;
+const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+const MAX_ATTEMPTS_LIMIT: u32 = 20;
+
+/// How one agent kind runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentDef {
+    pub kind: String,
+    pub command: Vec<String>,
+    pub image: Option<String>,
+    pub timeout_secs: u64,
+    pub companion_of: Option<String>,
+    pub threshold: f64,
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    pub agents: BTreeMap<String, AgentDef>,
+    pub pipelines: BTreeMap<String, Pipeline>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentFields {
+    command: Option<Vec<String>>,
+    image: Option<String>,
+    timeout_secs: Option<u64>,
+    companion_of: Option<String>,
+    threshold: Option<f64>,
+    max_attempts: Option<u32>,
+}
+
+impl AgentFields {
+    fn overlay(self, over: AgentFields) -> AgentFields {
+        AgentFields {
+            command: over.command.or(self.command),
+            image: over.image.or(self.image),
+            timeout_secs: over.timeout_secs.or(self.timeout_secs),
+            companion_of: over.companion_of.or(self.companion_of),
+            threshold: over.threshold.or(self.threshold),
+            max_attempts: over.max_attempts.or(self.max_attempts),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentsFile {
+    #[serde(default)]
+    defaults: AgentFields,
+    #[serde(default)]
+    agents: BTreeMap<String, Spanned<AgentFields>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PipelineFile {
+    name: String,
+    #[serde(default)]
+    description: String,
+    steps: Spanned<Vec<Spanned<StepFields>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepFields {
+    agent: Spanned<String>,
+    #[serde(default)]
+    requires_approval: bool,
+    threshold: Option<Spanned<f64>>,
+    max_attempts: Option<Spanned<u32>>,
+    timeout_secs: Option<u64>,
+}
+
+/// A file's text with the name used in error messages.
+struct Source<'a> {
+    label: String,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn error<T>(&self, span: Option<usize>, message: String, fix: &str) -> Result<T, ConfigError> {
+        Err(ConfigError::at(&self.label, self.text, span, message, fix))
+    }
+
+    fn parse<T: for<'de> Deserialize<'de>>(&self) -> Result<T, ConfigError> {
+        toml::from_str(self.text).map_err(|e| ConfigError::parse(&self.label, self.text, &e))
+    }
+}
+
+impl Catalog {
+    /// Embedded defaults, overridden by `agents.toml` and `pipelines/*.toml`
+    /// in `config_dir` when present. `{assets}` in commands becomes `assets_dir`.
+    pub fn load(config_dir: Option<&Path>, assets_dir: &Path) -> Result<Self, ConfigError> {
+        let embedded = Source {
+            label: "assets/agents.toml (built in)".to_owned(),
+            text: AGENTS_TOML,
+        };
+        let mut agents_file: AgentsFile = embedded.parse()?;
+        let user_agents = config_dir.map(|d| d.join("agents.toml"));
+        let user_text = read_optional(user_agents.as_deref())?;
+        let mut spans = BTreeMap::new();
+        if let (Some(path), Some(text)) = (&user_agents, &user_text) {
+            let source = Source {
+                label: path.display().to_string(),
+                text,
+            };
+            let user: AgentsFile = source.parse()?;
+            agents_file.defaults = agents_file.defaults.clone().overlay(user.defaults);
+            for (kind, fields) in user.agents {
+                spans.insert(kind.clone(), (fields.span().start, true));
+                let base = agents_file
+                    .agents
+                    .remove(&kind)
+                    .map(Spanned::into_inner)
+                    .unwrap_or_default();
+                let merged = base.overlay(fields.into_inner());
+                agents_file.agents.insert(kind, Spanned::new(0..0, merged));
+            }
+        }
+        let agents = resolve_agents(
+            agents_file,
+            &spans,
+            &embedded,
+            user_agents.as_deref(),
+            user_text.as_deref(),
+            assets_dir,
+        )?;
+        let mut catalog = Catalog {
+            agents,
+            pipelines: BTreeMap::new(),
+        };
+        for (id, text) in PIPELINES {
+            let source = Source {
+                label: format!("assets/pipelines/{id}.toml (built in)"),
+                text,
+            };
+            catalog.add_pipeline(id, &source)?;
+        }
+        if let Some(dir) = config_dir {
+            catalog.load_user_pipelines(&dir.join("pipelines"))?;
+        }
+        Ok(catalog)
+    }
+
+    fn load_user_pipelines(&mut self, dir: &Path) -> Result<(), ConfigError> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Ok(());
+        };
+        let mut paths: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let text = read_optional(Some(&path))?.unwrap_or_default();
+            let id = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let source = Source {
+                label: path.display().to_string(),
+                text: &text,
+            };
+            self.add_pipeline(&id, &source)?;
+        }
+        Ok(())
+    }
+
+    fn add_pipeline(&mut self, id: &str, source: &Source) -> Result<(), ConfigError> {
+        let file: PipelineFile = source.parse()?;
+        if file.steps.get_ref().is_empty() {
+            return source.error(
+                Some(file.steps.span().start),
+                format!("pipeline `{id}` has no steps"),
+                "add at least one [[steps]] table with an `agent`",
+            );
+        }
+        let mut steps: Vec<StepSpec> = Vec::new();
+        for step in file.steps.into_inner() {
+            let spec = self.step_spec(step.into_inner(), &steps, source)?;
+            steps.push(spec);
+        }
+        let pipeline = Pipeline {
+            id: id.to_owned(),
+            name: file.name,
+            description: file.description,
+            steps,
+        };
+        self.pipelines.insert(id.to_owned(), pipeline);
+        Ok(())
+    }
+
+    fn step_spec(
+        &self,
+        step: StepFields,
+        earlier: &[StepSpec],
+        source: &Source,
+    ) -> Result<StepSpec, ConfigError> {
+        let kind = step.agent.get_ref().clone();
+        let at = Some(step.agent.span().start);
+        let Some(agent) = self.agents.get(&kind) else {
+            let known: Vec<_> = self.agents.keys().map(String::as_str).collect();
+            return source.error(
+                at,
+                format!("unknown agent kind `{kind}`"),
+                &format!(
+                    "use one of: {}; or define [agents.{kind}] in agents.toml",
+                    known.join(", ")
+                ),
+            );
+        };
+        let companion = match &agent.companion_of {
+            Some(producer) => Some(companion_spec(agent, producer, &step, earlier, source)?),
+            None => {
+                if let Some(extra) = step
+                    .threshold
+                    .as_ref()
+                    .map(|t| t.span().start)
+                    .or(step.max_attempts.as_ref().map(|m| m.span().start))
+                {
+                    return source.error(
+                        Some(extra),
+                        format!(
+                            "`{kind}` is not a companion, so it takes no threshold or max_attempts"
+                        ),
+                        "remove those keys, or set companion_of for this kind in agents.toml",
+                    );
+                }
+                None
+            }
+        };
+        Ok(StepSpec {
+            agent_kind: kind,
+            requires_approval: step.requires_approval,
+            companion,
+            timeout_secs: step.timeout_secs.unwrap_or(agent.timeout_secs),
+        })
+    }
+}
+
+fn companion_spec(
+    agent: &AgentDef,
+    producer: &str,
+    step: &StepFields,
+    earlier: &[StepSpec],
+    source: &Source,
+) -> Result<CompanionSpec, ConfigError> {
+    let at = Some(step.agent.span().start);
+    if !earlier.iter().any(|s| s.agent_kind == producer) {
+        return source.error(
+            at,
+            format!(
+                "`{}` grades `{producer}`, but no `{producer}` step comes before it",
+                agent.kind
+            ),
+            &format!("add a `{producer}` step earlier in the pipeline, or remove this step"),
+        );
+    }
+    let threshold = step
+        .threshold
+        .as_ref()
+        .map_or(agent.threshold, |t| *t.get_ref());
+    if !(0.0..=1.0).contains(&threshold) {
+        let span = step.threshold.as_ref().map(|t| t.span().start).or(at);
+        return source.error(
+            span,
+            format!("threshold {threshold} is outside 0..1"),
+            "use a rating between 0.0 and 1.0, such as 0.8",
+        );
+    }
+    let max_attempts = step
+        .max_attempts
+        .as_ref()
+        .map_or(agent.max_attempts, |m| *m.get_ref());
+    if max_attempts > MAX_ATTEMPTS_LIMIT {
+        let span = step.max_attempts.as_ref().map(|m| m.span().start).or(at);
+        return source.error(
+            span,
+            format!("max_attempts {max_attempts} is more than {MAX_ATTEMPTS_LIMIT}"),
+            "use a small number of automatic rework rounds, such as 3",
+        );
+    }
+    Ok(CompanionSpec {
+        producer_kind: producer.to_owned(),
+        threshold,
+        max_attempts,
+    })
+}
+
+fn resolve_agents(
+    file: AgentsFile,
+    user_spans: &BTreeMap<String, (usize, bool)>,
+    embedded: &Source,
+    user_path: Option<&Path>,
+    user_text: Option<&str>,
+    assets_dir: &Path,
+) -> Result<BTreeMap<String, AgentDef>, ConfigError> {
+    let kinds: Vec<String> = file.agents.keys().cloned().collect();
+    let mut agents = BTreeMap::new();
+    for (kind, fields) in file.agents {
+        let span = fields.span().start;
+        let fields = file.defaults.clone().overlay(fields.into_inner());
+        let source = match (user_spans.get(&kind), user_path, user_text) {
+            (Some(&(offset, _)), Some(path), Some(text)) => (
+                Source {
+                    label: path.display().to_string(),
+                    text,
+                },
+                offset,
+            ),
+            _ => (
+                Source {
+                    label: embedded.label.clone(),
+                    text: embedded.text,
+                },
+                span,
+            ),
+        };
+        let (source, offset) = source;
+        let command: Vec<String> = fields
+            .command
+            .unwrap_or_default()
+            .into_iter()
+            .map(|part| part.replace("{assets}", &assets_dir.display().to_string()))
+            .collect();
+        if command.is_empty() {
+            return source.error(
+                Some(offset),
+                format!("agent `{kind}` has no command"),
+                "set `command = [\"program\", \"arg\"]` for it or under [defaults]",
+            );
+        }
+        if let Some(producer) = fields.companion_of.as_ref().filter(|p| !kinds.contains(p)) {
+            return source.error(
+                Some(offset),
+                format!(
+                    "agent `{kind}` is a companion of `{producer}`, which is not a known agent kind"
+                ),
+                &format!("define [agents.{producer}], or fix companion_of"),
+            );
+        }
+        agents.insert(
+            kind.clone(),
+            AgentDef {
+                kind,
+                command,
+                image: fields.image,
+                timeout_secs: fields.timeout_secs.unwrap_or(600),
+                companion_of: fields.companion_of,
+                threshold: fields.threshold.unwrap_or(DEFAULT_THRESHOLD),
+                max_attempts: fields.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
+            },
+        );
+    }
+    Ok(agents)
+}
+
+fn read_optional(path: Option<&Path>) -> Result<Option<String>, ConfigError> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ConfigError {
+            file: path.display().to_string(),
+            line: None,
+            message: format!("cannot read: {e}"),
+            fix: "check the file's permissions".to_owned(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,118 @@
+use super::*;
+use std::path::PathBuf;
+
+fn load_with(files: &[(&str, &str)]) -> Result<Catalog, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    Catalog::load(Some(dir.path()), &PathBuf::from("/opt/assets"))
+}
+
+#[test]
+fn embedded_pipelines_load_with_their_gates_and_companions() {
+    let catalog = load_with(&[]).unwrap();
+    let quick = &catalog.pipelines["quick"];
+    let kinds: Vec<_> = quick.steps.iter().map(|s| s.agent_kind.as_str()).collect();
+    assert_eq!(kinds, ["architect", "coder", "reviewer", "merger"]);
+    assert!(quick.steps[0].requires_approval);
+    let companion = quick.steps[2].companion.clone().unwrap();
+    assert_eq!(companion.producer_kind, "coder");
+    assert_eq!((companion.threshold, companion.max_attempts), (0.8, 3));
+    let build: Vec<_> = catalog.pipelines["build"]
+        .steps
+        .iter()
+        .map(|s| s.agent_kind.as_str())
+        .collect();
+    assert_eq!(
+        build,
+        [
+            "architect",
+            "architect-companion",
+            "coder",
+            "reviewer",
+            "tester",
+            "merger"
+        ]
+    );
+    assert!(catalog.pipelines["bugfix"].steps[0].requires_approval);
+    assert_eq!(
+        catalog.agents["coder"].command,
+        ["sh", "/opt/assets/agents/demo.sh"]
+    );
+}
+
+#[test]
+fn user_files_override_agents_and_pipelines() {
+    let catalog = load_with(&[
+        (
+            "agents.toml",
+            "[agents.coder]\ntimeout_secs = 5\ncommand = [\"my-coder\"]\n",
+        ),
+        (
+            "pipelines/quick.toml",
+            "name = \"Mine\"\n[[steps]]\nagent = \"coder\"\n",
+        ),
+        (
+            "pipelines/tiny.toml",
+            "name = \"Tiny\"\n[[steps]]\nagent = \"merger\"\n",
+        ),
+    ])
+    .unwrap();
+    assert_eq!(catalog.agents["coder"].command, ["my-coder"]);
+    assert_eq!(catalog.agents["coder"].timeout_secs, 5);
+    assert_eq!(
+        catalog.agents["reviewer"].companion_of.as_deref(),
+        Some("coder")
+    );
+    assert_eq!(catalog.pipelines["quick"].name, "Mine");
+    assert_eq!(catalog.pipelines["quick"].steps[0].timeout_secs, 5);
+    assert!(catalog.pipelines.contains_key("tiny"));
+}
+
+#[test]
+fn bad_toml_names_the_file_and_line() {
+    let err = load_with(&[(
+        "pipelines/broken.toml",
+        "name = \"x\"\n[[steps]\nagent = 1\n",
+    )])
+    .unwrap_err();
+    assert!(err.file.ends_with("pipelines/broken.toml"), "{err}");
+    assert_eq!(err.line, Some(2), "{err}");
+    assert!(err.to_string().contains("invalid TOML"), "{err}");
+    assert!(err.to_string().contains("fix:"), "{err}");
+}
+
+#[test]
+fn an_unknown_agent_kind_is_refused_with_the_known_ones() {
+    let text = "name = \"x\"\n\n[[steps]]\nagent = \"coder\"\n\n[[steps]]\nagent = \"codr\"\n";
+    let err = load_with(&[("pipelines/typo.toml", text)]).unwrap_err();
+    assert_eq!(err.line, Some(7), "{err}");
+    assert!(err.message.contains("unknown agent kind `codr`"), "{err}");
+    assert!(err.fix.contains("coder"), "{err}");
+}
+
+#[test]
+fn a_companion_with_no_producer_before_it_is_refused() {
+    let text = "name = \"x\"\n[[steps]]\nagent = \"reviewer\"\n[[steps]]\nagent = \"coder\"\n";
+    let err = load_with(&[("pipelines/backwards.toml", text)]).unwrap_err();
+    assert_eq!(err.line, Some(3), "{err}");
+    assert!(err.message.contains("grades `coder`"), "{err}");
+    assert!(err.fix.contains("add a `coder` step earlier"), "{err}");
+}
+
+#[test]
+fn an_out_of_range_threshold_is_refused_at_its_line() {
+    let text = "name = \"x\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"reviewer\"\nthreshold = 1.5\n";
+    let err = load_with(&[("pipelines/strict.toml", text)]).unwrap_err();
+    assert_eq!(err.line, Some(6), "{err}");
+}
+
+#[test]
+fn an_unknown_key_is_refused() {
+    let err = load_with(&[("agents.toml", "[agents.coder]\ncomand = [\"x\"]\n")]).unwrap_err();
+    assert!(err.message.contains("comand"), "{err}");
+    assert_eq!(err.line, Some(2), "{err}");
+}

@@ -1,0 +1,269 @@
+//! Running one step's job and folding its live output into the run.
+
+use super::ENGINE_ACTOR;
+use crate::engine::{self, JobResult};
+use crate::exec::{JobEvent, JobSpec};
+use crate::service::{Daemon, ServiceError};
+use cattery_protocol::agent::{ChosenOption, PriorOutput, StepContext};
+use cattery_protocol::event::Event;
+use cattery_protocol::{FailureKind, PROTOCOL_VERSION, Run, StepMetrics, StepState};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// Live progress and metrics are persisted at most this often.
+const FLUSH_EVERY: Duration = Duration::from_millis(500);
+
+#[derive(Default)]
+struct Live {
+    metrics: StepMetrics,
+    model: Option<String>,
+    progress: Option<(f64, Option<String>)>,
+    dirty: bool,
+}
+
+pub async fn run(
+    daemon: &Arc<Daemon>,
+    run: &Run,
+    job_id: &str,
+    step_index: usize,
+    stop: watch::Receiver<bool>,
+) -> JobResult {
+    let spec = match job_spec(daemon, run, job_id, step_index) {
+        Ok(spec) => spec,
+        Err(failure) => return *failure,
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut job = daemon.executor.run(spec, tx, stop);
+    let mut live = Live {
+        metrics: run
+            .steps
+            .get(step_index)
+            .map(|s| s.metrics.clone())
+            .unwrap_or_default(),
+        ..Live::default()
+    };
+    let mut last_flush = Instant::now();
+    let result = loop {
+        tokio::select! {
+            result = &mut job => break result,
+            Some(event) = rx.recv() => {
+                on_event(daemon, run, job_id, step_index, event, &mut live);
+                if live.dirty && last_flush.elapsed() >= FLUSH_EVERY {
+                    flush(daemon, &run.id, job_id, &mut live);
+                    last_flush = Instant::now();
+                }
+            }
+        }
+    };
+    while let Ok(event) = rx.try_recv() {
+        on_event(daemon, run, job_id, step_index, event, &mut live);
+    }
+    if live.dirty {
+        flush(daemon, &run.id, job_id, &mut live);
+    }
+    result
+}
+
+fn on_event(
+    daemon: &Daemon,
+    run: &Run,
+    job_id: &str,
+    step_index: usize,
+    event: JobEvent,
+    live: &mut Live,
+) {
+    match event {
+        JobEvent::Dispatched { handle } => mark_dispatched(daemon, &run.id, job_id, handle),
+        JobEvent::Log { level, line } => daemon.events.publish(Event::StepLog {
+            run_id: run.id.clone(),
+            step_index,
+            at: daemon.clock.now(),
+            level,
+            line,
+        }),
+        JobEvent::Progress { done, total, label } => {
+            let share = if total == 0 {
+                0.0
+            } else {
+                (done as f64 / total as f64).min(1.0)
+            };
+            live.progress = Some((share, label));
+            live.dirty = true;
+        }
+        JobEvent::LlmCall(call) => {
+            live.metrics.record_call(&call);
+            live.model = Some(call.model);
+            live.dirty = true;
+            daemon.events.publish(Event::StepMetrics {
+                run_id: run.id.clone(),
+                step_index,
+                metrics: live.metrics.clone(),
+            });
+        }
+    }
+}
+
+/// Persists the job handle, so a later daemon knows the job was started.
+fn mark_dispatched(daemon: &Daemon, run_id: &str, job_id: &str, handle: String) {
+    let now = daemon.clock.now();
+    let marked = update_job_step(daemon, run_id, job_id, |step| {
+        if let Some(job) = step.job.as_mut() {
+            job.handle = Some(handle.clone());
+            job.dispatched_at = Some(now);
+        }
+    });
+    if let Err(e) = marked {
+        tracing::warn!(run = run_id, job = job_id, "cannot record a dispatch: {e}");
+    }
+}
+
+fn flush(daemon: &Daemon, run_id: &str, job_id: &str, live: &mut Live) {
+    live.dirty = false;
+    let written = update_job_step(daemon, run_id, job_id, |step| apply_live(step, live));
+    if let Err(e) = written {
+        tracing::debug!(run = run_id, "live metrics not written: {e}");
+    }
+}
+
+fn apply_live(step: &mut cattery_protocol::Step, live: &Live) {
+    step.metrics = live.metrics.clone();
+    if live.model.is_some() {
+        step.model = live.model.clone();
+    }
+    if let Some((share, label)) = &live.progress {
+        step.progress = *share;
+        step.progress_label = label.clone();
+    }
+}
+
+/// Changes the working step that waits on `job_id`; refused if the run moved on.
+fn update_job_step(
+    daemon: &Daemon,
+    run_id: &str,
+    job_id: &str,
+    change: impl FnOnce(&mut cattery_protocol::Step),
+) -> Result<(), ServiceError> {
+    daemon.transact(run_id, ENGINE_ACTOR, None, |run, cx| {
+        let mut next = run.clone();
+        let index = next.current_step;
+        let step = next
+            .steps
+            .get_mut(index)
+            .filter(|s| {
+                s.state == StepState::Working && s.job.as_ref().is_some_and(|j| j.id == job_id)
+            })
+            .ok_or_else(|| engine::EngineError::StaleJob {
+                run_id: run.id.clone(),
+                job_id: job_id.to_owned(),
+            })?;
+        change(step);
+        next.updated_at = cx.now;
+        Ok(engine::Transition::unchanged(next))
+    })?;
+    Ok(())
+}
+
+/// Records a finished job's result.
+pub fn record(
+    daemon: &Daemon,
+    run_id: &str,
+    job_id: &str,
+    result: JobResult,
+) -> Result<(), ServiceError> {
+    daemon.transact(run_id, ENGINE_ACTOR, None, |run, cx| {
+        engine::record_result(run, job_id, result, cx)
+    })?;
+    Ok(())
+}
+
+fn job_spec(
+    daemon: &Daemon,
+    run: &Run,
+    job_id: &str,
+    step_index: usize,
+) -> Result<JobSpec, Box<JobResult>> {
+    let preflight = |message: String, hint: &str| {
+        Box::new(JobResult::Failed {
+            kind: FailureKind::Preflight,
+            message,
+            detail: None,
+            hint: Some(hint.to_owned()),
+        })
+    };
+    let step = run.steps.get(step_index).ok_or_else(|| {
+        preflight(
+            format!("run {} has no step {step_index}", run.id),
+            "restart the run",
+        )
+    })?;
+    let agent = daemon
+        .catalog
+        .agents
+        .get(&step.agent_kind)
+        .cloned()
+        .ok_or_else(|| {
+            preflight(
+                format!("agent kind `{}` is not defined any more", step.agent_kind),
+                "define it again in agents.toml, or restart the run on another pipeline",
+            )
+        })?;
+    let block = match daemon.store.block(&run.block_id) {
+        Ok(Some(block)) => block,
+        Ok(None) => {
+            return Err(preflight(
+                format!("block {} is gone", run.block_id),
+                "start the pipeline on an existing block",
+            ));
+        }
+        Err(e) => {
+            return Err(preflight(
+                format!("cannot read block {}: {e}", run.block_id),
+                "check the database",
+            ));
+        }
+    };
+    let context = StepContext {
+        protocol_version: PROTOCOL_VERSION,
+        run_id: run.id.clone(),
+        job_id: job_id.to_owned(),
+        pipeline_id: run.pipeline_id.clone(),
+        step_index,
+        agent_kind: step.agent_kind.clone(),
+        attempt: step.attempts,
+        grades: step.companion.as_ref().map(|c| c.producer_kind.clone()),
+        block_id: block.id.clone(),
+        block_title: block.title.clone(),
+        block_description: block.description.lines().map(str::to_owned).collect(),
+        prior_outputs: prior_outputs(run, step_index),
+        rework: step.rework.clone(),
+        chosen_option: step.decision.as_ref().and_then(|d| {
+            d.chosen.as_ref().map(|option| ChosenOption {
+                question: d.question.clone(),
+                option: option.clone(),
+            })
+        }),
+    };
+    Ok(JobSpec {
+        job_id: job_id.to_owned(),
+        agent,
+        context,
+        timeout_secs: step.timeout_secs,
+        workdir: daemon.paths.jobs().join(job_id),
+    })
+}
+
+fn prior_outputs(run: &Run, step_index: usize) -> Vec<PriorOutput> {
+    run.steps
+        .iter()
+        .enumerate()
+        .take(step_index)
+        .filter_map(|(i, s)| {
+            s.output.as_ref().map(|output| PriorOutput {
+                step_index: i,
+                agent_kind: s.agent_kind.clone(),
+                output: output.clone(),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,122 @@
+//! One driver task per live run: advance → dispatch → follow the job →
+//! record → continue, or park. A parked run holds no task; a decision
+//! re-arms it through [`spawn`].
+
+mod job;
+
+use crate::engine::{self, AdvanceOptions, JobResult, Outcome};
+use crate::service::{Daemon, ServiceError};
+use cattery_protocol::{Run, RunStatus};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// The actor name the daemon writes under for automatic transitions.
+pub const ENGINE_ACTOR: &str = "catteryd";
+
+enum Exit {
+    /// Parked, finished, failed or stopped: nothing left to drive.
+    Settled,
+    Error,
+}
+
+/// Starts a driver for the run unless one is already running.
+pub fn spawn(daemon: &Arc<Daemon>, run_id: &str) {
+    let Some(stop) = daemon.claim_driver(run_id) else {
+        return;
+    };
+    let daemon = daemon.clone();
+    let run_id = run_id.to_owned();
+    tokio::spawn(async move {
+        let exit = drive(&daemon, &run_id, stop).await;
+        daemon.release_driver(&run_id);
+        // A decision may have landed while this driver was on its way out
+        // and seen it still registered; pick the run up again if so.
+        let still_running =
+            matches!(daemon.run(&run_id), Ok(run) if run.status == RunStatus::Running);
+        if matches!(exit, Exit::Settled) && still_running {
+            spawn(&daemon, &run_id);
+        }
+    });
+}
+
+async fn drive(daemon: &Arc<Daemon>, run_id: &str, stop: watch::Receiver<bool>) -> Exit {
+    loop {
+        if *stop.borrow() {
+            return Exit::Settled;
+        }
+        let (run, outcome) = match advance(daemon, run_id) {
+            Ok(next) => next,
+            Err(e) => return report(run_id, "advance", &e),
+        };
+        match outcome {
+            Outcome::Continue => continue,
+            Outcome::AwaitingJob { job_id, step_index } => {
+                let result = follow_job(daemon, &run, &job_id, step_index, stop.clone()).await;
+                match job::record(daemon, run_id, &job_id, result) {
+                    Ok(()) => continue,
+                    Err(ServiceError::Engine(engine::EngineError::StaleJob { .. })) => continue,
+                    Err(e) => return report(run_id, "record a result", &e),
+                }
+            }
+            _ => return Exit::Settled,
+        }
+    }
+}
+
+/// A job dispatched by an earlier daemon is reclaimed and recorded as lost,
+/// which re-dispatches it once; otherwise the job runs now.
+async fn follow_job(
+    daemon: &Arc<Daemon>,
+    run: &Run,
+    job_id: &str,
+    step_index: usize,
+    stop: watch::Receiver<bool>,
+) -> JobResult {
+    let inherited = run
+        .steps
+        .get(step_index)
+        .and_then(|s| s.job.as_ref())
+        .filter(|j| j.dispatched_at.is_some());
+    if let Some(job) = inherited {
+        if let Some(handle) = &job.handle {
+            daemon.executor.reclaim(handle);
+        }
+        return JobResult::Lost {
+            detail: format!(
+                "job {job_id} was in flight when the daemon stopped; dispatching it again"
+            ),
+        };
+    }
+    job::run(daemon, run, job_id, step_index, stop).await
+}
+
+fn advance(daemon: &Daemon, run_id: &str) -> Result<(Run, Outcome), ServiceError> {
+    let run = daemon.run(run_id)?;
+    let transition = engine::advance(&run, AdvanceOptions::default(), &daemon.cx(ENGINE_ACTOR));
+    if transition.outcome == Outcome::Noop {
+        return Ok((run, Outcome::Noop));
+    }
+    let outcome = transition.outcome.clone();
+    let planned = crate::service::Planned {
+        previous: Some(run),
+        transition,
+    };
+    let mut stored = daemon.commit(vec![planned], None)?;
+    let run = stored
+        .pop()
+        .ok_or_else(|| ServiceError::Invalid("the store returned no run".to_owned()))?;
+    Ok((run, outcome))
+}
+
+fn report(run_id: &str, what: &str, error: &ServiceError) -> Exit {
+    if matches!(
+        error,
+        ServiceError::Store(crate::store::StoreError::Conflict { .. })
+    ) {
+        // Someone else (a stop, a restart) moved the run; the next driver sees it.
+        tracing::debug!(run = run_id, "run changed under its driver: {error}");
+        return Exit::Settled;
+    }
+    tracing::error!(run = run_id, "driver could not {what}: {error}");
+    Exit::Error
+}

@@ -1,0 +1,90 @@
+//! Turns an agent's raw output into protocol lines; shared by every executor
+//! so a line means the same from a process and from a container.
+
+use super::JobEvent;
+use cattery_protocol::agent::{AgentLine, AgentResult, LogLevel};
+use std::collections::VecDeque;
+use tokio::sync::mpsc;
+
+const TAIL_LINES: usize = 30;
+const MAX_LINE: usize = 4096;
+
+/// Collects the result line and a bounded tail of everything else.
+pub struct OutputReader {
+    events: mpsc::UnboundedSender<JobEvent>,
+    tail: VecDeque<String>,
+    result: Option<AgentResult>,
+    lines: u64,
+}
+
+impl OutputReader {
+    pub fn new(events: mpsc::UnboundedSender<JobEvent>) -> Self {
+        Self {
+            events,
+            tail: VecDeque::with_capacity(TAIL_LINES),
+            result: None,
+            lines: 0,
+        }
+    }
+
+    /// One line from stdout (`from_stderr` false) or stderr.
+    pub fn line(&mut self, raw: &str, from_stderr: bool) {
+        self.lines += 1;
+        let line = truncate(raw);
+        if from_stderr {
+            self.remember(&line);
+            self.send(JobEvent::Log {
+                level: LogLevel::Warn,
+                line,
+            });
+            return;
+        }
+        match AgentLine::parse(&line, LogLevel::Info) {
+            AgentLine::Result(result) => self.result = Some(result),
+            AgentLine::Log { level, msg } => {
+                self.remember(&msg);
+                self.send(JobEvent::Log { level, line: msg });
+            }
+            AgentLine::Progress { done, total, label } => {
+                self.send(JobEvent::Progress { done, total, label })
+            }
+            AgentLine::LlmCall(call) => self.send(JobEvent::LlmCall(call)),
+        }
+    }
+
+    fn send(&self, event: JobEvent) {
+        // The driver may have gone away during shutdown; the job still ends cleanly.
+        let _ = self.events.send(event);
+    }
+
+    fn remember(&mut self, line: &str) {
+        if self.tail.len() == TAIL_LINES {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(line.to_owned());
+    }
+
+    pub fn take_result(&mut self) -> Option<AgentResult> {
+        self.result.take()
+    }
+
+    /// The last lines the agent printed, for a failure's detail.
+    pub fn tail(&self) -> String {
+        if self.tail.is_empty() {
+            return "(the agent printed nothing)".to_owned();
+        }
+        self.tail.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+}
+
+fn truncate(raw: &str) -> String {
+    let line = raw.trim_end_matches(['\r', '\n']);
+    if line.len() <= MAX_LINE {
+        return line.to_owned();
+    }
+    let mut end = MAX_LINE;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes cut)", &line[..end], line.len() - end)
+}

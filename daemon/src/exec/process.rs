@@ -1,0 +1,204 @@
+//! Runs an agent as a local child process in its own process group.
+
+use super::output::OutputReader;
+use super::{Executor, JobEvent, JobFuture, JobSpec, sys};
+use crate::engine::JobResult;
+use cattery_protocol::FailureKind;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, watch};
+
+/// The embedded default executor.
+#[derive(Debug, Default, Clone)]
+pub struct ProcessExecutor;
+
+impl Executor for ProcessExecutor {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    fn run(
+        &self,
+        job: JobSpec,
+        events: mpsc::UnboundedSender<JobEvent>,
+        stop: watch::Receiver<bool>,
+    ) -> JobFuture {
+        Box::pin(run_job(job, events, stop))
+    }
+
+    fn reclaim(&self, handle: &str) {
+        // A process job cannot be re-attached: its pipes died with the old
+        // daemon. Kill what is left of it so the re-dispatch runs alone.
+        if let Ok(pgid) = handle.parse::<i32>() {
+            sys::kill_group(pgid);
+        }
+    }
+}
+
+fn failed(kind: FailureKind, message: String, detail: Option<String>, hint: &str) -> JobResult {
+    JobResult::Failed {
+        kind,
+        message,
+        detail,
+        hint: Some(hint.to_owned()),
+    }
+}
+
+async fn run_job(
+    job: JobSpec,
+    events: mpsc::UnboundedSender<JobEvent>,
+    mut stop: watch::Receiver<bool>,
+) -> JobResult {
+    let context_path = job.workdir.join("context.json");
+    if let Err(e) = write_context(&job, &context_path).await {
+        let message = format!(
+            "cannot write the step context to {}: {e}",
+            context_path.display()
+        );
+        return failed(
+            FailureKind::Environment,
+            message,
+            None,
+            "check the data dir is writable and has free space",
+        );
+    }
+    let mut child = match spawn(&job, &context_path) {
+        Ok(child) => child,
+        Err(e) => {
+            let message = format!(
+                "cannot start agent command `{}`: {e}",
+                job.agent.command.join(" ")
+            );
+            let hint = format!(
+                "fix `command` for [agents.{}] in agents.toml",
+                job.agent.kind
+            );
+            return failed(FailureKind::Dispatch, message, None, &hint);
+        }
+    };
+    let pgid = child.id().map(|p| p as i32).unwrap_or(0);
+    let _ = events.send(JobEvent::Dispatched {
+        handle: pgid.to_string(),
+    });
+    let mut reader = OutputReader::new(events);
+    let timeout = Duration::from_secs(job.timeout_secs.max(1));
+    let ended = tokio::select! {
+        status = pump(&mut child, &mut reader) => Ended::Exited(status),
+        _ = tokio::time::sleep(timeout) => Ended::TimedOut,
+        _ = stop.wait_for(|stopped| *stopped) => Ended::Stopped,
+    };
+    if !matches!(ended, Ended::Exited(_)) {
+        sys::kill_group(pgid);
+        let _ = child.wait().await;
+    }
+    conclude(ended, &job, &mut reader)
+}
+
+enum Ended {
+    Exited(std::io::Result<ExitStatus>),
+    TimedOut,
+    Stopped,
+}
+
+fn conclude(ended: Ended, job: &JobSpec, reader: &mut OutputReader) -> JobResult {
+    let kind = &job.agent.kind;
+    match ended {
+        Ended::TimedOut => failed(
+            FailureKind::Timeout,
+            format!(
+                "agent `{kind}` ran past its timeout of {}s and was killed",
+                job.timeout_secs
+            ),
+            Some(reader.tail()),
+            &format!(
+                "raise timeout_secs for [agents.{kind}] in agents.toml, or look at why it hangs"
+            ),
+        ),
+        Ended::Stopped => failed(
+            FailureKind::Cancelled,
+            "the run was stopped and the agent killed".to_owned(),
+            Some(reader.tail()),
+            "retry the run to continue",
+        ),
+        Ended::Exited(Err(e)) => failed(
+            FailureKind::Environment,
+            format!("lost track of agent `{kind}`: {e}"),
+            Some(reader.tail()),
+            "retry the run",
+        ),
+        Ended::Exited(Ok(status)) if status.success() => match reader.take_result() {
+            Some(result) => JobResult::Succeeded(result),
+            None => failed(
+                FailureKind::Agent,
+                format!("agent `{kind}` exited without a result line"),
+                Some(reader.tail()),
+                "an agent must print {\"type\":\"result\",...} on stdout before exiting 0",
+            ),
+        },
+        Ended::Exited(Ok(status)) => failed(
+            FailureKind::Agent,
+            format!("agent `{kind}` {}", describe(status)),
+            Some(reader.tail()),
+            "read the output tail above, fix the cause, then retry the run",
+        ),
+    }
+}
+
+fn describe(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(signal)) => format!("was killed by signal {signal}"),
+        _ => "ended in an unknown way".to_owned(),
+    }
+}
+
+async fn write_context(job: &JobSpec, path: &std::path::Path) -> std::io::Result<()> {
+    tokio::fs::create_dir_all(&job.workdir).await?;
+    let json = serde_json::to_vec_pretty(&job.context).map_err(std::io::Error::other)?;
+    tokio::fs::write(path, json).await
+}
+
+fn spawn(job: &JobSpec, context_path: &std::path::Path) -> std::io::Result<Child> {
+    let (program, args) = job
+        .agent
+        .command
+        .split_first()
+        .ok_or_else(|| std::io::Error::other("the command is empty"))?;
+    Command::new(program)
+        .args(args)
+        .env("CATTERY_CONTEXT", context_path)
+        .env("CATTERY_JOB_ID", &job.job_id)
+        .current_dir(&job.workdir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+}
+
+/// Feeds both output streams to the reader until they close, then reaps the child.
+async fn pump(child: &mut Child, reader: &mut OutputReader) -> std::io::Result<ExitStatus> {
+    let stdout = child.stdout.take().map(|s| BufReader::new(s).lines());
+    let stderr = child.stderr.take().map(|s| BufReader::new(s).lines());
+    let (Some(mut stdout), Some(mut stderr)) = (stdout, stderr) else {
+        return child.wait().await;
+    };
+    let (mut out_open, mut err_open) = (true, true);
+    while out_open || err_open {
+        tokio::select! {
+            line = stdout.next_line(), if out_open => match line {
+                Ok(Some(line)) => reader.line(&line, false),
+                _ => out_open = false,
+            },
+            line = stderr.next_line(), if err_open => match line {
+                Ok(Some(line)) => reader.line(&line, true),
+                _ => err_open = false,
+            },
+        }
+    }
+    child.wait().await
+}

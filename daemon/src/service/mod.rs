@@ -1,0 +1,191 @@
+//! The daemon's operations: load → pure engine transition → one SQLite
+//! transaction → publish. Drivers and (later) the websocket server call these.
+
+mod error;
+pub mod ops;
+
+pub use error::ServiceError;
+
+use crate::clock::Clock;
+use crate::config::{Catalog, Paths};
+use crate::engine::{self, Cx, IdGen, Outcome, Transition};
+use crate::events::EventSink;
+use crate::exec::Executor;
+use crate::store::{BlockWrite, Commit, NewAudit, RunWrite, Store};
+use cattery_protocol::Run;
+use cattery_protocol::event::Event;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+
+pub type Result<T> = std::result::Result<T, ServiceError>;
+
+pub struct Daemon {
+    pub store: Store,
+    pub catalog: Catalog,
+    pub paths: Paths,
+    pub executor: Arc<dyn Executor>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGen>,
+    pub events: Arc<dyn EventSink>,
+    /// Stop switches of the runs that have a driver task right now.
+    drivers: Mutex<HashMap<String, watch::Sender<bool>>>,
+}
+
+/// A run write produced by one engine call.
+pub(crate) struct Planned {
+    pub previous: Option<Run>,
+    pub transition: Transition,
+}
+
+impl Daemon {
+    pub fn new(
+        store: Store,
+        catalog: Catalog,
+        paths: Paths,
+        executor: Arc<dyn Executor>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGen>,
+        events: Arc<dyn EventSink>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            catalog,
+            paths,
+            executor,
+            clock,
+            ids,
+            events,
+            drivers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn run(&self, id: &str) -> Result<Run> {
+        self.store
+            .run(id)?
+            .ok_or_else(|| ServiceError::not_found("run", id, "list runs to see their ids"))
+    }
+
+    pub(crate) fn cx<'a>(&'a self, actor: &'a str) -> Cx<'a> {
+        Cx {
+            now: self.clock.now(),
+            ids: &*self.ids,
+            actor,
+        }
+    }
+
+    /// Loads a run, applies one engine function, and commits the result.
+    pub(crate) fn transact<F>(
+        &self,
+        run_id: &str,
+        actor: &str,
+        audit: Option<NewAudit>,
+        change: F,
+    ) -> Result<(Run, Outcome)>
+    where
+        F: FnOnce(&Run, &Cx) -> std::result::Result<Transition, engine::EngineError>,
+    {
+        let run = self.run(run_id)?;
+        let cx = self.cx(actor);
+        let transition = change(&run, &cx)?;
+        let outcome = transition.outcome.clone();
+        let stored = self.commit(
+            vec![Planned {
+                previous: Some(run),
+                transition,
+            }],
+            audit,
+        )?;
+        let run = stored.into_iter().next().ok_or_else(|| {
+            ServiceError::Invalid("the store returned no run for a write".to_owned())
+        })?;
+        Ok((run, outcome))
+    }
+
+    /// Writes planned transitions atomically (the first one owns the block),
+    /// then publishes what changed.
+    pub(crate) fn commit(
+        &self,
+        planned: Vec<Planned>,
+        audit: Option<NewAudit>,
+    ) -> Result<Vec<Run>> {
+        let now = self.clock.now();
+        let block = planned.first().map(|p| BlockWrite {
+            id: p.transition.run.block_id.clone(),
+            status: p.transition.block.status,
+            progress: p.transition.block.progress,
+            run_id: Some(p.transition.run.id.clone()),
+            at: now,
+        });
+        let block_changed = planned.first().is_some_and(|p| {
+            p.previous.as_ref().is_none_or(|prev| {
+                engine::block_status_for(prev) != p.transition.block.status
+                    || engine::progress_of(prev) != p.transition.block.progress
+            })
+        });
+        let runs = planned
+            .into_iter()
+            .map(|p| RunWrite {
+                expected_rev: p.previous.as_ref().map(|r| r.rev),
+                run: p.transition.run,
+            })
+            .collect();
+        let stored = self.store.commit(Commit {
+            runs,
+            block: block.clone(),
+            audit,
+        })?;
+        for run in &stored {
+            self.publish_run(run);
+        }
+        if let Some(block) = block.filter(|_| block_changed) {
+            self.publish_block(&block.id);
+        }
+        Ok(stored)
+    }
+
+    fn publish_run(&self, run: &Run) {
+        self.events.publish(Event::Run {
+            run: Box::new(run.clone()),
+        });
+        if let Some(gate) = run.pending_gate() {
+            self.events.publish(Event::GateOpened { gate });
+        }
+    }
+
+    pub(crate) fn publish_block(&self, id: &str) {
+        match self.store.block(id) {
+            Ok(Some(block)) => self.events.publish(Event::Block { block }),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(block = id, error = %e, "cannot read a block to publish it"),
+        }
+    }
+
+    /// Registers a driver for `run_id`; `None` if one is already running.
+    pub(crate) fn claim_driver(&self, run_id: &str) -> Option<watch::Receiver<bool>> {
+        let mut drivers = self.drivers.lock().unwrap_or_else(|p| p.into_inner());
+        if drivers.contains_key(run_id) {
+            return None;
+        }
+        let (tx, rx) = watch::channel(false);
+        drivers.insert(run_id.to_owned(), tx);
+        Some(rx)
+    }
+
+    pub(crate) fn release_driver(&self, run_id: &str) {
+        let mut drivers = self.drivers.lock().unwrap_or_else(|p| p.into_inner());
+        drivers.remove(run_id);
+    }
+
+    /// Tells a run's driver to kill its job.
+    pub(crate) fn signal_stop(&self, run_id: &str) {
+        let drivers = self.drivers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(stop) = drivers.get(run_id) {
+            let _ = stop.send(true);
+        }
+    }
+
+    pub fn active_drivers(&self) -> usize {
+        self.drivers.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}

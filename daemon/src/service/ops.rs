@@ -1,0 +1,223 @@
+//! One method per user-facing operation.
+
+use super::{Daemon, Planned, Result, ServiceError};
+use crate::drive;
+use crate::engine::{self, EngineError};
+use crate::store::NewAudit;
+use cattery_protocol::{Block, BlockLevel, BlockStatus, GateDecision, Run, RunStatus};
+use std::sync::Arc;
+
+/// What a new block needs from its creator.
+#[derive(Debug, Clone)]
+pub struct NewBlock {
+    pub level: BlockLevel,
+    pub parent_id: Option<String>,
+    pub title: String,
+    pub description: String,
+}
+
+impl Daemon {
+    pub fn add_block(&self, new: NewBlock) -> Result<Block> {
+        if new.title.trim().is_empty() {
+            return Err(ServiceError::Invalid(
+                "a block needs a non-empty title".to_owned(),
+            ));
+        }
+        let now = self.clock.now();
+        let block = Block {
+            id: self.ids.mint("b"),
+            level: new.level,
+            parent_id: new.parent_id,
+            title: new.title,
+            description: new.description,
+            status: BlockStatus::Planned,
+            progress: 0.0,
+            run_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.insert_block(&block)?;
+        self.events.publish(cattery_protocol::event::Event::Block {
+            block: block.clone(),
+        });
+        Ok(block)
+    }
+
+    pub fn board(&self) -> Result<Vec<Block>> {
+        Ok(self.store.blocks()?)
+    }
+
+    fn block(&self, id: &str) -> Result<Block> {
+        self.store
+            .block(id)?
+            .ok_or_else(|| ServiceError::not_found("block", id, "list the board to see block ids"))
+    }
+
+    /// Starts a pipeline on a block, replacing its prior run.
+    pub fn start(self: &Arc<Self>, block_id: &str, pipeline_id: &str, actor: &str) -> Result<Run> {
+        let block = self.block(block_id)?;
+        let pipeline = self.catalog.pipelines.get(pipeline_id).ok_or_else(|| {
+            let known: Vec<_> = self.catalog.pipelines.keys().cloned().collect();
+            ServiceError::not_found(
+                "pipeline",
+                pipeline_id,
+                &format!("known pipelines: {}", known.join(", ")),
+            )
+        })?;
+        let prior = block.run_id.as_deref().map(|id| self.run(id)).transpose()?;
+        let started = engine::start(&block, pipeline, prior.as_ref(), &self.cx(actor));
+        self.commit_started(None, started)
+    }
+
+    fn commit_started(
+        self: &Arc<Self>,
+        previous: Option<Run>,
+        started: engine::lifecycle::Started,
+    ) -> Result<Run> {
+        let superseded_id = started.superseded.as_ref().map(|t| t.run.id.clone());
+        let mut planned = vec![Planned {
+            previous: None,
+            transition: started.run,
+        }];
+        if let Some(old) = started.superseded {
+            let prior = match previous {
+                Some(p) => p,
+                None => self.run(&old.run.id)?,
+            };
+            planned.push(Planned {
+                previous: Some(prior),
+                transition: old,
+            });
+        }
+        let stored = self.commit(planned, None)?;
+        if let Some(old) = superseded_id {
+            self.signal_stop(&old);
+        }
+        let run = stored.into_iter().next().ok_or_else(|| {
+            ServiceError::Invalid("the store returned no run for a start".to_owned())
+        })?;
+        drive::spawn(self, &run.id);
+        Ok(run)
+    }
+
+    /// Applies a human decision on a gate and re-arms the run.
+    pub fn decide(self: &Arc<Self>, run_id: &str, decision: &GateDecision) -> Result<Run> {
+        let current = self.run(run_id)?;
+        let gate_kind = current
+            .pending_gate()
+            .filter(|g| g.id == decision.gate_id)
+            .map(|g| g.kind)
+            .unwrap_or(cattery_protocol::GateKind::Approval);
+        let audit = NewAudit {
+            at: self.clock.now(),
+            actor: decision.actor.clone(),
+            run_id: run_id.to_owned(),
+            gate_id: decision.gate_id.clone(),
+            gate_kind,
+            choice: decision.action.choice(),
+            text: decision.action.text(),
+        };
+        let (run, _) = self
+            .transact(run_id, &decision.actor, Some(audit), |run, cx| {
+                engine::decide(run, decision, cx)
+            })
+            .map_err(stale_on_conflict)?;
+        if run.status == RunStatus::Running {
+            drive::spawn(self, &run.id);
+        }
+        Ok(run)
+    }
+
+    /// Finds the run that holds `gate_id` among live runs.
+    pub fn run_for_gate(&self, gate_id: &str) -> Result<Run> {
+        let runs = self.store.live_runs()?;
+        let holding = runs.into_iter().find(|r| {
+            r.pending_gate().is_some_and(|g| g.id == gate_id)
+                || r.resolved_gates.iter().any(|g| g.id == gate_id)
+        });
+        holding.ok_or_else(|| {
+            ServiceError::not_found("gate", gate_id, "list the inbox to see open gates")
+        })
+    }
+
+    pub fn retry(self: &Arc<Self>, run_id: &str, actor: &str) -> Result<Run> {
+        let old = self.run(run_id)?;
+        let transition = engine::retry(&old, &self.cx(actor))?;
+        let started = engine::lifecycle::Started {
+            run: transition,
+            superseded: None,
+        };
+        self.commit_started(Some(old), started)
+    }
+
+    pub fn restart_from(self: &Arc<Self>, run_id: &str, step: usize, actor: &str) -> Result<Run> {
+        let old = self.run(run_id)?;
+        let started = engine::restart_from(&old, step, &self.cx(actor))?;
+        self.commit_started(Some(old), started)
+    }
+
+    /// Cancels the block's live run (if any) and plans the block again.
+    pub fn cancel(&self, block_id: &str, actor: &str) -> Result<Block> {
+        let block = self.block(block_id)?;
+        let live = match block.run_id.as_deref() {
+            Some(id) => Some(self.run(id)?).filter(|r| r.status.is_live()),
+            None => None,
+        };
+        match live {
+            Some(run) => {
+                self.transact(&run.id, actor, None, engine::cancel)
+                    .map_err(stale_on_conflict)?;
+                self.signal_stop(&run.id);
+            }
+            None => {
+                return Err(EngineError::NotAllowed {
+                    run_id: block.run_id.unwrap_or_else(|| "(none)".to_owned()),
+                    status: "not live",
+                    what: format!("block {block_id} has no live run to cancel"),
+                }
+                .into());
+            }
+        }
+        self.block(block_id)
+    }
+
+    pub fn stop(&self, run_id: &str, actor: &str) -> Result<Run> {
+        let (run, _) = self
+            .transact(run_id, actor, None, engine::stop)
+            .map_err(stale_on_conflict)?;
+        self.signal_stop(run_id);
+        Ok(run)
+    }
+
+    /// Re-arms every running run after a start; parked runs stay parked.
+    pub fn resume_all(self: &Arc<Self>) -> Result<usize> {
+        let runs = self.store.live_runs()?;
+        let running: Vec<_> = runs
+            .into_iter()
+            .filter(|r| r.status == RunStatus::Running)
+            .collect();
+        for run in &running {
+            drive::spawn(self, &run.id);
+        }
+        Ok(running.len())
+    }
+}
+
+/// A CAS conflict on a human operation means the run moved under the user.
+fn stale_on_conflict(e: ServiceError) -> ServiceError {
+    match e {
+        ServiceError::Store(crate::store::StoreError::Conflict {
+            run_id,
+            expected,
+            found,
+        }) => ServiceError::Engine(EngineError::Stale {
+            run_id,
+            seen: expected,
+            current: found
+                .trim_start_matches("rev ")
+                .parse()
+                .unwrap_or(expected + 1),
+        }),
+        other => other,
+    }
+}
