@@ -1,10 +1,12 @@
 //! catteryd: the pipeline engine, its SQLite store and agent execution.
 
+pub mod app;
 pub mod clock;
 pub mod config;
 pub mod drive;
 pub mod engine;
 pub mod events;
 pub mod exec;
+pub mod seed;
 pub mod service;
 pub mod store;

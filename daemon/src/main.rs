@@ -1,1 +1,118 @@
-fn main() {}
+//! catteryd: runs the engine in the foreground. Thin over the library.
+
+use anyhow::{Context, Result};
+use cattery_daemon::app;
+use cattery_daemon::config::Paths;
+use cattery_daemon::events::Bus;
+use cattery_daemon::exec::ProcessExecutor;
+use cattery_daemon::seed;
+use clap::Parser;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+mod console;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "catteryd",
+    version,
+    about = "The cattery daemon: pipeline engine, store and agent execution"
+)]
+struct Args {
+    /// Keep every file (database, logs, config) under this folder.
+    #[arg(long, env = "CATTERY_HOME")]
+    home: Option<PathBuf>,
+    /// Seed the demo workspace on first start and print runs as they go.
+    #[arg(long)]
+    demo: bool,
+    /// Seed blocks (and start their pipelines) from this TOML file on first start.
+    #[arg(long, value_name = "FILE")]
+    seed: Option<PathBuf>,
+    /// Decide every gate automatically after this many seconds (a stand-in
+    /// for a human until the TUI exists; recorded in the audit log as `autopilot`).
+    #[arg(long, value_name = "SECS")]
+    autopilot: Option<u64>,
+    /// Exit once no run is left running (parked runs stay parked).
+    #[arg(long)]
+    exit_when_idle: bool,
+    /// Print runs, steps and gates as they change.
+    #[arg(long)]
+    print: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("catteryd: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CATTERY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let paths = match &args.home {
+        Some(home) => Paths::under(home),
+        None => Paths::platform().context("no home directory found; pass --home DIR")?,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(serve(args, paths))
+}
+
+async fn serve(args: Args, paths: Paths) -> Result<()> {
+    let _lock = app::lock_home(&paths)?;
+    let bus = Arc::new(Bus::new(4096));
+    let executor = Arc::new(ProcessExecutor);
+    let daemon = app::open(paths.clone(), executor, bus.clone())?;
+    if args.print || args.demo {
+        tokio::spawn(console::print_events(bus.subscribe()));
+    }
+    let autopilot = args.autopilot.or(args.demo.then_some(3));
+    if let Some(secs) = autopilot {
+        tokio::spawn(console::autopilot(
+            bus.subscribe(),
+            daemon.clone(),
+            Duration::from_secs(secs),
+        ));
+    }
+    let resumed = daemon.resume_all()?;
+    tracing::info!(
+        resumed,
+        executor = daemon.executor.name(),
+        "catteryd started on {}",
+        paths.data.display()
+    );
+    if args.demo {
+        seed::seed(&daemon, "assets/demo.toml (built in)", seed::DEMO)?;
+    }
+    if let Some(file) = &args.seed {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read the seed file {}", file.display()))?;
+        seed::seed(&daemon, &file.display().to_string(), &text)?;
+    }
+    let idle = console::wait_idle(&daemon, args.exit_when_idle);
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate() => {}
+        _ = idle => {}
+    }
+    Ok(())
+}
+
+async fn terminate() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut signal) => {
+            signal.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}

@@ -93,8 +93,9 @@ async fn follow_job(
 fn advance(daemon: &Daemon, run_id: &str) -> Result<(Run, Outcome), ServiceError> {
     let run = daemon.run(run_id)?;
     let transition = engine::advance(&run, AdvanceOptions::default(), &daemon.cx(ENGINE_ACTOR));
-    if transition.outcome == Outcome::Noop {
-        return Ok((run, Outcome::Noop));
+    if transition.run == run {
+        // Parked, finished or waiting on a job already: nothing to write.
+        return Ok((run, transition.outcome));
     }
     let outcome = transition.outcome.clone();
     let planned = crate::service::Planned {

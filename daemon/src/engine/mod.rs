@@ -165,7 +165,7 @@ pub struct AdvanceOptions {
 pub fn advance(run: &Run, options: AdvanceOptions, cx: &Cx) -> Transition {
     let mut next = run.clone();
     let outcome = advance_in_place(&mut next, options, cx);
-    if outcome != Outcome::Noop {
+    if next != *run {
         next.updated_at = cx.now;
     }
     Transition::new(next, outcome)
