@@ -10,23 +10,33 @@ use cattery_protocol::event::Event;
 use cattery_protocol::{PendingGate, Run};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::broadcast;
 
-/// The `catteryd` binary of this workspace, built if missing.
+/// The `catteryd` binary of this workspace, brought up to date once per
+/// test process (a test crate does not rebuild another package's binaries).
 pub fn catteryd() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let target = exe.parent().and_then(Path::parent).unwrap().to_owned();
-    let bin = target.join("catteryd");
-    if !bin.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "cattery-daemon", "--bin", "catteryd"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "building catteryd failed");
-    }
-    bin
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let status = Command::new(env!("CARGO"))
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "cattery-daemon",
+                    "--bin",
+                    "catteryd",
+                ])
+                .status()
+                .unwrap();
+            assert!(status.success(), "building catteryd failed");
+            let exe = std::env::current_exe().unwrap();
+            let target = exe.parent().and_then(Path::parent).unwrap();
+            target.join("catteryd")
+        })
+        .clone()
 }
 
 /// A daemon on a temp home running agents as real child processes.

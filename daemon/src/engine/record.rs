@@ -17,8 +17,13 @@ pub enum JobResult {
         detail: Option<String>,
         hint: Option<String>,
     },
-    /// The job vanished with its executor (daemon killed, container evicted).
+    /// The job was in flight when the daemon died: it runs again, counted.
     Lost {
+        detail: String,
+    },
+    /// The executor lost the job (container killed, engine restarted): it runs
+    /// again once; a second eviction fails the run.
+    Evicted {
         detail: String,
     },
 }
@@ -67,16 +72,17 @@ pub fn record_result(
                 detail: detail_out,
             }
         }
-        JobResult::Lost { detail } => lost(&mut next, index, detail, cx),
+        JobResult::Lost { .. } => redispatch(&mut next, index, cx),
+        JobResult::Evicted { detail } => evicted(&mut next, index, detail, cx),
     };
     Ok(Transition::new(next, outcome))
 }
 
-/// A job lost with its executor runs once more; a second loss fails the run.
-fn lost(run: &mut Run, index: usize, detail: String, cx: &Cx) -> Outcome {
+/// An evicted job runs once more; a second eviction fails the run.
+fn evicted(run: &mut Run, index: usize, detail: String, cx: &Cx) -> Outcome {
     let already_recovered = run.steps.get(index).is_some_and(|s| s.recoveries >= 1);
     if already_recovered {
-        let error = "the step's job was lost twice".to_owned();
+        let error = "the step's job was evicted twice".to_owned();
         let spec = FailureSpec {
             kind: FailureKind::Evicted,
             message: error.clone(),
@@ -89,6 +95,11 @@ fn lost(run: &mut Run, index: usize, detail: String, cx: &Cx) -> Outcome {
             detail: Some(detail),
         };
     }
+    redispatch(run, index, cx)
+}
+
+/// Mints a fresh job for the step and counts the recovery.
+fn redispatch(run: &mut Run, index: usize, cx: &Cx) -> Outcome {
     let job_id = cx.ids.mint("j");
     let Some(step) = run.steps.get_mut(index) else {
         return Outcome::Noop;

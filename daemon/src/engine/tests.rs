@@ -625,11 +625,29 @@ fn done_runs_never_change() {
 }
 
 #[test]
-fn a_lost_job_is_redispatched_once_then_the_run_is_evicted() {
+fn a_job_lost_with_the_daemon_is_redispatched_and_counted_every_time() {
+    let mut h = Harness::new(&quick());
+    for round in 1..=3 {
+        let job = h.next_job();
+        let lost = JobResult::Lost {
+            detail: "daemon restarted".into(),
+        };
+        let t = record_result(&h.run, &job, lost, &h.cx()).unwrap();
+        assert!(matches!(h.apply(t), Outcome::AwaitingJob { .. }));
+        assert_eq!(h.run.steps[0].recoveries, round);
+        assert_eq!(
+            h.run.steps[0].attempts, 1,
+            "a recovery is not a new attempt"
+        );
+    }
+}
+
+#[test]
+fn an_evicted_job_is_redispatched_once_then_the_run_fails_as_evicted() {
     let mut h = Harness::new(&quick());
     let job = h.next_job();
-    let lost = || JobResult::Lost {
-        detail: "daemon restarted".into(),
+    let lost = || JobResult::Evicted {
+        detail: "container killed".into(),
     };
     let t = record_result(&h.run, &job, lost(), &h.cx()).unwrap();
     let Outcome::AwaitingJob { job_id, .. } = h.apply(t) else {
