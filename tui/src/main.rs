@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "cattery", version, about = "Terminal control room for AI-agent delivery pipelines")]
+#[command(
+    name = "cattery",
+    version,
+    about = "Terminal control room for AI-agent delivery pipelines"
+)]
 struct Cli {
     /// Keep every file under this folder (the daemon's --home).
     #[arg(long, global = true, env = "CATTERY_HOME")]
@@ -67,8 +71,8 @@ fn run(cli: Cli) -> Result<()> {
             "`cattery daemon {}` is not built yet; run `catteryd{home}` in the foreground",
             format!("{action:?}").to_lowercase()
         ),
-        Some(Command::Ctl { .. }) => bail!(
-            "`cattery ctl` needs the daemon's websocket API, which is not built yet"
-        ),
+        Some(Command::Ctl { .. }) => {
+            bail!("`cattery ctl` needs the daemon's websocket API, which is not built yet")
+        }
     }
 }

@@ -8,6 +8,8 @@ mod companion;
 mod error;
 mod gates;
 pub mod lifecycle;
+#[cfg(test)]
+mod proptests;
 mod record;
 mod step;
 #[cfg(test)]

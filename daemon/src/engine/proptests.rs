@@ -1,0 +1,258 @@
+//! Random pipelines under random results and decisions keep the run invariants.
+
+use super::tests::{block, output};
+use super::*;
+use crate::store::{Commit, NewAudit, RunWrite, Store};
+use cattery_protocol::agent::{AgentResult, DecisionRequest, Grade};
+use cattery_protocol::*;
+use proptest::prelude::*;
+
+fn pipeline(shape: &[(u8, bool)]) -> Pipeline {
+    let mut steps: Vec<StepSpec> = Vec::new();
+    for &(kind, gated) in shape {
+        let has_coder = steps.iter().any(|s| s.agent_kind == "coder");
+        let (agent_kind, companion) = match kind % 4 {
+            0 => ("architect", None),
+            1 => ("coder", None),
+            2 if has_coder => (
+                "reviewer",
+                Some(CompanionSpec {
+                    producer_kind: "coder".into(),
+                    threshold: 0.8,
+                    max_attempts: 2,
+                }),
+            ),
+            _ => ("tester", None),
+        };
+        steps.push(StepSpec {
+            agent_kind: agent_kind.into(),
+            requires_approval: gated,
+            companion,
+            timeout_secs: 60,
+        });
+    }
+    Pipeline {
+        id: "p".into(),
+        name: "P".into(),
+        description: String::new(),
+        steps,
+    }
+}
+
+fn result(choice: u8) -> JobResult {
+    match choice % 8 {
+        0 => JobResult::Failed {
+            kind: FailureKind::Agent,
+            message: "boom".into(),
+            detail: None,
+            hint: None,
+        },
+        1 => JobResult::Succeeded(AgentResult {
+            output: "?".into(),
+            decision: Some(DecisionRequest {
+                question: "q".into(),
+                options: vec!["x".into(), "y".into()],
+            }),
+            grade: None,
+            pull_request: None,
+        }),
+        n => JobResult::Succeeded(AgentResult {
+            output: format!("out {n}"),
+            decision: None,
+            grade: Some(Grade {
+                rating: f64::from(n) / 8.0,
+                feedback: "f".into(),
+                blockers: if n == 2 { vec!["b".into()] } else { Vec::new() },
+                comments: Vec::new(),
+            }),
+            pull_request: None,
+        }),
+    }
+}
+
+fn action(gate: &PendingGate, choice: u8) -> GateAction {
+    match gate.kind {
+        GateKind::Approval => match choice % 4 {
+            0 => GateAction::RequestChanges {
+                feedback: "again".into(),
+                comments: Vec::new(),
+            },
+            1 => GateAction::Reject {
+                reason: "no".into(),
+            },
+            _ => GateAction::Approve {
+                edited_proposal: None,
+            },
+        },
+        GateKind::Decision => GateAction::ChooseOption {
+            option: gate.options[usize::from(choice) % gate.options.len()].clone(),
+        },
+        GateKind::IterationCap => GateAction::ResolveIterationCap {
+            choice: IterationCapChoice::ALL[usize::from(choice) % 3],
+        },
+    }
+}
+
+fn check_invariants(run: &Run) {
+    let working: Vec<_> = run
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.state == StepState::Working)
+        .map(|(i, _)| i)
+        .collect();
+    let waiting = run
+        .steps
+        .iter()
+        .filter(|s| s.state == StepState::WaitingDecision)
+        .count();
+    match run.status {
+        RunStatus::Running => {
+            assert!(run.current_step < run.steps.len(), "one current step");
+            assert!(
+                working.iter().all(|&i| i == run.current_step),
+                "{working:?}"
+            );
+            assert_eq!(waiting, 0);
+        }
+        RunStatus::Blocked => {
+            assert!(run.pending_gate().is_some(), "a blocked run has a gate");
+            assert_eq!(waiting, 1, "exactly one pending gate");
+            assert!(working.is_empty());
+        }
+        RunStatus::Done | RunStatus::Failed | RunStatus::Paused => {
+            assert!(working.is_empty(), "no step works after the run ends");
+            assert_eq!(waiting, 0);
+        }
+    }
+    if run.status == RunStatus::Done {
+        assert!(run.steps.iter().all(|s| s.state == StepState::Done));
+    }
+}
+
+struct Sim {
+    store: Store,
+    run: Run,
+    ids: SeqIds,
+    accepted: usize,
+    now: Millis,
+}
+
+impl Sim {
+    fn cx(&self) -> Cx<'_> {
+        Cx {
+            now: self.now,
+            ids: &self.ids,
+            actor: "prop",
+        }
+    }
+
+    fn commit(&mut self, t: Transition, audit: Option<NewAudit>) {
+        let write = RunWrite {
+            expected_rev: Some(self.run.rev),
+            run: t.run,
+        };
+        let commit = Commit {
+            runs: vec![write],
+            block: None,
+            audit,
+        };
+        self.run = self.store.commit(commit).unwrap().remove(0);
+        self.now += 1;
+        check_invariants(&self.run);
+    }
+
+    fn step(&mut self, choice: u8) {
+        if let Some(gate) = self.run.pending_gate() {
+            return self.decide(&gate, choice);
+        }
+        let t = advance(&self.run, AdvanceOptions::default(), &self.cx());
+        let job = match &t.outcome {
+            Outcome::AwaitingJob { job_id, .. } => Some(job_id.clone()),
+            _ => None,
+        };
+        if t.run != self.run {
+            self.commit(t, None);
+        }
+        if let Some(job) = job {
+            let t = record_result(&self.run, &job, result(choice), &self.cx()).unwrap();
+            self.commit(t, None);
+        }
+    }
+
+    fn decide(&mut self, gate: &PendingGate, choice: u8) {
+        // Every fifth decision is sent against an old rev, and must be refused.
+        let stale = choice % 5 == 4;
+        let decision = GateDecision {
+            gate_id: gate.id.clone(),
+            rev: if stale {
+                self.run.rev - 1
+            } else {
+                self.run.rev
+            },
+            actor: "prop".into(),
+            action: action(gate, choice / 5),
+        };
+        match decide(&self.run, &decision, &self.cx()) {
+            Ok(t) => {
+                assert!(!stale, "a stale decision was accepted");
+                let audit = NewAudit {
+                    at: self.now,
+                    actor: "prop".into(),
+                    run_id: self.run.id.clone(),
+                    gate_id: gate.id.clone(),
+                    gate_kind: gate.kind,
+                    choice: decision.action.choice(),
+                    text: None,
+                };
+                self.commit(t, Some(audit));
+                self.accepted += 1;
+                let again = GateDecision {
+                    rev: self.run.rev,
+                    ..decision
+                };
+                let repeated = decide(&self.run, &again, &self.cx());
+                assert!(
+                    matches!(repeated, Err(EngineError::AlreadyResolved { .. })),
+                    "{repeated:?}"
+                );
+            }
+            Err(e) => assert!(stale, "a valid decision was refused: {e}"),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn random_runs_keep_their_invariants(
+        shape in prop::collection::vec((any::<u8>(), any::<bool>()), 1..7),
+        choices in prop::collection::vec(any::<u8>(), 1..120),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("p.db")).unwrap();
+        store.insert_block(&block()).unwrap();
+        let ids = SeqIds::default();
+        let pipeline = pipeline(&shape);
+        let started = start(&block(), &pipeline, None, &Cx { now: 0, ids: &ids, actor: "prop" });
+        let write = RunWrite { run: started.run.run, expected_rev: None };
+        let run = store.commit(Commit { runs: vec![write], ..Commit::default() }).unwrap().remove(0);
+        let mut sim = Sim { store, run, ids, accepted: 0, now: 1 };
+        for choice in choices {
+            if !sim.run.status.is_live() {
+                break;
+            }
+            sim.step(choice);
+        }
+        if !sim.run.status.is_live() {
+            let frozen = sim.run.clone();
+            let t = advance(&frozen, AdvanceOptions::default(), &sim.cx());
+            prop_assert_eq!(&t.run, &frozen, "a finished run never changes");
+            prop_assert!(stop(&frozen, &sim.cx()).is_err());
+            let _ = record_result(&frozen, "j_any", output("late"), &sim.cx()).unwrap_err();
+        }
+        prop_assert_eq!(sim.store.audit_log().unwrap().len(), sim.accepted);
+        prop_assert_eq!(sim.run.resolved_gates.len(), sim.accepted);
+    }
+}
