@@ -30,6 +30,10 @@ pub struct Daemon {
     pub events: Arc<dyn EventSink>,
     /// Stop switches of the runs that have a driver task right now.
     drivers: Mutex<HashMap<String, watch::Sender<bool>>>,
+    /// Write-through copies of live runs, so a driver's next transition does
+    /// not re-read and re-decode what it just wrote. The store stays the
+    /// source of truth: every write is still compare-and-swapped there.
+    live: Mutex<HashMap<String, Run>>,
 }
 
 /// A run write produced by one engine call.
@@ -57,13 +61,32 @@ impl Daemon {
             ids,
             events,
             drivers: Mutex::new(HashMap::new()),
+            live: Mutex::new(HashMap::new()),
         })
     }
 
     pub fn run(&self, id: &str) -> Result<Run> {
+        if let Some(run) = self.live.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
+            return Ok(run.clone());
+        }
         self.store
             .run(id)?
             .ok_or_else(|| ServiceError::not_found("run", id, "list runs to see their ids"))
+    }
+
+    fn remember(&self, stored: &[Run]) {
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        for run in stored {
+            if !run.status.is_live() {
+                live.remove(&run.id);
+                continue;
+            }
+            // Two commits may finish in either order; keep the newer one.
+            let newer = live.get(&run.id).is_none_or(|cached| cached.rev < run.rev);
+            if newer {
+                live.insert(run.id.clone(), run.clone());
+            }
+        }
     }
 
     pub(crate) fn cx<'a>(&'a self, actor: &'a str) -> Cx<'a> {
@@ -130,11 +153,20 @@ impl Daemon {
                 run: p.transition.run,
             })
             .collect();
-        let stored = self.store.commit(Commit {
+        let commit = Commit {
             runs,
             block: block.clone(),
             audit,
-        })?;
+        };
+        let stored = match self.store.commit(commit) {
+            Ok(stored) => stored,
+            Err(e) => {
+                // A refused write may mean a cached copy is behind; re-read next time.
+                self.live.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                return Err(e.into());
+            }
+        };
+        self.remember(&stored);
         for run in &stored {
             self.publish_run(run);
         }

@@ -16,6 +16,7 @@ pub use runs::RunWrite;
 use cattery_protocol::{BlockStatus, GateKind, Millis};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -23,6 +24,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
+    commits: AtomicU64,
 }
 
 /// The block fields a run transition writes.
@@ -62,10 +64,16 @@ impl Store {
         let store = Self {
             conn: Mutex::new(conn),
             path: path.to_owned(),
+            commits: AtomicU64::new(0),
         };
         store.configure()?;
         migrate::run(&mut store.lock(), path)?;
         Ok(store)
+    }
+
+    /// Transactions committed through [`Store::commit`] since open.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     pub fn path(&self) -> &Path {
@@ -107,6 +115,7 @@ impl Store {
             audit::append(&tx, entry)?;
         }
         tx.commit().map_err(StoreError::sql("commit"))?;
+        self.commits.fetch_add(1, Ordering::Relaxed);
         Ok(stored)
     }
 }
