@@ -48,7 +48,17 @@ pub struct Home {
 
 impl Home {
     pub fn new() -> Self {
+        Self::with_config(&[])
+    }
+
+    /// A home whose config dir holds `files` (name, text) before the daemon opens.
+    pub fn with_config(files: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let path = Paths::under(dir.path()).config.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
         let bus = Arc::new(Bus::new(65_536));
         let events = bus.subscribe();
         let paths = Paths::under(dir.path());
