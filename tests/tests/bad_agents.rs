@@ -66,3 +66,50 @@ async fn an_agent_past_its_timeout_is_killed_and_fails_as_timeout() {
     assert_eq!(failure.kind, FailureKind::Timeout);
     assert!(failure.detail.unwrap().contains("started"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_kills_the_running_agent_and_fails_the_run_as_cancelled() {
+    let home = Home::with_config(&[
+        (
+            "agents.toml",
+            "[agents.coder]\ncommand = [\"sh\", \"-c\", \"echo started; sleep 30\"]\n",
+        ),
+        (
+            "pipelines/one.toml",
+            "name = \"One\"\n[[steps]]\nagent = \"coder\"\n",
+        ),
+    ]);
+    let block = home
+        .daemon
+        .add_block(NewBlock {
+            level: BlockLevel::Task,
+            parent_id: None,
+            title: "t".into(),
+            description: String::new(),
+        })
+        .unwrap();
+    let run = home.daemon.start(&block.id, "one", "ana").unwrap();
+    let working = home
+        .wait_run(&run.id, 10, |r| {
+            r.steps[0].job.as_ref().is_some_and(|j| j.handle.is_some())
+        })
+        .await;
+    let pid = working.steps[0].job.clone().unwrap().handle.unwrap();
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    home.daemon.stop(&run.id, "ana").unwrap();
+    let stopped = home.daemon.run(&run.id).unwrap();
+    assert_eq!(stopped.failure.unwrap().kind, FailureKind::Cancelled);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        // A zombie still has a /proc entry until reaped; its state says so.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat.contains(") Z") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "agent {pid} still alive 5s after stop"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
