@@ -104,6 +104,9 @@ fn sigkill_mid_run_then_restart_finishes_every_run_without_rerunning_completed_s
         }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+        // An agent spawned just before the kill outlives the daemon and may
+        // not have logged its start yet; let it, so the snapshot includes it.
+        std::thread::sleep(Duration::from_millis(600));
         for key in in_flight(&log) {
             *interrupted.entry(key).or_default() += 1;
         }
