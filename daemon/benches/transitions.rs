@@ -28,6 +28,11 @@ fn main() {
         engine.commits,
         engine.commits as f64 / engine.elapsed.as_secs_f64()
     );
+    println!(
+        "group commit: {} SQLite transactions, {:.1} transitions each",
+        engine.transactions,
+        engine.commits as f64 / engine.transactions.max(1) as f64
+    );
     let ratio = engine.commits as f64 / engine.elapsed.as_secs_f64() / raw;
     println!("ratio transitions/s to raw tx/s: {ratio:.2}");
 }
@@ -35,6 +40,7 @@ fn main() {
 struct EngineRun {
     elapsed: Duration,
     commits: u64,
+    transactions: u64,
 }
 
 async fn engine_rate() -> EngineRun {
@@ -72,9 +78,10 @@ async fn engine_rate() -> EngineRun {
         })
         .collect();
     let before = daemon.store.commits();
+    let tx_before = daemon.store.transactions();
     let started = Instant::now();
     for id in &blocks {
-        daemon.start(id, "bench", "bench").unwrap();
+        daemon.start(id, "bench", "bench").await.unwrap();
     }
     loop {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -88,6 +95,7 @@ async fn engine_rate() -> EngineRun {
     EngineRun {
         elapsed,
         commits: daemon.store.commits() - before,
+        transactions: daemon.store.transactions() - tx_before,
     }
 }
 

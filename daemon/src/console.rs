@@ -126,7 +126,7 @@ pub async fn autopilot(
                 let daemon = daemon.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
-                    decide(&daemon, gate);
+                    decide(&daemon, gate).await;
                 });
             }
             Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
@@ -135,7 +135,7 @@ pub async fn autopilot(
     }
 }
 
-fn decide(daemon: &Arc<Daemon>, gate: PendingGate) {
+async fn decide(daemon: &Arc<Daemon>, gate: PendingGate) {
     let action = match gate.kind {
         GateKind::Approval => GateAction::Approve {
             edited_proposal: None,
@@ -153,7 +153,7 @@ fn decide(daemon: &Arc<Daemon>, gate: PendingGate) {
         actor: "autopilot".to_owned(),
         action,
     };
-    match daemon.decide(&gate.run_id, &decision) {
+    match daemon.decide(&gate.run_id, &decision).await {
         Ok(_) => println!(
             "  ▶ autopilot: {} on gate {}",
             decision.action.choice(),

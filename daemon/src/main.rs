@@ -92,12 +92,12 @@ async fn serve(args: Args, paths: Paths) -> Result<()> {
         paths.data.display()
     );
     if args.demo {
-        seed::seed(&daemon, "assets/demo.toml (built in)", seed::DEMO)?;
+        seed::seed(&daemon, "assets/demo.toml (built in)", seed::DEMO).await?;
     }
     if let Some(file) = &args.seed {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read the seed file {}", file.display()))?;
-        seed::seed(&daemon, &file.display().to_string(), &text)?;
+        seed::seed(&daemon, &file.display().to_string(), &text).await?;
     }
     let idle = console::wait_idle(&daemon, args.exit_when_idle);
     tokio::select! {

@@ -47,7 +47,7 @@ pub enum SeedError {
 
 /// Creates the seed's blocks and starts their pipelines, if the board is
 /// empty. Returns the number of runs started.
-pub fn seed(daemon: &Arc<Daemon>, label: &str, text: &str) -> Result<usize, SeedError> {
+pub async fn seed(daemon: &Arc<Daemon>, label: &str, text: &str) -> Result<usize, SeedError> {
     let file: SeedFile = toml::from_str(text).map_err(|e| SeedError::Parse {
         label: label.to_owned(),
         message: e.to_string(),
@@ -86,7 +86,7 @@ pub fn seed(daemon: &Arc<Daemon>, label: &str, text: &str) -> Result<usize, Seed
         }
     }
     for (block_id, pipeline) in &to_start {
-        daemon.start(block_id, pipeline, ENGINE_ACTOR)?;
+        daemon.start(block_id, pipeline, ENGINE_ACTOR).await?;
     }
     Ok(to_start.len())
 }

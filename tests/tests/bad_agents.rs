@@ -22,7 +22,7 @@ async fn failure_of(agents_toml: &str) -> Failure {
             description: String::new(),
         })
         .unwrap();
-    let run = home.daemon.start(&block.id, "one", "ana").unwrap();
+    let run = home.daemon.start(&block.id, "one", "ana").await.unwrap();
     let ended = home.wait_run(&run.id, 20, |r| !r.status.is_live()).await;
     assert_eq!(ended.status, RunStatus::Failed);
     assert!(ended.steps.iter().all(|s| s.state != StepState::Working));
@@ -88,7 +88,7 @@ async fn stop_kills_the_running_agent_and_fails_the_run_as_cancelled() {
             description: String::new(),
         })
         .unwrap();
-    let run = home.daemon.start(&block.id, "one", "ana").unwrap();
+    let run = home.daemon.start(&block.id, "one", "ana").await.unwrap();
     let working = home
         .wait_run(&run.id, 10, |r| {
             r.steps[0].job.as_ref().is_some_and(|j| j.handle.is_some())
@@ -96,7 +96,7 @@ async fn stop_kills_the_running_agent_and_fails_the_run_as_cancelled() {
         .await;
     let pid = working.steps[0].job.clone().unwrap().handle.unwrap();
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
-    home.daemon.stop(&run.id, "ana").unwrap();
+    home.daemon.stop(&run.id, "ana").await.unwrap();
     let stopped = home.daemon.run(&run.id).unwrap();
     assert_eq!(stopped.failure.unwrap().kind, FailureKind::Cancelled);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);

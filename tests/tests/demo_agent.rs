@@ -31,7 +31,7 @@ async fn demo_agent_passes_an_approval_a_decision_and_an_iteration_cap() {
     let description =
         "@demo * sleep 0\n@demo coder ask Which queue? | kafka | sqs\n@demo reviewer rating 0.3";
     let block = task(&home, description);
-    let run = home.daemon.start(&block.id, "quick", "ana").unwrap();
+    let run = home.daemon.start(&block.id, "quick", "ana").await.unwrap();
 
     let approval = home.next_gate(20).await;
     assert_eq!(approval.kind, GateKind::Approval);
@@ -41,6 +41,7 @@ async fn demo_agent_passes_an_approval_a_decision_and_an_iteration_cap() {
     };
     home.daemon
         .decide(&run.id, &decision(&approval, approve))
+        .await
         .unwrap();
 
     let ask = home.next_gate(20).await;
@@ -52,6 +53,7 @@ async fn demo_agent_passes_an_approval_a_decision_and_an_iteration_cap() {
     };
     home.daemon
         .decide(&run.id, &decision(&ask, choose))
+        .await
         .unwrap();
 
     let cap = home.next_gate(60).await;
@@ -89,6 +91,7 @@ async fn demo_agent_passes_an_approval_a_decision_and_an_iteration_cap() {
     };
     home.daemon
         .decide(&run.id, &decision(&cap, proceed))
+        .await
         .unwrap();
     let done = home.wait_run(&run.id, 20, |r| !r.status.is_live()).await;
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
@@ -103,7 +106,7 @@ async fn demo_agent_passes_an_approval_a_decision_and_an_iteration_cap() {
 async fn a_repeated_decision_is_refused_and_changes_nothing() {
     let mut home = Home::new();
     let block = task(&home, "@demo * sleep 0");
-    let run = home.daemon.start(&block.id, "quick", "ana").unwrap();
+    let run = home.daemon.start(&block.id, "quick", "ana").await.unwrap();
     let gate = home.next_gate(20).await;
     let approve = decision(
         &gate,
@@ -111,8 +114,8 @@ async fn a_repeated_decision_is_refused_and_changes_nothing() {
             edited_proposal: None,
         },
     );
-    home.daemon.decide(&run.id, &approve).unwrap();
-    let err = home.daemon.decide(&run.id, &approve).unwrap_err();
+    home.daemon.decide(&run.id, &approve).await.unwrap();
+    let err = home.daemon.decide(&run.id, &approve).await.unwrap_err();
     assert_eq!(err.code(), "stale");
     assert!(err.to_string().contains("already resolved"), "{err}");
     assert_eq!(home.daemon.store.audit_log().unwrap().len(), 1);
@@ -122,7 +125,7 @@ async fn a_repeated_decision_is_refused_and_changes_nothing() {
 async fn a_failing_agent_fails_the_run_with_its_output_tail_and_retry_finishes_it() {
     let home = Home::new();
     let block = task(&home, "@demo * sleep 0\n@demo coder fail 1");
-    let run = home.daemon.start(&block.id, "build", "ana").unwrap();
+    let run = home.daemon.start(&block.id, "build", "ana").await.unwrap();
     let failed = home.wait_run(&run.id, 30, |r| !r.status.is_live()).await;
     let failure = failed.failure.clone().unwrap();
     assert_eq!(failure.kind, FailureKind::Agent);
@@ -138,7 +141,7 @@ async fn a_failing_agent_fails_the_run_with_its_output_tail_and_retry_finishes_i
     );
     assert!(failure.hint.is_some());
 
-    let retried = home.daemon.retry(&run.id, "ana").unwrap();
+    let retried = home.daemon.retry(&run.id, "ana").await.unwrap();
     let done = home
         .wait_run(&retried.id, 30, |r| !r.status.is_live())
         .await;

@@ -48,24 +48,24 @@ pub async fn run(
         tokio::select! {
             result = &mut job => break result,
             Some(event) = rx.recv() => {
-                on_event(daemon, run, job_id, step_index, event, &mut live);
+                on_event(daemon, run, job_id, step_index, event, &mut live).await;
                 if live.dirty && last_flush.elapsed() >= FLUSH_EVERY {
-                    flush(daemon, &run.id, job_id, &mut live);
+                    flush(daemon, &run.id, job_id, &mut live).await;
                     last_flush = Instant::now();
                 }
             }
         }
     };
     while let Ok(event) = rx.try_recv() {
-        on_event(daemon, run, job_id, step_index, event, &mut live);
+        on_event(daemon, run, job_id, step_index, event, &mut live).await;
     }
     if live.dirty {
-        flush(daemon, &run.id, job_id, &mut live);
+        flush(daemon, &run.id, job_id, &mut live).await;
     }
     result
 }
 
-fn on_event(
+async fn on_event(
     daemon: &Daemon,
     run: &Run,
     job_id: &str,
@@ -74,7 +74,7 @@ fn on_event(
     live: &mut Live,
 ) {
     match event {
-        JobEvent::Dispatched { handle } => mark_dispatched(daemon, &run.id, job_id, handle),
+        JobEvent::Dispatched { handle } => mark_dispatched(daemon, &run.id, job_id, handle).await,
         JobEvent::Log { level, line } => daemon.events.publish(Event::StepLog {
             run_id: run.id.clone(),
             step_index,
@@ -105,22 +105,23 @@ fn on_event(
 }
 
 /// Persists the job handle, so a later daemon knows the job was started.
-fn mark_dispatched(daemon: &Daemon, run_id: &str, job_id: &str, handle: String) {
+async fn mark_dispatched(daemon: &Daemon, run_id: &str, job_id: &str, handle: String) {
     let now = daemon.clock.now();
     let marked = update_job_step(daemon, run_id, job_id, |step| {
         if let Some(job) = step.job.as_mut() {
             job.handle = Some(handle.clone());
             job.dispatched_at = Some(now);
         }
-    });
+    })
+    .await;
     if let Err(e) = marked {
         tracing::warn!(run = run_id, job = job_id, "cannot record a dispatch: {e}");
     }
 }
 
-fn flush(daemon: &Daemon, run_id: &str, job_id: &str, live: &mut Live) {
+async fn flush(daemon: &Daemon, run_id: &str, job_id: &str, live: &mut Live) {
     live.dirty = false;
-    let written = update_job_step(daemon, run_id, job_id, |step| apply_live(step, live));
+    let written = update_job_step(daemon, run_id, job_id, |step| apply_live(step, live)).await;
     if let Err(e) = written {
         tracing::debug!(run = run_id, "live metrics not written: {e}");
     }
@@ -138,42 +139,46 @@ fn apply_live(step: &mut cattery_protocol::Step, live: &Live) {
 }
 
 /// Changes the working step that waits on `job_id`; refused if the run moved on.
-fn update_job_step(
+async fn update_job_step(
     daemon: &Daemon,
     run_id: &str,
     job_id: &str,
     change: impl FnOnce(&mut cattery_protocol::Step),
 ) -> Result<(), ServiceError> {
-    daemon.transact(run_id, ENGINE_ACTOR, None, |run, cx| {
-        let mut next = run.clone();
-        let index = next.current_step;
-        let step = next
-            .steps
-            .get_mut(index)
-            .filter(|s| {
-                s.state == StepState::Working && s.job.as_ref().is_some_and(|j| j.id == job_id)
-            })
-            .ok_or_else(|| engine::EngineError::StaleJob {
-                run_id: run.id.clone(),
-                job_id: job_id.to_owned(),
-            })?;
-        change(step);
-        next.updated_at = cx.now;
-        Ok(engine::Transition::unchanged(next))
-    })?;
+    daemon
+        .transact(run_id, ENGINE_ACTOR, None, |run, cx| {
+            let mut next = run.clone();
+            let index = next.current_step;
+            let step = next
+                .steps
+                .get_mut(index)
+                .filter(|s| {
+                    s.state == StepState::Working && s.job.as_ref().is_some_and(|j| j.id == job_id)
+                })
+                .ok_or_else(|| engine::EngineError::StaleJob {
+                    run_id: run.id.clone(),
+                    job_id: job_id.to_owned(),
+                })?;
+            change(step);
+            next.updated_at = cx.now;
+            Ok(engine::Transition::unchanged(next))
+        })
+        .await?;
     Ok(())
 }
 
 /// Records a finished job's result.
-pub fn record(
+pub async fn record(
     daemon: &Daemon,
     run_id: &str,
     job_id: &str,
     result: JobResult,
 ) -> Result<(), ServiceError> {
-    daemon.transact(run_id, ENGINE_ACTOR, None, |run, cx| {
-        engine::record_result(run, job_id, result, cx)
-    })?;
+    daemon
+        .transact(run_id, ENGINE_ACTOR, None, |run, cx| {
+            engine::record_result(run, job_id, result, cx)
+        })
+        .await?;
     Ok(())
 }
 

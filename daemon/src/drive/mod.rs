@@ -44,7 +44,7 @@ async fn drive(daemon: &Arc<Daemon>, run_id: &str, stop: watch::Receiver<bool>) 
         if *stop.borrow() {
             return Exit::Settled;
         }
-        let (run, outcome) = match advance(daemon, run_id) {
+        let (run, outcome) = match advance(daemon, run_id).await {
             Ok(next) => next,
             Err(e) => return report(run_id, "advance", &e),
         };
@@ -52,7 +52,7 @@ async fn drive(daemon: &Arc<Daemon>, run_id: &str, stop: watch::Receiver<bool>) 
             Outcome::Continue => continue,
             Outcome::AwaitingJob { job_id, step_index } => {
                 let result = follow_job(daemon, &run, &job_id, step_index, stop.clone()).await;
-                match job::record(daemon, run_id, &job_id, result) {
+                match job::record(daemon, run_id, &job_id, result).await {
                     Ok(()) => continue,
                     Err(ServiceError::Engine(engine::EngineError::StaleJob { .. })) => continue,
                     Err(e) => return report(run_id, "record a result", &e),
@@ -90,7 +90,7 @@ async fn follow_job(
     job::run(daemon, run, job_id, step_index, stop).await
 }
 
-fn advance(daemon: &Daemon, run_id: &str) -> Result<(Run, Outcome), ServiceError> {
+async fn advance(daemon: &Daemon, run_id: &str) -> Result<(Run, Outcome), ServiceError> {
     let run = daemon.run(run_id)?;
     let transition = engine::advance(&run, AdvanceOptions::default(), &daemon.cx(ENGINE_ACTOR));
     if transition.run == run {
@@ -102,7 +102,7 @@ fn advance(daemon: &Daemon, run_id: &str) -> Result<(Run, Outcome), ServiceError
         previous: Some(run),
         transition,
     };
-    let mut stored = daemon.commit(vec![planned], None)?;
+    let mut stored = daemon.commit(vec![planned], None).await?;
     let run = stored
         .pop()
         .ok_or_else(|| ServiceError::Invalid("the store returned no run".to_owned()))?;

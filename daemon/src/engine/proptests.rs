@@ -148,10 +148,7 @@ impl Sim {
     }
 
     fn commit(&mut self, t: Transition, audit: Option<NewAudit>) {
-        let write = RunWrite {
-            expected_rev: Some(self.run.rev),
-            run: t.run,
-        };
+        let write = RunWrite::insert(t.run).over(self.run.clone());
         let commit = Commit {
             runs: vec![write],
             block: None,
@@ -236,7 +233,7 @@ proptest! {
         let ids = SeqIds::default();
         let pipeline = pipeline(&shape);
         let started = start(&block(), &pipeline, None, &Cx { now: 0, ids: &ids, actor: "prop" });
-        let write = RunWrite { run: started.run.run, expected_rev: None };
+        let write = RunWrite::insert(started.run.run);
         let run = store.commit(Commit { runs: vec![write], ..Commit::default() }).unwrap().remove(0);
         let mut sim = Sim { store, run, ids, accepted: 0, now: 1 };
         for choice in choices {

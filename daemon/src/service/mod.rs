@@ -21,7 +21,7 @@ use tokio::sync::watch;
 pub type Result<T> = std::result::Result<T, ServiceError>;
 
 pub struct Daemon {
-    pub store: Store,
+    pub store: Arc<Store>,
     pub catalog: Catalog,
     pub paths: Paths,
     pub executor: Arc<dyn Executor>,
@@ -53,7 +53,7 @@ impl Daemon {
         events: Arc<dyn EventSink>,
     ) -> Arc<Self> {
         Arc::new(Self {
-            store,
+            store: Arc::new(store),
             catalog,
             paths,
             executor,
@@ -98,7 +98,7 @@ impl Daemon {
     }
 
     /// Loads a run, applies one engine function, and commits the result.
-    pub(crate) fn transact<F>(
+    pub(crate) async fn transact<F>(
         &self,
         run_id: &str,
         actor: &str,
@@ -112,13 +112,11 @@ impl Daemon {
         let cx = self.cx(actor);
         let transition = change(&run, &cx)?;
         let outcome = transition.outcome.clone();
-        let stored = self.commit(
-            vec![Planned {
-                previous: Some(run),
-                transition,
-            }],
-            audit,
-        )?;
+        let planned = vec![Planned {
+            previous: Some(run),
+            transition,
+        }];
+        let stored = self.commit(planned, audit).await?;
         let run = stored.into_iter().next().ok_or_else(|| {
             ServiceError::Invalid("the store returned no run for a write".to_owned())
         })?;
@@ -127,30 +125,34 @@ impl Daemon {
 
     /// Writes planned transitions atomically (the first one owns the block),
     /// then publishes what changed.
-    pub(crate) fn commit(
+    pub(crate) async fn commit(
         &self,
         planned: Vec<Planned>,
         audit: Option<NewAudit>,
     ) -> Result<Vec<Run>> {
         let now = self.clock.now();
-        let block = planned.first().map(|p| BlockWrite {
-            id: p.transition.run.block_id.clone(),
-            status: p.transition.block.status,
-            progress: p.transition.block.progress,
-            run_id: Some(p.transition.run.id.clone()),
-            at: now,
-        });
         let block_changed = planned.first().is_some_and(|p| {
             p.previous.as_ref().is_none_or(|prev| {
                 engine::block_status_for(prev) != p.transition.block.status
                     || engine::progress_of(prev) != p.transition.block.progress
             })
         });
+        // Most transitions leave the block as it was; skip that row then.
+        let block = planned
+            .first()
+            .filter(|_| block_changed)
+            .map(|p| BlockWrite {
+                id: p.transition.run.block_id.clone(),
+                status: p.transition.block.status,
+                progress: p.transition.block.progress,
+                run_id: Some(p.transition.run.id.clone()),
+                at: now,
+            });
         let runs = planned
             .into_iter()
-            .map(|p| RunWrite {
-                expected_rev: p.previous.as_ref().map(|r| r.rev),
-                run: p.transition.run,
+            .map(|p| match p.previous {
+                Some(previous) => RunWrite::insert(p.transition.run).over(previous),
+                None => RunWrite::insert(p.transition.run),
             })
             .collect();
         let commit = Commit {
@@ -158,7 +160,7 @@ impl Daemon {
             block: block.clone(),
             audit,
         };
-        let stored = match self.store.commit(commit) {
+        let stored = match self.store.submit(commit).await {
             Ok(stored) => stored,
             Err(e) => {
                 // A refused write may mean a cached copy is behind; re-read next time.
@@ -170,7 +172,7 @@ impl Daemon {
         for run in &stored {
             self.publish_run(run);
         }
-        if let Some(block) = block.filter(|_| block_changed) {
+        if let Some(block) = block {
             self.publish_block(&block.id);
         }
         Ok(stored)

@@ -54,7 +54,12 @@ impl Daemon {
     }
 
     /// Starts a pipeline on a block, replacing its prior run.
-    pub fn start(self: &Arc<Self>, block_id: &str, pipeline_id: &str, actor: &str) -> Result<Run> {
+    pub async fn start(
+        self: &Arc<Self>,
+        block_id: &str,
+        pipeline_id: &str,
+        actor: &str,
+    ) -> Result<Run> {
         let block = self.block(block_id)?;
         let pipeline = self.catalog.pipelines.get(pipeline_id).ok_or_else(|| {
             let known: Vec<_> = self.catalog.pipelines.keys().cloned().collect();
@@ -66,10 +71,10 @@ impl Daemon {
         })?;
         let prior = block.run_id.as_deref().map(|id| self.run(id)).transpose()?;
         let started = engine::start(&block, pipeline, prior.as_ref(), &self.cx(actor));
-        self.commit_started(None, started)
+        self.commit_started(None, started).await
     }
 
-    fn commit_started(
+    async fn commit_started(
         self: &Arc<Self>,
         previous: Option<Run>,
         started: engine::lifecycle::Started,
@@ -89,7 +94,7 @@ impl Daemon {
                 transition: old,
             });
         }
-        let stored = self.commit(planned, None)?;
+        let stored = self.commit(planned, None).await?;
         if let Some(old) = superseded_id {
             self.signal_stop(&old);
         }
@@ -101,7 +106,7 @@ impl Daemon {
     }
 
     /// Applies a human decision on a gate and re-arms the run.
-    pub fn decide(self: &Arc<Self>, run_id: &str, decision: &GateDecision) -> Result<Run> {
+    pub async fn decide(self: &Arc<Self>, run_id: &str, decision: &GateDecision) -> Result<Run> {
         let current = self.run(run_id)?;
         let gate_kind = current
             .pending_gate()
@@ -121,6 +126,7 @@ impl Daemon {
             .transact(run_id, &decision.actor, Some(audit), |run, cx| {
                 engine::decide(run, decision, cx)
             })
+            .await
             .map_err(stale_on_conflict)?;
         if run.status == RunStatus::Running {
             drive::spawn(self, &run.id);
@@ -140,24 +146,29 @@ impl Daemon {
         })
     }
 
-    pub fn retry(self: &Arc<Self>, run_id: &str, actor: &str) -> Result<Run> {
+    pub async fn retry(self: &Arc<Self>, run_id: &str, actor: &str) -> Result<Run> {
         let old = self.run(run_id)?;
         let transition = engine::retry(&old, &self.cx(actor))?;
         let started = engine::lifecycle::Started {
             run: transition,
             superseded: None,
         };
-        self.commit_started(Some(old), started)
+        self.commit_started(Some(old), started).await
     }
 
-    pub fn restart_from(self: &Arc<Self>, run_id: &str, step: usize, actor: &str) -> Result<Run> {
+    pub async fn restart_from(
+        self: &Arc<Self>,
+        run_id: &str,
+        step: usize,
+        actor: &str,
+    ) -> Result<Run> {
         let old = self.run(run_id)?;
         let started = engine::restart_from(&old, step, &self.cx(actor))?;
-        self.commit_started(Some(old), started)
+        self.commit_started(Some(old), started).await
     }
 
     /// Cancels the block's live run (if any) and plans the block again.
-    pub fn cancel(&self, block_id: &str, actor: &str) -> Result<Block> {
+    pub async fn cancel(&self, block_id: &str, actor: &str) -> Result<Block> {
         let block = self.block(block_id)?;
         let live = match block.run_id.as_deref() {
             Some(id) => Some(self.run(id)?).filter(|r| r.status.is_live()),
@@ -166,6 +177,7 @@ impl Daemon {
         match live {
             Some(run) => {
                 self.transact(&run.id, actor, None, engine::cancel)
+                    .await
                     .map_err(stale_on_conflict)?;
                 self.signal_stop(&run.id);
             }
@@ -181,9 +193,10 @@ impl Daemon {
         self.block(block_id)
     }
 
-    pub fn stop(&self, run_id: &str, actor: &str) -> Result<Run> {
+    pub async fn stop(&self, run_id: &str, actor: &str) -> Result<Run> {
         let (run, _) = self
             .transact(run_id, actor, None, engine::stop)
+            .await
             .map_err(stale_on_conflict)?;
         self.signal_stop(run_id);
         Ok(run)

@@ -1,8 +1,8 @@
 use super::{NewAudit, Result, Store, StoreError, codec};
 use cattery_protocol::AuditEntry;
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
-pub fn append(tx: &Transaction, entry: &NewAudit) -> Result<()> {
+pub fn append(tx: &Connection, entry: &NewAudit) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO audit (at, actor, run_id, gate_id, gate_kind, choice, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
@@ -23,7 +23,7 @@ pub fn append(tx: &Transaction, entry: &NewAudit) -> Result<()> {
 
 impl Store {
     pub fn audit_log(&self) -> Result<Vec<AuditEntry>> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut stmt = conn
             .prepare_cached(
                 "SELECT seq, at, actor, run_id, gate_id, gate_kind, choice, text FROM audit ORDER BY seq",

@@ -1,6 +1,6 @@
 use super::{BlockWrite, Result, Store, StoreError, codec};
 use cattery_protocol::Block;
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 const COLUMNS: &str =
     "id, level, parent_id, title, description, status, progress, run_id, created_at, updated_at";
@@ -50,7 +50,7 @@ impl Store {
     }
 
     pub fn block(&self, id: &str) -> Result<Option<Block>> {
-        let conn = self.lock();
+        let conn = self.read();
         let sql = format!("SELECT {COLUMNS} FROM blocks WHERE id = ?1");
         let mut stmt = conn
             .prepare_cached(&sql)
@@ -63,7 +63,7 @@ impl Store {
     }
 
     pub fn blocks(&self) -> Result<Vec<Block>> {
-        let conn = self.lock();
+        let conn = self.read();
         let sql = format!("SELECT {COLUMNS} FROM blocks ORDER BY created_at, id");
         let mut stmt = conn
             .prepare_cached(&sql)
@@ -79,7 +79,7 @@ impl Store {
     }
 }
 
-pub fn write_status(tx: &Transaction, block: &BlockWrite) -> Result<()> {
+pub fn write_status(tx: &Connection, block: &BlockWrite) -> Result<()> {
     let changed = tx
         .prepare_cached(
             "UPDATE blocks SET status = ?2, progress = ?3, run_id = COALESCE(?4, run_id), updated_at = ?5 WHERE id = ?1",

@@ -32,6 +32,8 @@ pub enum StoreError {
         context: &'static str,
         source: rusqlite::Error,
     },
+    #[error("the shared transaction this write was part of failed: {message}")]
+    Batch { message: String },
     #[error("stored {what} is unreadable: {source}")]
     Decode {
         what: &'static str,

@@ -4,7 +4,7 @@ use super::{Result, StoreError};
 use rusqlite::Connection;
 use std::path::Path;
 
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: board, runs and the audit log.
     r#"
     CREATE TABLE blocks (
@@ -47,6 +47,19 @@ const MIGRATIONS: &[&str] = &[
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    "#,
+    // 2: steps become rows, so a transition writes only the steps it changed.
+    r#"
+    CREATE TABLE run_steps (
+        run_id  TEXT NOT NULL REFERENCES runs(id),
+        idx     INTEGER NOT NULL,
+        doc     TEXT NOT NULL,
+        PRIMARY KEY (run_id, idx)
+    ) WITHOUT ROWID;
+    INSERT INTO run_steps (run_id, idx, doc)
+        SELECT runs.id, CAST(step.key AS INTEGER), step.value
+        FROM runs, json_each(runs.doc, '$.steps') AS step;
+    UPDATE runs SET doc = json_set(doc, '$.steps', json('[]'));
     "#,
 ];
 

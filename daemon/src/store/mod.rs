@@ -5,7 +5,7 @@ mod audit;
 mod blocks;
 mod codec;
 mod error;
-mod migrate;
+pub(crate) mod migrate;
 mod runs;
 #[cfg(test)]
 mod tests;
@@ -17,14 +17,26 @@ use cattery_protocol::{BlockStatus, GateKind, Millis};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::oneshot;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 pub struct Store {
     conn: Mutex<Connection>,
+    /// Reads go through their own connection, so they never wait behind a
+    /// write (WAL lets a reader see the last commit while a writer works).
+    reader: Mutex<Connection>,
     path: PathBuf,
     commits: AtomicU64,
+    transactions: AtomicU64,
+    /// Commits waiting for the next group commit.
+    queue: Mutex<Vec<Pending>>,
+}
+
+struct Pending {
+    commit: Commit,
+    reply: oneshot::Sender<Result<Vec<cattery_protocol::Run>>>,
 }
 
 /// The block fields a run transition writes.
@@ -61,19 +73,34 @@ impl Store {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub fn open(path: &Path) -> Result<Self> {
         let conn = Connection::open(path).map_err(|e| StoreError::open(path, e))?;
-        let store = Self {
+        let reader = Connection::open_in_memory().map_err(|e| StoreError::open(path, e))?;
+        let mut store = Self {
             conn: Mutex::new(conn),
+            reader: Mutex::new(reader),
             path: path.to_owned(),
             commits: AtomicU64::new(0),
+            transactions: AtomicU64::new(0),
+            queue: Mutex::new(Vec::new()),
         };
         store.configure()?;
         migrate::run(&mut store.lock(), path)?;
+        let reader = Connection::open(path).map_err(|e| StoreError::open(path, e))?;
+        reader
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .and_then(|()| reader.pragma_update(None, "query_only", "ON"))
+            .map_err(|e| StoreError::open(path, e))?;
+        store.reader = Mutex::new(reader);
         Ok(store)
     }
 
-    /// Transactions committed through [`Store::commit`] since open.
+    /// Commits (engine transitions) applied since open.
     pub fn commits(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
+    }
+
+    /// SQLite transactions those commits took; fewer than commits under group commit.
+    pub fn transactions(&self) -> u64 {
+        self.transactions.load(Ordering::Relaxed)
     }
 
     pub fn path(&self) -> &Path {
@@ -93,29 +120,114 @@ impl Store {
         Ok(())
     }
 
+    fn read(&self) -> MutexGuard<'_, Connection> {
+        self.reader.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A poisoned lock only means another thread panicked mid-call; the
         // connection itself rolls back unfinished transactions, so keep going.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Applies a transition: CAS run writes, the block, and the audit entry.
-    /// Returns the runs as stored (with their new `rev`).
+    /// Applies a transition in its own transaction: CAS run writes, the
+    /// block, and the audit entry. Returns the runs as stored (new `rev`).
     pub fn commit(&self, commit: Commit) -> Result<Vec<cattery_protocol::Run>> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(StoreError::sql("begin"))?;
-        let mut stored = Vec::with_capacity(commit.runs.len());
-        for write in commit.runs {
-            stored.push(runs::write(&tx, write)?);
-        }
-        if let Some(block) = &commit.block {
-            blocks::write_status(&tx, block)?;
-        }
-        if let Some(entry) = &commit.audit {
-            audit::append(&tx, entry)?;
-        }
+        let stored = apply(&tx, commit)?;
         tx.commit().map_err(StoreError::sql("commit"))?;
         self.commits.fetch_add(1, Ordering::Relaxed);
+        self.transactions.fetch_add(1, Ordering::Relaxed);
         Ok(stored)
     }
+
+    /// Like [`Store::commit`], but shares one SQLite transaction with every
+    /// other commit submitted meanwhile (group commit). Each commit gets its
+    /// own savepoint, so a refused one changes nothing and fails alone; the
+    /// reply comes only after the shared transaction is committed.
+    pub async fn submit(self: &Arc<Self>, commit: Commit) -> Result<Vec<cattery_protocol::Run>> {
+        let (reply, answer) = oneshot::channel();
+        let first = {
+            let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            queue.push(Pending { commit, reply });
+            queue.len() == 1
+        };
+        if first {
+            // SQLite work stays off the async workers; whatever queues up
+            // while this batch is written goes into the next one.
+            let store = self.clone();
+            tokio::task::spawn_blocking(move || store.drain());
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Batch {
+                message: "the writer stopped before answering".to_owned(),
+            })
+        })
+    }
+
+    /// Writes queued commits in batches until the queue is empty.
+    fn drain(&self) {
+        let mut conn = self.lock();
+        loop {
+            let batch = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
+            if batch.is_empty() {
+                return;
+            }
+            self.write_batch(&mut conn, batch);
+        }
+    }
+
+    fn write_batch(&self, conn: &mut Connection, batch: Vec<Pending>) {
+        let mut replies = Vec::with_capacity(batch.len());
+        let outcome = conn
+            .transaction()
+            .map_err(StoreError::sql("begin"))
+            .and_then(|mut tx| {
+                for pending in batch {
+                    let result = tx
+                        .savepoint()
+                        .map_err(StoreError::sql("open a savepoint"))
+                        .and_then(|mut sp| {
+                            let stored = apply(&sp, pending.commit)?;
+                            sp.set_drop_behavior(rusqlite::DropBehavior::Commit);
+                            Ok(stored)
+                        });
+                    replies.push((pending.reply, result));
+                }
+                tx.commit().map_err(StoreError::sql("commit"))
+            });
+        let failed = outcome.err().map(|e| e.to_string());
+        if failed.is_none() {
+            self.transactions.fetch_add(1, Ordering::Relaxed);
+        }
+        for (reply, result) in replies {
+            let result = match &failed {
+                Some(message) => Err(StoreError::Batch {
+                    message: message.clone(),
+                }),
+                None => {
+                    self.commits
+                        .fetch_add(u64::from(result.is_ok()), Ordering::Relaxed);
+                    result
+                }
+            };
+            // The submitter may be gone (shutdown); the write stands either way.
+            let _ = reply.send(result);
+        }
+    }
+}
+
+fn apply(tx: &rusqlite::Connection, commit: Commit) -> Result<Vec<cattery_protocol::Run>> {
+    let mut stored = Vec::with_capacity(commit.runs.len());
+    for write in commit.runs {
+        stored.push(runs::write(tx, write)?);
+    }
+    if let Some(block) = &commit.block {
+        blocks::write_status(tx, block)?;
+    }
+    if let Some(entry) = &commit.audit {
+        audit::append(tx, entry)?;
+    }
+    Ok(stored)
 }

@@ -1,19 +1,50 @@
 use super::{Result, Store, StoreError, codec};
-use cattery_protocol::Run;
-use rusqlite::{OptionalExtension, Transaction, params};
+use cattery_protocol::{Run, Step};
+use rusqlite::{Connection, OptionalExtension, params};
 
 /// A run to store: inserted when `expected_rev` is `None`, else
-/// compare-and-swapped against the rev the writer loaded.
+/// compare-and-swapped against the rev the writer loaded. Steps are rows of
+/// their own; with `previous_steps`, only the steps that differ are written.
 #[derive(Debug, Clone)]
 pub struct RunWrite {
     pub run: Run,
     pub expected_rev: Option<u64>,
+    pub previous_steps: Option<Vec<Step>>,
 }
 
-pub fn write(tx: &Transaction, write: RunWrite) -> Result<Run> {
+impl RunWrite {
+    pub fn insert(run: Run) -> Self {
+        Self {
+            run,
+            expected_rev: None,
+            previous_steps: None,
+        }
+    }
+
+    pub fn update(run: Run, expected_rev: u64) -> Self {
+        Self {
+            run,
+            expected_rev: Some(expected_rev),
+            previous_steps: None,
+        }
+    }
+
+    /// The run as loaded: its rev is the CAS token, and its steps let
+    /// unchanged ones go unwritten.
+    pub fn over(mut self, previous: Run) -> Self {
+        self.expected_rev = Some(previous.rev);
+        self.previous_steps = Some(previous.steps);
+        self
+    }
+}
+
+pub fn write(tx: &Connection, write: RunWrite) -> Result<Run> {
     let mut run = write.run;
     run.rev = write.expected_rev.map_or(1, |rev| rev + 1);
-    let doc = serde_json::to_string(&run).map_err(|source| StoreError::Decode {
+    let steps = std::mem::take(&mut run.steps);
+    let header = serde_json::to_string(&run);
+    run.steps = steps;
+    let header = header.map_err(|source| StoreError::Decode {
         what: "run",
         source,
     })?;
@@ -25,7 +56,7 @@ pub fn write(tx: &Transaction, write: RunWrite) -> Result<Run> {
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
-                    run.id, run.block_id, status, run.rev as i64, doc, run.created_at, run.updated_at
+                    run.id, run.block_id, status, run.rev as i64, header, run.created_at, run.updated_at
                 ])
             })
             .map_err(StoreError::sql("insert a run"))?,
@@ -35,69 +66,135 @@ pub fn write(tx: &Transaction, write: RunWrite) -> Result<Run> {
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
-                    run.id, status, run.rev as i64, doc, run.updated_at, expected as i64
+                    run.id, status, run.rev as i64, header, run.updated_at, expected as i64
                 ])
             })
             .map_err(StoreError::sql("update a run"))?,
     };
     if changed == 0 {
-        let found: Option<i64> = tx
-            .query_row("SELECT rev FROM runs WHERE id = ?1", [&run.id], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(StoreError::sql("read a run's rev"))?;
-        return Err(StoreError::Conflict {
-            run_id: run.id,
-            expected: write.expected_rev.unwrap_or(0),
-            found: found.map_or("no such run".to_owned(), |rev| format!("rev {rev}")),
-        });
+        return Err(conflict(tx, run.id, write.expected_rev));
     }
+    write_steps(tx, &run, write.previous_steps.as_deref())?;
     Ok(run)
 }
 
-fn decode(doc: String) -> Result<Run> {
-    serde_json::from_str(&doc).map_err(|source| StoreError::Decode {
-        what: "run",
-        source,
-    })
+fn write_steps(tx: &Connection, run: &Run, previous: Option<&[Step]>) -> Result<()> {
+    let mut upsert = tx
+        .prepare_cached(
+            "INSERT INTO run_steps (run_id, idx, doc) VALUES (?1, ?2, ?3) ON CONFLICT(run_id, idx) DO UPDATE SET doc = excluded.doc",
+        )
+        .map_err(StoreError::sql("write a step"))?;
+    for (index, step) in run.steps.iter().enumerate() {
+        if previous.and_then(|p| p.get(index)) == Some(step) {
+            continue;
+        }
+        let doc = serde_json::to_string(step).map_err(|source| StoreError::Decode {
+            what: "step",
+            source,
+        })?;
+        upsert
+            .execute(params![run.id, index as i64, doc])
+            .map_err(StoreError::sql("write a step"))?;
+    }
+    if previous.is_some_and(|p| p.len() > run.steps.len()) {
+        tx.execute(
+            "DELETE FROM run_steps WHERE run_id = ?1 AND idx >= ?2",
+            params![run.id, run.steps.len() as i64],
+        )
+        .map_err(StoreError::sql("trim a run's steps"))?;
+    }
+    Ok(())
 }
+
+fn conflict(tx: &Connection, run_id: String, expected: Option<u64>) -> StoreError {
+    let found: rusqlite::Result<Option<i64>> = tx
+        .query_row("SELECT rev FROM runs WHERE id = ?1", [&run_id], |r| {
+            r.get(0)
+        })
+        .optional();
+    StoreError::Conflict {
+        run_id,
+        expected: expected.unwrap_or(0),
+        found: match found {
+            Ok(Some(rev)) => format!("rev {rev}"),
+            Ok(None) => "no such run".to_owned(),
+            Err(e) => format!("an unreadable rev ({e})"),
+        },
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(doc: &str, what: &'static str) -> Result<T> {
+    serde_json::from_str(doc).map_err(|source| StoreError::Decode { what, source })
+}
+
+const LIVE: &str = "status IN ('running', 'blocked', 'paused')";
 
 impl Store {
     pub fn run(&self, id: &str) -> Result<Option<Run>> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut stmt = conn
             .prepare_cached("SELECT doc FROM runs WHERE id = ?1")
             .map_err(StoreError::sql("read a run"))?;
-        let doc: Option<String> = stmt
+        let header: Option<String> = stmt
             .query_row([id], |r| r.get(0))
             .optional()
             .map_err(StoreError::sql("read a run"))?;
-        doc.map(decode).transpose()
+        let Some(header) = header else {
+            return Ok(None);
+        };
+        let mut run: Run = decode(&header, "run")?;
+        let mut stmt = conn
+            .prepare_cached("SELECT doc FROM run_steps WHERE run_id = ?1 ORDER BY idx")
+            .map_err(StoreError::sql("read a run's steps"))?;
+        let docs = stmt
+            .query_map([id], |r| r.get::<_, String>(0))
+            .map_err(StoreError::sql("read a run's steps"))?;
+        for doc in docs {
+            let doc = doc.map_err(StoreError::sql("read a run's steps"))?;
+            run.steps.push(decode(&doc, "step")?);
+        }
+        Ok(Some(run))
     }
 
     /// Runs that may still change: running, blocked or paused.
     pub fn live_runs(&self) -> Result<Vec<Run>> {
-        self.query_runs(
-            "SELECT doc FROM runs WHERE status IN ('running', 'blocked', 'paused') ORDER BY created_at, id",
-        )
+        self.query_runs(&format!("WHERE {LIVE}"))
     }
 
     pub fn runs(&self) -> Result<Vec<Run>> {
-        self.query_runs("SELECT doc FROM runs ORDER BY created_at, id")
+        self.query_runs("")
     }
 
-    fn query_runs(&self, sql: &str) -> Result<Vec<Run>> {
-        let conn = self.lock();
+    fn query_runs(&self, filter: &str) -> Result<Vec<Run>> {
+        let conn = self.read();
+        let headers = format!("SELECT id, doc FROM runs {filter} ORDER BY created_at, id");
         let mut stmt = conn
-            .prepare_cached(sql)
+            .prepare_cached(&headers)
             .map_err(StoreError::sql("list runs"))?;
-        let docs = stmt
-            .query_map([], |r| r.get::<_, String>(0))
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
             .map_err(StoreError::sql("list runs"))?;
         let mut runs = Vec::new();
-        for doc in docs {
-            runs.push(decode(doc.map_err(StoreError::sql("list runs"))?)?);
+        let mut position = std::collections::HashMap::new();
+        for row in rows {
+            let (id, doc) = row.map_err(StoreError::sql("list runs"))?;
+            position.insert(id, runs.len());
+            runs.push(decode::<Run>(&doc, "run")?);
+        }
+        let steps = format!(
+            "SELECT run_id, doc FROM run_steps WHERE run_id IN (SELECT id FROM runs {filter}) ORDER BY run_id, idx"
+        );
+        let mut stmt = conn
+            .prepare_cached(&steps)
+            .map_err(StoreError::sql("list runs' steps"))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(StoreError::sql("list runs' steps"))?;
+        for row in rows {
+            let (run_id, doc) = row.map_err(StoreError::sql("list runs' steps"))?;
+            if let Some(run) = position.get(&run_id).and_then(|&i| runs.get_mut(i)) {
+                run.steps.push(decode(&doc, "step")?);
+            }
         }
         Ok(runs)
     }

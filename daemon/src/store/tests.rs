@@ -18,10 +18,7 @@ fn insert_run(store: &Store) -> cattery_protocol::Run {
         actor: "ana",
     };
     let run = start(&block(), &quick(), None, &cx).run.run;
-    let write = RunWrite {
-        run,
-        expected_rev: None,
-    };
+    let write = RunWrite::insert(run);
     let mut stored = store
         .commit(Commit {
             runs: vec![write],
@@ -66,10 +63,7 @@ fn a_write_against_an_old_rev_is_refused_and_changes_nothing() {
     let run = insert_run(&store);
     let mut changed = run.clone();
     changed.status = RunStatus::Blocked;
-    let ok = RunWrite {
-        run: changed.clone(),
-        expected_rev: Some(1),
-    };
+    let ok = RunWrite::update(changed.clone(), 1);
     let stored = store
         .commit(Commit {
             runs: vec![ok],
@@ -88,10 +82,7 @@ fn a_write_against_an_old_rev_is_refused_and_changes_nothing() {
     };
     let err = store
         .commit(Commit {
-            runs: vec![RunWrite {
-                run: stale,
-                expected_rev: Some(1),
-            }],
+            runs: vec![RunWrite::update(stale, 1)],
             block: Some(block_write),
             audit: None,
         })
@@ -174,4 +165,99 @@ fn a_block_with_an_unknown_parent_is_refused() {
     orphan.parent_id = Some("b_missing".into());
     let err = store.insert_block(&orphan).unwrap_err();
     assert!(err.to_string().contains("b_missing"));
+}
+
+#[test]
+fn a_schema_1_database_moves_its_steps_into_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cattery.db");
+    let ids = SeqIds::default();
+    let cx = Cx {
+        now: 5,
+        ids: &ids,
+        actor: "ana",
+    };
+    let mut run = start(&block(), &quick(), None, &cx).run.run;
+    run.rev = 1;
+    run.steps[0].output = Some("kept".into());
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(super::migrate::MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO blocks (id, level, title, description, status, progress, created_at, updated_at) VALUES ('b_1', 'task', 't', '', 'planned', 0, 0, 0)",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO runs (id, block_id, status, rev, doc, created_at, updated_at) VALUES (?1, 'b_1', 'running', 1, ?2, 5, 5)",
+            (&run.id, serde_json::to_string(&run).unwrap()),
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.run(&run.id).unwrap(), Some(run.clone()));
+    assert_eq!(store.live_runs().unwrap(), vec![run]);
+}
+
+#[test]
+fn a_write_of_changed_steps_reads_back_as_the_whole_run() {
+    let (_dir, store) = open();
+    let run = insert_run(&store);
+    let mut next = run.clone();
+    next.steps[2].output = Some("changed".into());
+    let write = RunWrite::insert(next.clone()).over(run.clone());
+    store
+        .commit(Commit {
+            runs: vec![write],
+            ..Commit::default()
+        })
+        .unwrap();
+    let stored = store.run(&run.id).unwrap().unwrap();
+    assert_eq!(stored.steps, next.steps);
+    assert_eq!(stored.rev, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_write_in_a_group_commit_fails_alone() {
+    let (_dir, store) = open();
+    let store = std::sync::Arc::new(store);
+    let run = insert_run(&store);
+    let mut good = run.clone();
+    good.status = RunStatus::Blocked;
+    let mut stale = run.clone();
+    stale.status = RunStatus::Failed;
+    let entry = NewAudit {
+        at: 1,
+        actor: "ana".into(),
+        run_id: run.id.clone(),
+        gate_id: "g_9".into(),
+        gate_kind: GateKind::Decision,
+        choice: "option:a".into(),
+        text: None,
+    };
+    let submit = |write, audit| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let commit = Commit {
+                runs: vec![write],
+                block: None,
+                audit,
+            };
+            store.submit(commit).await
+        })
+    };
+    let first = submit(RunWrite::update(good, 1), Some(entry.clone()));
+    let second = submit(RunWrite::update(stale, 1), Some(entry));
+    let results = [first.await.unwrap(), second.await.unwrap()];
+    let (ok, refused): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+    assert_eq!((ok.len(), refused.len()), (1, 1));
+    assert!(matches!(refused[0], Err(StoreError::Conflict { .. })));
+    let stored = store.run(&run.id).unwrap().unwrap();
+    assert_eq!(stored.rev, 2);
+    assert_eq!(
+        store.audit_log().unwrap().len(),
+        1,
+        "the refused write's audit entry rolled back"
+    );
 }
