@@ -1,4 +1,4 @@
-//! Agents that cannot start or misbehave fail the run clearly, never wedge it.
+//! Bad input of every kind gets a clear error or a clearly failed run, never a wedged one.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use cattery_daemon::service::ops::NewBlock;
@@ -112,4 +112,98 @@ async fn stop_kills_the_running_agent_and_fails_the_run_as_cancelled() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_pipeline_or_block_is_refused_with_what_exists() {
+    let home = Home::new();
+    let block = home
+        .daemon
+        .add_block(NewBlock {
+            level: BlockLevel::Task,
+            parent_id: None,
+            title: "t".into(),
+            description: String::new(),
+        })
+        .unwrap();
+    let err = home
+        .daemon
+        .start(&block.id, "quik", "ana")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "not_found");
+    assert!(
+        err.to_string()
+            .contains("known pipelines: bugfix, build, quick"),
+        "{err}"
+    );
+    let err = home
+        .daemon
+        .start("b_nope", "quick", "ana")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "not_found");
+    assert!(err.to_string().contains("b_nope"), "{err}");
+    assert!(
+        home.daemon.store.runs().unwrap().is_empty(),
+        "nothing was started"
+    );
+}
+
+#[test]
+fn catteryd_refuses_a_malformed_pipeline_with_file_line_and_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipelines = dir.path().join("config/pipelines");
+    std::fs::create_dir_all(&pipelines).unwrap();
+    std::fs::write(
+        pipelines.join("mine.toml"),
+        "name = \"x\"\n[[steps]]\nagent = \"codr\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(cattery_tests::catteryd())
+        .arg("--home")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("pipelines/mine.toml:3: unknown agent kind `codr`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("fix: use one of:"), "{stderr}");
+}
+
+#[test]
+fn a_second_catteryd_on_the_same_home_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = std::process::Command::new(cattery_tests::catteryd())
+        .arg("--home")
+        .arg(dir.path())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pidfile = dir.path().join("data/catteryd.pid");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::read_to_string(&pidfile)
+        .unwrap_or_default()
+        .trim()
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "first daemon never locked its home"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let second = std::process::Command::new(cattery_tests::catteryd())
+        .arg("--home")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(second.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("another catteryd already runs"), "{stderr}");
 }
