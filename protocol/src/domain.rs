@@ -116,6 +116,7 @@ pub struct Decision {
     pub id: String,
     pub question: String,
     pub options: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chosen: Option<String>,
 }
 
@@ -150,7 +151,7 @@ pub struct Approval {
     pub id: String,
     pub status: ApprovalStatus,
     pub proposal: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feedback: Option<String>,
     #[serde(default)]
     pub comments: Vec<ReviewComment>,
@@ -196,7 +197,7 @@ pub struct CompanionState {
     /// The automatic budget ran out and the run waits at the iteration cap.
     pub exceeded: bool,
     /// Gate id of the open iteration cap, while `exceeded`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cap_gate_id: Option<String>,
 }
 
@@ -222,6 +223,11 @@ pub struct StepMetrics {
 }
 
 impl StepMetrics {
+    /// True until the step's first model call.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
     /// Peak completion as a share of the output limit; near 1 means truncation risk.
     pub fn headroom_used(&self) -> Option<f64> {
         (self.max_output_tokens > 0)
@@ -234,8 +240,9 @@ impl StepMetrics {
 pub struct JobRef {
     pub id: String,
     /// Executor handle (pid group, container id) once dispatched.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handle: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dispatched_at: Option<Millis>,
 }
 
@@ -245,24 +252,35 @@ pub struct Step {
     pub agent_kind: String,
     pub state: StepState,
     pub progress: f64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress_label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
     pub requires_approval: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub companion: Option<CompanionState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rework: Option<Rework>,
+    #[serde(default, skip_serializing_if = "StepMetrics::is_empty")]
     pub metrics: StepMetrics,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<JobRef>,
     pub timeout_secs: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Millis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Millis>,
     /// Times this step was started for real work (reworks and retries count).
     pub attempts: u32,
     /// Times a job lost with the daemon or its executor was dispatched again.
     pub recoveries: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<SkipReason>,
 }
 
@@ -289,7 +307,9 @@ pub enum FailureKind {
 pub struct Failure {
     pub kind: FailureKind,
     pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
     pub occurred_at: Millis,
     pub step_index: usize,
@@ -333,11 +353,13 @@ pub struct Run {
     pub steps: Vec<Step>,
     pub current_step: usize,
     pub status: RunStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
     pub failure_history: Vec<Failure>,
     pub output_history: Vec<OutputRecord>,
     pub resolved_gates: Vec<ResolvedGate>,
     /// The run this one was retried or restarted from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_run_id: Option<String>,
     pub initiated_by: String,
     pub created_at: Millis,

@@ -386,3 +386,29 @@ fn step_context_and_events_round_trip() {
         assert_roundtrip(&event);
     }
 }
+
+#[test]
+fn a_fresh_step_is_stored_compactly_and_reads_back_whole() {
+    let mut fresh = step();
+    fresh.progress_label = None;
+    fresh.output = None;
+    fresh.model = None;
+    fresh.decision = None;
+    fresh.approval = None;
+    fresh.companion = None;
+    fresh.rework = None;
+    fresh.metrics = StepMetrics::default();
+    fresh.job = None;
+    fresh.skipped = None;
+    let json = assert_roundtrip(&fresh);
+    let keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+    for absent in [
+        "output", "decision", "approval", "metrics", "job", "skipped",
+    ] {
+        assert!(
+            !keys.contains(&absent.to_owned()),
+            "{absent} was written: {keys:?}"
+        );
+    }
+    assert!(keys.contains(&"agent_kind".to_owned()));
+}

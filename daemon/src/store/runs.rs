@@ -1,5 +1,5 @@
 use super::{Result, Store, StoreError, codec};
-use cattery_protocol::{Run, Step};
+use cattery_protocol::{Run, RunStatus, Step};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// A run to store: inserted when `expected_rev` is `None`, else
@@ -10,6 +10,7 @@ pub struct RunWrite {
     pub run: Run,
     pub expected_rev: Option<u64>,
     pub previous_steps: Option<Vec<Step>>,
+    pub previous_status: Option<RunStatus>,
 }
 
 impl RunWrite {
@@ -18,6 +19,7 @@ impl RunWrite {
             run,
             expected_rev: None,
             previous_steps: None,
+            previous_status: None,
         }
     }
 
@@ -26,6 +28,7 @@ impl RunWrite {
             run,
             expected_rev: Some(expected_rev),
             previous_steps: None,
+            previous_status: None,
         }
     }
 
@@ -33,6 +36,7 @@ impl RunWrite {
     /// unchanged ones go unwritten.
     pub fn over(mut self, previous: Run) -> Self {
         self.expected_rev = Some(previous.rev);
+        self.previous_status = Some(previous.status);
         self.previous_steps = Some(previous.steps);
         self
     }
@@ -60,6 +64,18 @@ pub fn write(tx: &Connection, write: RunWrite) -> Result<Run> {
                 ])
             })
             .map_err(StoreError::sql("insert a run"))?,
+        // Naming `status` in the SET rewrites its index entry even when the
+        // value stays; most transitions keep the status, so leave it out then.
+        Some(expected) if write.previous_status == Some(run.status) => tx
+            .prepare_cached(
+                "UPDATE runs SET rev = ?3, doc = ?4, updated_at = ?5 WHERE id = ?1 AND rev = ?6",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    run.id, status, run.rev as i64, header, run.updated_at, expected as i64
+                ])
+            })
+            .map_err(StoreError::sql("update a run"))?,
         Some(expected) => tx
             .prepare_cached(
                 "UPDATE runs SET status = ?2, rev = ?3, doc = ?4, updated_at = ?5 WHERE id = ?1 AND rev = ?6",
