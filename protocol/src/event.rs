@@ -4,14 +4,16 @@ use crate::agent::LogLevel;
 use crate::domain::{Block, Run, StepMetrics};
 use crate::{Millis, PendingGate};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     /// A block was created or changed.
     Block { block: Block },
-    /// A run was created or changed; carries the whole committed run.
-    Run { run: Box<Run> },
+    /// A run was created or changed; carries the whole committed run,
+    /// shared with the daemon's cache rather than copied.
+    Run { run: Arc<Run> },
     /// A run parked on a human gate.
     GateOpened { gate: PendingGate },
     /// A live log line from a working step (not stored in the run).

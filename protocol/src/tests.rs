@@ -367,7 +367,7 @@ fn step_context_and_events_round_trip() {
     let events = [
         Event::Block { block: block() },
         Event::Run {
-            run: Box::new(run()),
+            run: std::sync::Arc::new(run()),
         },
         Event::StepLog {
             run_id: "r".into(),

@@ -89,7 +89,7 @@ impl Home {
     }
 
     /// Waits until the run satisfies `done`, up to `secs`.
-    pub async fn wait_run(&self, id: &str, secs: u64, done: impl Fn(&Run) -> bool) -> Run {
+    pub async fn wait_run(&self, id: &str, secs: u64, done: impl Fn(&Run) -> bool) -> Arc<Run> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
         loop {
             let run = self.daemon.run(id).unwrap();

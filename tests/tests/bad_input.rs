@@ -26,7 +26,7 @@ async fn failure_of(agents_toml: &str) -> Failure {
     let ended = home.wait_run(&run.id, 20, |r| !r.status.is_live()).await;
     assert_eq!(ended.status, RunStatus::Failed);
     assert!(ended.steps.iter().all(|s| s.state != StepState::Working));
-    ended.failure.unwrap()
+    ended.failure.clone().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,7 +98,10 @@ async fn stop_kills_the_running_agent_and_fails_the_run_as_cancelled() {
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
     home.daemon.stop(&run.id, "ana").await.unwrap();
     let stopped = home.daemon.run(&run.id).unwrap();
-    assert_eq!(stopped.failure.unwrap().kind, FailureKind::Cancelled);
+    assert_eq!(
+        stopped.failure.as_ref().unwrap().kind,
+        FailureKind::Cancelled
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while std::path::Path::new(&format!("/proc/{pid}")).exists() {
         // A zombie still has a /proc entry until reaped; its state says so.

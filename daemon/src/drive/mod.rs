@@ -90,10 +90,10 @@ async fn follow_job(
     job::run(daemon, run, job_id, step_index, stop).await
 }
 
-async fn advance(daemon: &Daemon, run_id: &str) -> Result<(Run, Outcome), ServiceError> {
+async fn advance(daemon: &Daemon, run_id: &str) -> Result<(Arc<Run>, Outcome), ServiceError> {
     let run = daemon.run(run_id)?;
     let transition = engine::advance(&run, AdvanceOptions::default(), &daemon.cx(ENGINE_ACTOR));
-    if transition.run == run {
+    if transition.run == *run {
         // Parked, finished or waiting on a job already: nothing to write.
         return Ok((run, transition.outcome));
     }

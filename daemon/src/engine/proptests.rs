@@ -148,7 +148,7 @@ impl Sim {
     }
 
     fn commit(&mut self, t: Transition, audit: Option<NewAudit>) {
-        let write = RunWrite::insert(t.run).over(self.run.clone());
+        let write = RunWrite::insert(t.run).over(std::sync::Arc::new(self.run.clone()));
         let commit = Commit {
             runs: vec![write],
             block: None,

@@ -33,12 +33,12 @@ pub struct Daemon {
     /// Write-through copies of live runs, so a driver's next transition does
     /// not re-read and re-decode what it just wrote. The store stays the
     /// source of truth: every write is still compare-and-swapped there.
-    live: Mutex<HashMap<String, Run>>,
+    live: Mutex<HashMap<String, Arc<Run>>>,
 }
 
 /// A run write produced by one engine call.
 pub(crate) struct Planned {
-    pub previous: Option<Run>,
+    pub previous: Option<Arc<Run>>,
     pub transition: Transition,
 }
 
@@ -65,16 +65,16 @@ impl Daemon {
         })
     }
 
-    pub fn run(&self, id: &str) -> Result<Run> {
+    pub fn run(&self, id: &str) -> Result<Arc<Run>> {
         if let Some(run) = self.live.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
-            return Ok(run.clone());
+            return Ok(Arc::clone(run));
         }
-        self.store
-            .run(id)?
+        let run = self.store.run(id)?;
+        run.map(Arc::new)
             .ok_or_else(|| ServiceError::not_found("run", id, "list runs to see their ids"))
     }
 
-    fn remember(&self, stored: &[Run]) {
+    fn remember(&self, stored: &[Arc<Run>]) {
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
         for run in stored {
             if !run.status.is_live() {
@@ -84,7 +84,7 @@ impl Daemon {
             // Two commits may finish in either order; keep the newer one.
             let newer = live.get(&run.id).is_none_or(|cached| cached.rev < run.rev);
             if newer {
-                live.insert(run.id.clone(), run.clone());
+                live.insert(run.id.clone(), Arc::clone(run));
             }
         }
     }
@@ -104,7 +104,7 @@ impl Daemon {
         actor: &str,
         audit: Option<NewAudit>,
         change: F,
-    ) -> Result<(Run, Outcome)>
+    ) -> Result<(Arc<Run>, Outcome)>
     where
         F: FnOnce(&Run, &Cx) -> std::result::Result<Transition, engine::EngineError>,
     {
@@ -129,7 +129,7 @@ impl Daemon {
         &self,
         planned: Vec<Planned>,
         audit: Option<NewAudit>,
-    ) -> Result<Vec<Run>> {
+    ) -> Result<Vec<Arc<Run>>> {
         let now = self.clock.now();
         let block_changed = planned.first().is_some_and(|p| {
             p.previous.as_ref().is_none_or(|prev| {
@@ -161,7 +161,7 @@ impl Daemon {
             audit,
         };
         let stored = match self.store.submit(commit).await {
-            Ok(stored) => stored,
+            Ok(stored) => stored.into_iter().map(Arc::new).collect::<Vec<_>>(),
             Err(e) => {
                 // A refused write may mean a cached copy is behind; re-read next time.
                 self.live.lock().unwrap_or_else(|p| p.into_inner()).clear();
@@ -178,9 +178,9 @@ impl Daemon {
         Ok(stored)
     }
 
-    fn publish_run(&self, run: &Run) {
+    fn publish_run(&self, run: &Arc<Run>) {
         self.events.publish(Event::Run {
-            run: Box::new(run.clone()),
+            run: Arc::clone(run),
         });
         if let Some(gate) = run.pending_gate() {
             self.events.publish(Event::GateOpened { gate });

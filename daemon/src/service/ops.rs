@@ -59,7 +59,7 @@ impl Daemon {
         block_id: &str,
         pipeline_id: &str,
         actor: &str,
-    ) -> Result<Run> {
+    ) -> Result<Arc<Run>> {
         let block = self.block(block_id)?;
         let pipeline = self.catalog.pipelines.get(pipeline_id).ok_or_else(|| {
             let known: Vec<_> = self.catalog.pipelines.keys().cloned().collect();
@@ -70,15 +70,15 @@ impl Daemon {
             )
         })?;
         let prior = block.run_id.as_deref().map(|id| self.run(id)).transpose()?;
-        let started = engine::start(&block, pipeline, prior.as_ref(), &self.cx(actor));
+        let started = engine::start(&block, pipeline, prior.as_deref(), &self.cx(actor));
         self.commit_started(None, started).await
     }
 
     async fn commit_started(
         self: &Arc<Self>,
-        previous: Option<Run>,
+        previous: Option<Arc<Run>>,
         started: engine::lifecycle::Started,
-    ) -> Result<Run> {
+    ) -> Result<Arc<Run>> {
         let superseded_id = started.superseded.as_ref().map(|t| t.run.id.clone());
         let mut planned = vec![Planned {
             previous: None,
@@ -106,7 +106,11 @@ impl Daemon {
     }
 
     /// Applies a human decision on a gate and re-arms the run.
-    pub async fn decide(self: &Arc<Self>, run_id: &str, decision: &GateDecision) -> Result<Run> {
+    pub async fn decide(
+        self: &Arc<Self>,
+        run_id: &str,
+        decision: &GateDecision,
+    ) -> Result<Arc<Run>> {
         let current = self.run(run_id)?;
         let gate_kind = current
             .pending_gate()
@@ -146,7 +150,7 @@ impl Daemon {
         })
     }
 
-    pub async fn retry(self: &Arc<Self>, run_id: &str, actor: &str) -> Result<Run> {
+    pub async fn retry(self: &Arc<Self>, run_id: &str, actor: &str) -> Result<Arc<Run>> {
         let old = self.run(run_id)?;
         let transition = engine::retry(&old, &self.cx(actor))?;
         let started = engine::lifecycle::Started {
@@ -161,7 +165,7 @@ impl Daemon {
         run_id: &str,
         step: usize,
         actor: &str,
-    ) -> Result<Run> {
+    ) -> Result<Arc<Run>> {
         let old = self.run(run_id)?;
         let started = engine::restart_from(&old, step, &self.cx(actor))?;
         self.commit_started(Some(old), started).await
@@ -193,7 +197,7 @@ impl Daemon {
         self.block(block_id)
     }
 
-    pub async fn stop(&self, run_id: &str, actor: &str) -> Result<Run> {
+    pub async fn stop(&self, run_id: &str, actor: &str) -> Result<Arc<Run>> {
         let (run, _) = self
             .transact(run_id, actor, None, engine::stop)
             .await

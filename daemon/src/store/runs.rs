@@ -1,6 +1,7 @@
 use super::{Result, Store, StoreError, codec};
-use cattery_protocol::{Run, RunStatus, Step};
+use cattery_protocol::{Run, Step};
 use rusqlite::{Connection, OptionalExtension, params};
+use std::sync::Arc;
 
 /// A run to store: inserted when `expected_rev` is `None`, else
 /// compare-and-swapped against the rev the writer loaded. Steps are rows of
@@ -9,8 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub struct RunWrite {
     pub run: Run,
     pub expected_rev: Option<u64>,
-    pub previous_steps: Option<Vec<Step>>,
-    pub previous_status: Option<RunStatus>,
+    pub previous: Option<Arc<Run>>,
 }
 
 impl RunWrite {
@@ -18,8 +18,7 @@ impl RunWrite {
         Self {
             run,
             expected_rev: None,
-            previous_steps: None,
-            previous_status: None,
+            previous: None,
         }
     }
 
@@ -27,17 +26,15 @@ impl RunWrite {
         Self {
             run,
             expected_rev: Some(expected_rev),
-            previous_steps: None,
-            previous_status: None,
+            previous: None,
         }
     }
 
     /// The run as loaded: its rev is the CAS token, and its steps let
     /// unchanged ones go unwritten.
-    pub fn over(mut self, previous: Run) -> Self {
+    pub fn over(mut self, previous: Arc<Run>) -> Self {
         self.expected_rev = Some(previous.rev);
-        self.previous_status = Some(previous.status);
-        self.previous_steps = Some(previous.steps);
+        self.previous = Some(previous);
         self
     }
 }
@@ -66,7 +63,7 @@ pub fn write(tx: &Connection, write: RunWrite) -> Result<Run> {
             .map_err(StoreError::sql("insert a run"))?,
         // Naming `status` in the SET rewrites its index entry even when the
         // value stays; most transitions keep the status, so leave it out then.
-        Some(expected) if write.previous_status == Some(run.status) => tx
+        Some(expected) if write.previous.as_ref().map(|p| p.status) == Some(run.status) => tx
             .prepare_cached(
                 "UPDATE runs SET rev = ?3, doc = ?4, updated_at = ?5 WHERE id = ?1 AND rev = ?6",
             )
@@ -90,7 +87,8 @@ pub fn write(tx: &Connection, write: RunWrite) -> Result<Run> {
     if changed == 0 {
         return Err(conflict(tx, run.id, write.expected_rev));
     }
-    write_steps(tx, &run, write.previous_steps.as_deref())?;
+    let previous_steps = write.previous.as_ref().map(|p| p.steps.as_slice());
+    write_steps(tx, &run, previous_steps)?;
     Ok(run)
 }
 

@@ -206,7 +206,7 @@ fn a_write_of_changed_steps_reads_back_as_the_whole_run() {
     let run = insert_run(&store);
     let mut next = run.clone();
     next.steps[2].output = Some("changed".into());
-    let write = RunWrite::insert(next.clone()).over(run.clone());
+    let write = RunWrite::insert(next.clone()).over(std::sync::Arc::new(run.clone()));
     store
         .commit(Commit {
             runs: vec![write],
