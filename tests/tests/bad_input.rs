@@ -5,6 +5,16 @@ use cattery_daemon::service::ops::NewBlock;
 use cattery_protocol::*;
 use cattery_tests::Home;
 
+fn task(home: &Home) -> Block {
+    let new = NewBlock {
+        level: BlockLevel::Task,
+        parent_id: None,
+        title: "t".into(),
+        description: String::new(),
+    };
+    home.daemon.add_block(new).unwrap()
+}
+
 async fn failure_of(agents_toml: &str) -> Failure {
     let home = Home::with_config(&[
         ("agents.toml", agents_toml),
@@ -13,15 +23,7 @@ async fn failure_of(agents_toml: &str) -> Failure {
             "name = \"One\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"merger\"\n",
         ),
     ]);
-    let block = home
-        .daemon
-        .add_block(NewBlock {
-            level: BlockLevel::Task,
-            parent_id: None,
-            title: "t".into(),
-            description: String::new(),
-        })
-        .unwrap();
+    let block = task(&home);
     let run = home.daemon.start(&block.id, "one", "ana").await.unwrap();
     let ended = home.wait_run(&run.id, 20, |r| !r.status.is_live()).await;
     assert_eq!(ended.status, RunStatus::Failed);
@@ -79,15 +81,7 @@ async fn stop_kills_the_running_agent_and_fails_the_run_as_cancelled() {
             "name = \"One\"\n[[steps]]\nagent = \"coder\"\n",
         ),
     ]);
-    let block = home
-        .daemon
-        .add_block(NewBlock {
-            level: BlockLevel::Task,
-            parent_id: None,
-            title: "t".into(),
-            description: String::new(),
-        })
-        .unwrap();
+    let block = task(&home);
     let run = home.daemon.start(&block.id, "one", "ana").await.unwrap();
     let working = home
         .wait_run(&run.id, 10, |r| {
@@ -120,15 +114,7 @@ async fn stop_kills_the_running_agent_and_fails_the_run_as_cancelled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_pipeline_or_block_is_refused_with_what_exists() {
     let home = Home::new();
-    let block = home
-        .daemon
-        .add_block(NewBlock {
-            level: BlockLevel::Task,
-            parent_id: None,
-            title: "t".into(),
-            description: String::new(),
-        })
-        .unwrap();
+    let block = task(&home);
     let err = home
         .daemon
         .start(&block.id, "quik", "ana")

@@ -105,15 +105,7 @@ fn redispatch(run: &mut Run, index: usize, cx: &Cx) -> Outcome {
         return Outcome::Noop;
     };
     step.recoveries += 1;
-    step.job = Some(cattery_protocol::JobRef {
-        id: job_id.clone(),
-        handle: None,
-        dispatched_at: None,
-    });
-    Outcome::AwaitingJob {
-        job_id,
-        step_index: index,
-    }
+    step::new_job(step, index, job_id)
 }
 
 fn succeeded(run: &mut Run, index: usize, result: AgentResult, cx: &Cx) -> Outcome {

@@ -52,6 +52,11 @@ pub fn start(run: &mut Run, index: usize, cx: &Cx) -> Outcome {
     step.finished_at = None;
     step.progress = 0.0;
     step.progress_label = None;
+    new_job(step, index, job_id)
+}
+
+/// Gives the step a fresh, not yet dispatched job.
+pub fn new_job(step: &mut Step, index: usize, job_id: String) -> Outcome {
     step.job = Some(JobRef {
         id: job_id.clone(),
         handle: None,
