@@ -1,10 +1,10 @@
 //! Assembling a daemon from its home: lock, assets, catalog, store.
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Catalog, ConfigError, Paths, materialize_assets};
-use crate::engine::TimeIds;
+use crate::config::{Catalog, ConfigError, ExecutorChoice, Paths, Settings, materialize_assets};
+use crate::engine::{IdGen, TimeIds};
 use crate::events::EventSink;
-use crate::exec::Executor;
+use crate::exec::{DockerExecutor, Executor, ProcessExecutor, UnavailableExecutor};
 use crate::service::Daemon;
 use crate::store::{Store, StoreError};
 use std::fs::File;
@@ -56,6 +56,54 @@ pub fn lock_home(paths: &Paths) -> Result<HomeLock, StartError> {
     file.set_len(0).map_err(io("write", &path))?;
     std::fs::write(&path, format!("{}\n", std::process::id())).map_err(io("write", &path))?;
     Ok(HomeLock { _file: file })
+}
+
+/// This home's daemon id, created on first use: it labels the containers this
+/// daemon owns, so daemons of other homes on the same engine are left alone.
+pub fn daemon_id(paths: &Paths) -> Result<String, StartError> {
+    let path = paths.daemon_id();
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        let id = id.trim();
+        if !id.is_empty() {
+            return Ok(id.to_owned());
+        }
+    }
+    let id = TimeIds::new(SystemClock.now()).mint("d");
+    std::fs::create_dir_all(&paths.data)
+        .and_then(|()| std::fs::write(&path, &id))
+        .map_err(|source| StartError::Io {
+            what: "write",
+            path: path.clone(),
+            source,
+        })?;
+    Ok(id)
+}
+
+/// Picks the executor `settings` ask for. `auto` takes Docker when the
+/// engine answers; `docker` with no engine gives an executor that refuses
+/// runs and says why, so the daemon keeps serving.
+pub async fn choose_executor(
+    settings: &Settings,
+    paths: &Paths,
+) -> Result<Arc<dyn Executor>, StartError> {
+    let socket = settings.docker_socket();
+    let docker = match settings.executor {
+        ExecutorChoice::Process => return Ok(Arc::new(ProcessExecutor)),
+        ExecutorChoice::Auto | ExecutorChoice::Docker => {
+            DockerExecutor::connect(&socket, daemon_id(paths)?).await
+        }
+    };
+    Ok(match (docker, settings.executor) {
+        (Ok(docker), _) => Arc::new(docker),
+        (Err(reason), ExecutorChoice::Docker) => {
+            tracing::error!("{reason}");
+            Arc::new(UnavailableExecutor::new("docker", reason))
+        }
+        (Err(reason), _) => {
+            tracing::info!("executor auto: {reason}; using local processes");
+            Arc::new(ProcessExecutor)
+        }
+    })
 }
 
 /// Opens everything under `paths` and returns a daemon ready to resume runs.

@@ -2,9 +2,8 @@
 
 use anyhow::{Context, Result};
 use cattery_daemon::app;
-use cattery_daemon::config::Paths;
+use cattery_daemon::config::{Paths, Settings};
 use cattery_daemon::events::Bus;
-use cattery_daemon::exec::ProcessExecutor;
 use cattery_daemon::seed;
 use clap::Parser;
 use std::path::PathBuf;
@@ -71,7 +70,8 @@ fn run() -> Result<()> {
 async fn serve(args: Args, paths: Paths) -> Result<()> {
     let _lock = app::lock_home(&paths)?;
     let bus = Arc::new(Bus::new(4096));
-    let executor = Arc::new(ProcessExecutor);
+    let settings = Settings::load(&paths.config)?;
+    let executor = app::choose_executor(&settings, &paths).await?;
     let daemon = app::open(paths.clone(), executor, bus.clone())?;
     if args.print || args.demo {
         tokio::spawn(console::print_events(bus.subscribe()));
@@ -84,20 +84,23 @@ async fn serve(args: Args, paths: Paths) -> Result<()> {
             Duration::from_secs(secs),
         ));
     }
-    let resumed = daemon.resume_all()?;
-    tracing::info!(
+    let resumed = daemon.resume_all().await?;
+    // At warn, so the chosen executor shows at the default log level.
+    tracing::warn!(
         resumed,
         executor = daemon.executor.name(),
         "catteryd started on {}",
         paths.data.display()
     );
+    // A seed that cannot start its runs (no Docker engine, say) is reported,
+    // and the daemon goes on serving what it has.
     if args.demo {
-        seed::seed(&daemon, "assets/demo.toml (built in)", seed::DEMO).await?;
+        report_seed(seed::seed(&daemon, "assets/demo.toml (built in)", seed::DEMO).await);
     }
     if let Some(file) = &args.seed {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read the seed file {}", file.display()))?;
-        seed::seed(&daemon, &file.display().to_string(), &text).await?;
+        report_seed(seed::seed(&daemon, &file.display().to_string(), &text).await);
     }
     let idle = console::wait_idle(&daemon, args.exit_when_idle);
     tokio::select! {
@@ -106,6 +109,12 @@ async fn serve(args: Args, paths: Paths) -> Result<()> {
         _ = idle => {}
     }
     Ok(())
+}
+
+fn report_seed(seeded: Result<usize, seed::SeedError>) {
+    if let Err(e) = seeded {
+        tracing::error!("seeding failed: {e}");
+    }
 }
 
 async fn terminate() {

@@ -244,6 +244,10 @@ pub struct JobRef {
     pub handle: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dispatched_at: Option<Millis>,
+    /// The step's metrics before this job; a job followed again after a
+    /// restart replays its whole output on top of these.
+    #[serde(default, skip_serializing_if = "StepMetrics::is_empty")]
+    pub metrics_at_start: StepMetrics,
 }
 
 /// One step of a live run.

@@ -69,6 +69,7 @@ fn step() -> Step {
             id: "j_1".into(),
             handle: Some("1234".into()),
             dispatched_at: Some(5),
+            metrics_at_start: StepMetrics::default(),
         }),
         timeout_secs: 60,
         started_at: Some(1),

@@ -31,6 +31,10 @@ description = "@demo * sleep 1800\n@demo architect-companion rating 0.5 0.95"
 "#;
 
 fn start(home: &Path, seed: &Path, log: &Path) -> Child {
+    // Local processes: they write the dispatch log this test counts from.
+    let config = home.join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.toml"), "executor = \"process\"\n").unwrap();
     Command::new(cattery_tests::catteryd())
         .arg("--home")
         .arg(home)

@@ -19,10 +19,23 @@ pub struct AgentDef {
     pub kind: String,
     pub command: Vec<String>,
     pub image: Option<String>,
+    /// The command inside the image (the `docker` executor).
+    pub image_command: Vec<String>,
+    pub limits: ContainerLimits,
     pub timeout_secs: u64,
     pub companion_of: Option<String>,
     pub threshold: f64,
     pub max_attempts: u32,
+}
+
+/// Resource limits and isolation for an agent's container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerLimits {
+    pub memory_mb: u64,
+    pub cpus: f64,
+    pub pids: i64,
+    /// Docker network mode; `none` keeps agents off every network.
+    pub network: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -36,6 +49,11 @@ pub struct Catalog {
 struct AgentFields {
     command: Option<Vec<String>>,
     image: Option<String>,
+    image_command: Option<Vec<String>>,
+    memory_mb: Option<u64>,
+    cpus: Option<f64>,
+    pids_limit: Option<i64>,
+    network: Option<String>,
     timeout_secs: Option<u64>,
     companion_of: Option<String>,
     threshold: Option<f64>,
@@ -47,6 +65,11 @@ impl AgentFields {
         AgentFields {
             command: over.command.or(self.command),
             image: over.image.or(self.image),
+            image_command: over.image_command.or(self.image_command),
+            memory_mb: over.memory_mb.or(self.memory_mb),
+            cpus: over.cpus.or(self.cpus),
+            pids_limit: over.pids_limit.or(self.pids_limit),
+            network: over.network.or(self.network),
             timeout_secs: over.timeout_secs.or(self.timeout_secs),
             companion_of: over.companion_of.or(self.companion_of),
             threshold: over.threshold.or(self.threshold),
@@ -352,12 +375,29 @@ fn resolve_agents(
                 &format!("define [agents.{producer}], or fix companion_of"),
             );
         }
+        let limits = ContainerLimits {
+            memory_mb: fields.memory_mb.unwrap_or(512),
+            cpus: fields.cpus.unwrap_or(1.0),
+            pids: fields.pids_limit.unwrap_or(256),
+            network: fields.network.unwrap_or_else(|| "none".to_owned()),
+        };
+        if limits.memory_mb < 6 || limits.cpus <= 0.0 || limits.pids < 1 {
+            return source.error(
+                Some(offset),
+                format!(
+                    "agent `{kind}` has a memory, cpus or pids_limit too small to run anything"
+                ),
+                "use at least memory_mb = 6, cpus > 0 and pids_limit >= 1",
+            );
+        }
         agents.insert(
             kind.clone(),
             AgentDef {
                 kind,
                 command,
                 image: fields.image,
+                image_command: fields.image_command.unwrap_or_default(),
+                limits,
                 timeout_secs: fields.timeout_secs.unwrap_or(600),
                 companion_of: fields.companion_of,
                 threshold: fields.threshold.unwrap_or(DEFAULT_THRESHOLD),

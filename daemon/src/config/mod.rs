@@ -4,8 +4,10 @@ mod assets;
 mod catalog;
 mod error;
 mod paths;
+mod settings;
 
 pub use assets::materialize_assets;
-pub use catalog::{AgentDef, Catalog};
+pub use catalog::{AgentDef, Catalog, ContainerLimits};
 pub use error::ConfigError;
 pub use paths::Paths;
+pub use settings::{ExecutorChoice, Settings};

@@ -41,6 +41,11 @@ impl Paths {
         self.data.join("logs")
     }
 
+    /// This home's identity on a shared Docker engine (container labels).
+    pub fn daemon_id(&self) -> PathBuf {
+        self.data.join("daemon-id")
+    }
+
     pub fn pidfile(&self) -> PathBuf {
         self.data.join("catteryd.pid")
     }

@@ -20,6 +20,7 @@ struct Live {
     model: Option<String>,
     progress: Option<(f64, Option<String>)>,
     dirty: bool,
+    handle: Option<String>,
 }
 
 pub async fn run(
@@ -28,19 +29,23 @@ pub async fn run(
     job_id: &str,
     step_index: usize,
     stop: watch::Receiver<bool>,
-) -> JobResult {
+    resume: Option<String>,
+) -> (JobResult, Option<String>) {
     let spec = match job_spec(daemon, run, job_id, step_index) {
         Ok(spec) => spec,
-        Err(failure) => return *failure,
+        Err(failure) => return (*failure, None),
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut job = daemon.executor.run(spec, tx, stop);
+    let mut job = match &resume {
+        Some(handle) => daemon.executor.resume(spec, handle, tx, stop),
+        None => daemon.executor.run(spec, tx, stop),
+    };
+    // A resumed job replays its whole output, so count from the metrics the
+    // step had before the job began, not from what was flushed since.
+    let base = run.steps.get(step_index).and_then(|s| s.job.as_ref());
     let mut live = Live {
-        metrics: run
-            .steps
-            .get(step_index)
-            .map(|s| s.metrics.clone())
-            .unwrap_or_default(),
+        metrics: base.map(|j| j.metrics_at_start.clone()).unwrap_or_default(),
+        handle: resume,
         ..Live::default()
     };
     let mut last_flush = Instant::now();
@@ -62,7 +67,7 @@ pub async fn run(
     if live.dirty {
         flush(daemon, &run.id, job_id, &mut live).await;
     }
-    result
+    (result, live.handle)
 }
 
 async fn on_event(
@@ -74,7 +79,10 @@ async fn on_event(
     live: &mut Live,
 ) {
     match event {
-        JobEvent::Dispatched { handle } => mark_dispatched(daemon, &run.id, job_id, handle).await,
+        JobEvent::Dispatched { handle } => {
+            live.handle = Some(handle.clone());
+            mark_dispatched(daemon, &run.id, job_id, handle).await
+        }
         JobEvent::Log { level, line } => daemon.events.publish(Event::StepLog {
             run_id: run.id.clone(),
             step_index,

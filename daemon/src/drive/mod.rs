@@ -51,8 +51,13 @@ async fn drive(daemon: &Arc<Daemon>, run_id: &str, stop: watch::Receiver<bool>) 
         match outcome {
             Outcome::Continue => continue,
             Outcome::AwaitingJob { job_id, step_index } => {
-                let result = follow_job(daemon, &run, &job_id, step_index, stop.clone()).await;
-                match job::record(daemon, run_id, &job_id, result).await {
+                let (result, handle) =
+                    follow_job(daemon, &run, &job_id, step_index, stop.clone()).await;
+                let recorded = job::record(daemon, run_id, &job_id, result).await;
+                if let Some(handle) = handle.filter(|_| recorded.is_ok()) {
+                    tokio::spawn(daemon.executor.release(&handle));
+                }
+                match recorded {
                     Ok(()) => continue,
                     Err(ServiceError::Engine(engine::EngineError::StaleJob { .. })) => continue,
                     Err(e) => return report(run_id, "record a result", &e),
@@ -63,31 +68,31 @@ async fn drive(daemon: &Arc<Daemon>, run_id: &str, stop: watch::Receiver<bool>) 
     }
 }
 
-/// A job dispatched by an earlier daemon is reclaimed and recorded as lost,
-/// which re-dispatches it once; otherwise the job runs now.
+/// A job dispatched by an earlier daemon is followed again where the
+/// executor can (a container), else reported lost so it runs once more;
+/// otherwise the job starts now. Returns the result and the job's handle.
 async fn follow_job(
     daemon: &Arc<Daemon>,
     run: &Run,
     job_id: &str,
     step_index: usize,
     stop: watch::Receiver<bool>,
-) -> JobResult {
+) -> (JobResult, Option<String>) {
     let inherited = run
         .steps
         .get(step_index)
         .and_then(|s| s.job.as_ref())
         .filter(|j| j.dispatched_at.is_some());
-    if let Some(job) = inherited {
-        if let Some(handle) = &job.handle {
-            daemon.executor.reclaim(handle);
+    let Some(inherited) = inherited else {
+        return job::run(daemon, run, job_id, step_index, stop, None).await;
+    };
+    match inherited.handle.clone() {
+        Some(handle) => job::run(daemon, run, job_id, step_index, stop, Some(handle)).await,
+        None => {
+            let detail = format!("job {job_id} was in flight when the daemon stopped");
+            (JobResult::Lost { detail }, None)
         }
-        return JobResult::Lost {
-            detail: format!(
-                "job {job_id} was in flight when the daemon stopped; dispatching it again"
-            ),
-        };
     }
-    job::run(daemon, run, job_id, step_index, stop).await
 }
 
 async fn advance(daemon: &Daemon, run_id: &str) -> Result<(Arc<Run>, Outcome), ServiceError> {

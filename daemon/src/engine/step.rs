@@ -61,6 +61,7 @@ pub fn new_job(step: &mut Step, index: usize, job_id: String) -> Outcome {
         id: job_id.clone(),
         handle: None,
         dispatched_at: None,
+        metrics_at_start: step.metrics.clone(),
     });
     Outcome::AwaitingJob {
         job_id,

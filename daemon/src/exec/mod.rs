@@ -1,13 +1,18 @@
 //! Executors run one step's job and stream what the agent says.
 
+mod docker;
+mod lines;
 mod output;
 mod process;
 mod scripted;
 mod sys;
+mod unavailable;
 
+pub use docker::DockerExecutor;
 pub use output::OutputReader;
 pub use process::ProcessExecutor;
 pub use scripted::ScriptedExecutor;
+pub use unavailable::UnavailableExecutor;
 
 use crate::config::AgentDef;
 use crate::engine::JobResult;
@@ -48,6 +53,10 @@ pub enum JobEvent {
 }
 
 pub type JobFuture = Pin<Box<dyn Future<Output = JobResult> + Send>>;
+pub type Chore = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The biggest step context handed to an agent.
+pub const MAX_CONTEXT_BYTES: usize = 8 * 1024 * 1024;
 
 /// Runs jobs. `stop` flips to true when the run is stopped; the executor must
 /// then kill the job promptly and report it as cancelled.
@@ -61,6 +70,66 @@ pub trait Executor: Send + Sync {
         stop: watch::Receiver<bool>,
     ) -> JobFuture;
 
-    /// Cleans up after a job that a previous daemon dispatched and lost.
-    fn reclaim(&self, handle: &str);
+    /// Follows a job that an earlier daemon dispatched, from the start of its
+    /// output, or reports it lost when it cannot be followed any more.
+    fn resume(
+        &self,
+        job: JobSpec,
+        handle: &str,
+        events: mpsc::UnboundedSender<JobEvent>,
+        stop: watch::Receiver<bool>,
+    ) -> JobFuture;
+
+    /// Frees what a finished job holds, once its result is recorded.
+    fn release(&self, _handle: &str) -> Chore {
+        Box::pin(std::future::ready(()))
+    }
+
+    /// Removes jobs this daemon left behind, except those in `keep` (job ids).
+    fn sweep(&self, _keep: std::collections::HashSet<String>) -> Chore {
+        Box::pin(std::future::ready(()))
+    }
+
+    /// Why no job can run right now, if so; starting a run is refused with it.
+    fn unavailable(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Writes the step context as pretty JSON (so simple agents can grep it)
+/// to `context.json` in the job's folder, refusing one that is too large.
+pub(crate) async fn write_context(job: &JobSpec) -> Result<std::path::PathBuf, JobResult> {
+    let path = job.workdir.join("context.json");
+    let failed = |message: String, hint: &str| JobResult::Failed {
+        kind: cattery_protocol::FailureKind::Environment,
+        message,
+        detail: None,
+        hint: Some(hint.to_owned()),
+    };
+    let json = serde_json::to_vec_pretty(&job.context).map_err(|e| {
+        failed(
+            format!("cannot encode the step context: {e}"),
+            "report this as a bug",
+        )
+    })?;
+    if json.len() > MAX_CONTEXT_BYTES {
+        return Err(failed(
+            format!(
+                "the step context is {} bytes, over the {MAX_CONTEXT_BYTES}-byte limit",
+                json.len()
+            ),
+            "shorten the task description or the earlier steps' outputs, then retry",
+        ));
+    }
+    let written = async {
+        tokio::fs::create_dir_all(&job.workdir).await?;
+        tokio::fs::write(&path, json).await
+    };
+    written.await.map_err(|e| {
+        failed(
+            format!("cannot write the step context to {}: {e}", path.display()),
+            "check that the data dir is writable and has free space",
+        )
+    })?;
+    Ok(path)
 }

@@ -28,12 +28,23 @@ impl Executor for ProcessExecutor {
         Box::pin(run_job(job, events, stop))
     }
 
-    fn reclaim(&self, handle: &str) {
-        // A process job cannot be re-attached: its pipes died with the old
+    fn resume(
+        &self,
+        job: JobSpec,
+        handle: &str,
+        _events: mpsc::UnboundedSender<JobEvent>,
+        _stop: watch::Receiver<bool>,
+    ) -> JobFuture {
+        // A process job cannot be followed again: its pipes died with the old
         // daemon. Kill what is left of it so the re-dispatch runs alone.
         if let Ok(pgid) = handle.parse::<i32>() {
             sys::kill_group(pgid);
         }
+        let detail = format!(
+            "job {} (process group {handle}) was running when the daemon stopped",
+            job.job_id
+        );
+        Box::pin(std::future::ready(JobResult::Lost { detail }))
     }
 }
 
@@ -51,19 +62,10 @@ async fn run_job(
     events: mpsc::UnboundedSender<JobEvent>,
     mut stop: watch::Receiver<bool>,
 ) -> JobResult {
-    let context_path = job.workdir.join("context.json");
-    if let Err(e) = write_context(&job, &context_path).await {
-        let message = format!(
-            "cannot write the step context to {}: {e}",
-            context_path.display()
-        );
-        return failed(
-            FailureKind::Environment,
-            message,
-            None,
-            "check the data dir is writable and has free space",
-        );
-    }
+    let context_path = match super::write_context(&job).await {
+        Ok(path) => path,
+        Err(failure) => return failure,
+    };
     let mut child = match spawn(&job, &context_path) {
         Ok(child) => child,
         Err(e) => {
@@ -153,12 +155,6 @@ fn describe(status: ExitStatus) -> String {
         (None, Some(signal)) => format!("was killed by signal {signal}"),
         _ => "ended in an unknown way".to_owned(),
     }
-}
-
-async fn write_context(job: &JobSpec, path: &std::path::Path) -> std::io::Result<()> {
-    tokio::fs::create_dir_all(&job.workdir).await?;
-    let json = serde_json::to_vec_pretty(&job.context).map_err(std::io::Error::other)?;
-    tokio::fs::write(path, json).await
 }
 
 fn spawn(job: &JobSpec, context_path: &std::path::Path) -> std::io::Result<Child> {

@@ -69,5 +69,13 @@ impl Executor for ScriptedExecutor {
         Box::pin(std::future::ready(result))
     }
 
-    fn reclaim(&self, _handle: &str) {}
+    fn resume(
+        &self,
+        job: JobSpec,
+        _handle: &str,
+        events: mpsc::UnboundedSender<JobEvent>,
+        stop: watch::Receiver<bool>,
+    ) -> JobFuture {
+        self.run(job, events, stop)
+    }
 }

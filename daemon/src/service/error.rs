@@ -15,6 +15,8 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl ServiceError {
@@ -28,6 +30,7 @@ impl ServiceError {
             Self::Store(StoreError::Duplicate { .. }) => "conflict",
             Self::Store(_) => "unavailable",
             Self::Invalid(_) => "invalid",
+            Self::Unavailable(_) => "unavailable",
         }
     }
 

@@ -60,6 +60,9 @@ impl Daemon {
         pipeline_id: &str,
         actor: &str,
     ) -> Result<Arc<Run>> {
+        if let Some(reason) = self.executor.unavailable() {
+            return Err(ServiceError::Unavailable(reason));
+        }
         let block = self.block(block_id)?;
         let pipeline = self.catalog.pipelines.get(pipeline_id).ok_or_else(|| {
             let known: Vec<_> = self.catalog.pipelines.keys().cloned().collect();
@@ -207,8 +210,16 @@ impl Daemon {
     }
 
     /// Re-arms every running run after a start; parked runs stay parked.
-    pub fn resume_all(self: &Arc<Self>) -> Result<usize> {
+    pub async fn resume_all(self: &Arc<Self>) -> Result<usize> {
         let runs = self.store.live_runs()?;
+        // Jobs no live run waits on (a result recorded just before a crash,
+        // a run cancelled meanwhile) are removed before anything resumes.
+        let keep = runs
+            .iter()
+            .filter_map(|r| r.current().and_then(|s| s.job.as_ref()))
+            .map(|job| job.id.clone())
+            .collect();
+        self.executor.sweep(keep).await;
         let running: Vec<_> = runs
             .into_iter()
             .filter(|r| r.status == RunStatus::Running)

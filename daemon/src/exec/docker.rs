@@ -1,0 +1,457 @@
+//! Runs each job as a Docker container through bollard: one container per
+//! job, labelled so a later daemon can find it, followed live, and removed
+//! once its result is recorded.
+
+use super::lines::LineSplitter;
+use super::output::OutputReader;
+use super::{Chore, Executor, JobEvent, JobFuture, JobSpec};
+use crate::engine::JobResult;
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, InspectContainerOptions, KillContainerOptionsBuilder,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    StartContainerOptions, WaitContainerOptions,
+};
+use cattery_protocol::FailureKind;
+use futures_util::StreamExt;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+pub const LABEL_DAEMON: &str = "cattery.daemon";
+pub const LABEL_RUN: &str = "cattery.run";
+pub const LABEL_STEP: &str = "cattery.step";
+pub const LABEL_JOB: &str = "cattery.job";
+
+/// Where the step context appears inside the container.
+const CONTEXT_DIR: &str = "/cattery";
+
+#[derive(Clone)]
+pub struct DockerExecutor {
+    docker: Docker,
+    /// Tells this daemon's containers from other daemons' on the same engine.
+    daemon_id: String,
+}
+
+/// Why a Docker engine could not be used.
+pub fn unreachable_message(socket: &str, error: &str) -> String {
+    format!(
+        "the Docker engine at {socket} does not answer ({error}); start dockerd, point docker_socket in config.toml (or DOCKER_HOST) at a running engine, or set executor = \"process\""
+    )
+}
+
+impl DockerExecutor {
+    /// Connects to the engine at `socket` (a path or `unix://` address),
+    /// agrees on an API version and checks that it answers.
+    pub async fn connect(socket: &str, daemon_id: String) -> Result<Self, String> {
+        let path = socket.trim_start_matches("unix://");
+        let docker = Docker::connect_with_unix(path, 30, bollard::API_DEFAULT_VERSION)
+            .map_err(|e| unreachable_message(socket, &e.to_string()))?;
+        let answer = async {
+            let docker = docker.negotiate_version().await?;
+            docker.ping().await?;
+            Ok::<_, bollard::errors::Error>(docker)
+        };
+        let docker = tokio::time::timeout(Duration::from_secs(5), answer)
+            .await
+            .map_err(|_| unreachable_message(socket, "no answer within 5s"))?
+            .map_err(|e| unreachable_message(socket, &e.to_string()))?;
+        Ok(Self { docker, daemon_id })
+    }
+
+    async fn run_job(
+        self,
+        job: JobSpec,
+        events: mpsc::UnboundedSender<JobEvent>,
+        stop: watch::Receiver<bool>,
+    ) -> JobResult {
+        let Some(image) = job.agent.image.clone() else {
+            let kind = &job.agent.kind;
+            return failed(
+                FailureKind::Preflight,
+                format!("agent `{kind}` has no image, so it cannot run in Docker"),
+                None,
+                &format!("set image for [agents.{kind}] in agents.toml"),
+            );
+        };
+        if let Err(failure) = super::write_context(&job).await {
+            return failure;
+        }
+        let id = match self.create(&job, &image).await {
+            Ok(id) => id,
+            Err(failure) => return failure,
+        };
+        let _ = events.send(JobEvent::Dispatched { handle: id.clone() });
+        if let Err(e) = self
+            .docker
+            .start_container(&id, None::<StartContainerOptions>)
+            .await
+        {
+            self.remove(&id).await;
+            let kind = &job.agent.kind;
+            return failed(
+                FailureKind::Dispatch,
+                format!(
+                    "cannot start the container for `{kind}`: {}",
+                    docker_message(&e)
+                ),
+                None,
+                &format!("check image_command for [agents.{kind}] exists in image {image}"),
+            );
+        }
+        self.follow(&id, &job, events, stop).await
+    }
+
+    async fn create(&self, job: &JobSpec, image: &str) -> Result<String, JobResult> {
+        let options = CreateContainerOptionsBuilder::new()
+            .name(&format!("cattery-{}", job.job_id))
+            .build();
+        let created = self
+            .docker
+            .create_container(Some(options), self.container_body(job, image))
+            .await;
+        match created {
+            Ok(response) => Ok(response.id),
+            Err(e) => {
+                let missing = is_status(&e, 404);
+                let hint = if missing {
+                    format!(
+                        "build it (scripts/build-demo-image.sh for the demo agent) or fix image for [agents.{}] in agents.toml",
+                        job.agent.kind
+                    )
+                } else {
+                    "check that the Docker engine is healthy, then retry".to_owned()
+                };
+                let message = if missing {
+                    format!("image {image} is not on the Docker engine")
+                } else {
+                    format!("cannot create a container: {}", docker_message(&e))
+                };
+                Err(failed(FailureKind::Dispatch, message, None, &hint))
+            }
+        }
+    }
+
+    fn container_body(&self, job: &JobSpec, image: &str) -> ContainerCreateBody {
+        let limits = &job.agent.limits;
+        let labels = HashMap::from([
+            (LABEL_DAEMON.to_owned(), self.daemon_id.clone()),
+            (LABEL_RUN.to_owned(), job.context.run_id.clone()),
+            (LABEL_STEP.to_owned(), job.context.step_index.to_string()),
+            (LABEL_JOB.to_owned(), job.job_id.clone()),
+        ]);
+        let memory = (limits.memory_mb * 1024 * 1024) as i64;
+        let host_config = HostConfig {
+            binds: Some(vec![format!("{}:{CONTEXT_DIR}:ro", job.workdir.display())]),
+            network_mode: Some(limits.network.clone()),
+            cap_drop: Some(vec!["ALL".to_owned()]),
+            security_opt: Some(vec!["no-new-privileges".to_owned()]),
+            memory: Some(memory),
+            // No swap beyond the memory limit, so the limit is a real limit.
+            memory_swap: Some(memory),
+            nano_cpus: Some((limits.cpus * 1e9) as i64),
+            pids_limit: Some(limits.pids),
+            ..HostConfig::default()
+        };
+        let cmd = (!job.agent.image_command.is_empty()).then(|| job.agent.image_command.clone());
+        ContainerCreateBody {
+            image: Some(image.to_owned()),
+            cmd,
+            env: Some(vec![
+                format!("CATTERY_CONTEXT={CONTEXT_DIR}/context.json"),
+                format!("CATTERY_JOB_ID={}", job.job_id),
+            ]),
+            user: Some("65534:65534".to_owned()),
+            labels: Some(labels),
+            host_config: Some(host_config),
+            ..ContainerCreateBody::default()
+        }
+    }
+
+    /// Streams the container's output from its start until it exits, enforcing
+    /// the timeout and the stop switch, then reads how it ended.
+    async fn follow(
+        &self,
+        id: &str,
+        job: &JobSpec,
+        events: mpsc::UnboundedSender<JobEvent>,
+        stop: watch::Receiver<bool>,
+    ) -> JobResult {
+        let mut reader = OutputReader::new(events);
+        let mut splitter = LineSplitter::default();
+        let options = LogsOptionsBuilder::new()
+            .follow(true)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let mut logs = self.docker.logs(id, Some(options));
+        let mut wait = self.docker.wait_container(id, None::<WaitContainerOptions>);
+        let deadline = tokio::time::sleep(Duration::from_secs(job.timeout_secs.max(1)));
+        tokio::pin!(deadline);
+        let stopped = async move {
+            let mut stop = stop;
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        };
+        tokio::pin!(stopped);
+        let mut ended: Option<Ending> = None;
+        let mut logs_open = true;
+        while logs_open || ended.is_none() {
+            tokio::select! {
+                chunk = logs.next(), if logs_open => match chunk {
+                    Some(Ok(LogOutput::StdErr { message })) => splitter.feed(&message, true, &mut reader),
+                    Some(Ok(other)) => splitter.feed(&other.into_bytes(), false, &mut reader),
+                    _ => logs_open = false,
+                },
+                waited = wait.next(), if ended.is_none() => ended = Some(Ending::Exited(exit_code(waited))),
+                () = &mut deadline, if ended.is_none() => {
+                    self.kill(id).await;
+                    ended = Some(Ending::TimedOut);
+                }
+                () = &mut stopped, if ended.is_none() => {
+                    self.kill(id).await;
+                    ended = Some(Ending::Stopped);
+                }
+            }
+        }
+        splitter.finish(&mut reader);
+        let ending = ended.unwrap_or(Ending::Exited(Err("no exit status".to_owned())));
+        let state = self.post_mortem(id).await;
+        conclude(ending, state, job, &mut reader)
+    }
+
+    async fn post_mortem(&self, id: &str) -> PostMortem {
+        match self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(info) => {
+                let state = info.state.unwrap_or_default();
+                PostMortem {
+                    oom_killed: state.oom_killed.unwrap_or(false),
+                    exit_code: state.exit_code,
+                    error: state.error.filter(|e| !e.is_empty()),
+                    gone: false,
+                }
+            }
+            Err(_) => PostMortem {
+                gone: true,
+                ..PostMortem::default()
+            },
+        }
+    }
+
+    async fn kill(&self, id: &str) {
+        let options = KillContainerOptionsBuilder::new().signal("SIGKILL").build();
+        if let Err(e) = self.docker.kill_container(id, Some(options)).await {
+            tracing::debug!(container = id, "kill: {}", docker_message(&e));
+        }
+    }
+
+    async fn remove(&self, id: &str) {
+        let options = RemoveContainerOptionsBuilder::new().force(true).build();
+        let removed = self.docker.remove_container(id, Some(options)).await;
+        // Already gone is what we wanted.
+        if let Some(e) = removed.err().filter(|e| !is_status(e, 404)) {
+            tracing::warn!(
+                container = id,
+                "cannot remove container: {}",
+                docker_message(&e)
+            );
+        }
+    }
+
+    async fn resume_job(
+        self,
+        job: JobSpec,
+        handle: String,
+        events: mpsc::UnboundedSender<JobEvent>,
+        stop: watch::Receiver<bool>,
+    ) -> JobResult {
+        if self.post_mortem(&handle).await.gone {
+            return JobResult::Lost {
+                detail: format!("container {handle} of job {} is gone", job.job_id),
+            };
+        }
+        self.follow(&handle, &job, events, stop).await
+    }
+
+    async fn sweep_except(self, keep: HashSet<String>) {
+        let filters =
+            HashMap::from([("label", vec![format!("{LABEL_DAEMON}={}", self.daemon_id)])]);
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let containers = match self.docker.list_containers(Some(options)).await {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::warn!("cannot list containers to clean up: {}", docker_message(&e));
+                return;
+            }
+        };
+        for container in containers {
+            let job = container
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(LABEL_JOB))
+                .cloned();
+            let (Some(id), Some(job)) = (container.id, job) else {
+                continue;
+            };
+            if !keep.contains(&job) {
+                tracing::info!(container = %id, job = %job, "removing a container no live run needs");
+                self.remove(&id).await;
+            }
+        }
+    }
+}
+
+impl Executor for DockerExecutor {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    fn run(
+        &self,
+        job: JobSpec,
+        events: mpsc::UnboundedSender<JobEvent>,
+        stop: watch::Receiver<bool>,
+    ) -> JobFuture {
+        Box::pin(self.clone().run_job(job, events, stop))
+    }
+
+    fn resume(
+        &self,
+        job: JobSpec,
+        handle: &str,
+        events: mpsc::UnboundedSender<JobEvent>,
+        stop: watch::Receiver<bool>,
+    ) -> JobFuture {
+        Box::pin(
+            self.clone()
+                .resume_job(job, handle.to_owned(), events, stop),
+        )
+    }
+
+    fn release(&self, handle: &str) -> Chore {
+        let me = self.clone();
+        let id = handle.to_owned();
+        Box::pin(async move { me.remove(&id).await })
+    }
+
+    fn sweep(&self, keep: HashSet<String>) -> Chore {
+        Box::pin(self.clone().sweep_except(keep))
+    }
+}
+
+enum Ending {
+    Exited(Result<i64, String>),
+    TimedOut,
+    Stopped,
+}
+
+#[derive(Default)]
+struct PostMortem {
+    oom_killed: bool,
+    exit_code: Option<i64>,
+    error: Option<String>,
+    gone: bool,
+}
+
+fn exit_code(
+    waited: Option<Result<bollard::models::ContainerWaitResponse, bollard::errors::Error>>,
+) -> Result<i64, String> {
+    match waited {
+        Some(Ok(response)) => Ok(response.status_code),
+        // bollard reports a non-zero exit as an error carrying the code.
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+        Some(Err(e)) => Err(docker_message(&e)),
+        None => Err("the engine closed the wait stream".to_owned()),
+    }
+}
+
+fn conclude(
+    ending: Ending,
+    state: PostMortem,
+    job: &JobSpec,
+    reader: &mut OutputReader,
+) -> JobResult {
+    let kind = &job.agent.kind;
+    let code = match ending {
+        Ending::TimedOut => {
+            return failed(
+                FailureKind::Timeout,
+                format!(
+                    "agent `{kind}` ran past its timeout of {}s and its container was killed",
+                    job.timeout_secs
+                ),
+                Some(reader.tail()),
+                &format!(
+                    "raise timeout_secs for [agents.{kind}] in agents.toml, or look at why it hangs"
+                ),
+            );
+        }
+        Ending::Stopped => {
+            return failed(
+                FailureKind::Cancelled,
+                "the run was stopped and the agent's container killed".to_owned(),
+                Some(reader.tail()),
+                "retry the run to continue",
+            );
+        }
+        Ending::Exited(code) => code,
+    };
+    let code = code.ok().or(state.exit_code);
+    let result = reader.take_result();
+    match (code, result) {
+        (Some(0), Some(result)) if !state.oom_killed => JobResult::Succeeded(result),
+        (Some(0), None) if !state.oom_killed => failed(
+            FailureKind::Agent,
+            format!("agent `{kind}` exited without a result line"),
+            Some(reader.tail()),
+            "an agent must print {\"type\":\"result\",...} on stdout before exiting 0",
+        ),
+        (Some(code), _) if !state.oom_killed && !state.gone && code != 137 => failed(
+            FailureKind::Agent,
+            format!("agent `{kind}` exited with status {code}"),
+            Some(reader.tail()),
+            "read the output tail, fix the cause, then retry the run",
+        ),
+        // Killed from outside (OOM, `docker kill`, an engine restart) or gone.
+        (code, _) => JobResult::Evicted {
+            detail: format!(
+                "container died without a result (exit code {}, OOM killed: {}{}); output tail:\n{}",
+                code.map_or("unknown".to_owned(), |c| c.to_string()),
+                state.oom_killed,
+                state
+                    .error
+                    .map(|e| format!(", engine error: {e}"))
+                    .unwrap_or_default(),
+                reader.tail()
+            ),
+        },
+    }
+}
+
+fn failed(kind: FailureKind, message: String, detail: Option<String>, hint: &str) -> JobResult {
+    JobResult::Failed {
+        kind,
+        message,
+        detail,
+        hint: Some(hint.to_owned()),
+    }
+}
+
+fn is_status(error: &bollard::errors::Error, status: u16) -> bool {
+    matches!(error, bollard::errors::Error::DockerResponseServerError { status_code, .. } if *status_code == status)
+}
+
+fn docker_message(error: &bollard::errors::Error) -> String {
+    match error {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
