@@ -4,7 +4,7 @@
 use cattery_daemon::app;
 use cattery_daemon::config::Paths;
 use cattery_daemon::events::{Bus, Numbered};
-use cattery_daemon::exec::ProcessExecutor;
+use cattery_daemon::exec::{DockerExecutor, Executor, ProcessExecutor};
 use cattery_daemon::service::Daemon;
 use cattery_protocol::event::Event;
 use cattery_protocol::{PendingGate, Run};
@@ -53,16 +53,17 @@ impl Home {
 
     /// A home whose config dir holds `files` (name, text) before the daemon opens.
     pub fn with_config(files: &[(&str, &str)]) -> Self {
+        Self::with_executor(files, Arc::new(ProcessExecutor))
+    }
+
+    /// Like [`Home::with_config`], with the given executor.
+    pub fn with_executor(files: &[(&str, &str)], executor: Arc<dyn Executor>) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        for (name, text) in files {
-            let path = Paths::under(dir.path()).config.join(name);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        }
+        write_config(dir.path(), files);
         let bus = Arc::new(Bus::new(65_536));
         let events = bus.subscribe();
         let paths = Paths::under(dir.path());
-        let daemon = app::open(paths, Arc::new(ProcessExecutor), bus).unwrap();
+        let daemon = app::open(paths, executor, bus).unwrap();
         Self {
             dir,
             daemon,
@@ -109,4 +110,47 @@ impl Default for Home {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Writes `files` (name, text) into the config dir of the home at `home`.
+pub fn write_config(home: &Path, files: &[(&str, &str)]) {
+    for (name, text) in files {
+        let path = Paths::under(home).config.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+/// The engine the Docker tests use: `DOCKER_HOST`, else the default socket.
+pub fn docker_socket() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned())
+}
+
+/// A Docker executor on the test engine, or `None` (said on stderr) when no
+/// engine answers. With `CATTERY_REQUIRE_DOCKER=1`, as CI sets, a missing
+/// engine fails the test instead.
+pub async fn docker(daemon_id: &str) -> Option<DockerExecutor> {
+    match DockerExecutor::connect(&docker_socket(), daemon_id.to_owned()).await {
+        Ok(executor) => Some(executor),
+        Err(reason) if std::env::var("CATTERY_REQUIRE_DOCKER").is_ok_and(|v| v == "1") => {
+            panic!("CATTERY_REQUIRE_DOCKER=1 but {reason}")
+        }
+        Err(reason) => {
+            eprintln!("SKIPPED: this test needs a Docker engine: {reason}");
+            None
+        }
+    }
+}
+
+/// Runs the docker CLI against the test engine and returns its stdout.
+pub fn docker_cli(args: &[&str]) -> (bool, String) {
+    let out = Command::new("docker")
+        .args(args)
+        .env("DOCKER_HOST", docker_socket())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+    )
 }

@@ -54,7 +54,14 @@ async fn drive(daemon: &Arc<Daemon>, run_id: &str, stop: watch::Receiver<bool>) 
                 let (result, handle) =
                     follow_job(daemon, &run, &job_id, step_index, stop.clone()).await;
                 let recorded = job::record(daemon, run_id, &job_id, result).await;
-                if let Some(handle) = handle.filter(|_| recorded.is_ok()) {
+                // Once recorded, or refused because the run moved on (a stop),
+                // nothing needs the job any more. After a store error it stays,
+                // so the next daemon can follow it again.
+                let done_with = matches!(
+                    recorded,
+                    Ok(()) | Err(ServiceError::Engine(engine::EngineError::StaleJob { .. }))
+                );
+                if let Some(handle) = handle.filter(|_| done_with) {
                     tokio::spawn(daemon.executor.release(&handle));
                 }
                 match recorded {
