@@ -269,3 +269,28 @@ async fn docker_mode_with_no_engine_refuses_runs_naming_the_socket() {
     // The daemon keeps serving: the board still answers.
     assert_eq!(home.daemon.board().unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_killed_from_outside_is_redispatched_once_and_the_run_goes_on() {
+    let Some(home) = home(&[ONE_STEP]).await else {
+        return;
+    };
+    let block = task(&home, "@demo * sleep 3000");
+    let run = home.daemon.start(&block.id, "one", "ana").await.unwrap();
+    let first = wait_handle(&home, &run.id).await;
+    let (killed, _) = docker_cli(&["kill", &first]);
+    assert!(killed);
+    let redispatched = home
+        .wait_run(&run.id, 20, |r| {
+            r.steps[0].recoveries == 1
+                && r.steps[0].job.as_ref().is_some_and(|j| j.handle.is_some())
+        })
+        .await;
+    let second = redispatched.steps[0].job.clone().unwrap().handle.unwrap();
+    assert_ne!(second, first, "a new container");
+    let done = home.wait_run(&run.id, 30, |r| !r.status.is_live()).await;
+    assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
+    assert_eq!(done.steps[0].recoveries, 1);
+    wait_gone(&first).await;
+    wait_gone(&second).await;
+}
