@@ -63,6 +63,7 @@ async fn executor_step(
             command: Vec::new(),
             image: Some(IMAGE.to_owned()),
             image_command: vec!["sh".to_owned(), "-c".to_owned(), SCRIPT.to_owned()],
+            env: Default::default(),
             limits: ContainerLimits {
                 memory_mb: 64,
                 cpus: 1.0,
@@ -91,6 +92,7 @@ async fn executor_step(
             chosen_option: None,
         },
         timeout_secs: 60,
+        ran_secs: 0,
         workdir: dir.join(&job_id),
     };
     let (tx, mut rx) = mpsc::unbounded_channel();

@@ -97,13 +97,21 @@ async fn a_step_runs_in_a_locked_down_labelled_container_with_live_metrics() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_container_past_its_timeout_is_killed_and_the_step_fails_as_timeout() {
-    let agents = ("agents.toml", "[agents.coder]\ntimeout_secs = 1\n");
+    let agents = (
+        "agents.toml",
+        "[agents.coder]\ntimeout_secs = 1\nenv = { MODEL = \"big\" }\n",
+    );
     let Some(home) = home(&[agents, ONE_STEP]).await else {
         return;
     };
     let block = task(&home, "@demo * sleep 30000");
     let run = home.daemon.start(&block.id, "one", "ana").await.unwrap();
     let id = wait_handle(&home, &run.id).await;
+    let env = inspect(&id, "{{json .Config.Env}}").unwrap();
+    assert!(
+        env.contains("\"MODEL=big\""),
+        "the agent's env reaches its container: {env}"
+    );
     let ended = home.wait_run(&run.id, 20, |r| !r.status.is_live()).await;
     let failure = ended.failure.clone().unwrap();
     assert_eq!(failure.kind, FailureKind::Timeout, "{failure:?}");

@@ -21,6 +21,8 @@ pub struct AgentDef {
     pub image: Option<String>,
     /// The command inside the image (the `docker` executor).
     pub image_command: Vec<String>,
+    /// Extra environment for the agent, in a container or as a process.
+    pub env: BTreeMap<String, String>,
     pub limits: ContainerLimits,
     pub timeout_secs: u64,
     pub companion_of: Option<String>,
@@ -50,6 +52,7 @@ struct AgentFields {
     command: Option<Vec<String>>,
     image: Option<String>,
     image_command: Option<Vec<String>>,
+    env: Option<BTreeMap<String, String>>,
     memory_mb: Option<u64>,
     cpus: Option<f64>,
     pids_limit: Option<i64>,
@@ -66,6 +69,7 @@ impl AgentFields {
             command: over.command.or(self.command),
             image: over.image.or(self.image),
             image_command: over.image_command.or(self.image_command),
+            env: over.env.or(self.env),
             memory_mb: over.memory_mb.or(self.memory_mb),
             cpus: over.cpus.or(self.cpus),
             pids_limit: over.pids_limit.or(self.pids_limit),
@@ -397,6 +401,7 @@ fn resolve_agents(
                 command,
                 image: fields.image,
                 image_command: fields.image_command.unwrap_or_default(),
+                env: fields.env.unwrap_or_default(),
                 limits,
                 timeout_secs: fields.timeout_secs.unwrap_or(600),
                 companion_of: fields.companion_of,

@@ -262,6 +262,11 @@ fn job_spec(
         agent,
         context,
         timeout_secs: step.timeout_secs,
+        ran_secs: step
+            .job
+            .as_ref()
+            .and_then(|j| j.dispatched_at)
+            .map_or(0, |at| (daemon.clock.now() - at).max(0) as u64 / 1000),
         workdir: daemon.paths.jobs().join(job_id),
     })
 }

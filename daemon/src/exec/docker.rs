@@ -159,10 +159,7 @@ impl DockerExecutor {
         ContainerCreateBody {
             image: Some(image.to_owned()),
             cmd,
-            env: Some(vec![
-                format!("CATTERY_CONTEXT={CONTEXT_DIR}/context.json"),
-                format!("CATTERY_JOB_ID={}", job.job_id),
-            ]),
+            env: Some(environment(job)),
             user: Some("65534:65534".to_owned()),
             labels: Some(labels),
             host_config: Some(host_config),
@@ -188,7 +185,7 @@ impl DockerExecutor {
             .build();
         let mut logs = self.docker.logs(id, Some(options));
         let mut wait = self.docker.wait_container(id, None::<WaitContainerOptions>);
-        let deadline = tokio::time::sleep(Duration::from_secs(job.timeout_secs.max(1)));
+        let deadline = tokio::time::sleep(job.time_left());
         tokio::pin!(deadline);
         let stopped = async move {
             let mut stop = stop;
@@ -434,6 +431,20 @@ fn conclude(
             ),
         },
     }
+}
+
+/// The agent's own variables, then cattery's, which win on a clash.
+fn environment(job: &JobSpec) -> Vec<String> {
+    let own = job
+        .agent
+        .env
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"));
+    let ours = [
+        format!("CATTERY_CONTEXT={CONTEXT_DIR}/context.json"),
+        format!("CATTERY_JOB_ID={}", job.job_id),
+    ];
+    own.chain(ours).collect()
 }
 
 fn failed(kind: FailureKind, message: String, detail: Option<String>, hint: &str) -> JobResult {

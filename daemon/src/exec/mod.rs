@@ -29,6 +29,9 @@ pub struct JobSpec {
     pub agent: AgentDef,
     pub context: StepContext,
     pub timeout_secs: u64,
+    /// How long the job already ran under an earlier daemon; a followed-again
+    /// job gets only the rest of its timeout.
+    pub ran_secs: u64,
     /// A folder the executor may use for this job's files.
     pub workdir: PathBuf,
 }
@@ -53,6 +56,13 @@ pub enum JobEvent {
 }
 
 pub type JobFuture = Pin<Box<dyn Future<Output = JobResult> + Send>>;
+impl JobSpec {
+    /// Time left before the job must be killed.
+    pub fn time_left(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout_secs.saturating_sub(self.ran_secs).max(1))
+    }
+}
+
 pub type Chore = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// The biggest step context handed to an agent.
@@ -132,4 +142,40 @@ pub(crate) async fn write_context(job: &JobSpec) -> Result<std::path::PathBuf, J
         )
     })?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Catalog, Paths};
+
+    fn spec(timeout_secs: u64, ran_secs: u64) -> JobSpec {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::load(None, &Paths::under(dir.path()).assets()).unwrap();
+        let json = serde_json::json!({
+            "protocol_version": 1, "run_id": "r", "job_id": "j", "pipeline_id": "p",
+            "step_index": 0, "agent_kind": "coder", "attempt": 1, "grades": null,
+            "block_id": "b", "block_title": "t", "block_description": [],
+            "prior_outputs": [], "rework": null, "chosen_option": null
+        });
+        JobSpec {
+            job_id: "j".into(),
+            agent: catalog.agents["coder"].clone(),
+            context: serde_json::from_value(json).unwrap(),
+            timeout_secs,
+            ran_secs,
+            workdir: dir.path().to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_job_followed_again_gets_only_the_rest_of_its_timeout() {
+        assert_eq!(spec(600, 0).time_left().as_secs(), 600);
+        assert_eq!(spec(600, 590).time_left().as_secs(), 10);
+        assert_eq!(
+            spec(600, 900).time_left().as_secs(),
+            1,
+            "overdue jobs still get a moment"
+        );
+    }
 }

@@ -5,7 +5,6 @@ use super::{Executor, JobEvent, JobFuture, JobSpec, sys};
 use crate::engine::JobResult;
 use cattery_protocol::FailureKind;
 use std::process::{ExitStatus, Stdio};
-use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
@@ -85,7 +84,7 @@ async fn run_job(
         handle: pgid.to_string(),
     });
     let mut reader = OutputReader::new(events);
-    let timeout = Duration::from_secs(job.timeout_secs.max(1));
+    let timeout = job.time_left();
     let ended = tokio::select! {
         status = pump(&mut child, &mut reader) => Ended::Exited(status),
         _ = tokio::time::sleep(timeout) => Ended::TimedOut,
@@ -165,6 +164,7 @@ fn spawn(job: &JobSpec, context_path: &std::path::Path) -> std::io::Result<Child
         .ok_or_else(|| std::io::Error::other("the command is empty"))?;
     Command::new(program)
         .args(args)
+        .envs(&job.agent.env)
         .env("CATTERY_CONTEXT", context_path)
         .env("CATTERY_JOB_ID", &job.job_id)
         .current_dir(&job.workdir)

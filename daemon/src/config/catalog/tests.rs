@@ -49,7 +49,7 @@ fn user_files_override_agents_and_pipelines() {
     let catalog = load_with(&[
         (
             "agents.toml",
-            "[agents.coder]\ntimeout_secs = 5\ncommand = [\"my-coder\"]\n",
+            "[agents.coder]\ntimeout_secs = 5\ncommand = [\"my-coder\"]\nenv = { MODEL = \"big\" }\n",
         ),
         (
             "pipelines/quick.toml",
@@ -62,6 +62,7 @@ fn user_files_override_agents_and_pipelines() {
     ])
     .unwrap();
     assert_eq!(catalog.agents["coder"].command, ["my-coder"]);
+    assert_eq!(catalog.agents["coder"].env["MODEL"], "big");
     assert_eq!(catalog.agents["coder"].timeout_secs, 5);
     assert_eq!(
         catalog.agents["reviewer"].companion_of.as_deref(),
