@@ -159,7 +159,10 @@ async fn a_dying_engine_fails_the_step_clearly_and_leaves_no_container() {
         .await
         .unwrap();
     let leftover = engine.docker(&["ps", "-aq", "--filter", &label]);
-    assert!(!leftover.is_empty(), "the dead step's container is still there");
+    assert!(
+        !leftover.is_empty(),
+        "the dead step's container is still there"
+    );
     let revived = Home::with_executor(&[one], Arc::new(back));
     revived.daemon.resume_all().await.unwrap();
     assert_eq!(

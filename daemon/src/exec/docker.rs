@@ -3,6 +3,7 @@
 //! once its result is recorded.
 
 use super::lines::LineSplitter;
+use super::outcome::{self, failed};
 use super::output::OutputReader;
 use super::{Chore, Executor, JobEvent, JobFuture, JobSpec};
 use crate::engine::JobResult;
@@ -376,49 +377,20 @@ fn conclude(
     job: &JobSpec,
     reader: &mut OutputReader,
 ) -> JobResult {
-    let kind = &job.agent.kind;
     let code = match ending {
-        Ending::TimedOut => {
-            return failed(
-                FailureKind::Timeout,
-                format!(
-                    "agent `{kind}` ran past its timeout of {}s and its container was killed",
-                    job.timeout_secs
-                ),
-                Some(reader.tail()),
-                &format!(
-                    "raise timeout_secs for [agents.{kind}] in agents.toml, or look at why it hangs"
-                ),
-            );
-        }
-        Ending::Stopped => {
-            return failed(
-                FailureKind::Cancelled,
-                "the run was stopped and the agent's container killed".to_owned(),
-                Some(reader.tail()),
-                "retry the run to continue",
-            );
-        }
+        Ending::TimedOut => return outcome::timed_out(job, reader),
+        Ending::Stopped => return outcome::stopped(reader),
         Ending::Exited(code) => code,
     };
     let code = code.ok().or(state.exit_code);
-    let result = reader.take_result();
-    match (code, result) {
-        (Some(0), Some(result)) if !state.oom_killed => JobResult::Succeeded(result),
-        (Some(0), None) if !state.oom_killed => failed(
-            FailureKind::Agent,
-            format!("agent `{kind}` exited without a result line"),
-            Some(reader.tail()),
-            "an agent must print {\"type\":\"result\",...} on stdout before exiting 0",
-        ),
-        (Some(code), _) if !state.oom_killed && !state.gone && code != 137 => failed(
-            FailureKind::Agent,
-            format!("agent `{kind}` exited with status {code}"),
-            Some(reader.tail()),
-            "read the output tail, fix the cause, then retry the run",
-        ),
+    let killed_from_outside = state.oom_killed || state.gone || code == Some(137);
+    match code {
+        Some(0) if !state.oom_killed => outcome::finished(job, reader),
+        Some(code) if !killed_from_outside => {
+            outcome::agent_failed(job, &format!("exited with status {code}"), reader)
+        }
         // Killed from outside (OOM, `docker kill`, an engine restart) or gone.
-        (code, _) => JobResult::Evicted {
+        _ => JobResult::Evicted {
             detail: format!(
                 "container died without a result (exit code {}, OOM killed: {}{}); output tail:\n{}",
                 code.map_or("unknown".to_owned(), |c| c.to_string()),
@@ -445,15 +417,6 @@ fn environment(job: &JobSpec) -> Vec<String> {
         format!("CATTERY_JOB_ID={}", job.job_id),
     ];
     own.chain(ours).collect()
-}
-
-fn failed(kind: FailureKind, message: String, detail: Option<String>, hint: &str) -> JobResult {
-    JobResult::Failed {
-        kind,
-        message,
-        detail,
-        hint: Some(hint.to_owned()),
-    }
 }
 
 fn is_status(error: &bollard::errors::Error, status: u16) -> bool {

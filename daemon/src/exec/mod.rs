@@ -2,6 +2,7 @@
 
 mod docker;
 mod lines;
+mod outcome;
 mod output;
 mod process;
 mod scripted;

@@ -1,5 +1,6 @@
 //! Runs an agent as a local child process in its own process group.
 
+use super::outcome::{self, failed};
 use super::output::OutputReader;
 use super::{Executor, JobEvent, JobFuture, JobSpec, sys};
 use crate::engine::JobResult;
@@ -44,15 +45,6 @@ impl Executor for ProcessExecutor {
             job.job_id
         );
         Box::pin(std::future::ready(JobResult::Lost { detail }))
-    }
-}
-
-fn failed(kind: FailureKind, message: String, detail: Option<String>, hint: &str) -> JobResult {
-    JobResult::Failed {
-        kind,
-        message,
-        detail,
-        hint: Some(hint.to_owned()),
     }
 }
 
@@ -104,46 +96,17 @@ enum Ended {
 }
 
 fn conclude(ended: Ended, job: &JobSpec, reader: &mut OutputReader) -> JobResult {
-    let kind = &job.agent.kind;
     match ended {
-        Ended::TimedOut => failed(
-            FailureKind::Timeout,
-            format!(
-                "agent `{kind}` ran past its timeout of {}s and was killed",
-                job.timeout_secs
-            ),
-            Some(reader.tail()),
-            &format!(
-                "raise timeout_secs for [agents.{kind}] in agents.toml, or look at why it hangs"
-            ),
-        ),
-        Ended::Stopped => failed(
-            FailureKind::Cancelled,
-            "the run was stopped and the agent killed".to_owned(),
-            Some(reader.tail()),
-            "retry the run to continue",
-        ),
+        Ended::TimedOut => outcome::timed_out(job, reader),
+        Ended::Stopped => outcome::stopped(reader),
         Ended::Exited(Err(e)) => failed(
             FailureKind::Environment,
-            format!("lost track of agent `{kind}`: {e}"),
+            format!("lost track of agent `{}`: {e}", job.agent.kind),
             Some(reader.tail()),
             "retry the run",
         ),
-        Ended::Exited(Ok(status)) if status.success() => match reader.take_result() {
-            Some(result) => JobResult::Succeeded(result),
-            None => failed(
-                FailureKind::Agent,
-                format!("agent `{kind}` exited without a result line"),
-                Some(reader.tail()),
-                "an agent must print {\"type\":\"result\",...} on stdout before exiting 0",
-            ),
-        },
-        Ended::Exited(Ok(status)) => failed(
-            FailureKind::Agent,
-            format!("agent `{kind}` {}", describe(status)),
-            Some(reader.tail()),
-            "read the output tail above, fix the cause, then retry the run",
-        ),
+        Ended::Exited(Ok(status)) if status.success() => outcome::finished(job, reader),
+        Ended::Exited(Ok(status)) => outcome::agent_failed(job, &describe(status), reader),
     }
 }
 
