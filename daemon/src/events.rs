@@ -1,6 +1,9 @@
-//! The event publisher seam: every committed change is published in order.
+//! The event publisher seam: every committed change is published in order,
+//! numbered without gaps, and kept in a ring so a reconnecting client can
+//! catch up on what it missed.
 
 use cattery_protocol::event::Event;
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use tokio::sync::broadcast;
 
@@ -15,33 +18,98 @@ pub struct Numbered {
     pub event: Event,
 }
 
-/// In-process fan-out with sequence numbers. The websocket server will
-/// subscribe here.
+/// The numbered events after a client's last one, and the live stream after those.
+pub struct CatchUp {
+    pub missed: Vec<Numbered>,
+    pub live: broadcast::Receiver<Numbered>,
+}
+
+struct State {
+    seq: u64,
+    ring: VecDeque<Numbered>,
+}
+
+/// In-process fan-out with sequence numbers and a replay ring.
 pub struct Bus {
-    seq: Mutex<u64>,
+    state: Mutex<State>,
+    ring_capacity: usize,
     sender: broadcast::Sender<Numbered>,
 }
 
 impl Bus {
+    /// `capacity` bounds both the replay ring and each subscriber's queue: a
+    /// subscriber that falls further behind is told it lagged.
     pub fn new(capacity: usize) -> Self {
-        let (sender, _) = broadcast::channel(capacity.max(1));
+        let capacity = capacity.max(1);
+        let (sender, _) = broadcast::channel(capacity);
         Self {
-            seq: Mutex::new(0),
+            state: Mutex::new(State {
+                seq: 0,
+                ring: VecDeque::with_capacity(capacity),
+            }),
+            ring_capacity: capacity,
             sender,
         }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The newest sequence number.
+    pub fn seq(&self) -> u64 {
+        self.state().seq
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Numbered> {
         self.sender.subscribe()
     }
+
+    /// Live events from now on, and the sequence number they follow.
+    pub fn subscribe_now(&self) -> (u64, broadcast::Receiver<Numbered>) {
+        let state = self.state();
+        (state.seq, self.sender.subscribe())
+    }
+
+    /// Events after `since`, then the live stream, with no gap and no
+    /// repeat between them; `None` when the ring no longer reaches back.
+    pub fn catch_up(&self, since: u64) -> Option<CatchUp> {
+        let state = self.state();
+        if since > state.seq {
+            return None;
+        }
+        let oldest_kept = state.ring.front().map_or(state.seq + 1, |n| n.seq);
+        if since + 1 < oldest_kept {
+            return None;
+        }
+        let missed = state
+            .ring
+            .iter()
+            .filter(|n| n.seq > since)
+            .cloned()
+            .collect();
+        Some(CatchUp {
+            missed,
+            live: self.sender.subscribe(),
+        })
+    }
 }
 
 impl EventSink for Bus {
     fn publish(&self, event: Event) {
-        // Numbering and sending under one lock keeps sequence order equal to send order.
-        let mut seq = self.seq.lock().unwrap_or_else(|p| p.into_inner());
-        *seq += 1;
-        let _ = self.sender.send(Numbered { seq: *seq, event });
+        // Numbering, keeping and sending under one lock keeps the ring, the
+        // stream and the numbers in the same order.
+        let mut state = self.state();
+        state.seq += 1;
+        let numbered = Numbered {
+            seq: state.seq,
+            event,
+        };
+        if state.ring.len() == self.ring_capacity {
+            state.ring.pop_front();
+        }
+        state.ring.push_back(numbered.clone());
+        let _ = self.sender.send(numbered);
     }
 }
 
@@ -50,4 +118,48 @@ pub struct NullSink;
 
 impl EventSink for NullSink {
     fn publish(&self, _event: Event) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cattery_protocol::agent::LogLevel;
+
+    fn log(n: u64) -> Event {
+        Event::StepLog {
+            run_id: "r".into(),
+            step_index: 0,
+            at: n as i64,
+            level: LogLevel::Info,
+            line: format!("line {n}"),
+        }
+    }
+
+    #[test]
+    fn catch_up_replays_exactly_what_was_missed_then_streams() {
+        let bus = Bus::new(4);
+        for n in 1..=3 {
+            bus.publish(log(n));
+        }
+        let mut caught = bus.catch_up(1).unwrap();
+        let seqs: Vec<_> = caught.missed.iter().map(|n| n.seq).collect();
+        assert_eq!(seqs, [2, 3]);
+        bus.publish(log(4));
+        assert_eq!(caught.live.try_recv().unwrap().seq, 4);
+        assert!(bus.catch_up(4).unwrap().missed.is_empty());
+    }
+
+    #[test]
+    fn a_gap_older_than_the_ring_needs_a_snapshot() {
+        let bus = Bus::new(2);
+        for n in 1..=5 {
+            bus.publish(log(n));
+        }
+        assert!(bus.catch_up(2).is_none(), "event 3 is gone");
+        assert_eq!(bus.catch_up(3).unwrap().missed.len(), 2);
+        assert!(
+            bus.catch_up(9).is_none(),
+            "a future seq is from another daemon life"
+        );
+    }
 }

@@ -5,6 +5,7 @@ use cattery_daemon::app;
 use cattery_daemon::config::{Paths, Settings};
 use cattery_daemon::events::Bus;
 use cattery_daemon::seed;
+use cattery_daemon::server;
 use clap::Parser;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -74,6 +75,23 @@ async fn serve(args: Args, paths: Paths) -> Result<()> {
     let settings = Settings::load(&paths.config)?;
     let executor = app::choose_executor(&settings, &paths).await?;
     let daemon = app::open(paths.clone(), executor, bus.clone())?;
+    let token = server::load_or_create_token(&paths.token())
+        .with_context(|| format!("cannot create the API token at {}", paths.token().display()))?;
+    let listener = server::bind(settings.port).await.with_context(|| {
+        format!(
+            "cannot listen on 127.0.0.1:{}; set another port in config.toml",
+            settings.port
+        )
+    })?;
+    let port = listener.local_addr().context("no local address")?.port();
+    std::fs::write(paths.port_file(), port.to_string())
+        .with_context(|| format!("cannot write {}", paths.port_file().display()))?;
+    let shared = Arc::new(server::Shared {
+        daemon: daemon.clone(),
+        bus: bus.clone(),
+        token,
+    });
+    tokio::spawn(server::serve(listener, shared));
     if args.print || args.demo {
         tokio::spawn(console::print_events(bus.subscribe()));
     }

@@ -166,6 +166,7 @@ fn catteryd_refuses_a_malformed_pipeline_with_file_line_and_fix() {
 #[test]
 fn a_second_catteryd_on_the_same_home_is_refused() {
     let dir = tempfile::tempdir().unwrap();
+    cattery_tests::write_config(dir.path(), &[("config.toml", "port = 0\n")]);
     let mut first = std::process::Command::new(cattery_tests::catteryd())
         .arg("--home")
         .arg(dir.path())

@@ -34,7 +34,11 @@ fn start(home: &Path, seed: &Path, log: &Path) -> Child {
     // Local processes: they write the dispatch log this test counts from.
     let config = home.join("config");
     std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(config.join("config.toml"), "executor = \"process\"\n").unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        "executor = \"process\"\nport = 0\n",
+    )
+    .unwrap();
     Command::new(cattery_tests::catteryd())
         .arg("--home")
         .arg(home)

@@ -257,6 +257,7 @@ async fn docker_mode_with_no_engine_refuses_runs_naming_the_socket() {
     let settings = Settings {
         executor: ExecutorChoice::Docker,
         docker_socket: Some("/nonexistent/docker.sock".into()),
+        ..Settings::default()
     };
     let executor = cattery_daemon::app::choose_executor(&settings, &Paths::under(dir.path()))
         .await

@@ -22,7 +22,7 @@ async fn home(daemon_id: &str) -> Option<tempfile::TempDir> {
     docker("probe").await?;
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
-        "executor = \"docker\"\ndocker_socket = \"{}\"\n",
+        "executor = \"docker\"\ndocker_socket = \"{}\"\nport = 0\n",
         docker_socket()
     );
     write_config(

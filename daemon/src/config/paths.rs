@@ -46,6 +46,16 @@ impl Paths {
         self.data.join("daemon-id")
     }
 
+    /// The API token, mode 0600.
+    pub fn token(&self) -> PathBuf {
+        self.data.join("token")
+    }
+
+    /// The port the API listens on, written at every start.
+    pub fn port_file(&self) -> PathBuf {
+        self.data.join("port")
+    }
+
     pub fn pidfile(&self) -> PathBuf {
         self.data.join("catteryd.pid")
     }

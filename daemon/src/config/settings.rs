@@ -15,11 +15,25 @@ pub enum ExecutorChoice {
     Process,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub executor: ExecutorChoice,
     /// The engine's socket; else DOCKER_HOST, else /var/run/docker.sock.
     pub docker_socket: Option<String>,
+    /// The API's port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+}
+
+pub const DEFAULT_PORT: u16 = 7457;
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            executor: ExecutorChoice::Auto,
+            docker_socket: None,
+            port: DEFAULT_PORT,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -27,6 +41,7 @@ pub struct Settings {
 struct SettingsFile {
     executor: Option<Spanned<String>>,
     docker_socket: Option<String>,
+    port: Option<u16>,
 }
 
 impl Settings {
@@ -68,6 +83,7 @@ impl Settings {
         Ok(Self {
             executor,
             docker_socket: file.docker_socket,
+            port: file.port.unwrap_or(DEFAULT_PORT),
         })
     }
 

@@ -143,11 +143,15 @@ impl Daemon {
 
     /// Finds the run that holds `gate_id` among live runs.
     pub fn run_for_gate(&self, gate_id: &str) -> Result<Run> {
-        let runs = self.store.live_runs()?;
-        let holding = runs.into_iter().find(|r| {
+        let holds = |r: &Run| {
             r.pending_gate().is_some_and(|g| g.id == gate_id)
                 || r.resolved_gates.iter().any(|g| g.id == gate_id)
-        });
+        };
+        // Live runs first; a finished run still answers for its old gates.
+        let mut holding = self.store.live_runs()?.into_iter().find(holds);
+        if holding.is_none() {
+            holding = self.store.runs()?.into_iter().rev().find(holds);
+        }
         holding.ok_or_else(|| {
             ServiceError::not_found("gate", gate_id, "list the inbox to see open gates")
         })

@@ -1,0 +1,47 @@
+//! The websocket API on 127.0.0.1: handshake, numbered events with catch-up,
+//! and requests for every engine operation.
+
+mod auth;
+mod requests;
+mod session;
+
+pub use auth::load_or_create_token;
+
+use crate::events::Bus;
+use crate::service::Daemon;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Everything a session needs.
+pub struct Shared {
+    pub daemon: Arc<Daemon>,
+    pub bus: Arc<Bus>,
+    pub token: String,
+}
+
+/// Binds the API to loopback only; port 0 picks a free port.
+pub async fn bind(port: u16) -> std::io::Result<TcpListener> {
+    TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await
+}
+
+/// Accepts clients until the listener fails; each gets its own task.
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = session::run(stream, shared).await {
+                        tracing::debug!(%peer, "session ended: {e}");
+                    }
+                });
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: wait, do not spin.
+                tracing::warn!("cannot accept a client: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! A websocket client for catteryd: handshake, requests, and the event stream.
+
+use cattery_protocol::PROTOCOL_VERSION;
+use cattery_protocol::wire::{Call, ClientFrame, ServerFrame, WireError};
+use futures_util::{SinkExt, StreamExt};
+use std::collections::VecDeque;
+use std::path::Path;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("no daemon answers for {home}: {why}; start it with `cattery daemon start`")]
+    NoDaemon { home: String, why: String },
+    #[error("catteryd refused the connection: {0}")]
+    Refused(String),
+    #[error("the connection to catteryd broke: {0}")]
+    Broken(String),
+    #[error("{}", .0.message)]
+    Daemon(WireError),
+    #[error("catteryd sent a frame this client cannot read: {0}")]
+    Unreadable(String),
+}
+
+/// What the daemon said in its welcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Welcome {
+    pub daemon_version: String,
+    pub executor: String,
+    pub seq: u64,
+}
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next_id: u64,
+    /// Frames that arrived while waiting for a response.
+    backlog: VecDeque<ServerFrame>,
+    pub welcome: Welcome,
+}
+
+/// The port and token a daemon left in its data dir.
+pub fn endpoint(data_dir: &Path) -> Result<(u16, String), ClientError> {
+    let no_daemon = |why: String| ClientError::NoDaemon {
+        home: data_dir.display().to_string(),
+        why,
+    };
+    let port = std::fs::read_to_string(data_dir.join("port"))
+        .map_err(|e| no_daemon(format!("no port file ({e})")))?;
+    let port = port
+        .trim()
+        .parse()
+        .map_err(|e| no_daemon(format!("unreadable port file ({e})")))?;
+    let token = std::fs::read_to_string(data_dir.join("token"))
+        .map_err(|e| no_daemon(format!("no token file ({e})")))?;
+    Ok((port, token.trim().to_owned()))
+}
+
+impl Client {
+    /// Connects to the daemon whose data dir is `data_dir`.
+    pub async fn connect(data_dir: &Path, name: &str) -> Result<Self, ClientError> {
+        let (port, token) = endpoint(data_dir)?;
+        Self::connect_to(port, &token, name)
+            .await
+            .map_err(|e| match e {
+                ClientError::Broken(why) => ClientError::NoDaemon {
+                    home: data_dir.display().to_string(),
+                    why,
+                },
+                other => other,
+            })
+    }
+
+    pub async fn connect_to(port: u16, token: &str, name: &str) -> Result<Self, ClientError> {
+        let url = format!("ws://127.0.0.1:{port}/");
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .map_err(|e| ClientError::Broken(e.to_string()))?;
+        let mut client = Self {
+            ws,
+            next_id: 1,
+            backlog: VecDeque::new(),
+            welcome: Welcome {
+                daemon_version: String::new(),
+                executor: String::new(),
+                seq: 0,
+            },
+        };
+        client
+            .send(&ClientFrame::Hello {
+                protocol_version: PROTOCOL_VERSION,
+                token: token.to_owned(),
+                client: name.to_owned(),
+            })
+            .await?;
+        match client.read().await? {
+            ServerFrame::Welcome {
+                daemon_version,
+                executor,
+                seq,
+                ..
+            } => {
+                client.welcome = Welcome {
+                    daemon_version,
+                    executor,
+                    seq,
+                };
+                Ok(client)
+            }
+            other => Err(ClientError::Unreadable(format!(
+                "expected a welcome, got {other:?}"
+            ))),
+        }
+    }
+
+    pub async fn send(&mut self, frame: &ClientFrame) -> Result<(), ClientError> {
+        let text =
+            serde_json::to_string(frame).map_err(|e| ClientError::Unreadable(e.to_string()))?;
+        self.send_raw(Message::text(text)).await
+    }
+
+    /// Sends any websocket message as is (tests send malformed ones).
+    pub async fn send_raw(&mut self, message: Message) -> Result<(), ClientError> {
+        self.ws
+            .send(message)
+            .await
+            .map_err(|e| ClientError::Broken(e.to_string()))
+    }
+
+    /// The next frame from the daemon, backlog first.
+    pub async fn next_frame(&mut self) -> Result<ServerFrame, ClientError> {
+        match self.backlog.pop_front() {
+            Some(frame) => Ok(frame),
+            None => self.read().await,
+        }
+    }
+
+    async fn read(&mut self) -> Result<ServerFrame, ClientError> {
+        loop {
+            match self.ws.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    return serde_json::from_str(&text)
+                        .map_err(|e| ClientError::Unreadable(format!("{e}: {text}")));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    let reason = frame.map(|f| f.reason.to_string()).unwrap_or_default();
+                    return Err(ClientError::Refused(reason));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(ClientError::Broken(e.to_string())),
+                None => return Err(ClientError::Broken("closed".to_owned())),
+            }
+        }
+    }
+
+    /// Sends a request and waits for its response; other frames are kept.
+    pub async fn call(&mut self, call: Call) -> Result<serde_json::Value, ClientError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&ClientFrame::Request { id, call }).await?;
+        loop {
+            match self.read().await? {
+                ServerFrame::Response {
+                    id: got,
+                    result,
+                    error,
+                } if got == id => {
+                    return match (result, error) {
+                        (_, Some(error)) => Err(ClientError::Daemon(error)),
+                        (Some(result), None) => Ok(result),
+                        (None, None) => Ok(serde_json::Value::Null),
+                    };
+                }
+                other => self.backlog.push_back(other),
+            }
+        }
+    }
+
+    /// Like [`Client::call`], decoding the result.
+    pub async fn call_as<T: serde::de::DeserializeOwned>(
+        &mut self,
+        call: Call,
+    ) -> Result<T, ClientError> {
+        let value = self.call(call).await?;
+        serde_json::from_value(value).map_err(|e| ClientError::Unreadable(e.to_string()))
+    }
+
+    pub async fn subscribe(&mut self, since_seq: Option<u64>) -> Result<(), ClientError> {
+        self.send(&ClientFrame::Subscribe { since_seq }).await
+    }
+}
