@@ -90,8 +90,9 @@ async fn serve(args: Args, paths: Paths) -> Result<()> {
         daemon: daemon.clone(),
         bus: bus.clone(),
         token,
+        shutdown: tokio::sync::Notify::new(),
     });
-    tokio::spawn(server::serve(listener, shared));
+    tokio::spawn(server::serve(listener, shared.clone()));
     if args.print || args.demo {
         tokio::spawn(console::print_events(bus.subscribe()));
     }
@@ -126,7 +127,10 @@ async fn serve(args: Args, paths: Paths) -> Result<()> {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate() => {}
         _ = idle => {}
+        () = shared.shutdown.notified() => {}
     }
+    // A stopped daemon leaves no port behind for clients to try.
+    let _ = std::fs::remove_file(paths.port_file());
     Ok(())
 }
 

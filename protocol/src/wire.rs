@@ -35,6 +35,8 @@ pub enum ClientFrame {
 #[serde(tag = "method", content = "params", rename_all = "snake_case")]
 pub enum Call {
     Status,
+    /// Stop the daemon gracefully; in-flight jobs are followed again at the next start.
+    Shutdown,
     Board,
     Runs,
     Inbox,

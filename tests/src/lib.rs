@@ -17,6 +17,15 @@ use tokio::sync::broadcast;
 /// The `catteryd` binary of this workspace, brought up to date once per
 /// test process (a test crate does not rebuild another package's binaries).
 pub fn catteryd() -> PathBuf {
+    built().join("catteryd")
+}
+
+/// The `cattery` binary, built beside `catteryd` (it starts the daemon from there).
+pub fn cattery() -> PathBuf {
+    built().join("cattery")
+}
+
+fn built() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
@@ -29,12 +38,12 @@ pub fn catteryd() -> PathBuf {
                     "--bin",
                     "catteryd",
                 ])
+                .args(["-p", "cattery-tui", "--bin", "cattery"])
                 .status()
                 .unwrap();
-            assert!(status.success(), "building catteryd failed");
+            assert!(status.success(), "building the binaries failed");
             let exe = std::env::current_exe().unwrap();
-            let target = exe.parent().and_then(Path::parent).unwrap();
-            target.join("catteryd")
+            exe.parent().and_then(Path::parent).unwrap().to_owned()
         })
         .clone()
 }

@@ -1,10 +1,13 @@
-//! cattery: the terminal control room. The TUI and the `daemon` / `ctl`
-//! commands talk to catteryd over its websocket, which is not built yet; for
-//! now this is the command-line skeleton they will fill.
+//! cattery: the terminal control room, and the `daemon` / `ctl` commands.
 
-use anyhow::{Result, bail};
+use cattery_protocol::wire::ErrorCode;
+use cattery_tui::client::{Client, ClientError};
+use cattery_tui::ctl::{self, CtlCommand, CtlError};
+use cattery_tui::home::Home;
+use cattery_tui::lifecycle::{self, LifecycleError};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -13,12 +16,12 @@ use std::path::PathBuf;
     about = "Terminal control room for AI-agent delivery pipelines"
 )]
 struct Cli {
-    /// Keep every file under this folder (the daemon's --home).
+    /// Talk to the daemon whose files are under this folder.
     #[arg(long, global = true, env = "CATTERY_HOME")]
     home: Option<PathBuf>,
-    /// Refuse every decision; only look.
+    /// Print answers as JSON.
     #[arg(long, global = true)]
-    read_only: bool,
+    json: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -30,13 +33,11 @@ enum Command {
         #[command(subcommand)]
         action: DaemonAction,
     },
-    /// Scriptable access to the board, runs and gates.
+    /// Every operation, for scripts. Starts the daemon if none answers.
     Ctl {
-        #[arg(trailing_var_arg = true)]
-        args: Vec<String>,
+        #[command(subcommand)]
+        command: CtlCommand,
     },
-    /// Seed the demo workspace and open the control room on it.
-    Demo,
 }
 
 #[derive(Subcommand, Debug)]
@@ -47,32 +48,113 @@ enum DaemonAction {
     Restart,
 }
 
-fn main() -> std::process::ExitCode {
-    match run(Cli::parse()) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+/// Exit codes scripts can rely on.
+mod exit {
+    pub const FAILED: u8 = 1;
+    pub const NO_DAEMON: u8 = 3;
+    pub const NOT_FOUND: u8 = 4;
+    pub const STALE: u8 = 5;
+    pub const CONFLICT: u8 = 6;
+    pub const INVALID: u8 = 7;
+    pub const UNAVAILABLE: u8 = 8;
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Ctl(#[from] CtlError),
+    #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("no catteryd is running for this home")]
+    NotRunning,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("cattery: {e:#}");
-            std::process::ExitCode::from(2)
+            eprintln!("cattery: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::FAILED);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cattery: {e}");
+            ExitCode::from(code_of(&e))
         }
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
-    let home = cli
-        .home
-        .map(|h| format!(" --home {}", h.display()))
-        .unwrap_or_default();
+fn code_of(failure: &Failure) -> u8 {
+    let client = match failure {
+        Failure::Ctl(CtlError::Client(e)) | Failure::Client(e) => e,
+        Failure::Lifecycle(LifecycleError::Client(e)) => e,
+        Failure::NotRunning => return exit::NO_DAEMON,
+        Failure::Usage(_) => return 2,
+        _ => return exit::FAILED,
+    };
+    match client {
+        ClientError::NoDaemon { .. } => exit::NO_DAEMON,
+        ClientError::Daemon(error) => match error.code {
+            ErrorCode::NotFound => exit::NOT_FOUND,
+            ErrorCode::Stale => exit::STALE,
+            ErrorCode::Conflict => exit::CONFLICT,
+            ErrorCode::Invalid | ErrorCode::BadFrame => exit::INVALID,
+            ErrorCode::Unavailable => exit::UNAVAILABLE,
+        },
+        _ => exit::FAILED,
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let home = Home::resolve(cli.home)
+        .ok_or_else(|| Failure::Usage("no home directory found; pass --home DIR".to_owned()))?;
     match cli.command {
-        None | Some(Command::Demo) => bail!(
-            "the control room needs the daemon's websocket API, which is not built yet; \
-             run `catteryd{home} --demo` to watch the demo pipelines in the terminal"
-        ),
-        Some(Command::Daemon { action }) => bail!(
-            "`cattery daemon {}` is not built yet; run `catteryd{home}` in the foreground",
-            format!("{action:?}").to_lowercase()
-        ),
-        Some(Command::Ctl { .. }) => {
-            bail!("`cattery ctl` needs the daemon's websocket API, which is not built yet")
+        None => Err(Failure::Usage(
+            "the control room is not built yet; use `cattery ctl` (see --help) or `catteryd --demo`".to_owned(),
+        )),
+        Some(Command::Daemon { action }) => daemon(&home, action, cli.json).await,
+        Some(Command::Ctl { command }) => {
+            lifecycle::ensure_running(&home).await?;
+            let mut client = Client::connect(&home.data, "ctl").await?;
+            ctl::run(&mut client, command, cli.json).await?;
+            Ok(())
         }
     }
+}
+
+async fn daemon(home: &Home, action: DaemonAction, json: bool) -> Result<(), Failure> {
+    let status = match action {
+        DaemonAction::Status => lifecycle::status(home).await.ok_or(Failure::NotRunning)?,
+        DaemonAction::Start => lifecycle::ensure_running(home).await?,
+        DaemonAction::Stop => {
+            let stopped = lifecycle::stop(home).await?;
+            println!("{}", if stopped { "stopped" } else { "not running" });
+            return Ok(());
+        }
+        DaemonAction::Restart => {
+            lifecycle::stop(home).await?;
+            lifecycle::ensure_running(home).await?
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string(&status).unwrap_or_default());
+    } else {
+        println!(
+            "catteryd {} running (pid {}), executor {}, protocol {}, {} live runs, seq {}",
+            status.daemon_version,
+            status.pid,
+            status.executor,
+            status.protocol_version,
+            status.live_runs,
+            status.seq
+        );
+    }
+    Ok(())
 }

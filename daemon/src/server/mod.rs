@@ -18,6 +18,8 @@ pub struct Shared {
     pub daemon: Arc<Daemon>,
     pub bus: Arc<Bus>,
     pub token: String,
+    /// Notified when a client asks the daemon to stop.
+    pub shutdown: tokio::sync::Notify,
 }
 
 /// Binds the API to loopback only; port 0 picks a free port.

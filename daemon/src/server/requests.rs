@@ -19,6 +19,10 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Value, W
             seq: shared.bus.seq(),
             live_runs: daemon.store.live_runs().map_err(service)?.len(),
         }),
+        Call::Shutdown => {
+            shared.shutdown.notify_one();
+            Ok(Value::Null)
+        }
         Call::Board => to_json(daemon.board().map_err(service)?),
         Call::Runs => to_json(daemon.store.runs().map_err(service)?),
         Call::Inbox => to_json(inbox(shared)?),

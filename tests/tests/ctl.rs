@@ -1,0 +1,184 @@
+//! `cattery ctl` and `cattery daemon` as a script would use them: real
+//! binaries, a real daemon, exit codes and JSON.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use cattery_protocol::{GateKind, PendingGate, Run, RunStatus};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn home() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    cattery_tests::write_config(
+        dir.path(),
+        &[("config.toml", "executor = \"process\"\nport = 0\n")],
+    );
+    dir
+}
+
+/// Runs `cattery --home HOME --json ARGS…`; returns exit code and stdout.
+fn cattery(home: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(cattery_tests::cattery())
+        .arg("--home")
+        .arg(home)
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+    )
+}
+
+fn ok(home: &Path, args: &[&str]) -> serde_json::Value {
+    let (code, out, err) = cattery(home, args);
+    assert_eq!(code, 0, "cattery {args:?} failed: {err}");
+    serde_json::from_str(&out).unwrap_or(serde_json::Value::Null)
+}
+
+struct Stopper<'a>(&'a Path);
+
+impl Drop for Stopper<'_> {
+    fn drop(&mut self) {
+        let _ = cattery(self.0, &["daemon", "stop"]);
+    }
+}
+
+fn next_gate(home: &Path, kind: GateKind) -> PendingGate {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let inbox: Vec<PendingGate> = serde_json::from_value(ok(home, &["ctl", "inbox"])).unwrap();
+        if let Some(gate) = inbox.into_iter().find(|g| g.kind == kind) {
+            return gate;
+        }
+        assert!(Instant::now() < deadline, "no {kind:?} gate opened");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn ctl_drives_a_run_through_an_approval_a_decision_and_an_iteration_cap() {
+    let dir = home();
+    let home = dir.path();
+    let _stop = Stopper(home);
+    let description =
+        "@demo * sleep 0\n@demo coder ask Which queue? | kafka | sqs\n@demo reviewer rating 0.2";
+    let block = ok(
+        home,
+        &[
+            "ctl",
+            "block",
+            "add",
+            "--title",
+            "queue work",
+            "--description",
+            description,
+        ],
+    );
+    let block_id = block["id"].as_str().unwrap().to_owned();
+    let run: Run = serde_json::from_value(ok(home, &["ctl", "start", &block_id, "quick"])).unwrap();
+
+    let approval = next_gate(home, GateKind::Approval);
+    let proposal = home.join("plan.md");
+    std::fs::write(&proposal, "an edited plan").unwrap();
+    ok(
+        home,
+        &[
+            "ctl",
+            "approve",
+            &approval.id,
+            "--proposal-file",
+            proposal.to_str().unwrap(),
+        ],
+    );
+    let (code, _, err) = cattery(home, &["ctl", "approve", &approval.id]);
+    assert_eq!(code, 5, "a repeated decision exits 5 (stale): {err}");
+    assert!(err.contains("already resolved"), "{err}");
+
+    let decision = next_gate(home, GateKind::Decision);
+    assert_eq!(decision.options, ["kafka", "sqs"]);
+    let (code, _, err) = cattery(home, &["ctl", "decide", &decision.id, "rabbit"]);
+    assert_eq!(code, 7, "an option not offered exits 7 (invalid): {err}");
+    ok(home, &["ctl", "decide", &decision.id, "kafka"]);
+
+    let cap = next_gate(home, GateKind::IterationCap);
+    ok(home, &["ctl", "cap", &cap.id, "proceed"]);
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let done = loop {
+        let runs: Vec<Run> = serde_json::from_value(ok(home, &["ctl", "runs"])).unwrap();
+        let current = runs.into_iter().find(|r| r.id == run.id).unwrap();
+        if !current.status.is_live() {
+            break current;
+        }
+        assert!(Instant::now() < deadline, "the run did not finish");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
+    assert_eq!(done.steps[0].output.as_deref(), Some("an edited plan"));
+    assert!(
+        done.steps[1]
+            .output
+            .as_deref()
+            .unwrap()
+            .contains("going with kafka")
+    );
+}
+
+#[test]
+fn daemon_start_status_stop_and_restart() {
+    let dir = home();
+    let home = dir.path();
+    let _stop = Stopper(home);
+    let (code, _, _) = cattery(home, &["daemon", "status"]);
+    assert_eq!(code, 3, "nothing runs yet");
+    let first = ok(home, &["daemon", "start"]);
+    let again = ok(home, &["daemon", "start"]);
+    assert_eq!(
+        first["pid"], again["pid"],
+        "a second start finds the running daemon"
+    );
+    assert_eq!(ok(home, &["daemon", "status"])["executor"], "process");
+    let restarted = ok(home, &["daemon", "restart"]);
+    assert_ne!(restarted["pid"], first["pid"]);
+    let (code, out, _) = cattery(home, &["daemon", "stop"]);
+    assert_eq!((code, out.as_str()), (0, "stopped"));
+    let (code, _, _) = cattery(home, &["daemon", "status"]);
+    assert_eq!(code, 3);
+    assert!(
+        !home.join("data/port").exists(),
+        "no port file is left behind"
+    );
+}
+
+#[test]
+fn a_stale_port_file_from_a_killed_daemon_is_cleaned_up() {
+    let dir = home();
+    let home = dir.path();
+    let _stop = Stopper(home);
+    let status = ok(home, &["daemon", "start"]);
+    let pid = status["pid"].as_i64().unwrap();
+    Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        home.join("data/port").exists(),
+        "SIGKILL leaves the port file"
+    );
+    let (code, _, _) = cattery(home, &["daemon", "status"]);
+    assert_eq!(
+        code, 3,
+        "a dead daemon does not answer, whatever its files say"
+    );
+    assert!(
+        !home.join("data/port").exists(),
+        "the stale port file is removed"
+    );
+    // ctl starts a fresh daemon when none answers.
+    let board = ok(home, &["ctl", "board"]);
+    assert!(board.is_array());
+}
