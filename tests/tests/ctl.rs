@@ -182,3 +182,39 @@ fn a_stale_port_file_from_a_killed_daemon_is_cleaned_up() {
     let board = ok(home, &["ctl", "board"]);
     assert!(board.is_array());
 }
+
+#[test]
+fn the_demo_fills_the_inbox_with_every_gate_kind_within_a_minute() {
+    let dir = home();
+    let home = dir.path();
+    let _stop = Stopper(home);
+    let (code, out, err) = cattery(home, &["demo"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("seeded 9 demo blocks"), "{out}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let inbox: Vec<PendingGate> = serde_json::from_value(ok(home, &["ctl", "inbox"])).unwrap();
+        let has = |kind| inbox.iter().any(|g| g.kind == kind);
+        if has(GateKind::Approval) && has(GateKind::Decision) && has(GateKind::IterationCap) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the inbox never held all three kinds: {inbox:?}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let runs: Vec<Run> = serde_json::from_value(ok(home, &["ctl", "runs"])).unwrap();
+    let working = runs
+        .iter()
+        .filter(|r| r.status == RunStatus::Running)
+        .count();
+    assert!(working >= 2, "other runs keep working");
+    let metered = runs
+        .iter()
+        .filter(|r| r.steps.iter().any(|s| s.metrics.calls > 0))
+        .count();
+    assert!(metered >= 2, "with live metrics");
+    let (_, again, _) = cattery(home, &["demo"]);
+    assert!(again.contains("not seeded again"), "{again}");
+}

@@ -216,6 +216,7 @@ async fn rev_of(client: &mut Client, gate: &str) -> Result<u64, CtlError> {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ImportFile {
     blocks: Vec<ImportBlock>,
 }
@@ -240,8 +241,25 @@ fn task() -> BlockLevel {
 async fn import(client: &mut Client, file: &std::path::Path) -> Result<Value, CtlError> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| CtlError::Input(format!("cannot read {}: {e}", file.display())))?;
+    import_text(client, &file.display().to_string(), &text).await
+}
+
+/// The demo workspace: the same file catteryd seeds with `--demo`.
+pub const DEMO: &str = include_str!("../../assets/demo.toml");
+
+/// Seeds the demo workspace unless the board already has blocks.
+pub async fn demo(client: &mut Client) -> Result<usize, CtlError> {
+    let board: Vec<Block> = client.call_as(Call::Board).await?;
+    if !board.is_empty() {
+        return Ok(0);
+    }
+    let created = import_text(client, "the demo workspace", DEMO).await?;
+    Ok(created.as_array().map_or(0, Vec::len))
+}
+
+async fn import_text(client: &mut Client, label: &str, text: &str) -> Result<Value, CtlError> {
     let parsed: ImportFile =
-        toml::from_str(&text).map_err(|e| CtlError::Input(format!("{}: {e}", file.display())))?;
+        toml::from_str(text).map_err(|e| CtlError::Input(format!("{label}: {e}")))?;
     let mut keys: HashMap<String, String> = HashMap::new();
     let mut created = Vec::new();
     for entry in parsed.blocks {

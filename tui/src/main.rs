@@ -38,6 +38,8 @@ enum Command {
         #[command(subcommand)]
         command: CtlCommand,
     },
+    /// Seed the demo workspace (once) on the daemon, starting it if needed.
+    Demo,
 }
 
 #[derive(Subcommand, Debug)]
@@ -120,6 +122,16 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             "the control room is not built yet; use `cattery ctl` (see --help) or `catteryd --demo`".to_owned(),
         )),
         Some(Command::Daemon { action }) => daemon(&home, action, cli.json).await,
+        Some(Command::Demo) => {
+            lifecycle::ensure_running(&home).await?;
+            let mut client = Client::connect(&home.data, "demo").await?;
+            let seeded = ctl::demo(&mut client).await?;
+            match seeded {
+                0 => println!("the board already has blocks; the demo was not seeded again"),
+                n => println!("seeded {n} demo blocks; watch with `cattery ctl inbox` and `cattery ctl watch`"),
+            }
+            Ok(())
+        }
         Some(Command::Ctl { command }) => {
             lifecycle::ensure_running(&home).await?;
             let mut client = Client::connect(&home.data, "ctl").await?;
