@@ -3,8 +3,9 @@
 //! catch up on what it missed.
 
 use cattery_protocol::event::Event;
+use serde::Serialize;
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::broadcast;
 
 pub trait EventSink: Send + Sync {
@@ -16,6 +17,40 @@ pub trait EventSink: Send + Sync {
 pub struct Numbered {
     pub seq: u64,
     pub event: Event,
+    /// The event's wire frame, encoded once for every client that sends it.
+    wire: Arc<OnceLock<String>>,
+}
+
+/// Borrowing twin of `ServerFrame::Event`, so encoding needs no copy of the event.
+#[derive(Serialize)]
+struct EventFrame<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    seq: u64,
+    event: &'a Event,
+}
+
+impl Numbered {
+    pub fn new(seq: u64, event: Event) -> Self {
+        Self {
+            seq,
+            event,
+            wire: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// `{"type":"event","seq":…,"event":…}`, encoded on first use.
+    pub fn wire_frame(&self) -> &str {
+        self.wire.get_or_init(|| {
+            let frame = EventFrame {
+                kind: "event",
+                seq: self.seq,
+                event: &self.event,
+            };
+            // Events are plain data; encoding cannot fail, but never panic here.
+            serde_json::to_string(&frame).unwrap_or_default()
+        })
+    }
 }
 
 /// The numbered events after a client's last one, and the live stream after those.
@@ -101,10 +136,7 @@ impl EventSink for Bus {
         // stream and the numbers in the same order.
         let mut state = self.state();
         state.seq += 1;
-        let numbered = Numbered {
-            seq: state.seq,
-            event,
-        };
+        let numbered = Numbered::new(state.seq, event);
         if state.ring.len() == self.ring_capacity {
             state.ring.pop_front();
         }
@@ -147,6 +179,17 @@ mod tests {
         bus.publish(log(4));
         assert_eq!(caught.live.try_recv().unwrap().seq, 4);
         assert!(bus.catch_up(4).unwrap().missed.is_empty());
+    }
+
+    #[test]
+    fn the_shared_wire_frame_is_exactly_the_server_frame() {
+        let numbered = Numbered::new(7, log(7));
+        let shared: serde_json::Value = serde_json::from_str(numbered.wire_frame()).unwrap();
+        let frame = cattery_protocol::wire::ServerFrame::Event {
+            seq: 7,
+            event: log(7),
+        };
+        assert_eq!(shared, serde_json::to_value(frame).unwrap());
     }
 
     #[test]

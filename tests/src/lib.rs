@@ -29,21 +29,28 @@ fn built() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
-            let status = Command::new(env!("CARGO"))
-                .args([
-                    "build",
-                    "--quiet",
-                    "-p",
-                    "cattery-daemon",
-                    "--bin",
-                    "catteryd",
-                ])
-                .args(["-p", "cattery-tui", "--bin", "cattery"])
-                .status()
-                .unwrap();
-            assert!(status.success(), "building the binaries failed");
             let exe = std::env::current_exe().unwrap();
-            exe.parent().and_then(Path::parent).unwrap().to_owned()
+            let target = exe.parent().and_then(Path::parent).unwrap().to_owned();
+            // Benches run from the release dir and need release binaries beside them.
+            let release = target.file_name().is_some_and(|name| name == "release");
+            let mut build = Command::new(env!("CARGO"));
+            build.args([
+                "build",
+                "--quiet",
+                "-p",
+                "cattery-daemon",
+                "--bin",
+                "catteryd",
+            ]);
+            build.args(["-p", "cattery-tui", "--bin", "cattery"]);
+            if release {
+                build.arg("--release");
+            }
+            assert!(
+                build.status().unwrap().success(),
+                "building the binaries failed"
+            );
+            target
         })
         .clone()
 }

@@ -136,12 +136,15 @@ impl Client {
     }
 
     async fn read(&mut self) -> Result<ServerFrame, ClientError> {
+        let text = self.next_text().await?;
+        serde_json::from_str(&text).map_err(|e| ClientError::Unreadable(format!("{e}: {text}")))
+    }
+
+    /// The next text frame as sent, unparsed (the backlog is not consulted).
+    pub async fn next_text(&mut self) -> Result<String, ClientError> {
         loop {
             match self.ws.next().await {
-                Some(Ok(Message::Text(text))) => {
-                    return serde_json::from_str(&text)
-                        .map_err(|e| ClientError::Unreadable(format!("{e}: {text}")));
-                }
+                Some(Ok(Message::Text(text))) => return Ok(text.to_string()),
                 Some(Ok(Message::Close(frame))) => {
                     let reason = frame.map(|f| f.reason.to_string()).unwrap_or_default();
                     return Err(ClientError::Refused(reason));

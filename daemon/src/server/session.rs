@@ -134,6 +134,12 @@ async fn send(ws: &mut Ws, frame: &ServerFrame) -> Result<(), SessionError> {
     Ok(())
 }
 
+async fn send_event(ws: &mut Ws, numbered: &crate::events::Numbered) -> Result<(), SessionError> {
+    ws.send(Message::text(numbered.wire_frame().to_owned()))
+        .await?;
+    Ok(())
+}
+
 struct Session {
     ws: Ws,
     shared: Arc<Shared>,
@@ -169,15 +175,8 @@ impl Session {
                     Some(Err(e)) => return Err(e.into()),
                 },
                 event = next_event(&mut self.feed) => match event {
-                    Ok(numbered) => {
-                        let frame = ServerFrame::Event { seq: numbered.seq, event: numbered.event };
-                        send(&mut self.ws, &frame).await?;
-                    }
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        self.feed = None;
-                        let reason = format!("this client fell {missed} events behind; subscribe again with your last seq");
-                        send(&mut self.ws, &ServerFrame::Resync { reason }).await?;
-                    }
+                    Ok(numbered) => self.send_ready(numbered).await?,
+                    Err(broadcast::error::RecvError::Lagged(missed)) => self.lagged(missed).await?,
                     Err(broadcast::error::RecvError::Closed) => return Ok(()),
                 },
                 _ = heartbeat.tick() => {
@@ -185,6 +184,44 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Sends `first` and every event already waiting behind it, then flushes
+    /// once: a burst costs one socket write instead of one per event.
+    async fn send_ready(&mut self, first: crate::events::Numbered) -> Result<(), SessionError> {
+        const BATCH: usize = 256;
+        self.ws
+            .feed(Message::text(first.wire_frame().to_owned()))
+            .await?;
+        for _ in 1..BATCH {
+            let Some(feed) = self.feed.as_mut() else {
+                break;
+            };
+            match feed.try_recv() {
+                Ok(next) => {
+                    self.ws
+                        .feed(Message::text(next.wire_frame().to_owned()))
+                        .await?
+                }
+                Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                    self.ws.flush().await?;
+                    return self.lagged(missed).await;
+                }
+                // Empty or closed: the select loop sees it next.
+                Err(_) => break,
+            }
+        }
+        self.ws.flush().await?;
+        Ok(())
+    }
+
+    /// A client that fell behind the bounded queue is dropped from the stream
+    /// and told to subscribe again, so it never sees a silent gap.
+    async fn lagged(&mut self, missed: u64) -> Result<(), SessionError> {
+        self.feed = None;
+        let reason =
+            format!("this client fell {missed} events behind; subscribe again with your last seq");
+        send(&mut self.ws, &ServerFrame::Resync { reason }).await
     }
 
     /// Handles one text frame; `false` ends the session.
@@ -254,12 +291,8 @@ impl Session {
     /// a snapshot; either way the live stream follows without a gap.
     async fn subscribe(&mut self, since: Option<u64>) -> Result<(), SessionError> {
         if let Some(caught) = since.and_then(|s| self.shared.bus.catch_up(s)) {
-            for numbered in caught.missed {
-                let frame = ServerFrame::Event {
-                    seq: numbered.seq,
-                    event: numbered.event,
-                };
-                send(&mut self.ws, &frame).await?;
+            for numbered in &caught.missed {
+                send_event(&mut self.ws, numbered).await?;
             }
             self.feed = Some(caught.live);
             return Ok(());
