@@ -218,3 +218,53 @@ fn the_demo_fills_the_inbox_with_every_gate_kind_within_a_minute() {
     let (_, again, _) = cattery(home, &["demo"]);
     assert!(again.contains("not seeded again"), "{again}");
 }
+
+#[test]
+fn ctl_watch_prints_events_as_json_lines_and_replays_from_since() {
+    use std::io::{BufRead, BufReader};
+    let dir = home();
+    let home = dir.path();
+    let _stop = Stopper(home);
+    ok(home, &["daemon", "start"]);
+    let watch = |since: Option<&str>| {
+        let mut args = vec![
+            "--home".to_owned(),
+            home.display().to_string(),
+            "ctl".into(),
+            "watch".into(),
+        ];
+        if let Some(since) = since {
+            args.extend(["--since".into(), since.into()]);
+        }
+        Command::new(cattery_tests::cattery())
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut live = watch(None);
+    let mut lines = BufReader::new(live.stdout.take().unwrap()).lines();
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert!(
+        first["snapshot"].is_object(),
+        "a fresh watch starts from a snapshot: {first}"
+    );
+    ok(home, &["ctl", "block", "add", "--title", "watched"]);
+    let event: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(event["event"]["kind"], "block");
+    assert_eq!(event["event"]["block"]["title"], "watched");
+    let seq = event["seq"].as_u64().unwrap();
+    let _ = live.kill();
+    let _ = live.wait();
+
+    let mut replay = watch(Some(&(seq - 1).to_string()));
+    let mut lines = BufReader::new(replay.stdout.take().unwrap()).lines();
+    let again: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(
+        again["seq"].as_u64(),
+        Some(seq),
+        "the missed event is replayed: {again}"
+    );
+    let _ = replay.kill();
+    let _ = replay.wait();
+}
