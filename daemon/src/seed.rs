@@ -4,32 +4,11 @@
 use crate::drive::ENGINE_ACTOR;
 use crate::service::ops::NewBlock;
 use crate::service::{Daemon, ServiceError};
-use cattery_protocol::BlockLevel;
-use serde::Deserialize;
+use cattery_protocol::workspace::WorkspaceFile;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 pub const DEMO: &str = include_str!("../../assets/demo.toml");
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SeedFile {
-    blocks: Vec<SeedBlock>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SeedBlock {
-    /// A name later blocks use as `parent`.
-    key: Option<String>,
-    level: BlockLevel,
-    parent: Option<String>,
-    title: String,
-    #[serde(default)]
-    description: String,
-    /// Started on the block right after seeding.
-    pipeline: Option<String>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
@@ -48,7 +27,7 @@ pub enum SeedError {
 /// Creates the seed's blocks and starts their pipelines, if the board is
 /// empty. Returns the number of runs started.
 pub async fn seed(daemon: &Arc<Daemon>, label: &str, text: &str) -> Result<usize, SeedError> {
-    let file: SeedFile = toml::from_str(text).map_err(|e| SeedError::Parse {
+    let file: WorkspaceFile = toml::from_str(text).map_err(|e| SeedError::Parse {
         label: label.to_owned(),
         message: e.to_string(),
     })?;

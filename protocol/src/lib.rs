@@ -8,6 +8,7 @@ pub mod agent;
 pub mod domain;
 pub mod event;
 pub mod wire;
+pub mod workspace;
 
 pub use domain::*;
 

@@ -490,3 +490,15 @@ fn wire_frames_round_trip_with_their_documented_shape() {
         }
     ));
 }
+
+#[test]
+fn workspace_files_round_trip_and_default_to_tasks() {
+    use crate::workspace::*;
+    let file: WorkspaceFile =
+        serde_json::from_value(json!({"blocks": [{"title": "t", "pipeline": "quick"}]})).unwrap();
+    assert_eq!(file.blocks[0].level, BlockLevel::Task);
+    assert_eq!(file.blocks[0].pipeline.as_deref(), Some("quick"));
+    assert_roundtrip(&file);
+    let typo = serde_json::from_value::<WorkspaceFile>(json!({"blocks": [{"titel": "t"}]}));
+    assert!(typo.is_err(), "unknown keys are refused");
+}

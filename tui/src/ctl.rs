@@ -2,9 +2,9 @@
 
 use crate::client::{Client, ClientError};
 use cattery_protocol::wire::{Call, ServerFrame};
+use cattery_protocol::workspace::WorkspaceFile;
 use cattery_protocol::{Block, BlockLevel, IterationCapChoice, PendingGate, Run};
 use clap::{Subcommand, ValueEnum};
-use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::Write;
@@ -215,29 +215,6 @@ async fn rev_of(client: &mut Client, gate: &str) -> Result<u64, CtlError> {
     Ok(inbox.iter().find(|g| g.id == gate).map_or(0, |g| g.rev))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ImportFile {
-    blocks: Vec<ImportBlock>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ImportBlock {
-    key: Option<String>,
-    #[serde(default = "task")]
-    level: BlockLevel,
-    parent: Option<String>,
-    title: String,
-    #[serde(default)]
-    description: String,
-    pipeline: Option<String>,
-}
-
-fn task() -> BlockLevel {
-    BlockLevel::Task
-}
-
 async fn import(client: &mut Client, file: &std::path::Path) -> Result<Value, CtlError> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| CtlError::Input(format!("cannot read {}: {e}", file.display())))?;
@@ -258,7 +235,7 @@ pub async fn demo(client: &mut Client) -> Result<usize, CtlError> {
 }
 
 async fn import_text(client: &mut Client, label: &str, text: &str) -> Result<Value, CtlError> {
-    let parsed: ImportFile =
+    let parsed: WorkspaceFile =
         toml::from_str(text).map_err(|e| CtlError::Input(format!("{label}: {e}")))?;
     let mut keys: HashMap<String, String> = HashMap::new();
     let mut created = Vec::new();
