@@ -30,6 +30,13 @@ fn task(home: &Home, description: &str) -> Block {
     home.daemon.add_block(new).unwrap()
 }
 
+/// Runs the one-step pipeline on a new task until the run ends.
+async fn run_to_end(home: &Home, description: &str, secs: u64) -> Arc<Run> {
+    let block = task(home, description);
+    let run = home.daemon.start(&block.id, "one", "ana").await.unwrap();
+    home.wait_run(&run.id, secs, |r| !r.status.is_live()).await
+}
+
 async fn wait_handle(home: &Home, run_id: &str) -> String {
     let run = home
         .wait_run(run_id, 20, |r| {
@@ -155,9 +162,7 @@ async fn an_oom_killed_container_is_redispatched_once_then_the_run_fails_as_evic
     let Some(home) = home(&[("agents.toml", hog), ONE_STEP]).await else {
         return;
     };
-    let block = task(&home, "");
-    let run = home.daemon.start(&block.id, "one", "ana").await.unwrap();
-    let ended = home.wait_run(&run.id, 60, |r| !r.status.is_live()).await;
+    let ended = run_to_end(&home, "", 60).await;
     let failure = ended.failure.clone().unwrap();
     assert_eq!(failure.kind, FailureKind::Evicted, "{failure:?}");
     let detail = failure.detail.unwrap();
@@ -175,9 +180,7 @@ async fn a_missing_image_fails_the_step_with_how_to_build_it() {
     let Some(home) = home(&[agents, ONE_STEP]).await else {
         return;
     };
-    let block = task(&home, "");
-    let run = home.daemon.start(&block.id, "one", "ana").await.unwrap();
-    let ended = home.wait_run(&run.id, 20, |r| !r.status.is_live()).await;
+    let ended = run_to_end(&home, "", 20).await;
     let failure = ended.failure.clone().unwrap();
     assert_eq!(failure.kind, FailureKind::Dispatch);
     assert!(
@@ -196,9 +199,7 @@ async fn a_command_missing_from_the_image_fails_and_leaves_no_container() {
     let Some(home) = home(&[agents, ONE_STEP]).await else {
         return;
     };
-    let block = task(&home, "");
-    let run = home.daemon.start(&block.id, "one", "ana").await.unwrap();
-    let ended = home.wait_run(&run.id, 20, |r| !r.status.is_live()).await;
+    let ended = run_to_end(&home, "", 20).await;
     let failure = ended.failure.clone().unwrap();
     assert_eq!(failure.kind, FailureKind::Dispatch, "{failure:?}");
     // The engine's own words vary with its load; ours say what failed and the fix.
@@ -208,7 +209,7 @@ async fn a_command_missing_from_the_image_fails_and_leaves_no_container() {
         "ps",
         "-aq",
         "--filter",
-        &format!("label=cattery.run={}", run.id),
+        &format!("label=cattery.run={}", ended.id),
     ]);
     assert_eq!(left, "", "no container is left behind");
 }
@@ -219,9 +220,7 @@ async fn a_container_flooding_stdout_keeps_only_a_bounded_tail() {
     let Some(home) = home(&[("agents.toml", flood), ONE_STEP]).await else {
         return;
     };
-    let block = task(&home, "");
-    let run = home.daemon.start(&block.id, "one", "ana").await.unwrap();
-    let ended = home.wait_run(&run.id, 60, |r| !r.status.is_live()).await;
+    let ended = run_to_end(&home, "", 60).await;
     let failure = ended.failure.clone().unwrap();
     assert_eq!(failure.kind, FailureKind::Agent);
     let detail = failure.detail.unwrap();
@@ -243,9 +242,7 @@ async fn a_context_over_the_limit_fails_before_any_container_starts() {
         return;
     };
     let huge = "x".repeat(9 * 1024 * 1024);
-    let block = task(&home, &huge);
-    let run = home.daemon.start(&block.id, "one", "ana").await.unwrap();
-    let ended = home.wait_run(&run.id, 20, |r| !r.status.is_live()).await;
+    let ended = run_to_end(&home, &huge, 20).await;
     let failure = ended.failure.clone().unwrap();
     assert_eq!(failure.kind, FailureKind::Environment);
     assert!(failure.message.contains("over the"), "{failure:?}");
