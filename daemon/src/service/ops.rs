@@ -114,18 +114,14 @@ impl Daemon {
         run_id: &str,
         decision: &GateDecision,
     ) -> Result<Arc<Run>> {
-        let current = self.run(run_id)?;
-        let gate_kind = current
-            .pending_gate()
-            .filter(|g| g.id == decision.gate_id)
-            .map(|g| g.kind)
-            .unwrap_or(cattery_protocol::GateKind::Approval);
+        // Written only if the engine accepts the decision, which it does only
+        // when the gate is of the action's kind.
         let audit = NewAudit {
             at: self.clock.now(),
             actor: decision.actor.clone(),
             run_id: run_id.to_owned(),
             gate_id: decision.gate_id.clone(),
-            gate_kind,
+            gate_kind: decision.action.gate_kind(),
             choice: decision.action.choice(),
             text: decision.action.text(),
         };

@@ -73,25 +73,24 @@ pub struct Commit {
 impl Store {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub fn open(path: &Path) -> Result<Self> {
-        let conn = Connection::open(path).map_err(|e| StoreError::open(path, e))?;
-        let reader = Connection::open_in_memory().map_err(|e| StoreError::open(path, e))?;
-        let mut store = Self {
-            conn: Mutex::new(conn),
+        let open_error = |e| StoreError::open(path, e);
+        let mut writer = Connection::open(path).map_err(open_error)?;
+        configure_writer(&writer).map_err(open_error)?;
+        migrate::run(&mut writer, path)?;
+        // Opened after the migrations, so it never sees a half-made schema.
+        let reader = Connection::open(path).map_err(open_error)?;
+        reader
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .and_then(|()| reader.pragma_update(None, "query_only", "ON"))
+            .map_err(open_error)?;
+        Ok(Self {
+            conn: Mutex::new(writer),
             reader: Mutex::new(reader),
             path: path.to_owned(),
             commits: AtomicU64::new(0),
             transactions: AtomicU64::new(0),
             queue: Mutex::new(Vec::new()),
-        };
-        store.configure()?;
-        migrate::run(&mut store.lock(), path)?;
-        let reader = Connection::open(path).map_err(|e| StoreError::open(path, e))?;
-        reader
-            .busy_timeout(std::time::Duration::from_secs(5))
-            .and_then(|()| reader.pragma_update(None, "query_only", "ON"))
-            .map_err(|e| StoreError::open(path, e))?;
-        store.reader = Mutex::new(reader);
-        Ok(store)
+        })
     }
 
     /// Commits (engine transitions) applied since open.
@@ -106,23 +105,6 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    fn configure(&self) -> Result<()> {
-        let conn = self.lock();
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(|e| StoreError::open(&self.path, e))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| StoreError::open(&self.path, e))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| StoreError::open(&self.path, e))?;
-        // 64 MiB of page cache: the live working set of a busy daemon stays
-        // in memory instead of being re-read from the OS on every write.
-        conn.pragma_update(None, "cache_size", -65_536)
-            .map_err(|e| StoreError::open(&self.path, e))?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(|e| StoreError::open(&self.path, e))?;
-        Ok(())
     }
 
     fn read(&self) -> MutexGuard<'_, Connection> {
@@ -209,6 +191,16 @@ impl Store {
             let _ = reply.send(result);
         }
     }
+}
+
+fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // 64 MiB of page cache: the live working set of a busy daemon stays in
+    // memory instead of being re-read from the OS on every write.
+    conn.pragma_update(None, "cache_size", -65_536)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
 }
 
 fn apply(tx: &rusqlite::Connection, commit: Commit) -> Result<Vec<cattery_protocol::Run>> {
