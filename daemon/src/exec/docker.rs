@@ -29,6 +29,8 @@ pub const LABEL_JOB: &str = "cattery.job";
 /// Where the step context appears inside the container.
 const CONTEXT_DIR: &str = "/cattery";
 
+const REMOVE_ATTEMPTS: u32 = 6;
+
 #[derive(Clone)]
 pub struct DockerExecutor {
     docker: Docker,
@@ -248,16 +250,35 @@ impl DockerExecutor {
         }
     }
 
+    /// Right after a failed start the engine can still be tearing the task
+    /// down and refuse a removal (409, "in use"); a few short retries
+    /// outlast that, so no container is left behind.
     async fn remove(&self, id: &str) {
         let options = RemoveContainerOptionsBuilder::new().force(true).build();
-        let removed = self.docker.remove_container(id, Some(options)).await;
-        // Already gone is what we wanted.
-        if let Some(e) = removed.err().filter(|e| !is_status(e, 404)) {
-            tracing::warn!(
+        for attempt in 1..=REMOVE_ATTEMPTS {
+            let removed = self
+                .docker
+                .remove_container(id, Some(options.clone()))
+                .await;
+            // Already gone is what we wanted.
+            let Some(e) = removed.err().filter(|e| !is_status(e, 404)) else {
+                return;
+            };
+            if attempt == REMOVE_ATTEMPTS {
+                tracing::warn!(
+                    container = id,
+                    "cannot remove container: {}",
+                    docker_message(&e)
+                );
+                return;
+            }
+            tracing::debug!(
                 container = id,
-                "cannot remove container: {}",
+                attempt,
+                "remove refused: {}",
                 docker_message(&e)
             );
+            tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
         }
     }
 
