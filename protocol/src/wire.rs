@@ -40,6 +40,8 @@ pub enum Call {
     Board,
     Runs,
     Inbox,
+    /// The pipelines a run can be started with.
+    Pipelines,
     AddBlock {
         title: String,
         #[serde(default)]

@@ -339,3 +339,15 @@ async fn an_oversized_frame_is_refused_and_the_daemon_keeps_serving() {
     let status: cattery_protocol::wire::DaemonStatus = fresh.call_as(Call::Status).await.unwrap();
     assert_eq!(status.protocol_version, PROTOCOL_VERSION);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelines_lists_the_catalog_a_run_can_start_with() {
+    let d = daemon();
+    let mut c = client(&d.data, "c").await;
+    let pipelines: Vec<Pipeline> = c.call_as(Call::Pipelines).await.unwrap();
+    let ids: Vec<&str> = pipelines.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["bugfix", "build", "quick"]);
+    let quick = &pipelines[2];
+    assert_eq!(quick.steps[0].agent_kind, "architect");
+    assert!(quick.steps[0].requires_approval);
+}

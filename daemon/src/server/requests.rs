@@ -26,6 +26,7 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Value, W
         Call::Board => to_json(daemon.board().map_err(service)?),
         Call::Runs => to_json(daemon.store.runs().map_err(service)?),
         Call::Inbox => to_json(inbox(shared)?),
+        Call::Pipelines => to_json(daemon.catalog.pipelines.values().collect::<Vec<_>>()),
         Call::AddBlock {
             title,
             description,
