@@ -222,7 +222,7 @@ async fn a_container_flooding_stdout_keeps_only_a_bounded_tail() {
     };
     let ended = run_to_end(&home, "", 60).await;
     let failure = ended.failure.clone().unwrap();
-    assert_eq!(failure.kind, FailureKind::Agent);
+    assert_eq!(failure.kind, FailureKind::Agent, "{failure:?}");
     let detail = failure.detail.unwrap();
     assert!(
         detail.ends_with("last words"),

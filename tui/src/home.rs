@@ -8,6 +8,8 @@ pub struct Home {
     /// What to pass to `catteryd --home`, if anything.
     pub root: Option<PathBuf>,
     pub data: PathBuf,
+    /// Where `keys.toml` (and the daemon's config) live.
+    pub config: PathBuf,
 }
 
 impl Home {
@@ -15,6 +17,7 @@ impl Home {
         match root {
             Some(root) => Some(Self {
                 data: root.join("data"),
+                config: root.join("config"),
                 root: Some(root),
             }),
             None => {
@@ -22,6 +25,7 @@ impl Home {
                 Some(Self {
                     root: None,
                     data: dirs.data_dir().to_owned(),
+                    config: dirs.config_dir().to_owned(),
                 })
             }
         }

@@ -1,7 +1,10 @@
 //! The cattery client side: a websocket client for catteryd, the `ctl` and
-//! `daemon` commands built on it, and (later) the terminal UI.
+//! `daemon` commands built on it, and the terminal control room.
 
+pub mod app;
 pub mod client;
 pub mod ctl;
 pub mod home;
 pub mod lifecycle;
+pub mod runtime;
+pub mod ui;

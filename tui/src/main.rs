@@ -1,10 +1,12 @@
 //! cattery: the terminal control room, and the `daemon` / `ctl` commands.
 
 use cattery_protocol::wire::ErrorCode;
+use cattery_tui::app::keymap::{Keymap, KeymapError};
 use cattery_tui::client::{Client, ClientError};
 use cattery_tui::ctl::{self, CtlCommand, CtlError};
 use cattery_tui::home::Home;
 use cattery_tui::lifecycle::{self, LifecycleError};
+use cattery_tui::runtime;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +24,9 @@ struct Cli {
     /// Print answers as JSON.
     #[arg(long, global = true)]
     json: bool,
+    /// Open the control room without decision keys: watch, never change.
+    #[arg(long)]
+    read_only: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -73,6 +78,10 @@ enum Failure {
     Usage(String),
     #[error("no catteryd is running for this home")]
     NotRunning,
+    #[error(transparent)]
+    Keys(#[from] KeymapError),
+    #[error("the terminal failed: {0}")]
+    Terminal(#[from] std::io::Error),
 }
 
 fn main() -> ExitCode {
@@ -98,7 +107,7 @@ fn code_of(failure: &Failure) -> u8 {
         Failure::Ctl(CtlError::Client(e)) | Failure::Client(e) => e,
         Failure::Lifecycle(LifecycleError::Client(e)) => e,
         Failure::NotRunning => return exit::NO_DAEMON,
-        Failure::Usage(_) => return 2,
+        Failure::Usage(_) | Failure::Keys(_) => return 2,
         _ => return exit::FAILED,
     };
     match client {
@@ -118,9 +127,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let home = Home::resolve(cli.home)
         .ok_or_else(|| Failure::Usage("no home directory found; pass --home DIR".to_owned()))?;
     match cli.command {
-        None => Err(Failure::Usage(
-            "the control room is not built yet; use `cattery ctl` (see --help) or `catteryd --demo`".to_owned(),
-        )),
+        None => control_room(&home, cli.read_only).await,
         Some(Command::Daemon { action }) => daemon(&home, action, cli.json).await,
         Some(Command::Demo) => {
             lifecycle::ensure_running(&home).await?;
@@ -128,7 +135,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let seeded = ctl::demo(&mut client).await?;
             match seeded {
                 0 => println!("the board already has blocks; the demo was not seeded again"),
-                n => println!("seeded {n} demo blocks; watch with `cattery ctl inbox` and `cattery ctl watch`"),
+                n => println!(
+                    "seeded {n} demo blocks; watch with `cattery ctl inbox` and `cattery ctl watch`"
+                ),
             }
             Ok(())
         }
@@ -139,6 +148,24 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// The TUI. A daemon that cannot be started is no reason not to open:
+/// the header shows the connection retrying and the footer says why.
+async fn control_room(home: &Home, read_only: bool) -> Result<(), Failure> {
+    let keymap = Keymap::load(&home.config)?;
+    let notice = lifecycle::ensure_running(home)
+        .await
+        .err()
+        .map(|e| format!("cannot start catteryd: {e}"));
+    runtime::run(runtime::Options {
+        data_dir: home.data.clone(),
+        keymap,
+        read_only,
+        notice,
+    })
+    .await?;
+    Ok(())
 }
 
 async fn daemon(home: &Home, action: DaemonAction, json: bool) -> Result<(), Failure> {

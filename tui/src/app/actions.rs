@@ -1,0 +1,150 @@
+//! The action registry: one table drives key dispatch, the help overlay,
+//! footer hints and the `:` palette, so they can never disagree.
+
+/// Every thing a user can do in the control room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Quit,
+    Back,
+    Help,
+    Palette,
+    Filter,
+    NextView,
+    ViewBoard,
+    ViewRun,
+    ViewInbox,
+    ViewLogs,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Open,
+    Refresh,
+    Approve,
+    EditApprove,
+    RequestChanges,
+    Reject,
+    ChooseOption,
+    ExtraRound,
+    Proceed,
+    StopReset,
+    Mark,
+    ApproveMarked,
+    Start,
+    Retry,
+    RestartFrom,
+    Stop,
+    Freeze,
+}
+
+/// Where an action applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Global,
+    /// Needs a gate selected (inbox row, a blocked run, a viewed proposal).
+    Gate,
+    /// Needs a run or block selected.
+    Run,
+    Logs,
+}
+
+/// How much an action commits the user to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weight {
+    /// Navigation and views.
+    Safe,
+    /// Changes a run; hidden and refused in read-only mode.
+    Decision,
+    /// A decision that cannot be taken back; asks for confirmation first.
+    Final,
+}
+
+pub struct ActionSpec {
+    pub action: Action,
+    /// The name used in `keys.toml` and the palette.
+    pub name: &'static str,
+    pub keys: &'static [&'static str],
+    pub help: &'static str,
+    pub scope: Scope,
+    pub weight: Weight,
+    /// Shown in the footer of views where it applies.
+    pub hint: bool,
+}
+
+const fn spec(
+    action: Action,
+    name: &'static str,
+    keys: &'static [&'static str],
+    help: &'static str,
+    scope: Scope,
+    weight: Weight,
+    hint: bool,
+) -> ActionSpec {
+    ActionSpec {
+        action,
+        name,
+        keys,
+        help,
+        scope,
+        weight,
+        hint,
+    }
+}
+
+use Action as A;
+use Scope::{Gate, Global, Logs, Run};
+use Weight::{Decision, Final, Safe};
+
+pub const OPTION_KEYS: &[&str] = &["1", "2", "3", "4", "5", "6", "7", "8", "9"];
+
+/// The registry, in help order.
+#[rustfmt::skip]
+pub const REGISTRY: &[ActionSpec] = &[
+    spec(A::Approve, "approve", &["a"], "approve the selected gate", Gate, Decision, true),
+    spec(A::EditApprove, "edit-approve", &["e"], "edit the proposal in $EDITOR, review the diff, approve", Gate, Decision, true),
+    spec(A::RequestChanges, "request-changes", &["c"], "request changes (feedback in the editor)", Gate, Decision, true),
+    spec(A::Reject, "reject", &["X"], "reject the proposal with a reason; fails the run", Gate, Final, true),
+    spec(A::ChooseOption, "choose", OPTION_KEYS, "answer a decision with option 1-9", Gate, Decision, true),
+    spec(A::ExtraRound, "extra-round", &["+"], "iteration cap: one more automatic round", Gate, Decision, true),
+    spec(A::Proceed, "proceed", &["p"], "iteration cap: accept the output and go on", Gate, Decision, true),
+    spec(A::StopReset, "stop-reset", &["S"], "iteration cap: cancel the run, block back to planned", Gate, Final, true),
+    spec(A::Mark, "mark", &["space"], "mark the gate for a bulk approve", Gate, Safe, true),
+    spec(A::ApproveMarked, "approve-marked", &["A"], "approve every marked gate", Gate, Final, true),
+    spec(A::Start, "start", &["s"], "start a pipeline on the selected block", Run, Decision, true),
+    spec(A::Retry, "retry", &["r"], "retry a failed run", Run, Decision, true),
+    spec(A::RestartFrom, "restart-from", &["R"], "restart the run from the selected step", Run, Final, true),
+    spec(A::Stop, "stop", &["x"], "stop the live run", Run, Final, true),
+    spec(A::Freeze, "freeze", &["f"], "freeze or follow the log", Logs, Safe, true),
+    spec(A::Open, "open", &["enter"], "drill into the selection", Global, Safe, true),
+    spec(A::Back, "back", &["esc"], "back out one level", Global, Safe, false),
+    spec(A::Filter, "filter", &["/"], "filter (status:blocked pipeline:quick age>1h text) or search the log", Global, Safe, true),
+    spec(A::Help, "help", &["?"], "keys and actions (searchable)", Global, Safe, true),
+    spec(A::Palette, "palette", &[":"], "run any action by name", Global, Safe, true),
+    spec(A::NextView, "next-view", &["tab"], "cycle the views", Global, Safe, false),
+    spec(A::ViewBoard, "board", &["1"], "the board", Global, Safe, false),
+    spec(A::ViewRun, "run", &["2"], "the selected run's steps and metrics", Global, Safe, false),
+    spec(A::ViewInbox, "inbox", &["3"], "gates waiting for a human", Global, Safe, false),
+    spec(A::ViewLogs, "logs", &["4"], "the working step's live log", Global, Safe, false),
+    spec(A::Up, "up", &["k", "up"], "move up", Global, Safe, false),
+    spec(A::Down, "down", &["j", "down"], "move down", Global, Safe, false),
+    spec(A::PageUp, "page-up", &["pgup", "ctrl-u"], "page up", Global, Safe, false),
+    spec(A::PageDown, "page-down", &["pgdn", "ctrl-d"], "page down", Global, Safe, false),
+    spec(A::Top, "top", &["g", "home"], "go to the top", Global, Safe, false),
+    spec(A::Bottom, "bottom", &["G", "end"], "go to the bottom (and follow a log)", Global, Safe, false),
+    spec(A::Refresh, "refresh", &["ctrl-r"], "fetch a fresh snapshot from the daemon", Global, Safe, false),
+    spec(A::Quit, "quit", &["q", "ctrl-c"], "quit (q backs out first when not at the top)", Global, Safe, true),
+];
+
+pub fn spec_of(action: Action) -> &'static ActionSpec {
+    // Every action has a row; the registry test pins that.
+    REGISTRY
+        .iter()
+        .find(|s| s.action == action)
+        .unwrap_or(&REGISTRY[REGISTRY.len() - 1])
+}
+
+pub fn by_name(name: &str) -> Option<&'static ActionSpec> {
+    REGISTRY.iter().find(|s| s.name == name)
+}

@@ -1,0 +1,523 @@
+//! The control room's state machine: server frames and key presses in,
+//! effects (requests, editor sessions, quit) out. No I/O happens here, so
+//! every key path is testable without a terminal.
+
+pub mod actions;
+mod decide;
+pub mod filter;
+pub mod keymap;
+mod modal;
+pub mod model;
+mod nav;
+
+use actions::{Action, Scope, Weight, spec_of};
+use cattery_protocol::wire::{Call, ServerFrame, WireError};
+use cattery_protocol::{GateKind, Millis, PendingGate, Run};
+use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
+use filter::Filter;
+use keymap::{Key, Keymap};
+pub use modal::{EditPurpose, Modal};
+use model::{Applied, Model};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// The top-level views, in `tab` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Board,
+    Run,
+    Inbox,
+    Logs,
+    /// A proposal, an output, or an edited proposal's diff.
+    Viewer,
+}
+
+impl View {
+    pub const TOP: [View; 4] = [View::Board, View::Run, View::Inbox, View::Logs];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Board => "Board",
+            View::Run => "Run",
+            View::Inbox => "Inbox",
+            View::Logs => "Logs",
+            View::Viewer => "Viewer",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnState {
+    Connecting { attempt: u32 },
+    Connected,
+    Down { why: String, retry_secs: u64 },
+}
+
+/// What the runtime must do for the app.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Send {
+        id: u64,
+        call: Call,
+    },
+    /// Ask for a fresh snapshot (after a gap or a refused decision).
+    Resubscribe,
+    /// Open `$EDITOR` on this text; the result comes back through [`App::on_edited`].
+    Edit {
+        text: String,
+        purpose: EditPurpose,
+    },
+    Quit,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Toast {
+    pub text: String,
+    pub error: bool,
+    pub at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DiffTag {
+    Same,
+    Added,
+    Removed,
+    Plain,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Viewer {
+    pub title: String,
+    pub lines: Vec<(DiffTag, String)>,
+    pub scroll: usize,
+    /// An edited proposal waiting for `enter` to be sent.
+    pub pending: Option<(PendingGate, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LogView {
+    pub frozen: bool,
+    /// Lines up from the bottom while frozen or scrolled.
+    pub scroll_back: usize,
+    pub search: Option<String>,
+}
+
+/// Screen regions the last frame drew, for mouse clicks.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ListArea {
+    pub x: u16,
+    pub y: u16,
+    pub width: u16,
+    pub height: u16,
+    pub offset: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DaemonInfo {
+    pub version: String,
+    pub executor: String,
+}
+
+enum Pending {
+    Pipelines,
+    Decision { what: String },
+}
+
+pub struct App {
+    pub model: Model,
+    pub keymap: Keymap,
+    pub read_only: bool,
+    /// `$EDITOR` can be launched; otherwise the inline editor is used.
+    pub editor: bool,
+    pub conn: ConnState,
+    pub daemon: DaemonInfo,
+    pub stack: Vec<View>,
+    pub modal: Option<Modal>,
+    pub viewer: Option<Viewer>,
+    pub filter: Filter,
+    pub board_sel: Option<String>,
+    pub board_index: usize,
+    pub inbox_sel: Option<String>,
+    pub inbox_index: usize,
+    pub run_sel: Option<String>,
+    pub step_sel: usize,
+    pub logs: LogView,
+    pub marked: HashSet<String>,
+    pub toast: Option<Toast>,
+    pub now: Millis,
+    /// Set when the screen must be drawn again.
+    pub dirty: bool,
+    pub list_area: ListArea,
+    pending: HashMap<u64, Pending>,
+    next_id: u64,
+}
+
+impl App {
+    pub fn new(keymap: Keymap, read_only: bool, editor: bool, now: Millis) -> Self {
+        Self {
+            model: Model::default(),
+            keymap,
+            read_only,
+            editor,
+            conn: ConnState::Connecting { attempt: 1 },
+            daemon: DaemonInfo::default(),
+            stack: vec![View::Board],
+            modal: None,
+            viewer: None,
+            filter: Filter::default(),
+            board_sel: None,
+            board_index: 0,
+            inbox_sel: None,
+            inbox_index: 0,
+            run_sel: None,
+            step_sel: 0,
+            logs: LogView::default(),
+            marked: HashSet::new(),
+            toast: None,
+            now,
+            dirty: true,
+            list_area: ListArea::default(),
+            pending: HashMap::new(),
+            next_id: 1,
+        }
+    }
+
+    pub fn view(&self) -> View {
+        self.stack.last().copied().unwrap_or(View::Board)
+    }
+
+    // ---- inputs from the connection ----
+
+    pub fn on_connected(&mut self, version: String, executor: String) -> Vec<Effect> {
+        self.daemon = DaemonInfo { version, executor };
+        self.conn = ConnState::Connected;
+        self.dirty = true;
+        let id = self.register(Pending::Pipelines);
+        vec![Effect::Send {
+            id,
+            call: Call::Pipelines,
+        }]
+    }
+
+    pub fn on_conn_state(&mut self, state: ConnState) {
+        if state != ConnState::Connected && !self.pending.is_empty() {
+            let decisions = self
+                .pending
+                .values()
+                .filter(|p| matches!(p, Pending::Decision { .. }))
+                .count();
+            self.pending.clear();
+            if decisions > 0 {
+                self.error(format!(
+                    "the connection broke with {decisions} request(s) unanswered; check the run before deciding again"
+                ));
+            }
+        }
+        self.conn = state;
+        self.dirty = true;
+    }
+
+    pub fn on_frame(&mut self, frame: ServerFrame) -> Vec<Effect> {
+        if let ServerFrame::Response { id, result, error } = frame {
+            return self.on_response(id, result, error);
+        }
+        if let ServerFrame::Error { error } = &frame {
+            self.error(format!("catteryd: {}", error.message));
+            return Vec::new();
+        }
+        match self.model.apply(frame) {
+            Applied::Changed => {
+                self.dirty = true;
+                Vec::new()
+            }
+            Applied::Unchanged => Vec::new(),
+            Applied::Gap => vec![Effect::Resubscribe],
+        }
+    }
+
+    fn on_response(
+        &mut self,
+        id: u64,
+        result: Option<serde_json::Value>,
+        error: Option<WireError>,
+    ) -> Vec<Effect> {
+        let Some(pending) = self.pending.remove(&id) else {
+            return Vec::new();
+        };
+        match (pending, error) {
+            (Pending::Pipelines, None) => {
+                let list = result.and_then(|v| serde_json::from_value(v).ok());
+                self.model.pipelines = list.unwrap_or_default();
+                Vec::new()
+            }
+            (Pending::Pipelines, Some(e)) => {
+                self.error(format!("cannot list pipelines: {}", e.message));
+                Vec::new()
+            }
+            (Pending::Decision { what }, None) => {
+                self.info(format!("{what}: done"));
+                Vec::new()
+            }
+            (Pending::Decision { what }, Some(e)) => {
+                self.error(format!("{what} refused: {}", e.message));
+                vec![Effect::Resubscribe]
+            }
+        }
+    }
+
+    // ---- inputs from the user ----
+
+    pub fn on_key(&mut self, event: KeyEvent) -> Vec<Effect> {
+        if event.kind == KeyEventKind::Release {
+            return Vec::new();
+        }
+        if let Some(modal) = self.modal.take() {
+            self.dirty = true;
+            return self.modal_key(modal, event);
+        }
+        let key = Key::from_event(&event);
+        match self.resolve(&key) {
+            Some((action, index)) => {
+                self.dirty = true;
+                self.perform(action, index)
+            }
+            None => Vec::new(),
+        }
+    }
+
+    pub fn on_mouse(&mut self, event: MouseEvent) {
+        match event.kind {
+            MouseEventKind::ScrollUp => self.move_by(-3),
+            MouseEventKind::ScrollDown => self.move_by(3),
+            MouseEventKind::Down(_) => self.click(event.column, event.row),
+            _ => return,
+        }
+        self.dirty = true;
+    }
+
+    /// Advances the clock; true when something on screen changed with it.
+    pub fn on_tick(&mut self, now: Millis) -> bool {
+        self.now = now;
+        if self.toast.as_ref().is_some_and(|t| now - t.at > 5_000) {
+            self.toast = None;
+            self.dirty = true;
+        }
+        if self.needs_clock() {
+            self.dirty = true;
+        }
+        self.dirty
+    }
+
+    /// Whether anything shown moves with the clock (live durations, a
+    /// toast to expire, a retry countdown); the runtime only ticks then.
+    pub fn needs_clock(&self) -> bool {
+        self.toast.is_some()
+            || !matches!(self.conn, ConnState::Connected)
+            || self.model.runs.values().any(|r| r.status.is_live())
+    }
+
+    /// The action a key means here, if any. Digits answer a decision where
+    /// one is selected and otherwise jump between views.
+    fn resolve(&self, key: &Key) -> Option<(Action, usize)> {
+        let candidates = self.keymap.actions_for(key);
+        let answer = candidates
+            .iter()
+            .find(|(a, _)| *a == Action::ChooseOption)
+            .filter(|(_, index)| self.can_answer(*index));
+        answer
+            .or_else(|| candidates.iter().find(|(a, _)| *a != Action::ChooseOption))
+            .copied()
+            .filter(|(action, _)| self.in_scope(*action))
+    }
+
+    fn can_answer(&self, index: usize) -> bool {
+        matches!(self.view(), View::Inbox | View::Run | View::Viewer)
+            && self
+                .selected_gate()
+                .is_some_and(|g| g.kind == GateKind::Decision && index < g.options.len())
+    }
+
+    fn in_scope(&self, action: Action) -> bool {
+        match spec_of(action).scope {
+            Scope::Logs => self.view() == View::Logs,
+            Scope::Global | Scope::Gate | Scope::Run => true,
+        }
+    }
+
+    /// Hidden in read-only mode: anything that changes a run.
+    pub fn shows(&self, action: Action) -> bool {
+        !(self.read_only && spec_of(action).weight != Weight::Safe)
+    }
+
+    fn perform(&mut self, action: Action, index: usize) -> Vec<Effect> {
+        if !self.shows(action) {
+            self.error("read-only: decisions are off (started with --read-only)".to_owned());
+            return Vec::new();
+        }
+        match action {
+            Action::Quit => return self.quit(),
+            Action::Back => self.back(),
+            Action::Help => self.modal = Some(Modal::help()),
+            Action::Palette => self.modal = Some(Modal::palette()),
+            Action::Filter => self.modal = Some(self.filter_modal()),
+            Action::NextView => self.next_view(),
+            Action::ViewBoard => self.jump(View::Board),
+            Action::ViewRun => self.jump(View::Run),
+            Action::ViewInbox => self.jump(View::Inbox),
+            Action::ViewLogs => self.jump(View::Logs),
+            Action::Up => self.move_by(-1),
+            Action::Down => self.move_by(1),
+            Action::PageUp => self.move_by(-10),
+            Action::PageDown => self.move_by(10),
+            Action::Top => self.move_by(isize::MIN / 2),
+            Action::Bottom => self.go_bottom(),
+            Action::Open => return self.open(),
+            Action::Refresh => return vec![Effect::Resubscribe],
+            Action::Freeze => self.toggle_freeze(),
+            other => return self.decide(other, index),
+        }
+        Vec::new()
+    }
+
+    fn quit(&mut self) -> Vec<Effect> {
+        if self.stack.len() > 1 {
+            self.back();
+            return Vec::new();
+        }
+        vec![Effect::Quit]
+    }
+
+    fn register(&mut self, pending: Pending) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pending.insert(id, pending);
+        id
+    }
+
+    /// A request for a decision, or nothing (and a message) when offline.
+    fn send(&mut self, call: Call, what: String) -> Option<Effect> {
+        if self.conn != ConnState::Connected {
+            self.error(format!("not connected to catteryd; {what} was not sent"));
+            return None;
+        }
+        let id = self.register(Pending::Decision { what });
+        Some(Effect::Send { id, call })
+    }
+
+    pub fn info(&mut self, text: String) {
+        self.toast = Some(Toast {
+            text,
+            error: false,
+            at: self.now,
+        });
+        self.dirty = true;
+    }
+
+    pub fn error(&mut self, text: String) {
+        self.toast = Some(Toast {
+            text,
+            error: true,
+            at: self.now,
+        });
+        self.dirty = true;
+    }
+
+    /// The run the current view is about.
+    pub fn selected_run(&self) -> Option<&Arc<Run>> {
+        match self.view() {
+            View::Board => self.model.run_of_block(self.board_sel.as_deref()?),
+            View::Inbox => {
+                let gate = self.inbox_gate()?;
+                self.model.runs.get(&gate.run_id)
+            }
+            View::Run | View::Logs | View::Viewer => self.model.runs.get(self.run_sel.as_deref()?),
+        }
+    }
+
+    /// The gate a decision key acts on here.
+    pub fn selected_gate(&self) -> Option<PendingGate> {
+        match self.view() {
+            View::Inbox => self.inbox_gate(),
+            View::Viewer => match &self.viewer {
+                Some(Viewer {
+                    pending: Some((gate, _)),
+                    ..
+                }) => Some(gate.clone()),
+                _ => self.selected_run()?.pending_gate(),
+            },
+            _ => self.selected_run()?.pending_gate(),
+        }
+    }
+
+    pub fn inbox_gate(&self) -> Option<PendingGate> {
+        let gates = self.visible_inbox();
+        let sel = self.inbox_sel.as_deref();
+        gates
+            .iter()
+            .find(|g| Some(g.id.as_str()) == sel)
+            .or_else(|| gates.get(self.inbox_index.min(gates.len().saturating_sub(1))))
+            .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+/// Footer hints for where the user is: the actions that can act right now.
+pub fn hints(app: &App) -> Vec<(String, &'static str)> {
+    use actions::REGISTRY;
+    let gate = app.selected_gate();
+    let run = app.selected_run();
+    REGISTRY
+        .iter()
+        .filter(|spec| spec.hint && app.shows(spec.action) && app.in_scope(spec.action))
+        .filter(|spec| match spec.scope {
+            Scope::Gate => gate_hint(spec.action, gate.as_ref(), app),
+            Scope::Run => run_hint(spec.action, run.map(|r| r.status), app.view()),
+            Scope::Logs | Scope::Global => true,
+        })
+        .map(|spec| {
+            let label = match (spec.action, gate.as_ref()) {
+                (Action::ChooseOption, Some(g)) => option_label(app, g.options.len()),
+                _ => app.keymap.label(spec.action),
+            };
+            (label, spec.name)
+        })
+        .collect()
+}
+
+fn gate_hint(action: Action, gate: Option<&PendingGate>, app: &App) -> bool {
+    let Some(gate) = gate else {
+        return false;
+    };
+    match action {
+        Action::ChooseOption => gate.kind == GateKind::Decision && app.can_answer(0),
+        Action::ExtraRound | Action::Proceed | Action::StopReset => {
+            gate.kind == GateKind::IterationCap
+        }
+        Action::Mark | Action::ApproveMarked => {
+            app.view() == View::Inbox && gate.kind == GateKind::Approval
+        }
+        _ => gate.kind == GateKind::Approval,
+    }
+}
+
+fn run_hint(action: Action, status: Option<cattery_protocol::RunStatus>, view: View) -> bool {
+    use cattery_protocol::RunStatus;
+    match action {
+        Action::Start => view == View::Board && !status.is_some_and(RunStatus::is_live),
+        Action::Retry => status == Some(RunStatus::Failed),
+        Action::RestartFrom => view == View::Run && status.is_some(),
+        Action::Stop => status.is_some_and(RunStatus::is_live),
+        _ => true,
+    }
+}
+
+fn option_label(app: &App, options: usize) -> String {
+    let keys = app.keymap.keys_of(Action::ChooseOption);
+    match keys.get(..options.min(keys.len())) {
+        Some([only]) => only.to_string(),
+        Some([first, .., last]) => format!("{first}-{last}"),
+        _ => app.keymap.label(Action::ChooseOption),
+    }
+}

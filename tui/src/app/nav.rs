@@ -1,0 +1,299 @@
+//! Moving around: views, selection, scrolling, drilling in and out.
+
+use super::filter::Subject;
+use super::model::{gate_kind_word, run_status_word, status_word};
+use super::{App, DiffTag, Effect, Modal, View, Viewer};
+use cattery_protocol::PendingGate;
+
+impl App {
+    pub(super) fn back(&mut self) {
+        if self.stack.len() > 1 {
+            if self.stack.pop() == Some(View::Viewer) {
+                self.viewer = None;
+            }
+        } else if !self.filter.is_empty() {
+            self.filter = Default::default();
+        }
+    }
+
+    pub(super) fn jump(&mut self, view: View) {
+        if view == View::Run || view == View::Logs {
+            self.follow_selected_run();
+        }
+        self.viewer = None;
+        self.stack = match view {
+            View::Board => vec![View::Board],
+            other => vec![View::Board, other],
+        };
+    }
+
+    pub(super) fn next_view(&mut self) {
+        let at = View::TOP.iter().position(|v| *v == self.view());
+        let next = at.map_or(0, |i| (i + 1) % View::TOP.len());
+        self.jump(View::TOP[next]);
+    }
+
+    /// The Run and Logs views show whatever run the board or inbox points at.
+    fn follow_selected_run(&mut self) {
+        let run = match self.view() {
+            View::Board | View::Inbox => self.selected_run().map(|r| r.id.clone()),
+            _ => None,
+        };
+        if let Some(run) = run {
+            if self.run_sel.as_ref() != Some(&run) {
+                self.step_sel = self.model.runs.get(&run).map_or(0, |r| r.current_step);
+                self.logs = Default::default();
+            }
+            self.run_sel = Some(run);
+        }
+    }
+
+    pub(super) fn move_by(&mut self, delta: isize) {
+        match self.view() {
+            View::Board => {
+                let rows = self.visible_board();
+                let at = step(self.board_position(&rows), delta, rows.len());
+                self.select_board(&rows, at);
+            }
+            View::Inbox => {
+                let gates = self.visible_inbox();
+                let at = step(self.inbox_position(&gates), delta, gates.len());
+                self.inbox_index = at;
+                self.inbox_sel = gates.get(at).map(|g| g.id.clone());
+            }
+            View::Run => {
+                let steps = self.selected_run().map_or(0, |r| r.steps.len());
+                self.step_sel = step(self.step_sel, delta, steps);
+            }
+            View::Logs => {
+                self.logs.scroll_back = step(self.logs.scroll_back, -delta, usize::MAX / 2);
+                self.logs.frozen = self.logs.frozen || self.logs.scroll_back > 0;
+            }
+            View::Viewer => {
+                if let Some(viewer) = &mut self.viewer {
+                    viewer.scroll = step(viewer.scroll, delta, viewer.lines.len());
+                }
+            }
+        }
+    }
+
+    pub(super) fn go_bottom(&mut self) {
+        match self.view() {
+            View::Logs => {
+                self.logs.scroll_back = 0;
+                self.logs.frozen = false;
+            }
+            _ => self.move_by(isize::MAX / 2),
+        }
+    }
+
+    pub(super) fn toggle_freeze(&mut self) {
+        self.logs.frozen = !self.logs.frozen;
+        if !self.logs.frozen {
+            self.logs.scroll_back = 0;
+        }
+    }
+
+    pub(super) fn open(&mut self) -> Vec<Effect> {
+        match self.view() {
+            View::Board => match self.selected_run() {
+                Some(_) => {
+                    self.follow_selected_run();
+                    self.stack.push(View::Run);
+                }
+                None => self.info("no run on this block yet; press s to start one".to_owned()),
+            },
+            View::Inbox => match self.inbox_gate() {
+                Some(gate) => {
+                    self.run_sel = Some(gate.run_id.clone());
+                    self.step_sel = gate.step_index;
+                    let title = format!("{} · {}", gate.agent_kind, gate_kind_word(gate.kind));
+                    self.show(title, &gate.prompt);
+                }
+                None => self.info("the inbox is empty".to_owned()),
+            },
+            View::Run => self.open_step(),
+            View::Viewer => return self.send_edited(),
+            View::Logs => {}
+        }
+        Vec::new()
+    }
+
+    fn open_step(&mut self) {
+        let Some(run) = self.selected_run().cloned() else {
+            return;
+        };
+        let Some(step) = run.steps.get(self.step_sel) else {
+            return;
+        };
+        let mut text = step.output.clone().unwrap_or_default();
+        if let Some(failure) = run
+            .failure
+            .as_ref()
+            .filter(|f| f.step_index == self.step_sel)
+        {
+            text = format!(
+                "{}\n\n{}",
+                failure.message,
+                failure.detail.clone().unwrap_or_default()
+            );
+        }
+        if text.trim().is_empty() {
+            self.info("this step has no output yet".to_owned());
+            return;
+        }
+        self.show(format!("{} · output", step.agent_kind), &text);
+    }
+
+    pub(super) fn show(&mut self, title: String, text: &str) {
+        let lines = text
+            .lines()
+            .map(|l| (DiffTag::Plain, l.to_owned()))
+            .collect();
+        self.viewer = Some(Viewer {
+            title,
+            lines,
+            scroll: 0,
+            pending: None,
+        });
+        self.stack.push(View::Viewer);
+    }
+
+    pub(super) fn click(&mut self, column: u16, row: u16) {
+        let area = self.list_area;
+        let inside = column >= area.x
+            && column < area.x + area.width
+            && row >= area.y
+            && row < area.y + area.height;
+        if !inside {
+            return;
+        }
+        let target = area.offset + usize::from(row - area.y);
+        match self.view() {
+            View::Board => {
+                let rows = self.visible_board();
+                if target < rows.len() {
+                    self.select_board(&rows, target);
+                }
+            }
+            View::Inbox => {
+                let gates = self.visible_inbox();
+                if let Some(gate) = gates.get(target) {
+                    self.inbox_index = target;
+                    self.inbox_sel = Some(gate.id.clone());
+                }
+            }
+            View::Run => {
+                let steps = self.selected_run().map_or(0, |r| r.steps.len());
+                if target < steps {
+                    self.step_sel = target;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn filter_modal(&self) -> Modal {
+        let text = match self.view() {
+            View::Logs => self.logs.search.clone().unwrap_or_default(),
+            _ => self.filter.text.clone(),
+        };
+        Modal::Filter { input: text }
+    }
+
+    /// Board rows passing the filter, as indices into the tree order.
+    pub fn visible_board(&mut self) -> Vec<usize> {
+        let now = self.now;
+        let filter = self.filter.clone();
+        let model = &mut self.model;
+        let order_len = model.board_order().len();
+        if filter.is_empty() {
+            return (0..order_len).collect();
+        }
+        let order = model.board_order().to_vec();
+        order
+            .iter()
+            .enumerate()
+            .filter(|(_, (id, _))| {
+                let Some(block) = model.blocks.get(id) else {
+                    return false;
+                };
+                let run = model.run_of_block(id);
+                let gate = run.and_then(|r| r.pending_gate());
+                let mut statuses = vec![status_word(block.status)];
+                statuses.extend(run.map(|r| run_status_word(r.status)));
+                filter.matches(&Subject {
+                    title: &block.title,
+                    statuses: &statuses,
+                    pipeline: run.map(|r| r.pipeline_id.as_str()),
+                    kind: gate.as_ref().map(|g| gate_kind_word(g.kind)),
+                    age_ms: u64::try_from(now - block.updated_at).unwrap_or(0),
+                })
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    pub fn visible_inbox(&self) -> Vec<PendingGate> {
+        let gates = self.model.inbox();
+        if self.filter.is_empty() {
+            return gates;
+        }
+        gates
+            .into_iter()
+            .filter(|gate| {
+                let run = self.model.runs.get(&gate.run_id);
+                let title = self
+                    .model
+                    .blocks
+                    .get(&gate.block_id)
+                    .map_or(gate.prompt.as_str(), |b| b.title.as_str());
+                let kind = gate_kind_word(gate.kind);
+                self.filter.matches(&Subject {
+                    title,
+                    statuses: &["blocked", kind],
+                    pipeline: run.map(|r| r.pipeline_id.as_str()),
+                    kind: Some(kind),
+                    age_ms: u64::try_from(self.now - gate.since).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    /// Where the selection sits in `rows`: the selected block if it is
+    /// still shown, else the same position, so updates never lose the place.
+    pub fn board_position(&mut self, rows: &[usize]) -> usize {
+        let sel = self.board_sel.clone();
+        let order = self.model.board_order();
+        sel.and_then(|id| {
+            rows.iter()
+                .position(|i| order.get(*i).is_some_and(|(b, _)| *b == id))
+        })
+        .unwrap_or(self.board_index.min(rows.len().saturating_sub(1)))
+    }
+
+    fn select_board(&mut self, rows: &[usize], at: usize) {
+        self.board_index = at;
+        let order = self.model.board_order();
+        self.board_sel = rows
+            .get(at)
+            .and_then(|i| order.get(*i))
+            .map(|(id, _)| id.clone());
+    }
+
+    pub fn inbox_position(&self, gates: &[PendingGate]) -> usize {
+        let sel = self.inbox_sel.as_deref();
+        gates
+            .iter()
+            .position(|g| Some(g.id.as_str()) == sel)
+            .unwrap_or(self.inbox_index.min(gates.len().saturating_sub(1)))
+    }
+}
+
+/// `at + delta` kept within `0..len`.
+fn step(at: usize, delta: isize, len: usize) -> usize {
+    if len == 0 {
+        return 0;
+    }
+    at.saturating_add_signed(delta).min(len - 1)
+}

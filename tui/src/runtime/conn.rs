@@ -1,0 +1,131 @@
+//! The connection task: connects, subscribes, forwards frames to the UI and
+//! requests to the daemon, and reconnects with backoff, resuming from the
+//! last sequence number it saw.
+
+use crate::app::ConnState;
+use crate::client::Client;
+use cattery_protocol::wire::{Call, ClientFrame, ServerFrame};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+
+/// From the connection to the UI.
+#[derive(Debug)]
+pub enum Incoming {
+    Connected { version: String, executor: String },
+    State(ConnState),
+    Frame(ServerFrame),
+}
+
+/// From the UI to the connection.
+#[derive(Debug)]
+pub enum Outgoing {
+    Request { id: u64, call: Call },
+    Resubscribe,
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+pub async fn run(
+    data: PathBuf,
+    to_ui: UnboundedSender<Incoming>,
+    mut from_ui: UnboundedReceiver<Outgoing>,
+) {
+    let mut attempt = 1;
+    let mut last_seq = None;
+    loop {
+        let _ = to_ui.send(Incoming::State(ConnState::Connecting { attempt }));
+        let why = match Client::connect(&data, "cattery-tui").await {
+            Ok(client) => {
+                attempt = 1;
+                let welcome = client.welcome.clone();
+                let _ = to_ui.send(Incoming::Connected {
+                    version: welcome.daemon_version,
+                    executor: welcome.executor,
+                });
+                match session(client, &to_ui, &mut from_ui, &mut last_seq).await {
+                    Some(why) => why,
+                    None => return,
+                }
+            }
+            Err(e) => e.to_string(),
+        };
+        let wait = backoff(attempt);
+        let _ = to_ui.send(Incoming::State(ConnState::Down {
+            why,
+            retry_secs: wait.as_secs().max(1),
+        }));
+        if !wait_dropping_requests(wait, &mut from_ui).await {
+            return;
+        }
+        attempt += 1;
+    }
+}
+
+/// 0.5 s, 1 s, 2 s, 4 s, then 5 s between tries.
+fn backoff(attempt: u32) -> Duration {
+    let ms = 500u64.saturating_mul(1 << attempt.saturating_sub(1).min(4));
+    Duration::from_millis(ms).min(MAX_BACKOFF)
+}
+
+/// Sleeps; requests made meanwhile are dropped (the UI already told the
+/// user nothing was sent). False when the UI has gone.
+async fn wait_dropping_requests(wait: Duration, from_ui: &mut UnboundedReceiver<Outgoing>) -> bool {
+    let sleep = tokio::time::sleep(wait);
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            _ = &mut sleep => return true,
+            message = from_ui.recv() => if message.is_none() { return false },
+        }
+    }
+}
+
+/// Runs one connection until it breaks (returns why) or the UI quits (None).
+async fn session(
+    mut client: Client,
+    to_ui: &UnboundedSender<Incoming>,
+    from_ui: &mut UnboundedReceiver<Outgoing>,
+    last_seq: &mut Option<u64>,
+) -> Option<String> {
+    if let Err(e) = client.subscribe(*last_seq).await {
+        return Some(e.to_string());
+    }
+    loop {
+        tokio::select! {
+            frame = client.next_frame() => match frame {
+                Ok(frame) => {
+                    match &frame {
+                        ServerFrame::Snapshot { seq, .. } | ServerFrame::Event { seq, .. } => *last_seq = Some(*seq),
+                        _ => {}
+                    }
+                    if to_ui.send(Incoming::Frame(frame)).is_err() {
+                        return None;
+                    }
+                }
+                Err(e) => return Some(e.to_string()),
+            },
+            message = from_ui.recv() => {
+                let sent = match message {
+                    None => return None,
+                    Some(Outgoing::Request { id, call }) => client.send(&ClientFrame::Request { id, call }).await,
+                    Some(Outgoing::Resubscribe) => client.subscribe(None).await,
+                };
+                if let Err(e) = sent {
+                    return Some(e.to_string());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_five_seconds() {
+        let waits: Vec<u64> = (1..=6).map(|a| backoff(a).as_millis() as u64).collect();
+        assert_eq!(waits, [500, 1000, 2000, 4000, 5000, 5000]);
+    }
+}

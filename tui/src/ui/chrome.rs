@@ -1,0 +1,169 @@
+//! The header (views, inbox badge, daemon and connection) and the footer
+//! (hints for the focused view, messages, the filter line).
+
+use super::style;
+use crate::app::model::status_counts;
+use crate::app::{App, ConnState, Modal, View, hints};
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+pub fn header(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let [top, counts] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let connection = connection(app);
+    let width = connection.width() as u16;
+    let [tabs_area, conn_area] =
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(width)]).areas(top);
+    frame.render_widget(Paragraph::new(tabs(app)), tabs_area);
+    frame.render_widget(
+        Paragraph::new(connection).alignment(Alignment::Right),
+        conn_area,
+    );
+    frame.render_widget(Paragraph::new(count_line(app)), counts);
+}
+
+fn tabs(app: &App) -> Line<'static> {
+    let mut spans = vec![Span::styled(" cattery ", style::title())];
+    let current = match app.view() {
+        View::Viewer => View::TOP
+            .iter()
+            .rev()
+            .find(|v| app.stack.contains(v))
+            .copied()
+            .unwrap_or(View::Board),
+        view => view,
+    };
+    for (i, view) in View::TOP.iter().enumerate() {
+        let label = format!(" {} {} ", i + 1, view.title());
+        let style = if *view == current {
+            style::selected()
+        } else {
+            Style::new()
+        };
+        spans.push(Span::styled(label, style));
+        if *view == View::Inbox {
+            spans.push(inbox_badge(app));
+        }
+    }
+    if app.read_only {
+        spans.push(Span::styled(" read-only ", Style::new().fg(Color::Magenta)));
+    }
+    Line::from(spans)
+}
+
+fn inbox_badge(app: &App) -> Span<'static> {
+    let waiting = app.model.inbox().len();
+    if waiting == 0 {
+        return Span::styled("0", style::dim());
+    }
+    Span::styled(
+        format!("⚑{waiting}"),
+        Style::new()
+            .fg(Color::Black)
+            .bg(Color::Yellow)
+            .add_modifier(Modifier::BOLD),
+    )
+}
+
+fn connection(app: &App) -> Line<'static> {
+    let daemon = match app.daemon.version.is_empty() {
+        true => String::new(),
+        false => format!(
+            "catteryd {} · {} · ",
+            app.daemon.version, app.daemon.executor
+        ),
+    };
+    let (text, color) = match &app.conn {
+        ConnState::Connected => ("● connected".to_owned(), Color::Green),
+        ConnState::Connecting { attempt } => {
+            (format!("◌ connecting (try {attempt})"), Color::Yellow)
+        }
+        ConnState::Down { why, retry_secs } => (
+            format!("✗ {} · retry in {retry_secs}s", super::cut(why, 40)),
+            Color::Red,
+        ),
+    };
+    Line::from(vec![
+        Span::styled(daemon, style::dim()),
+        Span::styled(text, Style::new().fg(color)),
+        Span::raw(" "),
+    ])
+}
+
+fn count_line(app: &App) -> Line<'static> {
+    let mut spans = vec![Span::raw(" tasks ")];
+    let counts = status_counts(&app.model.blocks);
+    if counts.is_empty() {
+        spans.push(Span::styled("none yet", style::dim()));
+    }
+    for (i, (status, n)) in counts.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" · ", style::dim()));
+        }
+        let color = status_color(status);
+        spans.push(Span::styled(
+            format!("{n} {}", status.replace('_', " ")),
+            Style::new().fg(color),
+        ));
+    }
+    if !app.filter.is_empty() {
+        spans.push(Span::styled("  filter: ", style::dim()));
+        spans.push(Span::styled(app.filter.text.clone(), style::key()));
+    }
+    if !app.marked.is_empty() {
+        spans.push(Span::styled(
+            format!("  {} marked", app.marked.len()),
+            style::key(),
+        ));
+    }
+    Line::from(spans)
+}
+
+fn status_color(status: &str) -> Color {
+    match status {
+        "ready" => Color::Blue,
+        "in_progress" => Color::Cyan,
+        "blocked" => Color::Yellow,
+        "pr_ready" => Color::Magenta,
+        "done" => Color::Green,
+        _ => Color::Gray,
+    }
+}
+
+pub fn footer(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let line = match (&app.modal, &app.toast) {
+        (Some(Modal::Filter { input }), toast) => {
+            let mut spans = vec![
+                Span::styled(" / ", style::key()),
+                Span::raw(input.clone()),
+                Span::styled("▏", style::key()),
+            ];
+            if let Some(t) = toast.as_ref().filter(|t| t.error) {
+                spans.push(Span::styled(format!("  {}", t.text), style::error()));
+            }
+            Line::from(spans)
+        }
+        (_, Some(toast)) => {
+            let style = if toast.error {
+                style::error()
+            } else {
+                Style::new().fg(Color::Green)
+            };
+            Line::from(Span::styled(format!(" {}", toast.text), style))
+        }
+        _ => hint_line(app),
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn hint_line(app: &App) -> Line<'static> {
+    let mut spans = vec![Span::raw(" ")];
+    for (key, name) in hints(app) {
+        spans.push(Span::styled(key, style::key()));
+        spans.push(Span::raw(format!(" {name}  ")));
+    }
+    Line::from(spans)
+}

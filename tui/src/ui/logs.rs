@@ -1,0 +1,97 @@
+//! The live log of the selected run's working step: follows the tail
+//! unless frozen or scrolled back, and highlights a search.
+
+use super::style;
+use crate::app::App;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block as Border, Paragraph};
+
+pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
+    let Some(run) = app.selected_run().cloned() else {
+        let outer = Border::bordered().title(" Logs ");
+        let text = Line::styled(
+            "no run selected; pick one on the board (1) or in the inbox (3)",
+            style::dim(),
+        );
+        frame.render_widget(Paragraph::new(text).block(outer), area);
+        return;
+    };
+    let step = run.current_step;
+    let agent = run.steps.get(step).map_or("", |s| s.agent_kind.as_str());
+    let empty = Default::default();
+    let lines = app
+        .model
+        .logs
+        .get(&(run.id.clone(), step))
+        .unwrap_or(&empty);
+    let height = usize::from(area.height.saturating_sub(2));
+    let back = app.logs.scroll_back.min(lines.len().saturating_sub(height));
+    app.logs.scroll_back = back;
+    let end = lines.len() - back;
+    let start = end.saturating_sub(height);
+    let search = app.logs.search.as_deref().map(str::to_lowercase);
+    let matches = search.as_ref().map(|s| {
+        lines
+            .iter()
+            .filter(|l| l.text.to_lowercase().contains(s))
+            .count()
+    });
+    let mode = match app.logs.frozen {
+        true => Span::styled(" frozen ", Style::new().fg(Color::Black).bg(Color::Yellow)),
+        false => Span::styled(" following ", Style::new().fg(Color::Green)),
+    };
+    let mut title = vec![
+        Span::styled(
+            format!(" Logs · step {} {agent} · {} lines ", step + 1, lines.len()),
+            style::title(),
+        ),
+        mode,
+    ];
+    if let (Some(s), Some(n)) = (&app.logs.search, matches) {
+        title.push(Span::styled(format!(" /{s}: {n} matches "), style::key()));
+    }
+    let shown: Vec<Line<'static>> = lines
+        .range(start..end)
+        .map(|line| {
+            let hit = search
+                .as_ref()
+                .is_some_and(|s| line.text.to_lowercase().contains(s));
+            let level_style = level_style(line.level);
+            let text_style = match hit {
+                true => Style::new().fg(Color::Black).bg(Color::Yellow),
+                false => Style::new(),
+            };
+            Line::from(vec![
+                Span::styled(
+                    format!("{:<5} ", format!("{:?}", line.level).to_lowercase()),
+                    level_style,
+                ),
+                Span::styled(line.text.clone(), text_style),
+            ])
+        })
+        .collect();
+    let body = match shown.is_empty() {
+        true => vec![Line::styled(
+            "no log lines from this step yet",
+            style::dim(),
+        )],
+        false => shown,
+    };
+    frame.render_widget(
+        Paragraph::new(body).block(Border::bordered().title(Line::from(title))),
+        area,
+    );
+}
+
+fn level_style(level: cattery_protocol::agent::LogLevel) -> Style {
+    use cattery_protocol::agent::LogLevel as L;
+    match level {
+        L::Error => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        L::Warn => Style::new().fg(Color::Yellow),
+        L::Info => Style::new().fg(Color::Cyan),
+        L::Debug | L::Trace => style::dim(),
+    }
+}

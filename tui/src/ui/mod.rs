@@ -1,0 +1,103 @@
+//! Drawing: one function per view, plus the header, footer and overlays.
+//! Everything takes the app state and draws it; nothing here changes runs.
+
+mod board;
+mod chrome;
+mod inbox;
+mod logs;
+mod overlay;
+mod run;
+pub mod style;
+mod viewer;
+
+use crate::app::{App, View};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::Paragraph;
+
+/// Below this the views cannot be laid out; the screen says so instead.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 12;
+
+pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(frame, area);
+        return;
+    }
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    chrome::header(frame, header, app);
+    match app.view() {
+        View::Board => board::draw(frame, body, app),
+        View::Run => run::draw(frame, body, app),
+        View::Inbox => inbox::draw(frame, body, app),
+        View::Logs => logs::draw(frame, body, app),
+        View::Viewer => viewer::draw(frame, body, app),
+    }
+    chrome::footer(frame, footer, app);
+    overlay::draw(frame, body, app);
+}
+
+fn too_small(frame: &mut Frame<'_>, area: Rect) {
+    let text = vec![
+        Line::from(format!(
+            "terminal too small: {}×{}",
+            area.width, area.height
+        )),
+        Line::from(format!("cattery needs at least {MIN_WIDTH}×{MIN_HEIGHT}")),
+    ];
+    frame.render_widget(Paragraph::new(text), area);
+}
+
+/// `1m05s`, `12s`, `3h02m`.
+pub fn duration(ms: i64) -> String {
+    let secs = ms.max(0) / 1000;
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
+        s if s < 86_400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        s => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// A text bar `█████░░░░░` of `width` cells for a share in 0..=1.
+pub fn bar(share: f64, width: usize) -> String {
+    let filled = ((share.clamp(0.0, 1.0) * width as f64).round() as usize).min(width);
+    format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
+}
+
+/// The first line of a text, cut to `max` characters.
+pub fn first_line(text: &str, max: usize) -> String {
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    cut(line.trim(), max)
+}
+
+pub fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// The first row to show so that `selected` stays inside `height` rows.
+pub fn window_start(previous: usize, selected: usize, height: usize, len: usize) -> usize {
+    if height == 0 || len <= height {
+        return 0;
+    }
+    let start = if selected < previous {
+        selected
+    } else if selected >= previous + height {
+        selected + 1 - height
+    } else {
+        previous
+    };
+    start.min(len - height)
+}

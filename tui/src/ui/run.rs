@@ -1,0 +1,395 @@
+//! One run: its steps with live metrics, and the selected step in detail.
+
+use super::{bar, cut, duration, first_line, style, window_start};
+use crate::app::{App, ListArea};
+use cattery_protocol::{Run, Step, StepMetrics, StepState};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block as Border, Cell, Gauge, Paragraph, Row, Sparkline, Table, Wrap};
+
+pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
+    let Some(run) = app.selected_run().cloned() else {
+        let text = vec![
+            Line::from("no run selected"),
+            Line::styled(
+                "pick a block with a run on the board (1) or a gate in the inbox (3), then press 2 or enter",
+                style::dim(),
+            ),
+        ];
+        let outer = Border::bordered().title(" Run ");
+        frame.render_widget(
+            Paragraph::new(text).block(outer).wrap(Wrap { trim: true }),
+            area,
+        );
+        return;
+    };
+    app.step_sel = app.step_sel.min(run.steps.len().saturating_sub(1));
+    let steps_height = (run.steps.len() as u16 + 3).min(area.height / 2 + 2);
+    let [steps_area, detail_area] =
+        Layout::vertical([Constraint::Length(steps_height), Constraint::Fill(1)]).areas(area);
+    draw_steps(frame, steps_area, app, &run);
+    if let Some(step) = run.steps.get(app.step_sel) {
+        draw_detail(frame, detail_area, app, &run, step);
+    }
+}
+
+fn run_title(app: &App, run: &Run) -> Line<'static> {
+    let block = app
+        .model
+        .blocks
+        .get(&run.block_id)
+        .map_or("?", |b| b.title.as_str());
+    Line::from(vec![
+        Span::styled(format!(" {} ", cut(block, 32)), style::title()),
+        Span::raw(format!("· {} · ", run.pipeline_name)),
+        Span::styled(
+            crate::app::model::run_status_word(run.status),
+            style::run_status(run.status),
+        ),
+        Span::styled(
+            format!(
+                " · {} · rev {} ",
+                duration(app.now - run.created_at),
+                run.rev
+            ),
+            style::dim(),
+        ),
+    ])
+}
+
+fn draw_steps(frame: &mut Frame<'_>, area: Rect, app: &mut App, run: &Run) {
+    let outer = Border::bordered().title(run_title(app, run));
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let wide = inner.width >= 120;
+    let height = usize::from(inner.height.saturating_sub(1));
+    let start = window_start(app.list_area.offset, app.step_sel, height, run.steps.len());
+    let rows: Vec<Row<'static>> = run
+        .steps
+        .iter()
+        .enumerate()
+        .skip(start)
+        .take(height)
+        .map(|(i, step)| {
+            let row = step_row(i, step, run, wide, app.now);
+            match i == app.step_sel {
+                true => row.style(style::selected()),
+                false => row,
+            }
+        })
+        .collect();
+    let mut header = vec![
+        "",
+        "#",
+        "agent",
+        "state",
+        "time",
+        "calls",
+        "tokens in/out",
+        "headroom",
+    ];
+    let mut widths = vec![
+        Constraint::Length(1),
+        Constraint::Length(2),
+        Constraint::Fill(1),
+        Constraint::Length(8),
+        Constraint::Length(6),
+        Constraint::Length(5),
+        Constraint::Length(13),
+        Constraint::Length(9),
+    ];
+    if wide {
+        header.extend(["trunc", "upstream/ovh", "cost", "model"]);
+        widths.extend([
+            Constraint::Length(5),
+            Constraint::Length(13),
+            Constraint::Length(8),
+            Constraint::Length(18),
+        ]);
+    }
+    let table = Table::new(rows, widths).header(Row::new(header).style(style::dim()));
+    frame.render_widget(table, inner);
+    app.list_area = ListArea {
+        x: inner.x,
+        y: inner.y + 1,
+        width: inner.width,
+        height: inner.height.saturating_sub(1),
+        offset: start,
+    };
+}
+
+fn step_row(index: usize, step: &Step, run: &Run, wide: bool, now: i64) -> Row<'static> {
+    let failed = run.failure.as_ref().is_some_and(|f| f.step_index == index)
+        && run.status == cattery_protocol::RunStatus::Failed;
+    let (icon, icon_style) = style::step_icon(step.state, failed, step.skipped.is_some());
+    let m = &step.metrics;
+    let headroom = m
+        .headroom_used()
+        .map(|h| format!("{} {:>2.0}%", bar(h, 4), h * 100.0))
+        .unwrap_or_default();
+    let mut cells = vec![
+        Cell::from(Span::styled(icon, icon_style)),
+        Cell::from(format!("{}", index + 1)),
+        Cell::from(step.agent_kind.clone()),
+        Cell::from(state_word(step, failed)),
+        Cell::from(step_time(step, now)),
+        Cell::from(count(m.calls)),
+        Cell::from(tokens(m)),
+        Cell::from(Span::styled(headroom, headroom_style(m))),
+    ];
+    if wide {
+        cells.extend([
+            Cell::from(count(m.truncated_calls)),
+            Cell::from(latency(m)),
+            Cell::from(cost(m)),
+            Cell::from(step.model.clone().unwrap_or_default()),
+        ]);
+    }
+    Row::new(cells)
+}
+
+fn state_word(step: &Step, failed: bool) -> String {
+    if failed {
+        return "failed".to_owned();
+    }
+    if step.skipped.is_some() {
+        return "skipped".to_owned();
+    }
+    match step.state {
+        StepState::Pending => "pending",
+        StepState::Working => "working",
+        StepState::WaitingDecision => "waiting",
+        StepState::Done => "done",
+    }
+    .to_owned()
+}
+
+fn step_time(step: &Step, now: i64) -> String {
+    match (step.started_at, step.finished_at) {
+        (Some(start), Some(end)) => duration(end - start),
+        (Some(start), None) if step.state == StepState::Working => duration(now - start),
+        _ => String::new(),
+    }
+}
+
+fn count(n: u64) -> String {
+    if n == 0 { String::new() } else { n.to_string() }
+}
+
+fn tokens(m: &StepMetrics) -> String {
+    if m.calls == 0 {
+        return String::new();
+    }
+    format!("{}/{}", human(m.prompt_tokens), human(m.completion_tokens))
+}
+
+/// `950`, `12.4k`, `3.1M`.
+pub fn human(n: u64) -> String {
+    match n {
+        n if n < 1_000 => n.to_string(),
+        n if n < 1_000_000 => format!("{:.1}k", n as f64 / 1_000.0),
+        n => format!("{:.1}M", n as f64 / 1_000_000.0),
+    }
+}
+
+fn latency(m: &StepMetrics) -> String {
+    if m.calls == 0 {
+        return String::new();
+    }
+    format!(
+        "{}/{}",
+        duration_ms(m.upstream_ms),
+        duration_ms(m.overhead_ms)
+    )
+}
+
+fn duration_ms(ms: u64) -> String {
+    if ms < 1_000 {
+        format!("{ms}ms")
+    } else {
+        format!("{:.1}s", ms as f64 / 1_000.0)
+    }
+}
+
+fn cost(m: &StepMetrics) -> String {
+    match (m.cost_estimate, m.calls) {
+        (_, 0) => String::new(),
+        (Some(c), _) => format!("{}{c:.4}", currency(m)),
+        (None, _) => "?".to_owned(),
+    }
+}
+
+fn currency(m: &StepMetrics) -> &'static str {
+    match m.currency.as_deref() {
+        Some("USD") | None => "$",
+        Some("EUR") => "€",
+        Some(_) => "",
+    }
+}
+
+fn headroom_style(m: &StepMetrics) -> Style {
+    match m.headroom_used() {
+        Some(h) if h >= 0.9 => Style::new().fg(Color::Red),
+        Some(h) if h >= 0.7 => Style::new().fg(Color::Yellow),
+        _ => Style::new().fg(Color::Green),
+    }
+}
+
+fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, run: &Run, step: &Step) {
+    let title = format!(" step {} · {} ", app.step_sel + 1, step.agent_kind);
+    let outer = Border::bordered().title(Span::styled(title, style::title()));
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let samples: Vec<u64> = app
+        .model
+        .tokens
+        .get(&(run.id.clone(), app.step_sel))
+        .map(|s| s.iter().copied().collect())
+        .unwrap_or_default();
+    let show_spark = step.state == StepState::Working && samples.len() > 1 && inner.height > 8;
+    let show_gauge = step.metrics.headroom_used().is_some() && inner.height > 4;
+    let [text_area, gauge_area, spark_area] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(u16::from(show_gauge)),
+        Constraint::Length(if show_spark { 3 } else { 0 }),
+    ])
+    .areas(inner);
+    let lines = detail_lines(run, step, app.step_sel, inner.width);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
+    if show_gauge {
+        let used = step.metrics.headroom_used().unwrap_or(0.0);
+        let label = format!(
+            "output headroom: peak {} of {} tokens",
+            step.metrics.peak_completion_tokens, step.metrics.max_output_tokens
+        );
+        let gauge = Gauge::default()
+            .ratio(used.clamp(0.0, 1.0))
+            .label(label)
+            .gauge_style(headroom_style(&step.metrics));
+        frame.render_widget(gauge, gauge_area);
+    }
+    if show_spark {
+        let spark = Sparkline::default()
+            .block(Border::new().title(Span::styled("completion tokens", style::dim())))
+            .data(samples)
+            .style(Style::new().fg(Color::Cyan));
+        frame.render_widget(spark, spark_area);
+    }
+}
+
+fn detail_lines(run: &Run, step: &Step, index: usize, width: u16) -> Vec<Line<'static>> {
+    let m = &step.metrics;
+    let mut lines = vec![Line::from(vec![
+        Span::styled("model ", style::dim()),
+        Span::raw(step.model.clone().unwrap_or_else(|| "—".to_owned())),
+        Span::styled(
+            format!(
+                " · attempts {} · recoveries {} · timeout {}s",
+                step.attempts, step.recoveries, step.timeout_secs
+            ),
+            style::dim(),
+        ),
+    ])];
+    if m.calls > 0 {
+        lines.push(Line::from(format!(
+            "calls {} · prompt {} (cache read {} / write {}) · completion {} · truncated {} · errors {} · warnings {}",
+            m.calls,
+            human(m.prompt_tokens),
+            human(m.cache_read_tokens),
+            human(m.cache_write_tokens),
+            human(m.completion_tokens),
+            m.truncated_calls,
+            m.errors,
+            m.warnings
+        )));
+        lines.push(Line::from(format!(
+            "latency upstream {} · overhead {} · cost {}",
+            duration_ms(m.upstream_ms),
+            duration_ms(m.overhead_ms),
+            match cost(m).as_str() {
+                "?" => "unknown (no price for this model)".to_owned(),
+                c => c.to_owned(),
+            }
+        )));
+    }
+    if let Some(label) = &step.progress_label {
+        lines.push(Line::styled(
+            format!(
+                "{} {:.0}% {label}",
+                bar(step.progress, 10),
+                step.progress * 100.0
+            ),
+            Style::new().fg(Color::Cyan),
+        ));
+    }
+    companion_lines(step, width, &mut lines);
+    if let Some(rework) = &step.rework {
+        lines.push(Line::styled(
+            format!(
+                "rework asked by {:?}: {}",
+                rework.requested_by,
+                first_line(&rework.feedback, usize::from(width))
+            )
+            .to_lowercase(),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    if let Some(failure) = run.failure.as_ref().filter(|f| f.step_index == index) {
+        lines.push(Line::styled(
+            format!("failed ({:?}): {}", failure.kind, failure.message).to_lowercase(),
+            style::error(),
+        ));
+        if let Some(hint) = &failure.hint {
+            lines.push(Line::styled(
+                format!("hint: {hint}"),
+                Style::new().fg(Color::Yellow),
+            ));
+        }
+    }
+    if let Some(output) = step.output.as_deref().filter(|o| !o.is_empty()) {
+        lines.push(Line::styled(
+            format!(
+                "output: {} (enter shows it all)",
+                first_line(output, usize::from(width).saturating_sub(30))
+            ),
+            style::dim(),
+        ));
+    }
+    lines
+}
+
+fn companion_lines(step: &Step, width: u16, lines: &mut Vec<Line<'static>>) {
+    let Some(c) = &step.companion else {
+        return;
+    };
+    lines.push(Line::from(vec![
+        Span::styled(format!("grades {} ", c.producer_kind), style::title()),
+        Span::raw(format!(
+            "· reworks {}/{} · threshold {:.2}",
+            c.attempts, c.max_attempts, c.threshold
+        )),
+        match c.exceeded {
+            true => Span::styled(" · iteration cap reached", style::error()),
+            false => Span::raw(""),
+        },
+    ]));
+    for (i, v) in c.verdicts.iter().enumerate() {
+        let (mark, color) = if v.passed {
+            ("✓", Color::Green)
+        } else {
+            ("✗", Color::Red)
+        };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("  #{} {mark} {:.2} ", i + 1, v.rating),
+                Style::new().fg(color),
+            ),
+            Span::styled(
+                first_line(&v.feedback, usize::from(width).saturating_sub(14)),
+                style::dim(),
+            ),
+        ]));
+    }
+}
