@@ -110,7 +110,7 @@ pub const REGISTRY: &[ActionSpec] = &[
     spec(A::ExtraRound, "extra-round", &["+"], "iteration cap: one more automatic round", Gate, Decision, true),
     spec(A::Proceed, "proceed", &["p"], "iteration cap: accept the output and go on", Gate, Decision, true),
     spec(A::StopReset, "stop-reset", &["S"], "iteration cap: cancel the run, block back to planned", Gate, Final, true),
-    spec(A::Mark, "mark", &["space"], "mark the gate for a bulk approve", Gate, Safe, true),
+    spec(A::Mark, "mark", &["space"], "mark the gate for a bulk approve", Gate, Decision, true),
     spec(A::ApproveMarked, "approve-marked", &["A"], "approve every marked gate", Gate, Final, true),
     spec(A::Start, "start", &["s"], "start a pipeline on the selected block", Run, Decision, true),
     spec(A::Retry, "retry", &["r"], "retry a failed run", Run, Decision, true),

@@ -14,14 +14,25 @@ impl App {
             Action::Stop => self.confirm_stop(),
             Action::Mark => self.toggle_mark(),
             Action::ApproveMarked => self.confirm_approve_marked(),
-            gate_action => return self.on_gate(gate_action, index),
+            gate_action => {
+                let effects = self.on_gate(gate_action, index);
+                // The gate is answered; the viewer of its question has done its job.
+                if !effects.is_empty() && self.view() == View::Viewer {
+                    self.back();
+                }
+                return effects;
+            }
         }
         Vec::new()
     }
 
     fn on_gate(&mut self, action: Action, index: usize) -> Vec<Effect> {
         let Some(gate) = self.selected_gate() else {
-            self.info("no gate is selected here; the inbox (3) lists them".to_owned());
+            let why = match self.shown_gate() {
+                Some(_) => "a decision on this gate is on its way; waiting for catteryd",
+                None => "no gate is selected here; the inbox (3) lists them",
+            };
+            self.info(why.to_owned());
             return Vec::new();
         };
         let needs = match action {

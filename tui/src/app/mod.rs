@@ -120,7 +120,7 @@ pub struct DaemonInfo {
 
 enum Pending {
     Pipelines,
-    Decision { what: String },
+    Decision { what: String, gate: Option<String> },
 }
 
 pub struct App {
@@ -143,6 +143,9 @@ pub struct App {
     pub step_sel: usize,
     pub logs: LogView,
     pub marked: HashSet<String>,
+    /// Gates a decision was sent for; keys on them wait for the answer
+    /// instead of deciding twice.
+    pub in_flight: HashSet<String>,
     pub toast: Option<Toast>,
     pub now: Millis,
     /// Set when the screen must be drawn again.
@@ -173,6 +176,7 @@ impl App {
             step_sel: 0,
             logs: LogView::default(),
             marked: HashSet::new(),
+            in_flight: HashSet::new(),
             toast: None,
             now,
             dirty: true,
@@ -207,6 +211,7 @@ impl App {
                 .filter(|p| matches!(p, Pending::Decision { .. }))
                 .count();
             self.pending.clear();
+            self.in_flight.clear();
             if decisions > 0 {
                 self.error(format!(
                     "the connection broke with {decisions} request(s) unanswered; check the run before deciding again"
@@ -254,11 +259,14 @@ impl App {
                 self.error(format!("cannot list pipelines: {}", e.message));
                 Vec::new()
             }
-            (Pending::Decision { what }, None) => {
+            (Pending::Decision { what, .. }, None) => {
                 self.info(format!("{what}: done"));
                 Vec::new()
             }
-            (Pending::Decision { what }, Some(e)) => {
+            (Pending::Decision { what, gate }, Some(e)) => {
+                if let Some(gate) = gate {
+                    self.in_flight.remove(&gate);
+                }
                 self.error(format!("{what} refused: {}", e.message));
                 vec![Effect::Resubscribe]
             }
@@ -400,7 +408,11 @@ impl App {
             self.error(format!("not connected to catteryd; {what} was not sent"));
             return None;
         }
-        let id = self.register(Pending::Decision { what });
+        let gate = gate_of(&call).map(str::to_owned);
+        if let Some(gate) = &gate {
+            self.in_flight.insert(gate.clone());
+        }
+        let id = self.register(Pending::Decision { what, gate });
         Some(Effect::Send { id, call })
     }
 
@@ -434,8 +446,14 @@ impl App {
         }
     }
 
-    /// The gate a decision key acts on here.
+    /// The gate a decision key acts on here; none while a decision on it
+    /// is on its way.
     pub fn selected_gate(&self) -> Option<PendingGate> {
+        self.shown_gate()
+            .filter(|g| !self.in_flight.contains(&g.id))
+    }
+
+    pub(super) fn shown_gate(&self) -> Option<PendingGate> {
         match self.view() {
             View::Inbox => self.inbox_gate(),
             View::Viewer => match &self.viewer {
@@ -462,6 +480,17 @@ impl App {
 
 #[cfg(test)]
 mod tests;
+
+fn gate_of(call: &Call) -> Option<&str> {
+    match call {
+        Call::Approve { gate_id, .. }
+        | Call::RequestChanges { gate_id, .. }
+        | Call::Reject { gate_id, .. }
+        | Call::ResolveDecision { gate_id, .. }
+        | Call::ResolveIterationCap { gate_id, .. } => Some(gate_id),
+        _ => None,
+    }
+}
 
 /// Footer hints for where the user is: the actions that can act right now.
 pub fn hints(app: &App) -> Vec<(String, &'static str)> {

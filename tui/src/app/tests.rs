@@ -1,1 +1,562 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::keymap::{Key, Keymap};
+use super::*;
+use crate::fixtures::{self, NOW};
+use cattery_protocol::wire::ErrorCode;
+use cattery_protocol::{IterationCapChoice, Pipeline, StepSpec};
+use crossterm::event::{KeyCode, KeyModifiers};
+
+fn app_with(keymap: Keymap, read_only: bool, editor: bool) -> App {
+    let mut app = App::new(keymap, read_only, editor, NOW);
+    app.on_connected("0.1.0".into(), "process".into());
+    let (board, runs) = fixtures::busy();
+    app.on_frame(fixtures::snapshot(board, runs, 10));
+    app.model.pipelines = vec![Pipeline {
+        id: "quick".into(),
+        name: "Quick".into(),
+        description: "plan, build, review".into(),
+        steps: vec![StepSpec {
+            agent_kind: "architect".into(),
+            requires_approval: true,
+            companion: None,
+            timeout_secs: 600,
+        }],
+    }];
+    app
+}
+
+fn app() -> App {
+    app_with(Keymap::defaults(), false, false)
+}
+
+fn event(name: &str) -> KeyEvent {
+    let key = Key::parse(name).unwrap_or_else(|| panic!("bad key {name}"));
+    let mut modifiers = KeyModifiers::empty();
+    if key.ctrl {
+        modifiers |= KeyModifiers::CONTROL;
+    }
+    if matches!(key.code, KeyCode::Char(c) if c.is_ascii_uppercase()) {
+        modifiers |= KeyModifiers::SHIFT;
+    }
+    KeyEvent::new(key.code, modifiers)
+}
+
+fn press(app: &mut App, keys: &[&str]) -> Vec<Effect> {
+    keys.iter().flat_map(|k| app.on_key(event(k))).collect()
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::empty()));
+    }
+}
+
+fn calls(effects: &[Effect]) -> Vec<Call> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { call, .. } => Some(call.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The inbox with the gate of `kind` selected (order: cap, decision, approval).
+fn at_gate(app: &mut App, kind: GateKind) {
+    press(app, &["3"]);
+    let downs = match kind {
+        GateKind::IterationCap => 0,
+        GateKind::Decision => 1,
+        GateKind::Approval => 2,
+    };
+    for _ in 0..downs {
+        press(app, &["j"]);
+    }
+    assert_eq!(app.selected_gate().unwrap().kind, kind);
+}
+
+#[test]
+fn the_inbox_lists_caps_then_decisions_then_approvals() {
+    let app = app();
+    let kinds: Vec<GateKind> = app.model.inbox().iter().map(|g| g.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            GateKind::IterationCap,
+            GateKind::Decision,
+            GateKind::Approval
+        ]
+    );
+}
+
+#[test]
+fn a_approves_the_selected_gate_at_the_rev_it_was_seen() {
+    let mut app = app();
+    at_gate(&mut app, GateKind::Approval);
+    let sent = calls(&press(&mut app, &["a"]));
+    assert_eq!(
+        sent,
+        [Call::Approve {
+            gate_id: "gate-approval".into(),
+            rev: 7,
+            edited_proposal: None
+        }]
+    );
+}
+
+#[test]
+fn digits_answer_a_selected_decision_and_jump_views_elsewhere() {
+    let mut app = app();
+    at_gate(&mut app, GateKind::Decision);
+    let sent = calls(&press(&mut app, &["2"]));
+    assert_eq!(
+        sent,
+        [Call::ResolveDecision {
+            gate_id: "gate-decision".into(),
+            rev: 7,
+            option: "PostgreSQL".into()
+        }]
+    );
+    assert!(calls(&press(&mut app, &["2"])).is_empty(), "sent once only");
+    press(&mut app, &["1"]);
+    assert_eq!(app.view(), View::Board, "1 jumps once the decision is sent");
+    press(&mut app, &["2"]);
+    assert_eq!(app.view(), View::Run);
+}
+
+#[test]
+fn a_digit_past_the_options_does_not_answer() {
+    let mut app = app();
+    at_gate(&mut app, GateKind::Decision);
+    let effects = press(&mut app, &["3"]);
+    assert!(calls(&effects).is_empty());
+    assert_eq!(app.view(), View::Inbox, "3 is the inbox itself");
+}
+
+#[test]
+fn iteration_cap_keys_send_extra_round_and_proceed_and_confirm_stop_reset() {
+    let at_cap = || {
+        let mut app = app();
+        at_gate(&mut app, GateKind::IterationCap);
+        app
+    };
+    let cap = |choice| Call::ResolveIterationCap {
+        gate_id: "gate-cap".into(),
+        rev: 7,
+        choice,
+    };
+    assert_eq!(
+        calls(&press(&mut at_cap(), &["+"])),
+        [cap(IterationCapChoice::ExtraRound)]
+    );
+    assert_eq!(
+        calls(&press(&mut at_cap(), &["p"])),
+        [cap(IterationCapChoice::Proceed)]
+    );
+    let mut app = at_cap();
+    assert!(calls(&press(&mut app, &["S"])).is_empty(), "S asks first");
+    assert!(matches!(app.modal, Some(Modal::Confirm { .. })));
+    assert!(calls(&press(&mut app, &["n"])).is_empty());
+    assert!(
+        app.toast
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("nothing was sent")
+    );
+    press(&mut app, &["S"]);
+    assert_eq!(
+        calls(&press(&mut app, &["y"])),
+        [cap(IterationCapChoice::StopReset)]
+    );
+}
+
+#[test]
+fn a_second_key_on_a_gate_already_decided_waits_instead_of_sending_again() {
+    let mut app = app();
+    at_gate(&mut app, GateKind::IterationCap);
+    assert_eq!(calls(&press(&mut app, &["+"])).len(), 1);
+    assert!(calls(&press(&mut app, &["p"])).is_empty());
+    assert!(
+        app.toast.as_ref().unwrap().text.contains("on its way"),
+        "{:?}",
+        app.toast
+    );
+}
+
+#[test]
+fn a_gate_key_on_the_wrong_kind_of_gate_says_which_keys_fit() {
+    let mut app = app();
+    at_gate(&mut app, GateKind::Decision);
+    assert!(calls(&press(&mut app, &["a"])).is_empty());
+    assert!(
+        app.toast.as_ref().unwrap().text.contains("answer with 1-2"),
+        "{:?}",
+        app.toast
+    );
+}
+
+#[test]
+fn reject_takes_a_reason_in_the_inline_editor_then_asks_for_confirmation() {
+    let mut app = app();
+    at_gate(&mut app, GateKind::Approval);
+    press(&mut app, &["X"]);
+    assert!(matches!(app.modal, Some(Modal::Input { .. })));
+    typed(&mut app, "wrong service");
+    assert!(calls(&press(&mut app, &["ctrl-s"])).is_empty());
+    let Some(Modal::Confirm { prompt, .. }) = &app.modal else {
+        panic!("no confirmation: {:?}", app.modal);
+    };
+    assert!(prompt.contains("Reject"), "{prompt}");
+    assert_eq!(
+        calls(&press(&mut app, &["y"])),
+        [Call::Reject {
+            gate_id: "gate-approval".into(),
+            rev: 7,
+            reason: "wrong service".into()
+        }]
+    );
+}
+
+#[test]
+fn empty_feedback_sends_nothing_and_says_so() {
+    let mut app = app();
+    at_gate(&mut app, GateKind::Approval);
+    press(&mut app, &["c"]);
+    typed(&mut app, "   ");
+    assert!(calls(&press(&mut app, &["ctrl-s"])).is_empty());
+    let toast = app.toast.clone().unwrap();
+    assert!(toast.error && toast.text.contains("empty"), "{toast:?}");
+}
+
+#[test]
+fn request_changes_sends_the_feedback() {
+    let mut app = app();
+    at_gate(&mut app, GateKind::Approval);
+    press(&mut app, &["c"]);
+    typed(&mut app, "split the migration");
+    assert_eq!(
+        calls(&press(&mut app, &["ctrl-s"])),
+        [Call::RequestChanges {
+            gate_id: "gate-approval".into(),
+            rev: 7,
+            feedback: "split the migration".into(),
+            comments: Vec::new()
+        }]
+    );
+}
+
+#[test]
+fn an_edited_proposal_is_shown_as_a_diff_before_it_is_sent() {
+    let mut app = app_with(Keymap::defaults(), false, true);
+    at_gate(&mut app, GateKind::Approval);
+    let effects = press(&mut app, &["e"]);
+    let Some(Effect::Edit { text, purpose }) = effects.first().cloned() else {
+        panic!("no editor: {effects:?}");
+    };
+    assert!(text.starts_with("Plan for the refund endpoint"));
+    let edited = text.replace("3. Emit refund.created", "3. Emit refund.issued");
+    assert!(
+        app.on_edited(purpose, Ok(edited.clone())).is_empty(),
+        "nothing sent yet"
+    );
+    assert_eq!(app.view(), View::Viewer);
+    let lines = &app.viewer.as_ref().unwrap().lines;
+    assert!(lines.contains(&(DiffTag::Removed, "3. Emit refund.created".into())));
+    assert!(lines.contains(&(DiffTag::Added, "3. Emit refund.issued".into())));
+    let sent = calls(&press(&mut app, &["enter"]));
+    assert_eq!(
+        sent,
+        [Call::Approve {
+            gate_id: "gate-approval".into(),
+            rev: 7,
+            edited_proposal: Some(edited.trim_end().to_owned())
+        }]
+    );
+}
+
+#[test]
+fn an_editor_that_fails_sends_nothing_and_says_why() {
+    let mut app = app_with(Keymap::defaults(), false, true);
+    at_gate(&mut app, GateKind::Approval);
+    let Some(Effect::Edit { purpose, .. }) = press(&mut app, &["c"]).pop() else {
+        panic!("no editor");
+    };
+    let effects = app.on_edited(purpose, Err("the editor `vim` exited with 1".into()));
+    assert!(effects.is_empty());
+    assert!(
+        app.toast
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("nothing was sent")
+    );
+}
+
+#[test]
+fn approve_marked_names_the_count_and_approves_only_approvals() {
+    let mut app = app();
+    press(&mut app, &["3", "space", "space", "space"]);
+    assert_eq!(app.marked.len(), 3);
+    press(&mut app, &["A"]);
+    let Some(Modal::Confirm { prompt, .. }) = &app.modal else {
+        panic!("no confirmation");
+    };
+    assert_eq!(prompt, "Approve 1 marked gate?");
+    let sent = calls(&press(&mut app, &["y"]));
+    assert!(
+        matches!(sent.as_slice(), [Call::Approve { gate_id, .. }] if gate_id == "gate-approval")
+    );
+}
+
+#[test]
+fn read_only_hides_decisions_and_refuses_their_keys() {
+    let mut app = app_with(Keymap::defaults(), true, false);
+    at_gate(&mut app, GateKind::Approval);
+    assert!(calls(&press(&mut app, &["a"])).is_empty());
+    assert!(app.toast.as_ref().unwrap().text.contains("read-only"));
+    let names: Vec<&str> = hints(&app).iter().map(|(_, n)| *n).collect();
+    assert!(!names.contains(&"approve"), "{names:?}");
+    assert!(app.palette_matches("appr").is_empty());
+}
+
+#[test]
+fn a_key_with_no_action_changes_nothing() {
+    let mut app = app();
+    app.dirty = false;
+    let before = hints(&app);
+    assert!(press(&mut app, &["z"]).is_empty());
+    assert!(!app.dirty && app.toast.is_none());
+    assert_eq!(hints(&app), before);
+}
+
+#[test]
+fn a_remapped_key_moves_the_action_and_its_footer_hint() {
+    let keymap = Keymap::with_overrides("keys.toml", "approve = \"y\"\n").unwrap();
+    let mut app = app_with(keymap, false, false);
+    at_gate(&mut app, GateKind::Approval);
+    assert!(calls(&press(&mut app, &["a"])).is_empty());
+    assert!(hints(&app).contains(&("y".to_owned(), "approve")));
+    assert_eq!(calls(&press(&mut app, &["y"])).len(), 1);
+}
+
+#[test]
+fn a_bad_keys_toml_says_what_is_wrong_and_how_to_fix_it() {
+    let unknown = Keymap::with_overrides("keys.toml", "aprove = \"y\"").unwrap_err();
+    assert!(unknown.to_string().contains("`aprove` is not an action"));
+    let clash = Keymap::with_overrides("keys.toml", "approve = \"q\"").unwrap_err();
+    assert!(clash.to_string().contains("bound to both"), "{clash}");
+    let bad = Keymap::with_overrides("keys.toml", "approve = \"ctrl-\"").unwrap_err();
+    assert!(bad.to_string().contains("is not a key"), "{bad}");
+    let syntax = Keymap::with_overrides("keys.toml", "approve = ").unwrap_err();
+    assert!(syntax.to_string().contains("fix:"), "{syntax}");
+}
+
+#[test]
+fn the_default_keys_have_no_conflicts_and_every_action_a_row() {
+    assert!(Keymap::with_overrides("keys.toml", "").is_ok());
+    for spec in actions::REGISTRY {
+        assert!(!spec.keys.is_empty(), "{} has no key", spec.name);
+        assert_eq!(actions::spec_of(spec.action).name, spec.name);
+    }
+}
+
+#[test]
+fn a_refused_decision_shows_the_daemons_message_and_refreshes() {
+    let mut app = app();
+    at_gate(&mut app, GateKind::Approval);
+    let Some(Effect::Send { id, .. }) = press(&mut app, &["a"]).pop() else {
+        panic!("nothing sent");
+    };
+    let effects = app.on_frame(ServerFrame::Response {
+        id,
+        result: None,
+        error: Some(WireError {
+            code: ErrorCode::Stale,
+            message: "gate-approval was already decided".into(),
+        }),
+    });
+    assert_eq!(effects, [Effect::Resubscribe]);
+    let toast = app.toast.unwrap();
+    assert!(
+        toast.error && toast.text.contains("already decided"),
+        "{toast:?}"
+    );
+}
+
+#[test]
+fn a_gap_in_sequence_numbers_asks_for_a_snapshot() {
+    let mut app = app();
+    let frame = fixtures::log_event(12, "run-vault", 1, "skipped one");
+    assert_eq!(app.on_frame(frame), [Effect::Resubscribe]);
+    let next = fixtures::log_event(11, "run-vault", 1, "in order");
+    assert!(app.on_frame(next).is_empty());
+    assert_eq!(app.model.seq, 11);
+}
+
+#[test]
+fn the_selection_survives_a_resync() {
+    let mut app = app();
+    press(&mut app, &["j", "j", "j"]);
+    let selected = app.board_sel.clone().unwrap();
+    let (mut board, runs) = fixtures::busy();
+    board.reverse();
+    app.on_frame(fixtures::snapshot(board, runs, 40));
+    assert_eq!(app.board_sel.as_deref(), Some(selected.as_str()));
+    let rows = app.visible_board();
+    let at = app.board_position(&rows);
+    assert_eq!(app.model.board_order()[rows[at]].0, selected);
+}
+
+#[test]
+fn while_disconnected_a_decision_is_not_sent_and_the_user_is_told() {
+    let mut app = app();
+    app.on_conn_state(ConnState::Down {
+        why: "closed".into(),
+        retry_secs: 1,
+    });
+    at_gate(&mut app, GateKind::Approval);
+    assert!(calls(&press(&mut app, &["a"])).is_empty());
+    assert!(app.toast.unwrap().text.contains("not connected"));
+}
+
+#[test]
+fn the_palette_runs_any_action_by_name_with_completion() {
+    let mut app = app();
+    press(&mut app, &[":"]);
+    typed(&mut app, "inb");
+    press(&mut app, &["tab"]);
+    assert!(matches!(&app.modal, Some(Modal::Palette { input, .. }) if input == "inbox "));
+    press(&mut app, &["enter"]);
+    assert_eq!(app.view(), View::Inbox);
+    press(&mut app, &["j", ":"]);
+    typed(&mut app, "choose 1");
+    let sent = calls(&press(&mut app, &["enter"]));
+    assert!(
+        matches!(sent.as_slice(), [Call::ResolveDecision { option, .. }] if option == "SQLite")
+    );
+}
+
+#[test]
+fn a_facet_filter_narrows_the_board_and_a_bad_one_says_how_to_write_it() {
+    let mut app = app();
+    press(&mut app, &["/"]);
+    typed(&mut app, "status:blocked pipeline:quick");
+    press(&mut app, &["enter"]);
+    let rows = app.visible_board();
+    let order = app.model.board_order().to_vec();
+    let ids: Vec<&str> = rows.iter().map(|i| order[*i].0.as_str()).collect();
+    assert_eq!(ids, ["task-refund", "task-webhooks"]);
+    press(&mut app, &["/"]);
+    typed(&mut app, " owner:me");
+    assert!(app.toast.as_ref().unwrap().text.contains("status:"));
+    press(&mut app, &["esc"]);
+    assert!(app.filter.is_empty());
+}
+
+#[test]
+fn help_is_searchable() {
+    let mut app = app();
+    press(&mut app, &["?"]);
+    typed(&mut app, "reject");
+    assert!(matches!(&app.modal, Some(Modal::Help { query, .. }) if query == "reject"));
+    press(&mut app, &["esc"]);
+    assert!(app.modal.is_none());
+}
+
+#[test]
+fn esc_backs_out_one_level_and_q_quits_only_at_the_top() {
+    let mut app = app();
+    press(&mut app, &["3", "enter"]);
+    assert_eq!(app.stack, [View::Board, View::Inbox, View::Viewer]);
+    press(&mut app, &["esc"]);
+    assert_eq!(app.view(), View::Inbox);
+    assert!(press(&mut app, &["q"]).is_empty());
+    assert_eq!(app.view(), View::Board);
+    assert_eq!(press(&mut app, &["q"]), [Effect::Quit]);
+}
+
+#[test]
+fn run_keys_retry_a_failed_run_and_confirm_restart_and_stop() {
+    let mut app = app();
+    app.run_sel = Some("run-rounding".into());
+    press(&mut app, &["2"]);
+    app.run_sel = Some("run-rounding".into());
+    assert_eq!(
+        calls(&press(&mut app, &["r"])),
+        [Call::Retry {
+            run_id: "run-rounding".into()
+        }]
+    );
+    app.run_sel = Some("run-vault".into());
+    press(&mut app, &["j", "R"]);
+    assert!(matches!(&app.modal, Some(Modal::Confirm { prompt, .. }) if prompt.contains("step 2")));
+    assert_eq!(
+        calls(&press(&mut app, &["y"])),
+        [Call::RestartFromStep {
+            run_id: "run-vault".into(),
+            step: 1
+        }]
+    );
+    press(&mut app, &["x"]);
+    assert_eq!(
+        calls(&press(&mut app, &["y"])),
+        [Call::Stop {
+            run_id: "run-vault".into()
+        }]
+    );
+}
+
+#[test]
+fn s_starts_a_pipeline_picked_from_the_list() {
+    let mut app = app();
+    let rows = app.visible_board();
+    let idle = rows
+        .iter()
+        .position(|i| app.model.board_order()[*i].0 == "task-idle")
+        .unwrap();
+    for _ in 0..idle {
+        press(&mut app, &["j"]);
+    }
+    press(&mut app, &["s"]);
+    assert!(matches!(app.modal, Some(Modal::Picker { .. })));
+    assert_eq!(
+        calls(&press(&mut app, &["enter"])),
+        [Call::Start {
+            block_id: "task-idle".into(),
+            pipeline_id: "quick".into()
+        }]
+    );
+}
+
+#[test]
+fn the_log_keeps_a_bounded_tail() {
+    let mut app = app();
+    let total = model::LOG_LINES + 50;
+    for i in 0..total {
+        app.on_frame(fixtures::log_event(
+            11 + i as u64,
+            "run-vault",
+            1,
+            &format!("line {i}"),
+        ));
+    }
+    let log = &app.model.logs[&("run-vault".to_owned(), 1)];
+    assert_eq!(log.len(), model::LOG_LINES);
+    assert_eq!(log.back().unwrap().text, format!("line {}", total - 1));
+}
+
+#[test]
+fn the_clock_ticks_only_while_something_on_screen_moves() {
+    let mut app = App::new(Keymap::defaults(), false, false, NOW);
+    app.on_connected("0.1.0".into(), "process".into());
+    let (board, _) = fixtures::busy();
+    app.on_frame(fixtures::snapshot(board, Vec::new(), 1));
+    assert!(!app.needs_clock(), "nothing live, no toast: no ticks");
+    app.info("hello".into());
+    assert!(app.needs_clock());
+    app.dirty = false;
+    assert!(app.on_tick(NOW + 6_000));
+    assert!(app.toast.is_none() && !app.needs_clock());
+}

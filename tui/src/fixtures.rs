@@ -1,0 +1,462 @@
+//! A fixed, busy workspace for snapshot tests and render benchmarks: every
+//! kind of gate, a working step with metrics, a failure, a finished run.
+#![doc(hidden)]
+
+use cattery_protocol::agent::LogLevel;
+use cattery_protocol::event::Event;
+use cattery_protocol::wire::ServerFrame;
+use cattery_protocol::*;
+use std::sync::Arc;
+
+/// The clock every fixture is seen at.
+pub const NOW: Millis = 1_700_000_000_000;
+const MIN: Millis = 60_000;
+
+pub fn block(id: &str, level: BlockLevel, parent: Option<&str>, title: &str) -> Block {
+    Block {
+        id: id.to_owned(),
+        level,
+        parent_id: parent.map(str::to_owned),
+        title: title.to_owned(),
+        description: String::new(),
+        status: BlockStatus::Planned,
+        progress: 0.0,
+        run_id: None,
+        created_at: NOW - 90 * MIN,
+        updated_at: NOW - 30 * MIN,
+    }
+}
+
+pub fn step(agent: &str, state: StepState) -> Step {
+    Step {
+        agent_kind: agent.to_owned(),
+        state,
+        progress: 0.0,
+        progress_label: None,
+        output: None,
+        model: None,
+        decision: None,
+        requires_approval: false,
+        approval: None,
+        companion: None,
+        rework: None,
+        metrics: StepMetrics::default(),
+        job: None,
+        timeout_secs: 600,
+        started_at: None,
+        finished_at: None,
+        attempts: 0,
+        recoveries: 0,
+        skipped: None,
+    }
+}
+
+fn done(mut step: Step, minutes_ago: i64, took: i64) -> Step {
+    step.state = StepState::Done;
+    step.started_at = Some(NOW - minutes_ago * MIN);
+    step.finished_at = Some(NOW - minutes_ago * MIN + took * 1_000);
+    step.attempts = 1;
+    step.progress = 1.0;
+    step.model = Some("demo-large".to_owned());
+    step.metrics = metrics(3, 1_800);
+    step.output = Some(format!("{} output", step.agent_kind));
+    step
+}
+
+pub fn metrics(calls: u64, completion: u64) -> StepMetrics {
+    StepMetrics {
+        calls,
+        prompt_tokens: calls * 2_400,
+        cache_read_tokens: calls * 600,
+        cache_write_tokens: 0,
+        completion_tokens: completion,
+        peak_completion_tokens: completion / calls.max(1) + 200,
+        max_output_tokens: 4_096,
+        truncated_calls: 0,
+        upstream_ms: calls * 1_350,
+        overhead_ms: calls * 40,
+        errors: 0,
+        warnings: 0,
+        cost_estimate: Some(calls as f64 * 0.0123),
+        currency: Some("USD".to_owned()),
+    }
+}
+
+pub fn run(
+    id: &str,
+    block: &str,
+    pipeline: &str,
+    steps: Vec<Step>,
+    current: usize,
+    status: RunStatus,
+) -> Run {
+    Run {
+        id: id.to_owned(),
+        block_id: block.to_owned(),
+        pipeline_id: pipeline.to_owned(),
+        pipeline_name: capitalised(pipeline),
+        steps,
+        current_step: current,
+        status,
+        failure: None,
+        failure_history: Vec::new(),
+        output_history: Vec::new(),
+        resolved_gates: Vec::new(),
+        previous_run_id: None,
+        initiated_by: "ana".to_owned(),
+        created_at: NOW - 20 * MIN,
+        updated_at: NOW - 5 * MIN,
+        rev: 7,
+    }
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+fn waiting(mut step: Step, minutes_ago: i64) -> Step {
+    step.state = StepState::WaitingDecision;
+    step.started_at = Some(NOW - minutes_ago * MIN - 40_000);
+    step.finished_at = Some(NOW - minutes_ago * MIN);
+    step.attempts = 1;
+    step.model = Some("demo-large".to_owned());
+    step.metrics = metrics(2, 1_200);
+    step
+}
+
+fn approval_run() -> Run {
+    let mut architect = waiting(step("architect", StepState::Pending), 12);
+    architect.requires_approval = true;
+    let plan = "Plan for the refund endpoint\n1. POST /refunds with an idempotency key\n2. Store refunds in the ledger\n3. Emit refund.created";
+    architect.output = Some(plan.to_owned());
+    architect.approval = Some(Approval {
+        id: "gate-approval".to_owned(),
+        status: ApprovalStatus::Pending,
+        proposal: plan.to_owned(),
+        feedback: None,
+        comments: Vec::new(),
+    });
+    let steps = vec![
+        architect,
+        step("coder", StepState::Pending),
+        step("reviewer", StepState::Pending),
+        step("merger", StepState::Pending),
+    ];
+    run(
+        "run-refund",
+        "task-refund",
+        "quick",
+        steps,
+        0,
+        RunStatus::Blocked,
+    )
+}
+
+fn decision_run() -> Run {
+    let mut architect = waiting(step("architect", StepState::Pending), 3);
+    architect.decision = Some(Decision {
+        id: "gate-decision".to_owned(),
+        question: "Which storage engine for the ledger?".to_owned(),
+        options: vec!["SQLite".to_owned(), "PostgreSQL".to_owned()],
+        chosen: None,
+    });
+    let steps = vec![
+        architect,
+        step("architect-companion", StepState::Pending),
+        step("coder", StepState::Pending),
+    ];
+    run(
+        "run-ledger",
+        "task-ledger",
+        "build",
+        steps,
+        0,
+        RunStatus::Blocked,
+    )
+}
+
+fn cap_run() -> Run {
+    let mut reviewer = waiting(step("reviewer", StepState::Pending), 25);
+    reviewer.attempts = 4;
+    let verdict = |rating: f64, feedback: &str| Verdict {
+        rating,
+        threshold: 0.8,
+        passed: false,
+        feedback: feedback.to_owned(),
+        comments: Vec::new(),
+    };
+    reviewer.companion = Some(CompanionState {
+        producer_kind: "coder".to_owned(),
+        threshold: 0.8,
+        max_attempts: 3,
+        attempts: 3,
+        verdicts: vec![
+            verdict(0.4, "retries are not jittered"),
+            verdict(0.5, "backoff has no ceiling"),
+            verdict(0.6, "no test for the ceiling"),
+            verdict(0.7, "the ceiling test is flaky"),
+        ],
+        exceeded: true,
+        cap_gate_id: Some("gate-cap".to_owned()),
+    });
+    let steps = vec![
+        done(step("architect", StepState::Pending), 60, 40),
+        done(step("coder", StepState::Pending), 40, 300),
+        reviewer,
+        step("merger", StepState::Pending),
+    ];
+    run(
+        "run-webhooks",
+        "task-webhooks",
+        "quick",
+        steps,
+        2,
+        RunStatus::Blocked,
+    )
+}
+
+fn working_run() -> Run {
+    let mut coder = step("coder", StepState::Working);
+    coder.started_at = Some(NOW - 95_000);
+    coder.attempts = 1;
+    coder.model = Some("demo-large".to_owned());
+    coder.progress = 0.6;
+    coder.progress_label = Some("writing the migration".to_owned());
+    coder.metrics = metrics(6, 3_900);
+    coder.metrics.peak_completion_tokens = 3_850;
+    coder.metrics.truncated_calls = 1;
+    let steps = vec![
+        done(step("architect", StepState::Pending), 10, 30),
+        coder,
+        step("reviewer", StepState::Pending),
+        step("merger", StepState::Pending),
+    ];
+    run(
+        "run-vault",
+        "task-vault",
+        "quick",
+        steps,
+        1,
+        RunStatus::Running,
+    )
+}
+
+fn failed_run() -> Run {
+    let mut investigator = step("bug-investigator", StepState::Working);
+    investigator.started_at = Some(NOW - 8 * MIN);
+    investigator.attempts = 2;
+    let mut run = run(
+        "run-rounding",
+        "task-rounding",
+        "bugfix",
+        vec![investigator, step("coder", StepState::Pending)],
+        0,
+        RunStatus::Failed,
+    );
+    run.failure = Some(Failure {
+        kind: FailureKind::Timeout,
+        message: "bug-investigator ran past its 600s timeout and was killed".to_owned(),
+        detail: Some("last output: scanning ledger/rounding.rs".to_owned()),
+        hint: Some("raise timeout_secs for [agents.bug-investigator], or retry with r".to_owned()),
+        occurred_at: NOW - 2 * MIN,
+        step_index: 0,
+    });
+    run
+}
+
+fn done_run() -> Run {
+    let steps = vec![
+        done(step("architect", StepState::Pending), 80, 30),
+        done(step("coder", StepState::Pending), 70, 240),
+        done(step("reviewer", StepState::Pending), 60, 50),
+        done(step("merger", StepState::Pending), 55, 10),
+    ];
+    run("run-docs", "task-docs", "quick", steps, 3, RunStatus::Done)
+}
+
+/// The busy workspace: board and runs as a daemon snapshot would send them.
+pub fn busy() -> (Vec<Block>, Vec<Run>) {
+    let runs = vec![
+        approval_run(),
+        decision_run(),
+        cap_run(),
+        working_run(),
+        failed_run(),
+        done_run(),
+    ];
+    let mut board = vec![
+        block(
+            "frame-payments",
+            BlockLevel::Frame,
+            None,
+            "Payments service",
+        ),
+        block(
+            "module-api",
+            BlockLevel::Module,
+            Some("frame-payments"),
+            "Public API",
+        ),
+        block(
+            "module-ledger",
+            BlockLevel::Module,
+            Some("frame-payments"),
+            "Ledger",
+        ),
+    ];
+    let tasks = [
+        (
+            "task-refund",
+            "module-api",
+            "Add a refund endpoint",
+            BlockStatus::Blocked,
+            0.0,
+        ),
+        (
+            "task-webhooks",
+            "module-api",
+            "Harden webhook retries",
+            BlockStatus::Blocked,
+            0.5,
+        ),
+        (
+            "task-docs",
+            "module-api",
+            "Document the API errors",
+            BlockStatus::Done,
+            1.0,
+        ),
+        (
+            "task-ledger",
+            "module-ledger",
+            "Choose the ledger storage",
+            BlockStatus::Blocked,
+            0.0,
+        ),
+        (
+            "task-vault",
+            "module-ledger",
+            "Migrate card tokens to the vault",
+            BlockStatus::InProgress,
+            0.25,
+        ),
+        (
+            "task-rounding",
+            "module-ledger",
+            "Fix rounding of minor units",
+            BlockStatus::Blocked,
+            0.0,
+        ),
+        (
+            "task-idle",
+            "module-ledger",
+            "Archive old ledgers",
+            BlockStatus::Planned,
+            0.0,
+        ),
+    ];
+    for (i, (id, parent, title, status, progress)) in tasks.into_iter().enumerate() {
+        let mut task = block(id, BlockLevel::Task, Some(parent), title);
+        task.status = status;
+        task.progress = progress;
+        task.created_at += i as Millis * MIN;
+        task.run_id = runs.iter().find(|r| r.block_id == id).map(|r| r.id.clone());
+        board.push(task);
+    }
+    (board, runs)
+}
+
+pub fn snapshot(board: Vec<Block>, runs: Vec<Run>, seq: u64) -> ServerFrame {
+    ServerFrame::Snapshot {
+        seq,
+        board,
+        runs,
+        inbox: Vec::new(),
+    }
+}
+
+/// A board of `n` tasks spread over 10 frames and 100 modules, a tenth of them running.
+pub fn large(n: usize) -> (Vec<Block>, Vec<Run>) {
+    let mut board = Vec::with_capacity(n + 110);
+    let mut runs = Vec::new();
+    for f in 0..10 {
+        board.push(block(
+            &format!("f{f}"),
+            BlockLevel::Frame,
+            None,
+            &format!("Service {f}"),
+        ));
+        for m in 0..10 {
+            board.push(block(
+                &format!("m{f}-{m}"),
+                BlockLevel::Module,
+                Some(&format!("f{f}")),
+                &format!("Module {f}.{m}"),
+            ));
+        }
+    }
+    for t in 0..n {
+        let parent = format!("m{}-{}", t % 10, (t / 10) % 10);
+        let mut task = block(
+            &format!("t{t}"),
+            BlockLevel::Task,
+            Some(&parent),
+            &format!("Task number {t}"),
+        );
+        if t % 10 == 0 {
+            let mut r = working_run();
+            r.id = format!("r{t}");
+            r.block_id = task.id.clone();
+            task.run_id = Some(r.id.clone());
+            task.status = BlockStatus::InProgress;
+            runs.push(r);
+        }
+        board.push(task);
+    }
+    (board, runs)
+}
+
+/// A run of `n` steps, the middle one working.
+pub fn long_run(n: usize) -> Run {
+    let steps = (0..n)
+        .map(|i| match i {
+            i if i < n / 2 => done(step(&format!("agent-{i}"), StepState::Pending), 60, 20),
+            i if i == n / 2 => working_run().steps[1].clone(),
+            i => step(&format!("agent-{i}"), StepState::Pending),
+        })
+        .collect();
+    let mut run = run(
+        "run-long",
+        "task-vault",
+        "long",
+        steps,
+        n / 2,
+        RunStatus::Running,
+    );
+    run.steps[n / 2].agent_kind = "coder".to_owned();
+    run
+}
+
+pub fn log_event(seq: u64, run_id: &str, step_index: usize, line: &str) -> ServerFrame {
+    ServerFrame::Event {
+        seq,
+        event: Event::StepLog {
+            run_id: run_id.to_owned(),
+            step_index,
+            at: NOW,
+            level: LogLevel::Info,
+            line: line.to_owned(),
+        },
+    }
+}
+
+pub fn run_event(seq: u64, run: Run) -> ServerFrame {
+    ServerFrame::Event {
+        seq,
+        event: Event::Run { run: Arc::new(run) },
+    }
+}
