@@ -230,6 +230,7 @@ impl App {
             self.error(format!("catteryd: {}", error.message));
             return Vec::new();
         }
+        self.hold_frozen_log(&frame);
         match self.model.apply(frame) {
             Applied::Changed => {
                 self.dirty = true;
@@ -237,6 +238,27 @@ impl App {
             }
             Applied::Unchanged => Vec::new(),
             Applied::Gap => vec![Effect::Resubscribe],
+        }
+    }
+
+    /// A frozen log stays on the lines it showed while new ones arrive.
+    fn hold_frozen_log(&mut self, frame: &ServerFrame) {
+        let ServerFrame::Event {
+            event:
+                cattery_protocol::event::Event::StepLog {
+                    run_id, step_index, ..
+                },
+            ..
+        } = frame
+        else {
+            return;
+        };
+        let watched = self.view() == View::Logs
+            && self.logs.frozen
+            && self.run_sel.as_ref() == Some(run_id)
+            && self.model.runs.get(run_id).map(|r| r.current_step) == Some(*step_index);
+        if watched {
+            self.logs.scroll_back += 1;
         }
     }
 

@@ -560,3 +560,21 @@ fn the_clock_ticks_only_while_something_on_screen_moves() {
     assert!(app.on_tick(NOW + 6_000));
     assert!(app.toast.is_none() && !app.needs_clock());
 }
+
+#[test]
+fn a_frozen_log_stays_on_its_lines_while_new_ones_arrive() {
+    let mut app = app();
+    app.on_frame(fixtures::log_event(11, "run-vault", 1, "first"));
+    app.run_sel = Some("run-vault".into());
+    press(&mut app, &["4"]);
+    app.run_sel = Some("run-vault".into());
+    press(&mut app, &["f"]);
+    app.on_frame(fixtures::log_event(12, "run-vault", 1, "second"));
+    app.on_frame(fixtures::log_event(13, "run-vault", 1, "third"));
+    assert_eq!(
+        app.logs.scroll_back, 2,
+        "still showing `first` at the bottom"
+    );
+    press(&mut app, &["f"]);
+    assert_eq!(app.logs.scroll_back, 0, "following again");
+}

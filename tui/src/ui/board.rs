@@ -144,9 +144,17 @@ fn run_cell(run: Option<&Run>, wide: bool, now: i64) -> Line<'static> {
             run.pipeline_id,
             (run.current_step + 1).min(run.steps.len()),
             run.steps.len(),
-            super::duration(now - run.created_at)
+            super::duration(run_age(run, now))
         ),
         false => cut(&format!("{} · {step}", run.pipeline_id), 18),
     };
     Line::styled(text, style::run_status(run.status))
+}
+
+/// How long a run has been going, or took once it ended.
+fn run_age(run: &Run, now: i64) -> i64 {
+    match run.status.is_live() {
+        true => now - run.created_at,
+        false => run.updated_at - run.created_at,
+    }
 }

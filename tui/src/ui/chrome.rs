@@ -11,18 +11,42 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 pub fn header(frame: &mut Frame<'_>, area: Rect, app: &App) {
-    let [top, counts] =
+    let [top, second] =
         Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
-    let connection = connection(app);
-    let width = connection.width() as u16;
-    let [tabs_area, conn_area] =
-        Layout::horizontal([Constraint::Fill(1), Constraint::Length(width)]).areas(top);
+    let state = connection(app);
+    let [tabs_area, state_area] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(state.width() as u16),
+    ])
+    .areas(top);
     frame.render_widget(Paragraph::new(tabs(app)), tabs_area);
     frame.render_widget(
-        Paragraph::new(connection).alignment(Alignment::Right),
-        conn_area,
+        Paragraph::new(state).alignment(Alignment::Right),
+        state_area,
     );
-    frame.render_widget(Paragraph::new(count_line(app)), counts);
+    let daemon = daemon_line(app, usize::from(area.width / 3));
+    let [counts_area, daemon_area] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(daemon.width() as u16),
+    ])
+    .areas(second);
+    frame.render_widget(Paragraph::new(count_line(app)), counts_area);
+    frame.render_widget(
+        Paragraph::new(daemon).alignment(Alignment::Right),
+        daemon_area,
+    );
+}
+
+/// Which daemon this is, or while down, why it cannot be reached.
+fn daemon_line(app: &App, max: usize) -> Line<'static> {
+    let text = match &app.conn {
+        ConnState::Down { why, .. } => {
+            return Line::styled(format!("{} ", super::cut(why, max)), style::error());
+        }
+        _ if app.daemon.version.is_empty() => return Line::default(),
+        _ => format!("catteryd {} · {} ", app.daemon.version, app.daemon.executor),
+    };
+    Line::styled(text, style::dim())
 }
 
 fn tabs(app: &App) -> Line<'static> {
@@ -69,25 +93,14 @@ fn inbox_badge(app: &App) -> Span<'static> {
 }
 
 fn connection(app: &App) -> Line<'static> {
-    let daemon = match app.daemon.version.is_empty() {
-        true => String::new(),
-        false => format!(
-            "catteryd {} · {} · ",
-            app.daemon.version, app.daemon.executor
-        ),
-    };
     let (text, color) = match &app.conn {
         ConnState::Connected => ("● connected".to_owned(), Color::Green),
-        ConnState::Connecting { attempt } => {
-            (format!("◌ connecting (try {attempt})"), Color::Yellow)
+        ConnState::Connecting { attempt } => (format!("◌ connecting ({attempt})"), Color::Yellow),
+        ConnState::Down { retry_secs, .. } => {
+            (format!("✗ down · retry in {retry_secs}s"), Color::Red)
         }
-        ConnState::Down { why, retry_secs } => (
-            format!("✗ {} · retry in {retry_secs}s", super::cut(why, 40)),
-            Color::Red,
-        ),
     };
     Line::from(vec![
-        Span::styled(daemon, style::dim()),
         Span::styled(text, Style::new().fg(color)),
         Span::raw(" "),
     ])

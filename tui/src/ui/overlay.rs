@@ -65,15 +65,15 @@ fn help(frame: &mut Frame<'_>, body: Rect, app: &App, query: &str, scroll: usize
         })
         .skip(scroll)
         .map(|s| {
-            let weight = match s.weight {
-                Weight::Final => Span::styled(" (asks first)", style::dim()),
-                _ => Span::raw(""),
+            let asks = match s.weight {
+                Weight::Final => " (asks first)",
+                _ => "",
             };
+            let room = usize::from(body.width).saturating_sub(33);
             Line::from(vec![
                 Span::styled(format!("{:>12} ", app.keymap.label(s.action)), style::key()),
                 Span::styled(format!("{:<16}", s.name), style::title()),
-                Span::raw(s.help),
-                weight,
+                Span::raw(cut(&format!("{}{asks}", s.help), room)),
             ])
         })
         .collect();
@@ -95,8 +95,15 @@ fn help(frame: &mut Frame<'_>, body: Rect, app: &App, query: &str, scroll: usize
             style::dim(),
         ));
     }
-    let area = centered(body, 96, body.height);
-    boxed(frame, area, "Help · type to search · esc closes", lines);
+    let area = centered(body, 110, body.height);
+    frame.render_widget(Clear, area);
+    let outer = Border::bordered()
+        .border_style(Style::new().fg(Color::Cyan))
+        .title(Span::styled(
+            " Help · type to search · esc closes ",
+            style::title(),
+        ));
+    frame.render_widget(Paragraph::new(lines).block(outer), area);
 }
 
 fn palette(frame: &mut Frame<'_>, body: Rect, app: &App, input: &str, selected: usize) {

@@ -1,0 +1,348 @@
+//! Every view drawn into ratatui's TestBackend at 80×24 and 200×50, in
+//! empty, busy and error states. Review changes with `cargo insta review`
+//! (or read the `.snap.new` files) before accepting them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use cattery_protocol::wire::ServerFrame;
+use cattery_protocol::{GateKind, Pipeline, StepSpec};
+use cattery_tui::app::keymap::{Key, Keymap};
+use cattery_tui::app::{App, ConnState, View};
+use cattery_tui::fixtures::{self, NOW};
+use cattery_tui::ui;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (200, 50)];
+
+fn connected(read_only: bool) -> App {
+    let mut app = App::new(Keymap::defaults(), read_only, false, NOW);
+    app.on_connected("0.1.0".into(), "docker".into());
+    app
+}
+
+fn busy() -> App {
+    let mut app = connected(false);
+    let (board, runs) = fixtures::busy();
+    app.on_frame(fixtures::snapshot(board, runs, 10));
+    app.model.pipelines = vec![
+        pipeline("quick", "Plan, build, review and merge"),
+        pipeline("bugfix", "Investigate, fix, review"),
+    ];
+    app
+}
+
+fn pipeline(id: &str, description: &str) -> Pipeline {
+    let step = |agent: &str| StepSpec {
+        agent_kind: agent.into(),
+        requires_approval: false,
+        companion: None,
+        timeout_secs: 600,
+    };
+    Pipeline {
+        id: id.into(),
+        name: id.into(),
+        description: description.into(),
+        steps: vec![step("architect"), step("coder"), step("reviewer")],
+    }
+}
+
+fn keys(app: &mut App, names: &[&str]) {
+    for name in names {
+        let key = Key::parse(name).unwrap();
+        let modifiers = if key.ctrl {
+            KeyModifiers::CONTROL
+        } else {
+            KeyModifiers::empty()
+        };
+        app.on_key(KeyEvent::new(key.code, modifiers));
+    }
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::empty()));
+    }
+}
+
+fn render(app: &mut App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| ui::draw(frame, app)).unwrap();
+    terminal.backend().to_string()
+}
+
+/// Snapshots `make()` at both sizes; each size gets a fresh app.
+fn snap(name: &str, make: impl Fn() -> App) {
+    for (w, h) in SIZES {
+        let mut app = make();
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), render(&mut app, w, h));
+    }
+}
+
+fn at_gate(app: &mut App, kind: GateKind) {
+    keys(app, &["3"]);
+    while app.selected_gate().map(|g| g.kind) != Some(kind) {
+        keys(app, &["j"]);
+    }
+}
+
+#[test]
+fn board_busy() {
+    snap("board_busy", || {
+        let mut app = busy();
+        keys(&mut app, &["j", "j", "j"]);
+        app
+    });
+}
+
+#[test]
+fn board_empty() {
+    snap("board_empty", || {
+        let mut app = connected(false);
+        app.on_frame(fixtures::snapshot(Vec::new(), Vec::new(), 0));
+        app
+    });
+}
+
+#[test]
+fn board_filtered_to_nothing() {
+    snap("board_filtered_to_nothing", || {
+        let mut app = busy();
+        keys(&mut app, &["/"]);
+        typed(&mut app, "status:done age<1m");
+        app
+    });
+}
+
+#[test]
+fn board_read_only() {
+    snap("board_read_only", || {
+        let mut app = connected(true);
+        let (board, runs) = fixtures::busy();
+        app.on_frame(fixtures::snapshot(board, runs, 10));
+        app
+    });
+}
+
+#[test]
+fn error_state_daemon_down() {
+    snap("error_daemon_down", || {
+        let mut app = busy();
+        app.on_conn_state(ConnState::Down {
+            why: "no daemon answers for /home/ana/.local/share/cattery: connection refused".into(),
+            retry_secs: 4,
+        });
+        at_gate(&mut app, GateKind::Approval);
+        keys(&mut app, &["a"]);
+        app
+    });
+}
+
+#[test]
+fn error_state_protocol_mismatch() {
+    snap("error_protocol_mismatch", || {
+        let mut app = App::new(Keymap::defaults(), false, false, NOW);
+        app.on_conn_state(ConnState::Down {
+            why: "catteryd refused the connection: protocol version 2 is not supported; this daemon speaks 1".into(),
+            retry_secs: 5,
+        });
+        app
+    });
+}
+
+#[test]
+fn run_working_step_with_live_metrics() {
+    snap("run_working", || {
+        let mut app = busy();
+        for (i, tokens) in [300u64, 900, 1500, 2600, 3900].into_iter().enumerate() {
+            let mut metrics = fixtures::metrics(i as u64 + 1, tokens);
+            metrics.max_output_tokens = 4_096;
+            app.on_frame(ServerFrame::Event {
+                seq: 11 + i as u64,
+                event: cattery_protocol::event::Event::StepMetrics {
+                    run_id: "run-vault".into(),
+                    step_index: 1,
+                    metrics,
+                },
+            });
+        }
+        app.run_sel = Some("run-vault".into());
+        app.step_sel = 1;
+        keys(&mut app, &["2"]);
+        app.run_sel = Some("run-vault".into());
+        app
+    });
+}
+
+#[test]
+fn run_failed() {
+    snap("run_failed", || {
+        let mut app = busy();
+        keys(&mut app, &["2"]);
+        app.run_sel = Some("run-rounding".into());
+        app
+    });
+}
+
+#[test]
+fn run_at_the_iteration_cap() {
+    snap("run_iteration_cap", || {
+        let mut app = busy();
+        at_gate(&mut app, GateKind::IterationCap);
+        keys(&mut app, &["2"]);
+        app
+    });
+}
+
+#[test]
+fn run_of_fifty_steps_scrolls_to_the_selection() {
+    snap("run_fifty_steps", || {
+        let mut app = busy();
+        let run = fixtures::long_run(50);
+        app.on_frame(fixtures::run_event(11, run));
+        keys(&mut app, &["2"]);
+        app.run_sel = Some("run-long".into());
+        app.step_sel = 25;
+        app
+    });
+}
+
+#[test]
+fn run_none_selected() {
+    snap("run_none_selected", || {
+        let mut app = connected(false);
+        app.on_frame(fixtures::snapshot(Vec::new(), Vec::new(), 0));
+        keys(&mut app, &["2"]);
+        app
+    });
+}
+
+#[test]
+fn inbox_busy() {
+    snap("inbox_busy", || {
+        let mut app = busy();
+        at_gate(&mut app, GateKind::Decision);
+        keys(&mut app, &["space"]);
+        app
+    });
+}
+
+#[test]
+fn inbox_empty() {
+    snap("inbox_empty", || {
+        let mut app = connected(false);
+        app.on_frame(fixtures::snapshot(Vec::new(), Vec::new(), 0));
+        keys(&mut app, &["3"]);
+        app
+    });
+}
+
+#[test]
+fn logs_following_with_a_search() {
+    snap("logs_search", || {
+        let mut app = busy();
+        for i in 0..60u64 {
+            let line = match i % 7 {
+                0 => format!("writing migration step {i}"),
+                _ => format!("llm call {i} finished"),
+            };
+            app.on_frame(fixtures::log_event(11 + i, "run-vault", 1, &line));
+        }
+        app.run_sel = Some("run-vault".into());
+        keys(&mut app, &["4"]);
+        app.run_sel = Some("run-vault".into());
+        keys(&mut app, &["/"]);
+        typed(&mut app, "migration");
+        keys(&mut app, &["enter", "f"]);
+        app
+    });
+}
+
+#[test]
+fn viewer_shows_an_edit_as_a_diff() {
+    snap("viewer_diff", || {
+        let mut app = App::new(Keymap::defaults(), false, true, NOW);
+        app.on_connected("0.1.0".into(), "docker".into());
+        let (board, runs) = fixtures::busy();
+        app.on_frame(fixtures::snapshot(board, runs, 10));
+        at_gate(&mut app, GateKind::Approval);
+        let gate = app.selected_gate().unwrap();
+        let edited = gate
+            .prompt
+            .replace("Emit refund.created", "Emit refund.issued");
+        app.on_edited(cattery_tui::app::EditPurpose::Proposal(gate), Ok(edited));
+        assert_eq!(app.view(), View::Viewer);
+        app
+    });
+}
+
+#[test]
+fn help_overlay_searched() {
+    snap("help", || {
+        let mut app = busy();
+        keys(&mut app, &["?"]);
+        app
+    });
+    snap("help_searched", || {
+        let mut app = busy();
+        keys(&mut app, &["?"]);
+        typed(&mut app, "iteration");
+        app
+    });
+}
+
+#[test]
+fn palette_confirm_picker_and_inline_editor() {
+    snap("palette", || {
+        let mut app = busy();
+        keys(&mut app, &[":"]);
+        typed(&mut app, "re");
+        app
+    });
+    snap("confirm_approve_marked", || {
+        let mut app = busy();
+        at_gate(&mut app, GateKind::Approval);
+        keys(&mut app, &["space", "A"]);
+        app
+    });
+    snap("picker", || {
+        let mut app = busy();
+        keys(&mut app, &["s"]);
+        app
+    });
+    snap("inline_editor", || {
+        let mut app = busy();
+        at_gate(&mut app, GateKind::Approval);
+        keys(&mut app, &["c"]);
+        typed(&mut app, "Split the ledger write");
+        keys(&mut app, &["enter"]);
+        typed(&mut app, "into its own step");
+        app
+    });
+}
+
+#[test]
+fn a_terminal_too_small_says_so() {
+    let mut app = busy();
+    insta::assert_snapshot!("too_small_50x10", render(&mut app, 50, 10));
+}
+
+#[test]
+fn every_view_draws_at_every_size_from_tiny_to_huge_without_panicking() {
+    for (w, h) in [
+        (1, 1),
+        (59, 11),
+        (60, 12),
+        (61, 13),
+        (80, 24),
+        (120, 40),
+        (300, 100),
+    ] {
+        for view in ["1", "2", "3", "4"] {
+            let mut app = busy();
+            app.run_sel = Some("run-vault".into());
+            keys(&mut app, &[view]);
+            render(&mut app, w, h);
+        }
+    }
+}
