@@ -170,3 +170,63 @@ pub fn docker_cli(args: &[&str]) -> (bool, String) {
         String::from_utf8_lossy(&out.stdout).trim().to_owned(),
     )
 }
+
+/// A real `catteryd` child on a temp home (process executor, a free port),
+/// killed when dropped.
+pub struct DaemonProcess {
+    child: std::process::Child,
+    pub dir: tempfile::TempDir,
+    pub data: PathBuf,
+}
+
+impl DaemonProcess {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        write_config(
+            dir.path(),
+            &[("config.toml", "executor = \"process\"\nport = 0\n")],
+        );
+        let data = dir.path().join("data");
+        let child = spawn_catteryd(dir.path(), &data);
+        Self { child, dir, data }
+    }
+
+    /// Kills the daemon hard, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts a new daemon on the same home.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = spawn_catteryd(self.dir.path(), &self.data);
+    }
+}
+
+impl Drop for DaemonProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn spawn_catteryd(home: &Path, data: &Path) -> std::process::Child {
+    let _ = std::fs::remove_file(data.join("port"));
+    let child = Command::new(catteryd())
+        .arg("--home")
+        .arg(home)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !data.join("port").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "catteryd wrote no port file"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}

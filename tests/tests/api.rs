@@ -4,50 +4,14 @@
 use cattery_protocol::event::Event;
 use cattery_protocol::wire::{Call, ClientFrame, ErrorCode, ServerFrame};
 use cattery_protocol::*;
+use cattery_tests::DaemonProcess;
 use cattery_tui::client::{Client, ClientError};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
-struct Daemon {
-    child: Child,
-    _dir: tempfile::TempDir,
-    data: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn daemon() -> Daemon {
-    let dir = tempfile::tempdir().unwrap();
-    cattery_tests::write_config(
-        dir.path(),
-        &[("config.toml", "executor = \"process\"\nport = 0\n")],
-    );
-    let data = dir.path().join("data");
-    let child = Command::new(cattery_tests::catteryd())
-        .arg("--home")
-        .arg(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !data.join("port").exists() {
-        assert!(Instant::now() < deadline, "catteryd wrote no port file");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Daemon {
-        child,
-        _dir: dir,
-        data,
-    }
+fn daemon() -> DaemonProcess {
+    DaemonProcess::start()
 }
 
 async fn client(data: &Path, name: &str) -> Client {

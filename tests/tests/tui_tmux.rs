@@ -1,0 +1,204 @@
+//! The real `cattery` control room in a real terminal (tmux) against a real
+//! daemon running the demo agent: every decision is made by keystroke and
+//! read back from the screen.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use cattery_protocol::wire::Call;
+use cattery_protocol::*;
+use cattery_tests::DaemonProcess;
+use cattery_tui::client::Client;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// One tmux server per test, on its own socket, killed when dropped.
+struct Screen {
+    socket: String,
+}
+
+impl Screen {
+    fn open(home: &std::path::Path, name: &str) -> Option<Self> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            assert!(
+                std::env::var_os("CATTERY_REQUIRE_TMUX").is_none(),
+                "tmux is required (CATTERY_REQUIRE_TMUX is set) but not installed"
+            );
+            eprintln!("SKIPPED: this test needs tmux");
+            return None;
+        }
+        let screen = Self {
+            socket: format!("cattery-{name}-{}", std::process::id()),
+        };
+        let command = format!(
+            "EDITOR= VISUAL= {} --home {}",
+            cattery_tests::cattery().display(),
+            home.display()
+        );
+        let ok = screen
+            .tmux(&["new-session", "-d", "-x", "120", "-y", "40", &command])
+            .status
+            .success();
+        assert!(ok, "tmux would not start");
+        Some(screen)
+    }
+
+    fn tmux(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            self.tmux(&["send-keys", key]);
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p"]).stdout).into_owned()
+    }
+
+    /// Waits until the screen shows `what`; fails with the screen if not.
+    fn wait_for(&self, what: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let text = self.text();
+            if text.contains(what) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the screen never showed `{what}`:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+async fn start_task(daemon: &DaemonProcess, title: &str, description: &str) -> Run {
+    let mut client = Client::connect(&daemon.data, "test").await.unwrap();
+    let block: Block = client
+        .call_as(Call::AddBlock {
+            title: title.into(),
+            description: description.into(),
+            parent_id: None,
+            level: BlockLevel::Task,
+        })
+        .await
+        .unwrap();
+    client
+        .call_as(Call::Start {
+            block_id: block.id,
+            pipeline_id: "quick".into(),
+        })
+        .await
+        .unwrap()
+}
+
+async fn run_now(daemon: &DaemonProcess, id: &str) -> Run {
+    let mut client = Client::connect(&daemon.data, "test").await.unwrap();
+    let runs: Vec<Run> = client.call_as(Call::Runs).await.unwrap();
+    runs.into_iter().find(|r| r.id == id).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_answer_and_resolve_a_cap_by_keystrokes_and_watch_the_run_advance() {
+    let daemon = DaemonProcess::start();
+    let description =
+        "@demo * sleep 0\n@demo coder ask Which queue? | kafka | sqs\n@demo reviewer rating 0.3";
+    let run = start_task(&daemon, "Queue the refunds", description).await;
+    let Some(screen) = Screen::open(daemon.dir.path(), "gates") else {
+        return;
+    };
+    screen.wait_for("● connected", 20);
+
+    screen.keys(&["3"]);
+    let inbox = screen.wait_for("architect output, attempt 1", 20);
+    assert!(inbox.contains("approval"), "{inbox}");
+    screen.keys(&["a"]);
+    let asked = screen.wait_for("Which queue?", 30);
+    assert!(asked.contains("decision"), "{asked}");
+    assert!(
+        asked.contains(" 1 kafka"),
+        "the options are numbered:\n{asked}"
+    );
+    let approved = run_now(&daemon, &run.id).await;
+    assert_eq!(
+        approved.steps[0].state,
+        StepState::Done,
+        "the approval advanced the run"
+    );
+
+    screen.keys(&["2"]);
+    let capped = screen.wait_for("iteration cap", 60);
+    assert!(
+        !capped.contains("Which queue?"),
+        "the decision left the inbox:\n{capped}"
+    );
+    let at_cap = run_now(&daemon, &run.id).await;
+    assert!(
+        at_cap.steps[1]
+            .output
+            .as_deref()
+            .unwrap()
+            .contains("going with sqs"),
+        "the coder heard the answer"
+    );
+
+    screen.keys(&["p"]);
+    screen.wait_for("nothing waits for you", 30);
+    screen.keys(&["1"]);
+    let board = screen.wait_for("done", 60);
+    assert!(board.contains("Queue the refunds"), "{board}");
+    let finished = run_now(&daemon, &run.id).await;
+    assert_eq!(finished.status, RunStatus::Done, "{finished:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_daemon_is_reconnected_to_and_the_selection_is_kept() {
+    let mut daemon = DaemonProcess::start();
+    let description = "@demo * sleep 0";
+    start_task(&daemon, "First task", description).await;
+    start_task(&daemon, "Second task", description).await;
+    let Some(screen) = Screen::open(daemon.dir.path(), "reconnect") else {
+        return;
+    };
+    screen.wait_for("Second task", 20);
+    screen.keys(&["3", "j"]);
+    let before = screen.wait_for("2 waiting", 20);
+    let selected = selected_line(&screen);
+    assert!(selected.contains("task"), "{before}");
+
+    daemon.kill();
+    screen.wait_for("down", 20);
+    screen.keys(&["a"]);
+    screen.wait_for("not connected to catteryd", 5);
+
+    daemon.restart();
+    screen.wait_for("● connected", 30);
+    screen.wait_for("2 waiting", 30);
+    assert_eq!(
+        selected_line(&screen),
+        selected,
+        "the same gate is still selected"
+    );
+}
+
+/// The inbox row drawn reversed; tmux shows it with escape codes, so
+/// the row is found by asking tmux for attributes.
+fn selected_line(screen: &Screen) -> String {
+    let raw =
+        String::from_utf8_lossy(&screen.tmux(&["capture-pane", "-p", "-e"]).stdout).into_owned();
+    raw.lines()
+        .find(|l| l.contains("\u{1b}[7m") && l.contains("approval"))
+        .map(|l| l.replace(|c: char| c.is_control(), ""))
+        .unwrap_or_default()
+}
