@@ -62,10 +62,24 @@ impl Filter {
         self.text.trim().is_empty()
     }
 
+    pub fn wants_kind(&self) -> bool {
+        !self.kinds.is_empty()
+    }
+
     pub fn matches(&self, subject: &Subject<'_>) -> bool {
-        let title = subject.title.to_lowercase();
+        self.facets_match(subject) && self.words_match(subject.title)
+    }
+
+    fn words_match(&self, title: &str) -> bool {
+        if self.words.is_empty() {
+            return true;
+        }
+        let title = title.to_lowercase();
         self.words.iter().all(|w| title.contains(w.as_str()))
-            && any_or_empty(&self.statuses, |s| subject.statuses.contains(&s))
+    }
+
+    fn facets_match(&self, subject: &Subject<'_>) -> bool {
+        any_or_empty(&self.statuses, |s| subject.statuses.contains(&s))
             && any_or_empty(&self.pipelines, |p| subject.pipeline == Some(p))
             && any_or_empty(&self.kinds, |k| {
                 subject.kind.is_some_and(|kind| kind.starts_with(k))

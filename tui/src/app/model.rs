@@ -186,6 +186,11 @@ impl Model {
         }
         self.board_order.as_deref().unwrap_or(&[])
     }
+
+    /// The tree order as last built by [`Model::board_order`]; empty before.
+    pub fn board_order_built(&self) -> &[(String, u16)] {
+        self.board_order.as_deref().unwrap_or(&[])
+    }
 }
 
 /// An iteration cap means a loop ran out; a decision blocks an agent

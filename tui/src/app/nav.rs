@@ -203,35 +203,42 @@ impl App {
 
     /// Board rows passing the filter, as indices into the tree order.
     pub fn visible_board(&mut self) -> Vec<usize> {
-        let now = self.now;
-        let filter = self.filter.clone();
-        let model = &mut self.model;
-        let order_len = model.board_order().len();
-        if filter.is_empty() {
-            return (0..order_len).collect();
+        let len = self.model.board_order().len();
+        if self.filter.is_empty() {
+            return (0..len).collect();
         }
-        let order = model.board_order().to_vec();
-        order
-            .iter()
-            .enumerate()
-            .filter(|(_, (id, _))| {
-                let Some(block) = model.blocks.get(id) else {
-                    return false;
-                };
-                let run = model.run_of_block(id);
-                let gate = run.and_then(|r| r.pending_gate());
-                let mut statuses = vec![status_word(block.status)];
-                statuses.extend(run.map(|r| run_status_word(r.status)));
-                filter.matches(&Subject {
-                    title: &block.title,
-                    statuses: &statuses,
-                    pipeline: run.map(|r| r.pipeline_id.as_str()),
-                    kind: gate.as_ref().map(|g| gate_kind_word(g.kind)),
-                    age_ms: u64::try_from(now - block.updated_at).unwrap_or(0),
-                })
+        let model = &self.model;
+        let order = model.board_order_built();
+        (0..len)
+            .filter(|i| {
+                order
+                    .get(*i)
+                    .and_then(|(id, _)| model.blocks.get(id))
+                    .is_some_and(|block| self.block_matches(block))
             })
-            .map(|(i, _)| i)
             .collect()
+    }
+
+    fn block_matches(&self, block: &cattery_protocol::Block) -> bool {
+        let run = self.model.run_of_block(&block.id);
+        // Building the pending gate clones its texts; only a kind facet needs it.
+        let kind = match self.filter.wants_kind() {
+            true => run
+                .and_then(|r| r.pending_gate())
+                .map(|g| gate_kind_word(g.kind)),
+            false => None,
+        };
+        let statuses = [
+            status_word(block.status),
+            run.map_or("", |r| run_status_word(r.status)),
+        ];
+        self.filter.matches(&Subject {
+            title: &block.title,
+            statuses: &statuses,
+            pipeline: run.map(|r| r.pipeline_id.as_str()),
+            kind,
+            age_ms: u64::try_from(self.now - block.updated_at).unwrap_or(0),
+        })
     }
 
     pub fn visible_inbox(&self) -> Vec<PendingGate> {
