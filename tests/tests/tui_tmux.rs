@@ -17,6 +17,11 @@ struct Screen {
 
 impl Screen {
     fn open(home: &std::path::Path, name: &str) -> Option<Self> {
+        Self::open_then(home, name, "")
+    }
+
+    /// Runs `cattery`, then `after` in the same shell once it exits.
+    fn open_then(home: &std::path::Path, name: &str, after: &str) -> Option<Self> {
         if Command::new("tmux").arg("-V").output().is_err() {
             assert!(
                 std::env::var_os("CATTERY_REQUIRE_TMUX").is_none(),
@@ -29,7 +34,7 @@ impl Screen {
             socket: format!("cattery-{name}-{}", std::process::id()),
         };
         let command = format!(
-            "EDITOR= VISUAL= {} --home {}",
+            "EDITOR= VISUAL= {} --home {}{after}",
             cattery_tests::cattery().display(),
             home.display()
         );
@@ -201,4 +206,45 @@ fn selected_line(screen: &Screen) -> String {
         .find(|l| l.contains("\u{1b}[7m") && l.contains("approval"))
         .map(|l| l.replace(|c: char| c.is_control(), ""))
         .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_gives_the_terminal_back_in_cooked_mode() {
+    let daemon = DaemonProcess::start();
+    let after = "; echo \"EXITED $?\"; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo; sleep 30";
+    let Some(screen) = Screen::open_then(daemon.dir.path(), "sigterm", after) else {
+        return;
+    };
+    screen.wait_for("● connected", 20);
+    let pane = screen.tmux(&["list-panes", "-F", "#{pane_pid}"]);
+    let shell: u32 = String::from_utf8_lossy(&pane.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    let tui = child_of(shell).expect("cattery runs under the pane's shell");
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &tui.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let after = screen.wait_for("EXITED", 10);
+    assert!(after.contains("EXITED 0"), "{after}");
+    let settings: Vec<&str> = after.lines().map(str::trim).collect();
+    assert!(
+        settings.contains(&"icanon"),
+        "raw mode was left on:\n{after}"
+    );
+    assert!(settings.contains(&"echo"), "echo was left off:\n{after}");
+    assert!(
+        !after.contains("Board"),
+        "the alternate screen was left:\n{after}"
+    );
+}
+
+fn child_of(parent: u32) -> Option<u32> {
+    let children =
+        std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children")).ok()?;
+    children.split_whitespace().next()?.parse().ok()
 }

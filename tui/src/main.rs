@@ -8,6 +8,7 @@ use cattery_tui::home::Home;
 use cattery_tui::lifecycle::{self, LifecycleError};
 use cattery_tui::runtime;
 use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -43,7 +44,8 @@ enum Command {
         #[command(subcommand)]
         command: CtlCommand,
     },
-    /// Seed the demo workspace (once) on the daemon, starting it if needed.
+    /// Seed the demo workspace (once) on the daemon, starting it if needed,
+    /// then open the control room on it (when run in a terminal).
     Demo,
 }
 
@@ -133,11 +135,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             lifecycle::ensure_running(&home).await?;
             let mut client = Client::connect(&home.data, "demo").await?;
             let seeded = ctl::demo(&mut client).await?;
+            if std::io::stdout().is_terminal() {
+                return control_room(&home, cli.read_only).await;
+            }
             match seeded {
                 0 => println!("the board already has blocks; the demo was not seeded again"),
-                n => println!(
-                    "seeded {n} demo blocks; watch with `cattery ctl inbox` and `cattery ctl watch`"
-                ),
+                n => println!("seeded {n} demo blocks; open the control room with `cattery`"),
             }
             Ok(())
         }

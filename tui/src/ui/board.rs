@@ -56,7 +56,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
         vec![
             Constraint::Fill(1),
             Constraint::Length(11),
-            Constraint::Length(9),
+            Constraint::Length(10),
             Constraint::Length(18),
         ]
     };
