@@ -346,3 +346,34 @@ fn every_view_draws_at_every_size_from_tiny_to_huge_without_panicking() {
         }
     }
 }
+
+#[test]
+fn a_click_selects_the_row_under_it_and_the_wheel_scrolls() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut app = busy();
+    let screen = render(&mut app, 80, 24);
+    let row = screen
+        .lines()
+        .position(|l| l.contains("Choose the ledger storage"))
+        .unwrap() as u16;
+    let mouse = |kind, row| MouseEvent {
+        kind,
+        column: 10,
+        row,
+        modifiers: KeyModifiers::empty(),
+    };
+    app.on_mouse(mouse(MouseEventKind::Down(MouseButton::Left), row));
+    assert_eq!(app.board_sel.as_deref(), Some("task-ledger"));
+    app.on_mouse(mouse(MouseEventKind::ScrollDown, 0));
+    assert_eq!(
+        app.board_sel.as_deref(),
+        Some("task-idle"),
+        "three rows down"
+    );
+    app.on_mouse(mouse(MouseEventKind::Down(MouseButton::Left), 23));
+    assert_eq!(
+        app.board_sel.as_deref(),
+        Some("task-idle"),
+        "the footer is not a row"
+    );
+}

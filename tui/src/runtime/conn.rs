@@ -121,7 +121,54 @@ async fn session(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use futures_util::{SinkExt, StreamExt};
+    use tokio::sync::mpsc;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+    /// A daemon from another release: reads the hello, refuses it.
+    async fn other_version_daemon(data: &std::path::Path) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::fs::write(data.join("port"), port.to_string()).unwrap();
+        std::fs::write(data.join("token"), "t").unwrap();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+                let _hello = ws.next().await;
+                let frame = CloseFrame {
+                    code: CloseCode::Policy,
+                    reason: "protocol version mismatch: client speaks 1, catteryd speaks 2".into(),
+                };
+                let _ = ws.send(Message::Close(Some(frame))).await;
+            }
+        });
+    }
+
+    #[tokio::test]
+    async fn a_daemon_speaking_another_protocol_is_reported_and_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        other_version_daemon(dir.path()).await;
+        let (to_ui, mut incoming) = mpsc::unbounded_channel();
+        let (_outgoing, from_ui) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(dir.path().to_owned(), to_ui, from_ui));
+        let mut states = Vec::new();
+        while states.len() < 3 {
+            if let Some(Incoming::State(state)) = incoming.recv().await {
+                states.push(state);
+            }
+        }
+        task.abort();
+        assert_eq!(states[0], ConnState::Connecting { attempt: 1 });
+        let ConnState::Down { why, .. } = &states[1] else {
+            panic!("not down: {states:?}");
+        };
+        assert!(why.contains("protocol version mismatch"), "{why}");
+        assert_eq!(states[2], ConnState::Connecting { attempt: 2 });
+    }
 
     #[test]
     fn backoff_doubles_up_to_five_seconds() {
