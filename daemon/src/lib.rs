@@ -7,7 +7,6 @@ pub mod drive;
 pub mod engine;
 pub mod events;
 pub mod exec;
-pub mod seed;
 pub mod server;
 pub mod service;
 pub mod store;

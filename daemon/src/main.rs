@@ -4,14 +4,10 @@ use anyhow::{Context, Result};
 use cattery_daemon::app;
 use cattery_daemon::config::{Paths, Settings};
 use cattery_daemon::events::Bus;
-use cattery_daemon::seed;
 use cattery_daemon::server;
 use clap::Parser;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
-
-mod console;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -23,22 +19,6 @@ struct Args {
     /// Keep every file (database, logs, config) under this folder.
     #[arg(long, env = "CATTERY_HOME")]
     home: Option<PathBuf>,
-    /// Seed the demo workspace on first start and print runs as they go.
-    #[arg(long)]
-    demo: bool,
-    /// Seed blocks (and start their pipelines) from this TOML file on first start.
-    #[arg(long, value_name = "FILE")]
-    seed: Option<PathBuf>,
-    /// Decide every gate automatically after this many seconds (a stand-in
-    /// for a human until the TUI exists; recorded in the audit log as `autopilot`).
-    #[arg(long, value_name = "SECS")]
-    autopilot: Option<u64>,
-    /// Exit once no run is left running (parked runs stay parked).
-    #[arg(long)]
-    exit_when_idle: bool,
-    /// Print runs, steps and gates as they change.
-    #[arg(long)]
-    print: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -66,10 +46,10 @@ fn run() -> Result<()> {
         None => Paths::platform().context("no home directory found; pass --home DIR")?,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(serve(args, paths))
+    runtime.block_on(serve(paths))
 }
 
-async fn serve(args: Args, paths: Paths) -> Result<()> {
+async fn serve(paths: Paths) -> Result<()> {
     let _lock = app::lock_home(&paths)?;
     let bus = Arc::new(Bus::new(4096));
     let settings = Settings::load(&paths.config)?;
@@ -93,17 +73,6 @@ async fn serve(args: Args, paths: Paths) -> Result<()> {
         shutdown: tokio::sync::Notify::new(),
     });
     tokio::spawn(server::serve(listener, shared.clone()));
-    if args.print || args.demo {
-        tokio::spawn(console::print_events(bus.subscribe()));
-    }
-    let autopilot = args.autopilot.or(args.demo.then_some(3));
-    if let Some(secs) = autopilot {
-        tokio::spawn(console::autopilot(
-            bus.subscribe(),
-            daemon.clone(),
-            Duration::from_secs(secs),
-        ));
-    }
     let resumed = daemon.resume_all().await?;
     // At warn, so the chosen executor shows at the default log level.
     tracing::warn!(
@@ -112,32 +81,14 @@ async fn serve(args: Args, paths: Paths) -> Result<()> {
         "catteryd started on {}",
         paths.data.display()
     );
-    // A seed that cannot start its runs (no Docker engine, say) is reported,
-    // and the daemon goes on serving what it has.
-    if args.demo {
-        report_seed(seed::seed(&daemon, "assets/demo.toml (built in)", seed::DEMO).await);
-    }
-    if let Some(file) = &args.seed {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read the seed file {}", file.display()))?;
-        report_seed(seed::seed(&daemon, &file.display().to_string(), &text).await);
-    }
-    let idle = console::wait_idle(&daemon, args.exit_when_idle);
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate() => {}
-        _ = idle => {}
         () = shared.shutdown.notified() => {}
     }
     // A stopped daemon leaves no port behind for clients to try.
     let _ = std::fs::remove_file(paths.port_file());
     Ok(())
-}
-
-fn report_seed(seeded: Result<usize, seed::SeedError>) {
-    if let Err(e) = seeded {
-        tracing::error!("seeding failed: {e}");
-    }
 }
 
 async fn terminate() {

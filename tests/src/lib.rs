@@ -230,3 +230,85 @@ fn spawn_catteryd(home: &Path, data: &Path) -> std::process::Child {
     }
     child
 }
+
+/// Runs `cattery --home HOME --json ARGS…`; returns exit code, stdout and stderr.
+pub fn cattery_cli(home: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(cattery())
+        .arg("--home")
+        .arg(home)
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+    )
+}
+
+/// Like [`cattery_cli`], asserting success and parsing the JSON answer.
+pub fn cattery_ok(home: &Path, args: &[&str]) -> serde_json::Value {
+    let (code, out, err) = cattery_cli(home, args);
+    assert_eq!(code, 0, "cattery {args:?} failed: {err}");
+    serde_json::from_str(&out).unwrap_or(serde_json::Value::Null)
+}
+
+/// `catteryd --home HOME` on a home whose config is already written, with
+/// extra environment; returns once it listens.
+pub fn spawn_catteryd_with(home: &Path, env: &[(&str, &Path)]) -> std::process::Child {
+    let data = Paths::under(home).data;
+    let _ = std::fs::remove_file(data.join("port"));
+    let mut command = Command::new(catteryd());
+    command
+        .arg("--home")
+        .arg(home)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let child = command.spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !data.join("port").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "catteryd wrote no port file"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+/// Adds the blocks of a workspace file through `cattery ctl block import`,
+/// starting the pipelines it names.
+pub fn import_workspace(home: &Path, toml: &str) {
+    let file = home.join("workspace-import.toml");
+    std::fs::write(&file, toml).unwrap();
+    cattery_ok(home, &["ctl", "block", "import", file.to_str().unwrap()]);
+}
+
+/// Waits until no run is running (each is done, failed or parked at a gate),
+/// then stops the daemon through the API and waits for it to exit.
+pub fn settle_then_stop(home: &Path, child: &mut std::process::Child, secs: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    let mut quiet = 0;
+    while quiet < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "runs were still running after {secs}s"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "catteryd exited early");
+        let runs: Vec<Run> = serde_json::from_value(cattery_ok(home, &["ctl", "runs"])).unwrap();
+        let running = runs
+            .iter()
+            .any(|r| r.status == cattery_protocol::RunStatus::Running);
+        quiet = if running { 0 } else { quiet + 1 };
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    cattery_ok(home, &["daemon", "stop"]);
+    assert!(
+        child.wait().unwrap().success(),
+        "catteryd did not stop cleanly"
+    );
+}

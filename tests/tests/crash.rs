@@ -7,8 +7,8 @@ use cattery_daemon::store::Store;
 use cattery_protocol::{GateKind, RunStatus, StepState};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
+use std::time::Duration;
 
 const SEED: &str = r#"
 [[blocks]]
@@ -30,27 +30,13 @@ pipeline = "build"
 description = "@demo * sleep 1800\n@demo architect-companion rating 0.5 0.95"
 "#;
 
-fn start(home: &Path, seed: &Path, log: &Path) -> Child {
+fn start(home: &Path, log: &Path) -> Child {
     // Local processes: they write the dispatch log this test counts from.
-    let config = home.join("config");
-    std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(
-        config.join("config.toml"),
-        "executor = \"process\"\nport = 0\n",
-    )
-    .unwrap();
-    Command::new(cattery_tests::catteryd())
-        .arg("--home")
-        .arg(home)
-        .arg("--seed")
-        .arg(seed)
-        .arg("--exit-when-idle")
-        .env("CATTERY_DEMO_LOG", log)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap()
+    cattery_tests::write_config(
+        home,
+        &[("config.toml", "executor = \"process\"\nport = 0\n")],
+    );
+    cattery_tests::spawn_catteryd_with(home, &[("CATTERY_DEMO_LOG", log)])
 }
 
 type Key = (String, String, String);
@@ -81,31 +67,18 @@ fn in_flight(log: &Path) -> HashSet<Key> {
     last.into_values().collect()
 }
 
-fn wait_exit(child: &mut Child, secs: u64) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "catteryd did not finish in {secs}s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn sigkill_mid_run_then_restart_finishes_every_run_without_rerunning_completed_steps() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    let seed = dir.path().join("seed.toml");
     let log = dir.path().join("dispatch.log");
-    std::fs::write(&seed, SEED).unwrap();
 
     let mut interrupted: HashMap<Key, usize> = HashMap::new();
     for (round, pause_ms) in [700u64, 1100, 450, 1300, 900].into_iter().enumerate() {
-        let mut child = start(&home, &seed, &log);
+        let mut child = start(&home, &log);
+        if round == 0 {
+            cattery_tests::import_workspace(&home, SEED);
+        }
         std::thread::sleep(Duration::from_millis(pause_ms));
         if child.try_wait().unwrap().is_some() {
             panic!("catteryd exited early in round {round}");
@@ -119,8 +92,8 @@ fn sigkill_mid_run_then_restart_finishes_every_run_without_rerunning_completed_s
             *interrupted.entry(key).or_default() += 1;
         }
     }
-    let mut last = start(&home, &seed, &log);
-    assert!(wait_exit(&mut last, 120).success());
+    let mut last = start(&home, &log);
+    cattery_tests::settle_then_stop(&home, &mut last, 120);
 
     let mut counts: HashMap<Key, usize> = HashMap::new();
     for key in starts(&log) {
@@ -160,14 +133,12 @@ fn sigkill_mid_run_then_restart_finishes_every_run_without_rerunning_completed_s
 fn a_parked_gate_survives_a_sigkill_with_the_same_id() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    let seed = dir.path().join("seed.toml");
     let log = dir.path().join("dispatch.log");
     let text = "[[blocks]]\nlevel = \"task\"\ntitle = \"gated\"\npipeline = \"quick\"\ndescription = \"@demo * sleep 0\"\n";
-    std::fs::write(&seed, text).unwrap();
 
-    // --exit-when-idle ends the daemon once the run parks.
-    let mut first = start(&home, &seed, &log);
-    assert!(wait_exit(&mut first, 60).success());
+    let mut first = start(&home, &log);
+    cattery_tests::import_workspace(&home, text);
+    cattery_tests::settle_then_stop(&home, &mut first, 60);
     let db = Paths::under(&home).database();
     let before = Store::open(&db).unwrap().runs().unwrap().remove(0);
     let gate = before
@@ -175,12 +146,12 @@ fn a_parked_gate_survives_a_sigkill_with_the_same_id() {
         .expect("parked on the architect's approval");
     assert_eq!(gate.kind, GateKind::Approval);
 
-    let mut second = start(&home, &seed, &log);
+    let mut second = start(&home, &log);
     std::thread::sleep(Duration::from_millis(400));
     let _ = second.kill();
     second.wait().unwrap();
-    let mut third = start(&home, &seed, &log);
-    assert!(wait_exit(&mut third, 60).success());
+    let mut third = start(&home, &log);
+    cattery_tests::settle_then_stop(&home, &mut third, 60);
 
     let after = Store::open(&db).unwrap().runs().unwrap().remove(0);
     assert_eq!(after.pending_gate().map(|g| g.id), Some(gate.id));

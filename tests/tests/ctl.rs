@@ -16,27 +16,7 @@ fn home() -> tempfile::TempDir {
     dir
 }
 
-/// Runs `cattery --home HOME --json ARGS…`; returns exit code and stdout.
-fn cattery(home: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(cattery_tests::cattery())
-        .arg("--home")
-        .arg(home)
-        .arg("--json")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
-        String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-    )
-}
-
-fn ok(home: &Path, args: &[&str]) -> serde_json::Value {
-    let (code, out, err) = cattery(home, args);
-    assert_eq!(code, 0, "cattery {args:?} failed: {err}");
-    serde_json::from_str(&out).unwrap_or(serde_json::Value::Null)
-}
+use cattery_tests::{cattery_cli as cattery, cattery_ok as ok};
 
 struct Stopper<'a>(&'a Path);
 

@@ -8,7 +8,7 @@ use cattery_daemon::store::Store;
 use cattery_protocol::{Run, RunStatus};
 use cattery_tests::{docker, docker_cli, docker_socket, write_config};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 fn seed(sleep_ms: u32) -> String {
@@ -41,27 +41,13 @@ async fn home(daemon_id: &str) -> Option<tempfile::TempDir> {
     Some(dir)
 }
 
-fn catteryd(home: &Path, seed_file: Option<&Path>) -> Child {
-    let mut cmd = Command::new(cattery_tests::catteryd());
-    cmd.arg("--home").arg(home).arg("--exit-when-idle");
-    if let Some(seed) = seed_file {
-        cmd.arg("--seed").arg(seed);
+/// A daemon on `home`, with the seed's blocks imported and started.
+fn catteryd(home: &Path, seed: Option<&str>) -> Child {
+    let child = cattery_tests::spawn_catteryd_with(home, &[]);
+    if let Some(seed) = seed {
+        cattery_tests::import_workspace(home, seed);
     }
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-fn wait_exit(child: &mut Child, secs: u64) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "catteryd did not finish in {secs}s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    child
 }
 
 fn containers(daemon_id: &str, extra: &[&str]) -> Vec<String> {
@@ -127,9 +113,7 @@ fn kill_mid_container(
     sleep_ms: u32,
     meanwhile: impl FnOnce(&str),
 ) -> Run {
-    let seed_file = home.join("seed.toml");
-    std::fs::write(&seed_file, seed(sleep_ms)).unwrap();
-    let mut first = catteryd(home, Some(&seed_file));
+    let mut first = catteryd(home, Some(&seed(sleep_ms)));
     wait_for("a running container", 30, || {
         !containers(daemon_id, &[]).is_empty()
     });
@@ -139,8 +123,8 @@ fn kill_mid_container(
     let (_, running) = docker_cli(&["inspect", "--format", "{{.State.Running}}", &container]);
     assert_eq!(running, "true", "the container outlives the daemon");
     meanwhile(&container);
-    let mut second = catteryd(home, Some(&seed_file));
-    wait_exit(&mut second, 60);
+    let mut second = catteryd(home, None);
+    cattery_tests::settle_then_stop(home, &mut second, 60);
     only_run(home)
 }
 
@@ -220,7 +204,7 @@ async fn containers_no_live_run_needs_are_removed_on_start() {
     ]);
     assert!(ok);
     let mut daemon = catteryd(dir.path(), None);
-    wait_exit(&mut daemon, 30);
+    cattery_tests::settle_then_stop(dir.path(), &mut daemon, 30);
     let (gone, _) = docker_cli(&["inspect", &orphan]);
     assert!(!gone, "the orphan was removed");
     let (kept, _) = docker_cli(&["inspect", &stranger]);

@@ -221,7 +221,7 @@ async fn import(client: &mut Client, file: &std::path::Path) -> Result<Value, Ct
     import_text(client, &file.display().to_string(), &text).await
 }
 
-/// The demo workspace: the same file catteryd seeds with `--demo`.
+/// The demo workspace, built into the client.
 pub const DEMO: &str = include_str!("../../assets/demo.toml");
 
 /// Seeds the demo workspace unless the board already has blocks.
