@@ -211,7 +211,7 @@ fn selected_line(screen: &Screen) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_gives_the_terminal_back_in_cooked_mode() {
     let daemon = DaemonProcess::start();
-    let after = "; echo \"EXITED $?\"; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo; sleep 30";
+    let after = "; echo \"EXITED $?\"; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo; echo CHECKED; sleep 30";
     let Some(screen) = Screen::open_then(daemon.dir.path(), "sigterm", after) else {
         return;
     };
@@ -229,7 +229,8 @@ async fn sigterm_gives_the_terminal_back_in_cooked_mode() {
             .unwrap()
             .success()
     );
-    let after = screen.wait_for("EXITED", 10);
+    // The settings print after EXITED; wait for the line after them.
+    let after = screen.wait_for("CHECKED", 10);
     assert!(after.contains("EXITED 0"), "{after}");
     let settings: Vec<&str> = after.lines().map(str::trim).collect();
     assert!(
