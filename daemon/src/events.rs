@@ -7,6 +7,7 @@ use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 pub trait EventSink: Send + Sync {
     fn publish(&self, event: Event);
@@ -17,8 +18,9 @@ pub trait EventSink: Send + Sync {
 pub struct Numbered {
     pub seq: u64,
     pub event: Event,
-    /// The event's wire frame, encoded once for every client that sends it.
-    wire: Arc<OnceLock<String>>,
+    /// The event's wire frame, encoded once and shared (not copied) by
+    /// every client that sends it.
+    wire: Arc<OnceLock<Utf8Bytes>>,
 }
 
 /// Borrowing twin of `ServerFrame::Event`, so encoding needs no copy of the event.
@@ -39,17 +41,19 @@ impl Numbered {
         }
     }
 
-    /// `{"type":"event","seq":…,"event":…}`, encoded on first use.
-    pub fn wire_frame(&self) -> &str {
-        self.wire.get_or_init(|| {
+    /// `{"type":"event","seq":…,"event":…}`, encoded on first use; a
+    /// cheap reference-counted handle.
+    pub fn wire_frame(&self) -> Utf8Bytes {
+        let frame = self.wire.get_or_init(|| {
             let frame = EventFrame {
                 kind: "event",
                 seq: self.seq,
                 event: &self.event,
             };
             // Events are plain data; encoding cannot fail, but never panic here.
-            serde_json::to_string(&frame).unwrap_or_default()
-        })
+            Utf8Bytes::from(serde_json::to_string(&frame).unwrap_or_default())
+        });
+        frame.clone()
     }
 }
 
@@ -184,7 +188,8 @@ mod tests {
     #[test]
     fn the_shared_wire_frame_is_exactly_the_server_frame() {
         let numbered = Numbered::new(7, log(7));
-        let shared: serde_json::Value = serde_json::from_str(numbered.wire_frame()).unwrap();
+        let shared: serde_json::Value =
+            serde_json::from_str(numbered.wire_frame().as_str()).unwrap();
         let frame = cattery_protocol::wire::ServerFrame::Event {
             seq: 7,
             event: log(7),

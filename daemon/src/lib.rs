@@ -7,6 +7,8 @@ pub mod drive;
 pub mod engine;
 pub mod events;
 pub mod exec;
+pub mod notify;
 pub mod server;
 pub mod service;
+pub mod spend;
 pub mod store;

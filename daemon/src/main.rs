@@ -55,6 +55,7 @@ async fn serve(paths: Paths) -> Result<()> {
     let settings = Settings::load(&paths.config)?;
     let executor = app::choose_executor(&settings, &paths).await?;
     let daemon = app::open(paths.clone(), executor, bus.clone())?;
+    daemon.configure(&settings);
     let token = server::load_or_create_token(&paths.token())
         .with_context(|| format!("cannot create the API token at {}", paths.token().display()))?;
     let listener = server::bind(settings.port).await.with_context(|| {
@@ -74,6 +75,9 @@ async fn serve(paths: Paths) -> Result<()> {
     });
     tokio::spawn(server::serve(listener, shared.clone()));
     let resumed = daemon.resume_all().await?;
+    tokio::spawn(cattery_daemon::notify::escalate_periodically(
+        daemon.clone(),
+    ));
     // At warn, so the chosen executor shows at the default log level.
     tracing::warn!(
         resumed,

@@ -564,6 +564,41 @@ pub enum NotificationType {
     HumanReview,
 }
 
+impl NotificationType {
+    pub const ALL: [Self; 10] = [
+        Self::DecisionRequired,
+        Self::MergeReview,
+        Self::CiFailed,
+        Self::PipelineComplete,
+        Self::ReleaseRegression,
+        Self::TestFailed,
+        Self::BudgetPaused,
+        Self::RequirementReview,
+        Self::ClarityReview,
+        Self::HumanReview,
+    ];
+
+    /// The wire and storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DecisionRequired => "decision_required",
+            Self::MergeReview => "merge_review",
+            Self::CiFailed => "ci_failed",
+            Self::PipelineComplete => "pipeline_complete",
+            Self::ReleaseRegression => "release_regression",
+            Self::TestFailed => "test_failed",
+            Self::BudgetPaused => "budget_paused",
+            Self::RequirementReview => "requirement_review",
+            Self::ClarityReview => "clarity_review",
+            Self::HumanReview => "human_review",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NotificationStatus {

@@ -2,7 +2,7 @@
 
 use crate::agent::LogLevel;
 use crate::domain::{Block, Run, StepMetrics};
-use crate::{Millis, PendingGate};
+use crate::{Millis, Notification, PendingGate};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -24,6 +24,8 @@ pub enum Event {
         level: LogLevel,
         line: String,
     },
+    /// An attention card was raised, changed, escalated or closed.
+    Notification { card: Notification },
     /// Fresh metrics for a working step.
     StepMetrics {
         run_id: String,

@@ -247,9 +247,8 @@ fn gate_decisions_round_trip_flattened() {
     }
 }
 
-#[test]
-fn notification_and_audit_entry_round_trip() {
-    let card = Notification {
+fn card() -> Notification {
+    Notification {
         id: "n_1".into(),
         kind: NotificationType::DecisionRequired,
         status: NotificationStatus::Open,
@@ -261,9 +260,17 @@ fn notification_and_audit_entry_round_trip() {
         payload: json!({"gate_id": "g_1"}),
         created_at: 1,
         resolved_at: None,
-    };
-    let json = assert_roundtrip(&card);
+    }
+}
+
+#[test]
+fn notification_and_audit_entry_round_trip() {
+    let json = assert_roundtrip(&card());
     assert_eq!(json["type"], "decision_required");
+    for kind in NotificationType::ALL {
+        assert_eq!(NotificationType::parse(kind.as_str()), Some(kind));
+        assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+    }
     let entry = AuditEntry {
         seq: 1,
         at: 2,
@@ -454,6 +461,11 @@ fn wire_frames_round_trip_with_their_documented_shape() {
             board: vec![block()],
             runs: vec![run()],
             inbox: vec![run().pending_gate().unwrap()],
+            notifications: vec![card()],
+        },
+        ServerFrame::Event {
+            seq: 10,
+            event: Event::Notification { card: card() },
         },
         ServerFrame::Event {
             seq: 10,

@@ -2,7 +2,7 @@
 //! frames, each an object with a `type`.
 
 use crate::event::Event;
-use crate::{Block, IterationCapChoice, PendingGate, ReviewComment, Run};
+use crate::{Block, IterationCapChoice, Notification, PendingGate, ReviewComment, Run};
 use serde::{Deserialize, Serialize};
 
 /// Largest frame a peer may send; bigger ones are refused.
@@ -42,6 +42,23 @@ pub enum Call {
     Inbox,
     /// The pipelines a run can be started with.
     Pipelines,
+    /// Attention cards: the open ones, or with `all` the closed ones too (newest first).
+    Notifications {
+        #[serde(default)]
+        all: bool,
+    },
+    /// Mark an open card handled.
+    Act {
+        id: String,
+    },
+    /// Close an open card without acting on it.
+    Dismiss {
+        id: String,
+    },
+    /// Re-drive runs paused by the spend budget; each pauses again if still over it.
+    ResumePaused,
+    /// Month-to-date spend against the budget.
+    Spend,
     AddBlock {
         title: String,
         #[serde(default)]
@@ -120,6 +137,19 @@ pub struct WireError {
     pub message: String,
 }
 
+/// Month-to-date spend against the workspace's budget.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpendReport {
+    /// `YYYY-MM`, UTC.
+    pub month: String,
+    pub spent: f64,
+    pub budget: f64,
+    pub currency: String,
+    /// Model calls with no price in config; their cost is unknown, not zero.
+    pub unpriced_calls: u64,
+    pub over_budget: bool,
+}
+
 /// What a daemon says about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DaemonStatus {
@@ -146,6 +176,9 @@ pub enum ServerFrame {
         board: Vec<Block>,
         runs: Vec<Run>,
         inbox: Vec<PendingGate>,
+        /// Open attention cards.
+        #[serde(default)]
+        notifications: Vec<Notification>,
     },
     Event {
         seq: u64,

@@ -159,6 +159,10 @@ async fn approve_answer_and_resolve_a_cap_by_keystrokes_and_watch_the_run_advanc
     );
 
     screen.keys(&["p"]);
+    // The finished run leaves a card; dismissing it empties the inbox.
+    let finished = screen.wait_for("finished", 60);
+    assert!(finished.contains("Quick finished"), "{finished}");
+    screen.keys(&["d"]);
     screen.wait_for("nothing waits for you", 30);
     screen.keys(&["1"]);
     let board = screen.wait_for("done", 60);

@@ -18,6 +18,17 @@ pub enum CtlCommand {
     Runs,
     /// Gates waiting for a human.
     Inbox,
+    /// Attention cards: the open ones, or with --all every card.
+    Notifications {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Mark an open card handled.
+    Act { id: String },
+    /// Close an open card without acting on it.
+    Dismiss { id: String },
+    /// Re-drive runs paused by the spend budget; they pause again if still over it.
+    ResumePaused,
     /// Create or import blocks.
     Block {
         #[command(subcommand)]
@@ -142,6 +153,10 @@ async fn to_call(client: &mut Client, command: CtlCommand) -> Result<Call, CtlEr
         CtlCommand::Board => Call::Board,
         CtlCommand::Runs => Call::Runs,
         CtlCommand::Inbox => Call::Inbox,
+        CtlCommand::Notifications { all } => Call::Notifications { all },
+        CtlCommand::Act { id } => Call::Act { id },
+        CtlCommand::Dismiss { id } => Call::Dismiss { id },
+        CtlCommand::ResumePaused => Call::ResumePaused,
         CtlCommand::Block {
             action:
                 BlockCommand::Add {
@@ -274,8 +289,9 @@ async fn watch(client: &mut Client, since: Option<u64>) -> Result<(), CtlError> 
                 board,
                 runs,
                 inbox,
+                notifications,
             } => {
-                serde_json::json!({ "seq": seq, "snapshot": { "board": board, "runs": runs, "inbox": inbox } })
+                serde_json::json!({ "seq": seq, "snapshot": { "board": board, "runs": runs, "inbox": inbox, "notifications": notifications } })
             }
             ServerFrame::Resync { .. } => {
                 client.subscribe(None).await?;

@@ -376,6 +376,7 @@ pub fn snapshot(board: Vec<Block>, runs: Vec<Run>, seq: u64) -> ServerFrame {
         board,
         runs,
         inbox: Vec::new(),
+        notifications: Vec::new(),
     }
 }
 

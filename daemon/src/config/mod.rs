@@ -4,10 +4,12 @@ mod assets;
 mod catalog;
 mod error;
 mod paths;
+mod policy;
 mod settings;
 
 pub use assets::materialize_assets;
 pub use catalog::{AgentDef, Catalog, ContainerLimits};
 pub use error::ConfigError;
 pub use paths::Paths;
+pub use policy::{LimitsConfig, NotifyConfig, Price, SpendConfig};
 pub use settings::{ExecutorChoice, Settings};

@@ -1,7 +1,11 @@
 //! `config.toml`: daemon-wide settings.
 
 use super::error::ConfigError;
+use super::policy::{
+    Checker, LimitsConfig, LimitsFile, NotifyConfig, NotifyFile, PriceFile, SpendConfig, SpendFile,
+};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 use toml::Spanned;
 
@@ -22,6 +26,9 @@ pub struct Settings {
     pub docker_socket: Option<String>,
     /// The API's port on 127.0.0.1; 0 picks a free one.
     pub port: u16,
+    pub notify: NotifyConfig,
+    pub spend: SpendConfig,
+    pub limits: LimitsConfig,
 }
 
 pub const DEFAULT_PORT: u16 = 7457;
@@ -32,6 +39,9 @@ impl Default for Settings {
             executor: ExecutorChoice::Auto,
             docker_socket: None,
             port: DEFAULT_PORT,
+            notify: NotifyConfig::default(),
+            spend: SpendConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -42,6 +52,11 @@ struct SettingsFile {
     executor: Option<Spanned<String>>,
     docker_socket: Option<String>,
     port: Option<u16>,
+    notify: Option<NotifyFile>,
+    spend: Option<SpendFile>,
+    #[serde(default)]
+    prices: BTreeMap<String, PriceFile>,
+    limits: Option<LimitsFile>,
 }
 
 impl Settings {
@@ -80,10 +95,17 @@ impl Settings {
                 }
             },
         };
+        let check = Checker {
+            label: &label,
+            text: &text,
+        };
         Ok(Self {
             executor,
             docker_socket: file.docker_socket,
             port: file.port.unwrap_or(DEFAULT_PORT),
+            notify: check.notify(file.notify)?,
+            spend: check.spend(file.spend, file.prices)?,
+            limits: check.limits(file.limits)?,
         })
     }
 
@@ -120,6 +142,35 @@ mod tests {
         let settings = load("executor = \"process\"\ndocker_socket = \"/x.sock\"").unwrap();
         assert_eq!(settings.executor, ExecutorChoice::Process);
         assert_eq!(settings.docker_socket(), "/x.sock");
+    }
+
+    #[test]
+    fn notify_spend_prices_and_limits_parse() {
+        let text = "[notify]\nescalate_after_minutes = 30\nnotify_command = [\"/bin/page\", \"-q\"]\n\n[spend]\nmonthly_budget = 25.5\ncurrency = \"USD\"\n\n[prices.\"demo-large\"]\nprompt_per_million = 3.0\ncompletion_per_million = 15.0\n\n[limits]\nrunning_per_frame = 2\n[limits.per_pipeline]\nbuild = 1\n";
+        let s = load(text).unwrap();
+        assert_eq!(s.notify.escalate_after_minutes, 30);
+        assert_eq!(s.notify.notify_command.unwrap(), ["/bin/page", "-q"]);
+        assert_eq!(s.spend.monthly_budget, 25.5);
+        assert_eq!(s.spend.prices["demo-large"].completion_per_million, 15.0);
+        assert_eq!(s.limits.running_per_frame, Some(2));
+        assert_eq!(s.limits.per_pipeline["build"], 1);
+        assert_eq!(load("").unwrap().notify.escalate_after_minutes, 120);
+    }
+
+    #[test]
+    fn a_negative_or_absurd_budget_is_refused_at_its_line() {
+        for bad in ["-5.0", "1e300", "nan"] {
+            let err = load(&format!("[spend]\n\nmonthly_budget = {bad}\n")).unwrap_err();
+            assert_eq!(err.line, Some(3), "{bad}: {err}");
+            assert!(err.message.contains("monthly_budget"), "{err}");
+        }
+        let err = load("[notify]\nescalate_after_minutes = 0\n").unwrap_err();
+        assert_eq!(err.line, Some(2));
+        let err = load("[prices.m]\nprompt_per_million = -1.0\ncompletion_per_million = 1.0\n")
+            .unwrap_err();
+        assert_eq!(err.line, Some(2));
+        let err = load("[limits]\nrunning_per_frame = 0\n").unwrap_err();
+        assert!(err.fix.contains("from 1"), "{err}");
     }
 
     #[test]

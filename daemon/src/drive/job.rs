@@ -4,6 +4,7 @@ use super::ENGINE_ACTOR;
 use crate::engine::{self, JobResult};
 use crate::exec::{JobEvent, JobSpec};
 use crate::service::{Daemon, ServiceError};
+use crate::spend::CallSite;
 use cattery_protocol::agent::{ChosenOption, PriorOutput, StepContext};
 use cattery_protocol::event::Event;
 use cattery_protocol::{FailureKind, PROTOCOL_VERSION, Run, StepMetrics, StepState};
@@ -21,6 +22,8 @@ struct Live {
     progress: Option<(f64, Option<String>)>,
     dirty: bool,
     handle: Option<String>,
+    /// Model calls seen in this job's output so far; keys the spend ledger.
+    calls_seen: u64,
 }
 
 pub async fn run(
@@ -100,6 +103,15 @@ async fn on_event(
             live.dirty = true;
         }
         JobEvent::LlmCall(call) => {
+            let site = CallSite {
+                job_id,
+                call_no: live.calls_seen,
+                run_id: &run.id,
+                step_index,
+            };
+            let cost = daemon.spend.record(&site, &call);
+            live.calls_seen += 1;
+            add_cost(&mut live.metrics, cost, daemon.spend.currency());
             live.metrics.record_call(&call);
             live.model = Some(call.model);
             live.dirty = true;
@@ -109,6 +121,17 @@ async fn on_event(
                 metrics: live.metrics.clone(),
             });
         }
+    }
+}
+
+/// A step's cost is known only while every call it made had a price.
+fn add_cost(metrics: &mut cattery_protocol::StepMetrics, cost: Option<f64>, currency: String) {
+    match cost {
+        Some(cost) if metrics.calls == 0 || metrics.cost_estimate.is_some() => {
+            metrics.cost_estimate = Some(metrics.cost_estimate.unwrap_or(0.0) + cost);
+            metrics.currency = Some(currency);
+        }
+        _ => metrics.cost_estimate = None,
     }
 }
 

@@ -104,7 +104,10 @@ async fn follow_job(
 
 async fn advance(daemon: &Daemon, run_id: &str) -> Result<(Arc<Run>, Outcome), ServiceError> {
     let run = daemon.run(run_id)?;
-    let transition = engine::advance(&run, AdvanceOptions::default(), &daemon.cx(ENGINE_ACTOR));
+    let options = AdvanceOptions {
+        over_budget: daemon.spend.over_budget(),
+    };
+    let transition = engine::advance(&run, options, &daemon.cx(ENGINE_ACTOR));
     if transition.run == *run {
         // Parked, finished or waiting on a job already: nothing to write.
         return Ok((run, transition.outcome));

@@ -4,7 +4,9 @@ use super::Shared;
 use crate::service::ServiceError;
 use crate::service::ops::NewBlock;
 use cattery_protocol::wire::{Call, DaemonStatus, ErrorCode, WireError};
-use cattery_protocol::{GateAction, GateDecision, PROTOCOL_VERSION, PendingGate};
+use cattery_protocol::{
+    GateAction, GateDecision, NotificationStatus, PROTOCOL_VERSION, PendingGate,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -26,6 +28,24 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Value, W
         Call::Board => to_json(daemon.board().map_err(service)?),
         Call::Runs => to_json(daemon.store.runs().map_err(service)?),
         Call::Inbox => to_json(inbox(shared)?),
+        Call::Notifications { all } => to_json(daemon.store.notifications(all).map_err(service)?),
+        Call::Act { id } => to_json(
+            daemon
+                .attention
+                .resolve(&id, NotificationStatus::Acted)
+                .map_err(service)?,
+        ),
+        Call::Dismiss { id } => to_json(
+            daemon
+                .attention
+                .resolve(&id, NotificationStatus::Dismissed)
+                .map_err(service)?,
+        ),
+        Call::ResumePaused => to_json(serde_json::json!({
+            "resumed": daemon.resume_paused().map_err(service)?,
+            "spend": daemon.spend.report(),
+        })),
+        Call::Spend => to_json(daemon.spend.report()),
         Call::Pipelines => to_json(daemon.catalog.pipelines.values().collect::<Vec<_>>()),
         Call::AddBlock {
             title,

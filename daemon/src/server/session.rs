@@ -135,8 +135,7 @@ async fn send(ws: &mut Ws, frame: &ServerFrame) -> Result<(), SessionError> {
 }
 
 async fn send_event(ws: &mut Ws, numbered: &crate::events::Numbered) -> Result<(), SessionError> {
-    ws.send(Message::text(numbered.wire_frame().to_owned()))
-        .await?;
+    ws.send(Message::Text(numbered.wire_frame())).await?;
     Ok(())
 }
 
@@ -190,19 +189,13 @@ impl Session {
     /// once: a burst costs one socket write instead of one per event.
     async fn send_ready(&mut self, first: crate::events::Numbered) -> Result<(), SessionError> {
         const BATCH: usize = 256;
-        self.ws
-            .feed(Message::text(first.wire_frame().to_owned()))
-            .await?;
+        self.ws.feed(Message::Text(first.wire_frame())).await?;
         for _ in 1..BATCH {
             let Some(feed) = self.feed.as_mut() else {
                 break;
             };
             match feed.try_recv() {
-                Ok(next) => {
-                    self.ws
-                        .feed(Message::text(next.wire_frame().to_owned()))
-                        .await?
-                }
+                Ok(next) => self.ws.feed(Message::Text(next.wire_frame())).await?,
                 Err(broadcast::error::TryRecvError::Lagged(missed)) => {
                     self.ws.flush().await?;
                     return self.lagged(missed).await;
@@ -316,6 +309,7 @@ impl Session {
             board: daemon.board().map_err(requests::service)?,
             runs: daemon.store.runs().map_err(requests::service)?,
             inbox: requests::inbox(&self.shared)?,
+            notifications: daemon.attention.open_cards().map_err(requests::service)?,
         })
     }
 }

@@ -17,6 +17,9 @@ pub enum ServiceError {
     Invalid(String),
     #[error("{0}")]
     Unavailable(String),
+    /// A configured limit refuses the operation.
+    #[error("{0}")]
+    Limit(String),
 }
 
 impl ServiceError {
@@ -28,9 +31,11 @@ impl ServiceError {
             Self::Store(StoreError::Conflict { .. }) => "stale",
             Self::Store(StoreError::NotFound { .. }) => "not_found",
             Self::Store(StoreError::Duplicate { .. }) => "conflict",
+            Self::Store(StoreError::AlreadyClosed { .. }) => "stale",
             Self::Store(_) => "unavailable",
             Self::Invalid(_) => "invalid",
             Self::Unavailable(_) => "unavailable",
+            Self::Limit(_) => "conflict",
         }
     }
 

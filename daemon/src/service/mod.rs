@@ -2,15 +2,18 @@
 //! transaction → publish. Drivers and (later) the websocket server call these.
 
 mod error;
+mod limits;
 pub mod ops;
 
 pub use error::ServiceError;
 
 use crate::clock::Clock;
-use crate::config::{Catalog, Paths};
+use crate::config::{Catalog, LimitsConfig, Paths, Settings};
 use crate::engine::{self, Cx, IdGen, Outcome, Transition};
 use crate::events::EventSink;
 use crate::exec::Executor;
+use crate::notify::{Attention, NotifySettings};
+use crate::spend::Spend;
 use crate::store::{BlockWrite, Commit, NewAudit, RunWrite, Store};
 use cattery_protocol::Run;
 use cattery_protocol::event::Event;
@@ -28,6 +31,12 @@ pub struct Daemon {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGen>,
     pub events: Arc<dyn EventSink>,
+    /// Attention cards raised and closed as runs change.
+    pub attention: Attention,
+    /// Prices calls, keeps the ledger, and says when runs must pause.
+    pub spend: Spend,
+    /// Live runs allowed per service frame.
+    limits: std::sync::RwLock<LimitsConfig>,
     /// Stop switches of the runs that have a driver task right now.
     drivers: Mutex<HashMap<String, watch::Sender<bool>>>,
     /// Write-through copies of live runs, so a driver's next transition does
@@ -52,17 +61,45 @@ impl Daemon {
         ids: Arc<dyn IdGen>,
         events: Arc<dyn EventSink>,
     ) -> Arc<Self> {
+        let store = Arc::new(store);
+        let attention = Attention::new(
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            Arc::clone(&ids),
+            Arc::clone(&events),
+        );
+        let spend = Spend::new(Arc::clone(&store), Arc::clone(&clock));
         Arc::new(Self {
-            store: Arc::new(store),
+            spend,
+            limits: std::sync::RwLock::new(LimitsConfig::default()),
+            store,
             catalog,
             paths,
             executor,
             clock,
             ids,
             events,
+            attention,
             drivers: Mutex::new(HashMap::new()),
             live: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Applies config.toml's attention, spend and limit sections.
+    pub fn configure(&self, settings: &Settings) {
+        self.attention.configure(NotifySettings {
+            escalate_after_ms: settings.notify.escalate_after_minutes as i64 * 60_000,
+            on_new_gate: settings.notify.on_new_gate,
+        });
+        self.spend.configure(settings.spend.clone());
+        *self.limits.write().unwrap_or_else(|p| p.into_inner()) = settings.limits.clone();
+    }
+
+    pub(crate) fn limits(&self) -> LimitsConfig {
+        self.limits
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn run(&self, id: &str) -> Result<Arc<Run>> {
@@ -171,6 +208,7 @@ impl Daemon {
         self.remember(&stored);
         for run in &stored {
             self.publish_run(run);
+            self.attention.on_run(run);
         }
         if let Some(block) = block {
             self.publish_block(&block.id);

@@ -72,9 +72,25 @@ impl Daemon {
                 &format!("known pipelines: {}", known.join(", ")),
             )
         })?;
+        self.check_limits(&block, pipeline_id)?;
         let prior = block.run_id.as_deref().map(|id| self.run(id)).transpose()?;
         let started = engine::start(&block, pipeline, prior.as_deref(), &self.cx(actor));
         self.commit_started(None, started).await
+    }
+
+    /// Re-drives runs paused over budget; each pauses again at its next
+    /// metered step while the budget is still spent. Returns how many.
+    pub fn resume_paused(self: &Arc<Self>) -> Result<usize> {
+        let paused: Vec<_> = self
+            .store
+            .live_runs()?
+            .into_iter()
+            .filter(|r| r.status == RunStatus::Paused)
+            .collect();
+        for run in &paused {
+            drive::spawn(self, &run.id);
+        }
+        Ok(paused.len())
     }
 
     async fn commit_started(
@@ -220,6 +236,10 @@ impl Daemon {
             .map(|job| job.id.clone())
             .collect();
         self.executor.sweep(keep).await;
+        // A crash between a run's commit and its card write is healed here.
+        for run in &runs {
+            self.attention.on_run(run);
+        }
         let running: Vec<_> = runs
             .into_iter()
             .filter(|r| r.status == RunStatus::Running)

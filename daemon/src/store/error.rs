@@ -25,6 +25,8 @@ pub enum StoreError {
     },
     #[error("{what} {id} not found")]
     NotFound { what: &'static str, id: String },
+    #[error("notification {id} is already {status}; nothing changed")]
+    AlreadyClosed { id: String, status: String },
     #[error("{what} {id} already exists")]
     Duplicate { what: &'static str, id: String },
     #[error("database error while trying to {context}: {source}")]

@@ -61,6 +61,43 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         FROM runs, json_each(runs.doc, '$.steps') AS step;
     UPDATE runs SET doc = json_set(doc, '$.steps', json('[]'));
     "#,
+    // 3: attention cards; at most one open card per block and type.
+    r#"
+    CREATE TABLE notifications (
+        id          TEXT PRIMARY KEY,
+        type        TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        severity    TEXT NOT NULL,
+        block_id    TEXT NOT NULL REFERENCES blocks(id),
+        run_id      TEXT,
+        title       TEXT NOT NULL,
+        body        TEXT NOT NULL,
+        payload     TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        resolved_at INTEGER
+    );
+    CREATE UNIQUE INDEX notifications_one_open ON notifications(block_id, type)
+        WHERE status = 'open';
+    CREATE INDEX notifications_by_status ON notifications(status, created_at);
+    "#,
+    // 4: the spend ledger: one row per priced model call, keyed so a job
+    // followed again after a restart cannot count a call twice.
+    r#"
+    CREATE TABLE spend (
+        job_id      TEXT NOT NULL,
+        call_no     INTEGER NOT NULL,
+        at          INTEGER NOT NULL,
+        month       TEXT NOT NULL,
+        run_id      TEXT NOT NULL,
+        step_index  INTEGER NOT NULL,
+        model       TEXT NOT NULL,
+        cost        REAL NOT NULL,
+        currency    TEXT NOT NULL,
+        PRIMARY KEY (job_id, call_no)
+    ) WITHOUT ROWID;
+    CREATE INDEX spend_by_month ON spend(month);
+    "#,
 ];
 
 pub fn supported_version() -> i64 {

@@ -6,13 +6,17 @@ mod blocks;
 mod codec;
 mod error;
 pub(crate) mod migrate;
+mod notifications;
 mod runs;
+mod spend;
 #[cfg(test)]
 mod tests;
 mod tx;
 
 pub use error::StoreError;
+pub use notifications::{NewCard, Raised};
 pub use runs::RunWrite;
+pub use spend::SpendRow;
 
 use cattery_protocol::{BlockStatus, GateKind, Millis};
 use rusqlite::Connection;

@@ -37,6 +37,8 @@ pub enum Action {
     RestartFrom,
     Stop,
     Freeze,
+    Act,
+    Dismiss,
 }
 
 /// Where an action applies.
@@ -47,6 +49,8 @@ pub enum Scope {
     Gate,
     /// Needs a run or block selected.
     Run,
+    /// Needs an attention card selected in the inbox.
+    Card,
     Logs,
 }
 
@@ -94,7 +98,7 @@ const fn spec(
 }
 
 use Action as A;
-use Scope::{Gate, Global, Logs, Run};
+use Scope::{Card, Gate, Global, Logs, Run};
 use Weight::{Decision, Final, Safe};
 
 pub const OPTION_KEYS: &[&str] = &["1", "2", "3", "4", "5", "6", "7", "8", "9"];
@@ -112,6 +116,8 @@ pub const REGISTRY: &[ActionSpec] = &[
     spec(A::StopReset, "stop-reset", &["S"], "iteration cap: cancel the run, block back to planned", Gate, Final, true),
     spec(A::Mark, "mark", &["space"], "mark the gate for a bulk approve", Gate, Decision, true),
     spec(A::ApproveMarked, "approve-marked", &["A"], "approve every marked gate", Gate, Final, true),
+    spec(A::Act, "act", &["o"], "mark the selected card handled", Card, Decision, true),
+    spec(A::Dismiss, "dismiss", &["d"], "dismiss the selected card", Card, Decision, true),
     spec(A::Start, "start", &["s"], "start a pipeline on the selected block", Run, Decision, true),
     spec(A::Retry, "retry", &["r"], "retry a failed run", Run, Decision, true),
     spec(A::RestartFrom, "restart-from", &["R"], "restart the run from the selected step", Run, Final, true),

@@ -14,6 +14,7 @@ impl App {
             Action::Stop => self.confirm_stop(),
             Action::Mark => self.toggle_mark(),
             Action::ApproveMarked => self.confirm_approve_marked(),
+            Action::Act | Action::Dismiss => return self.close_card(action),
             gate_action => {
                 let effects = self.on_gate(gate_action, index);
                 // The gate is answered; the viewer of its question has done its job.
@@ -61,6 +62,30 @@ impl App {
                 Vec::new()
             }
         }
+    }
+
+    fn close_card(&mut self, action: Action) -> Vec<Effect> {
+        let Some(card) = self.selected_card() else {
+            self.info("no card is selected; gates are decided with their own keys".to_owned());
+            return Vec::new();
+        };
+        let (call, what) = match action {
+            Action::Act => (
+                Call::Act {
+                    id: card.id.clone(),
+                },
+                "act on",
+            ),
+            _ => (
+                Call::Dismiss {
+                    id: card.id.clone(),
+                },
+                "dismiss",
+            ),
+        };
+        self.send(call, format!("{what} `{}`", card.title))
+            .into_iter()
+            .collect()
     }
 
     fn approve(&mut self, gate: &PendingGate, edited: Option<String>) -> Option<Effect> {

@@ -370,6 +370,7 @@ impl App {
     fn in_scope(&self, action: Action) -> bool {
         match spec_of(action).scope {
             Scope::Logs => self.view() == View::Logs,
+            Scope::Card => self.view() == View::Inbox,
             Scope::Global | Scope::Gate | Scope::Run => true,
         }
     }
@@ -489,14 +490,23 @@ impl App {
         }
     }
 
+    /// The inbox row under the cursor.
+    pub fn inbox_row(&self) -> Option<model::InboxRow> {
+        let rows = self.visible_inbox();
+        let at = self.inbox_position(&rows);
+        rows.into_iter().nth(at)
+    }
+
     pub fn inbox_gate(&self) -> Option<PendingGate> {
-        let gates = self.visible_inbox();
-        let sel = self.inbox_sel.as_deref();
-        gates
-            .iter()
-            .find(|g| Some(g.id.as_str()) == sel)
-            .or_else(|| gates.get(self.inbox_index.min(gates.len().saturating_sub(1))))
-            .cloned()
+        self.inbox_row()?.gate().cloned()
+    }
+
+    /// The card under the cursor, when the inbox row is a card.
+    pub fn selected_card(&self) -> Option<cattery_protocol::Notification> {
+        match (self.view(), self.inbox_row()?) {
+            (View::Inbox, model::InboxRow::Card(card)) => Some(card),
+            _ => None,
+        }
     }
 }
 
@@ -525,6 +535,7 @@ pub fn hints(app: &App) -> Vec<(String, &'static str)> {
         .filter(|spec| match spec.scope {
             Scope::Gate => gate_hint(spec.action, gate.as_ref(), app),
             Scope::Run => run_hint(spec.action, run.map(|r| r.status), app.view()),
+            Scope::Card => app.selected_card().is_some(),
             Scope::Logs | Scope::Global => true,
         })
         .map(|spec| {

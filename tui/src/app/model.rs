@@ -3,7 +3,10 @@
 use cattery_protocol::agent::LogLevel;
 use cattery_protocol::event::Event;
 use cattery_protocol::wire::ServerFrame;
-use cattery_protocol::{Block, BlockLevel, GateKind, Millis, PendingGate, Pipeline, Run};
+use cattery_protocol::{
+    Block, BlockLevel, GateKind, Millis, Notification, NotificationStatus, NotificationType,
+    PendingGate, Pipeline, Run, Severity,
+};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -29,6 +32,8 @@ pub struct LogLine {
 pub struct Model {
     pub blocks: HashMap<String, Block>,
     pub runs: HashMap<String, Arc<Run>>,
+    /// Open attention cards by id.
+    pub cards: HashMap<String, Notification>,
     pub pipelines: Vec<Pipeline>,
     pub logs: HashMap<StepKey, VecDeque<LogLine>>,
     log_order: VecDeque<StepKey>,
@@ -54,8 +59,16 @@ impl Model {
     pub fn apply(&mut self, frame: ServerFrame) -> Applied {
         match frame {
             ServerFrame::Snapshot {
-                seq, board, runs, ..
+                seq,
+                board,
+                runs,
+                notifications,
+                ..
             } => {
+                self.cards = notifications
+                    .into_iter()
+                    .map(|c| (c.id.clone(), c))
+                    .collect();
                 self.blocks = board.into_iter().map(|b| (b.id.clone(), b)).collect();
                 self.runs = runs
                     .into_iter()
@@ -84,6 +97,7 @@ impl Model {
             Event::Block { block } => self.put_block(block),
             Event::Run { run } => self.put_run(run),
             Event::GateOpened { .. } => {}
+            Event::Notification { card } => self.put_card(card),
             Event::StepLog {
                 run_id,
                 step_index,
@@ -134,6 +148,17 @@ impl Model {
         }
     }
 
+    fn put_card(&mut self, card: Notification) {
+        match card.status {
+            NotificationStatus::Open => {
+                self.cards.insert(card.id.clone(), card);
+            }
+            _ => {
+                self.cards.remove(&card.id);
+            }
+        }
+    }
+
     fn push_log(&mut self, key: StepKey, line: LogLine) {
         if !self.logs.contains_key(&key) {
             if self.log_order.len() >= LOG_BUFFERS
@@ -158,20 +183,52 @@ impl Model {
         samples.push_back(tokens);
     }
 
-    /// Every gate waiting for a human: worst first, then oldest first.
+    /// Every gate waiting for a human, in inbox order.
     pub fn inbox(&self) -> Vec<PendingGate> {
-        let mut gates: Vec<PendingGate> = self
+        self.inbox_rows()
+            .into_iter()
+            .filter_map(|row| match row {
+                InboxRow::Gate { gate, .. } => Some(gate),
+                InboxRow::Card(_) => None,
+            })
+            .collect()
+    }
+
+    /// Gates and the cards that stand for no gate: urgent ones first, then
+    /// gates by kind (cap, decision, approval), then cards; oldest first.
+    pub fn inbox_rows(&self) -> Vec<InboxRow> {
+        let gates = self
             .runs
             .values()
             .filter_map(|r| r.pending_gate())
-            .collect();
-        gates.sort_by(|a, b| {
-            severity(b.kind)
-                .cmp(&severity(a.kind))
-                .then(a.since.cmp(&b.since))
-                .then(a.id.cmp(&b.id))
+            .map(|gate| {
+                let urgent = self
+                    .gate_card(&gate)
+                    .is_some_and(|c| c.severity == Severity::Urgent);
+                InboxRow::Gate { gate, urgent }
+            });
+        let cards = self
+            .cards
+            .values()
+            .filter(|c| !WAITING_CARDS.contains(&c.kind))
+            .cloned()
+            .map(InboxRow::Card);
+        let mut rows: Vec<InboxRow> = gates.chain(cards).collect();
+        rows.sort_by(|a, b| {
+            b.urgent()
+                .cmp(&a.urgent())
+                .then(b.rank().cmp(&a.rank()))
+                .then(a.since().cmp(&b.since()))
+                .then(a.id().cmp(b.id()))
         });
-        gates
+        rows
+    }
+
+    /// The open card that stands for a waiting gate, if the daemon raised one.
+    pub fn gate_card(&self, gate: &PendingGate) -> Option<&Notification> {
+        self.cards.values().find(|c| {
+            WAITING_CARDS.contains(&c.kind) && c.run_id.as_deref() == Some(gate.run_id.as_str())
+        })
     }
 
     pub fn run_of_block(&self, block_id: &str) -> Option<&Arc<Run>> {
@@ -190,6 +247,63 @@ impl Model {
     /// The tree order as last built by [`Model::board_order`]; empty before.
     pub fn board_order_built(&self) -> &[(String, u16)] {
         self.board_order.as_deref().unwrap_or(&[])
+    }
+}
+
+/// Cards that stand for a waiting gate; the gate row shows them.
+const WAITING_CARDS: [NotificationType; 2] = [
+    NotificationType::DecisionRequired,
+    NotificationType::MergeReview,
+];
+
+/// One line of the inbox: a gate to decide, or a card to act on or dismiss.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InboxRow {
+    Gate { gate: PendingGate, urgent: bool },
+    Card(Notification),
+}
+
+impl InboxRow {
+    pub fn id(&self) -> &str {
+        match self {
+            InboxRow::Gate { gate, .. } => &gate.id,
+            InboxRow::Card(card) => &card.id,
+        }
+    }
+
+    pub fn urgent(&self) -> bool {
+        match self {
+            InboxRow::Gate { urgent, .. } => *urgent,
+            InboxRow::Card(card) => card.severity == Severity::Urgent,
+        }
+    }
+
+    fn rank(&self) -> u8 {
+        match self {
+            InboxRow::Gate { gate, .. } => severity(gate.kind),
+            InboxRow::Card(_) => 0,
+        }
+    }
+
+    pub fn since(&self) -> Millis {
+        match self {
+            InboxRow::Gate { gate, .. } => gate.since,
+            InboxRow::Card(card) => card.created_at,
+        }
+    }
+
+    pub fn block_id(&self) -> &str {
+        match self {
+            InboxRow::Gate { gate, .. } => &gate.block_id,
+            InboxRow::Card(card) => &card.block_id,
+        }
+    }
+
+    pub fn gate(&self) -> Option<&PendingGate> {
+        match self {
+            InboxRow::Gate { gate, .. } => Some(gate),
+            InboxRow::Card(_) => None,
+        }
     }
 }
 

@@ -1,9 +1,9 @@
 //! Moving around: views, selection, scrolling, drilling in and out.
 
 use super::filter::Subject;
+use super::model::InboxRow;
 use super::model::{gate_kind_word, run_status_word, status_word};
 use super::{App, DiffTag, Effect, Modal, View, Viewer};
-use cattery_protocol::PendingGate;
 
 impl App {
     pub(super) fn back(&mut self) {
@@ -56,10 +56,10 @@ impl App {
                 self.select_board(&rows, at);
             }
             View::Inbox => {
-                let gates = self.visible_inbox();
-                let at = step(self.inbox_position(&gates), delta, gates.len());
+                let rows = self.visible_inbox();
+                let at = step(self.inbox_position(&rows), delta, rows.len());
                 self.inbox_index = at;
-                self.inbox_sel = gates.get(at).map(|g| g.id.clone());
+                self.inbox_sel = rows.get(at).map(|row| row.id().to_owned());
             }
             View::Run => {
                 let steps = self.selected_run().map_or(0, |r| r.steps.len());
@@ -104,6 +104,12 @@ impl App {
                 None => self.info("no run on this block yet; press s to start one".to_owned()),
             },
             View::Inbox => match self.inbox_gate() {
+                None if self.selected_card().is_some() => {
+                    if let Some(card) = self.selected_card() {
+                        let text = format!("{}\n\n{}", card.body, card.payload);
+                        self.show(card.title.clone(), &text);
+                    }
+                }
                 Some(gate) => {
                     self.run_sel = Some(gate.run_id.clone());
                     self.step_sel = gate.step_index;
@@ -177,10 +183,10 @@ impl App {
                 }
             }
             View::Inbox => {
-                let gates = self.visible_inbox();
-                if let Some(gate) = gates.get(target) {
+                let rows = self.visible_inbox();
+                if let Some(row) = rows.get(target) {
                     self.inbox_index = target;
-                    self.inbox_sel = Some(gate.id.clone());
+                    self.inbox_sel = Some(row.id().to_owned());
                 }
             }
             View::Run => {
@@ -241,30 +247,40 @@ impl App {
         })
     }
 
-    pub fn visible_inbox(&self) -> Vec<PendingGate> {
-        let gates = self.model.inbox();
+    /// Inbox rows passing the filter.
+    pub fn visible_inbox(&self) -> Vec<InboxRow> {
+        let rows = self.model.inbox_rows();
         if self.filter.is_empty() {
-            return gates;
+            return rows;
         }
-        gates
-            .into_iter()
-            .filter(|gate| {
-                let run = self.model.runs.get(&gate.run_id);
-                let title = self
-                    .model
-                    .blocks
-                    .get(&gate.block_id)
-                    .map_or(gate.prompt.as_str(), |b| b.title.as_str());
-                let kind = gate_kind_word(gate.kind);
-                self.filter.matches(&Subject {
-                    title,
-                    statuses: &["blocked", kind],
-                    pipeline: run.map(|r| r.pipeline_id.as_str()),
-                    kind: Some(kind),
-                    age_ms: u64::try_from(self.now - gate.since).unwrap_or(0),
-                })
-            })
+        rows.into_iter()
+            .filter(|row| self.row_matches(row))
             .collect()
+    }
+
+    fn row_matches(&self, row: &InboxRow) -> bool {
+        let run_id = match row {
+            InboxRow::Gate { gate, .. } => Some(gate.run_id.as_str()),
+            InboxRow::Card(card) => card.run_id.as_deref(),
+        };
+        let run = run_id.and_then(|id| self.model.runs.get(id));
+        let title = self
+            .model
+            .blocks
+            .get(row.block_id())
+            .map_or("", |b| b.title.as_str());
+        let kind = match row {
+            InboxRow::Gate { gate, .. } => gate_kind_word(gate.kind),
+            InboxRow::Card(card) => card.kind.as_str(),
+        };
+        let severity = if row.urgent() { "urgent" } else { "normal" };
+        self.filter.matches(&Subject {
+            title,
+            statuses: &["blocked", kind, severity],
+            pipeline: run.map(|r| r.pipeline_id.as_str()),
+            kind: Some(kind),
+            age_ms: u64::try_from(self.now - row.since()).unwrap_or(0),
+        })
     }
 
     /// Where the selection sits in `rows`: the selected block if it is
@@ -288,12 +304,11 @@ impl App {
             .map(|(id, _)| id.clone());
     }
 
-    pub fn inbox_position(&self, gates: &[PendingGate]) -> usize {
+    pub fn inbox_position(&self, rows: &[InboxRow]) -> usize {
         let sel = self.inbox_sel.as_deref();
-        gates
-            .iter()
-            .position(|g| Some(g.id.as_str()) == sel)
-            .unwrap_or(self.inbox_index.min(gates.len().saturating_sub(1)))
+        rows.iter()
+            .position(|row| Some(row.id()) == sel)
+            .unwrap_or(self.inbox_index.min(rows.len().saturating_sub(1)))
     }
 }
 

@@ -79,15 +79,16 @@ fn tabs(app: &App) -> Line<'static> {
 }
 
 fn inbox_badge(app: &App) -> Span<'static> {
-    let waiting = app.model.inbox().len();
-    if waiting == 0 {
+    let rows = app.model.inbox_rows();
+    if rows.is_empty() {
         return Span::styled("0", style::dim());
     }
+    let urgent = rows.iter().any(|r| r.urgent());
     Span::styled(
-        format!("⚑{waiting}"),
+        format!("⚑{}", rows.len()),
         Style::new()
             .fg(Color::Black)
-            .bg(Color::Yellow)
+            .bg(if urgent { Color::Red } else { Color::Yellow })
             .add_modifier(Modifier::BOLD),
     )
 }

@@ -1,9 +1,10 @@
 //! Every gate waiting for a human, worst and oldest first.
 
 use super::{cut, duration, first_line, style, window_start};
+use crate::app::model::InboxRow;
 use crate::app::model::gate_kind_word;
 use crate::app::{App, ListArea};
-use cattery_protocol::{GateKind, PendingGate};
+use cattery_protocol::{GateKind, Notification, PendingGate, Severity};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
@@ -11,17 +12,17 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block as Border, Cell, Paragraph, Row, Table, Wrap};
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
-    let gates = app.visible_inbox();
+    let rows_all = app.visible_inbox();
     let preview_height = if area.height > 16 { 8 } else { 5 };
     let [list_area, preview_area] =
         Layout::vertical([Constraint::Fill(1), Constraint::Length(preview_height)]).areas(area);
     let outer = Border::bordered().title(Span::styled(
-        format!(" Inbox · {} waiting ", gates.len()),
+        format!(" Inbox · {} waiting ", rows_all.len()),
         style::title(),
     ));
     let inner = outer.inner(list_area);
     frame.render_widget(outer, list_area);
-    if gates.is_empty() {
+    if rows_all.is_empty() {
         let text = match app.filter.is_empty() {
             true => "nothing waits for you; gates appear here as runs reach them".to_owned(),
             false => format!(
@@ -33,16 +34,19 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
         frame.render_widget(Border::bordered().title(" gate "), preview_area);
         return;
     }
-    let selected = app.inbox_position(&gates);
+    let selected = app.inbox_position(&rows_all);
     let height = usize::from(inner.height.saturating_sub(1));
-    let start = window_start(app.list_area.offset, selected, height, gates.len());
-    let rows: Vec<Row<'static>> = gates
+    let start = window_start(app.list_area.offset, selected, height, rows_all.len());
+    let rows: Vec<Row<'static>> = rows_all
         .iter()
         .enumerate()
         .skip(start)
         .take(height)
-        .map(|(i, gate)| {
-            let row = gate_row(app, gate, inner.width);
+        .map(|(i, item)| {
+            let row = match item {
+                InboxRow::Gate { gate, urgent } => gate_row(app, gate, *urgent, inner.width),
+                InboxRow::Card(card) => card_row(app, card, inner.width),
+            };
             match i == selected {
                 true => row.style(style::selected()),
                 false => row,
@@ -66,15 +70,18 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
         height: inner.height.saturating_sub(1),
         offset: start,
     };
-    if let Some(gate) = gates.get(selected) {
-        preview(frame, preview_area, app, gate);
+    match rows_all.get(selected) {
+        Some(InboxRow::Gate { gate, .. }) => preview(frame, preview_area, app, gate),
+        Some(InboxRow::Card(card)) => card_preview(frame, preview_area, card),
+        None => {}
     }
 }
 
-fn gate_row(app: &App, gate: &PendingGate, width: u16) -> Row<'static> {
-    let mark = match app.marked.contains(&gate.id) {
-        true => Span::styled("●", style::key()),
-        false => Span::raw(" "),
+fn gate_row(app: &App, gate: &PendingGate, urgent: bool, width: u16) -> Row<'static> {
+    let mark = match (app.marked.contains(&gate.id), urgent) {
+        (true, _) => Span::styled("●", style::key()),
+        (false, true) => Span::styled("!", style::error()),
+        (false, false) => Span::raw(" "),
     };
     let block = app
         .model
@@ -138,4 +145,63 @@ fn preview(frame: &mut Frame<'_>, area: Rect, app: &App, gate: &PendingGate) {
             .wrap(Wrap { trim: false }),
         area,
     );
+}
+
+fn card_row(app: &App, card: &Notification, width: u16) -> Row<'static> {
+    let mark = match card.severity {
+        Severity::Urgent => Span::styled("!", style::error()),
+        Severity::Normal => Span::raw(" "),
+    };
+    let block = app
+        .model
+        .blocks
+        .get(&card.block_id)
+        .map_or_else(|| card.block_id.clone(), |b| b.title.clone());
+    Row::new(vec![
+        Cell::from(mark),
+        Cell::from(Span::styled(card_word(card.kind), style::dim())),
+        Cell::from(""),
+        Cell::from(cut(&block, 40)),
+        Cell::from(duration(app.now - card.created_at)),
+        Cell::from(first_line(&card.body, usize::from(width / 2))),
+    ])
+}
+
+fn card_preview(frame: &mut Frame<'_>, area: Rect, card: &Notification) {
+    let title = format!(
+        " {} · {} ",
+        card_word(card.kind),
+        match card.severity {
+            Severity::Urgent => "urgent",
+            Severity::Normal => "normal",
+        }
+    );
+    let outer = Border::bordered().title(Span::styled(title, style::title()));
+    let lines = vec![
+        Line::styled(card.title.clone(), style::title()),
+        Line::from(card.body.clone()),
+    ];
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(outer)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+/// Short names that fit the kind column.
+fn card_word(kind: cattery_protocol::NotificationType) -> &'static str {
+    use cattery_protocol::NotificationType as T;
+    match kind {
+        T::PipelineComplete => "finished",
+        T::BudgetPaused => "over budget",
+        T::CiFailed => "ci failed",
+        T::TestFailed => "tests failed",
+        T::MergeReview => "merge review",
+        T::DecisionRequired => "decision",
+        T::ReleaseRegression => "regression",
+        T::RequirementReview => "requirements",
+        T::ClarityReview => "clarity",
+        T::HumanReview => "review",
+    }
 }

@@ -1,0 +1,151 @@
+//! Which attention card a committed run calls for. Pure: a run in, the card
+//! to raise and the kinds to close out.
+
+use cattery_protocol::{GateKind, NotificationType, Run, RunStatus};
+use serde_json::json;
+
+/// Cards that stand for a run waiting on a human.
+pub const WAITING: [NotificationType; 2] = [
+    NotificationType::DecisionRequired,
+    NotificationType::MergeReview,
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    pub kind: NotificationType,
+    pub title: String,
+    pub body: String,
+    pub payload: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    pub raise: Option<Draft>,
+    /// Open cards of these kinds on the block are closed as acted on.
+    pub close: Vec<NotificationType>,
+}
+
+/// The card kind a run's state calls for, before any text is built.
+pub fn wanted_kind(run: &Run) -> Option<NotificationType> {
+    match run.status {
+        RunStatus::Running => None,
+        RunStatus::Blocked => Some(waiting_kind(run)),
+        RunStatus::Paused => Some(NotificationType::BudgetPaused),
+        RunStatus::Done => Some(NotificationType::PipelineComplete),
+        RunStatus::Failed => failure_kind(run),
+    }
+}
+
+/// Kinds a run in this state no longer calls for.
+pub fn stale_kinds(run: &Run) -> Vec<NotificationType> {
+    let wanted = wanted_kind(run);
+    let mut kinds: Vec<NotificationType> = WAITING.to_vec();
+    kinds.push(NotificationType::BudgetPaused);
+    if run.status == RunStatus::Done {
+        kinds.extend([NotificationType::CiFailed, NotificationType::TestFailed]);
+    }
+    kinds.retain(|k| Some(*k) != wanted);
+    kinds
+}
+
+pub fn plan(run: &Run, block_title: &str) -> Plan {
+    let raise = wanted_kind(run).map(|kind| draft(run, kind, block_title));
+    Plan {
+        raise,
+        close: stale_kinds(run),
+    }
+}
+
+fn waiting_kind(run: &Run) -> NotificationType {
+    match run.current().map(|s| s.agent_kind.as_str()) {
+        Some("merger") => NotificationType::MergeReview,
+        _ => NotificationType::DecisionRequired,
+    }
+}
+
+/// A failing test or CI step gets its own card; other failures show on the
+/// board and need no card.
+fn failure_kind(run: &Run) -> Option<NotificationType> {
+    let failure = run.failure.as_ref()?;
+    let agent = run.steps.get(failure.step_index)?.agent_kind.as_str();
+    if agent.contains("test") {
+        return Some(NotificationType::TestFailed);
+    }
+    (agent == "ci" || agent.starts_with("ci-")).then_some(NotificationType::CiFailed)
+}
+
+fn draft(run: &Run, kind: NotificationType, block: &str) -> Draft {
+    let (title, body, payload) = match kind {
+        NotificationType::DecisionRequired | NotificationType::MergeReview => waiting(run, block),
+        NotificationType::BudgetPaused => (
+            format!("{block}: paused, over the spend budget"),
+            format!(
+                "the {} run waits for budget; resume it once there is room",
+                run.pipeline_name
+            ),
+            json!({ "run_id": run.id }),
+        ),
+        NotificationType::PipelineComplete => (
+            format!("{block}: {} finished", run.pipeline_name),
+            format!("all {} steps are done", run.steps.len()),
+            json!({ "run_id": run.id }),
+        ),
+        _ => failed(run, block),
+    };
+    Draft {
+        kind,
+        title,
+        body,
+        payload,
+    }
+}
+
+fn waiting(run: &Run, block: &str) -> (String, String, serde_json::Value) {
+    let Some(gate) = run.pending_gate() else {
+        return (
+            format!("{block}: waiting for a human"),
+            String::new(),
+            json!({ "run_id": run.id }),
+        );
+    };
+    let what = match gate.kind {
+        GateKind::Approval => "approval",
+        GateKind::Decision => "decision",
+        GateKind::IterationCap => "iteration cap",
+    };
+    let title = format!("{block}: {what} waiting ({})", gate.agent_kind);
+    let body = first_line(&gate.prompt, 200);
+    let payload = json!({
+        "gate_id": gate.id,
+        "gate_kind": gate.kind,
+        "run_id": gate.run_id,
+        "step_index": gate.step_index,
+        "agent_kind": gate.agent_kind,
+        "options": gate.options,
+    });
+    (title, body, payload)
+}
+
+fn failed(run: &Run, block: &str) -> (String, String, serde_json::Value) {
+    let failure = run.failure.as_ref();
+    let agent = failure
+        .and_then(|f| run.steps.get(f.step_index))
+        .map_or("a step", |s| s.agent_kind.as_str());
+    (
+        format!("{block}: {agent} failed"),
+        failure.map_or_else(String::new, |f| first_line(&f.message, 200)),
+        json!({ "run_id": run.id }),
+    )
+}
+
+pub fn first_line(text: &str, max: usize) -> String {
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    match line.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_owned(),
+    }
+}
