@@ -79,7 +79,9 @@ impl Home {
         let bus = Arc::new(Bus::new(65_536));
         let events = bus.subscribe();
         let paths = Paths::under(dir.path());
+        let settings = cattery_daemon::config::Settings::load(&paths.config).unwrap();
         let daemon = app::open(paths, executor, bus).unwrap();
+        daemon.configure(&settings);
         Self {
             dir,
             daemon,

@@ -251,3 +251,6 @@ pub async fn escalate_periodically(daemon: Arc<crate::service::Daemon>) {
         tokio::time::sleep(std::time::Duration::from_millis(period)).await;
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -14,7 +14,7 @@ use crate::events::EventSink;
 use crate::exec::Executor;
 use crate::notify::{Attention, NotifySettings};
 use crate::spend::Spend;
-use crate::store::{BlockWrite, Commit, NewAudit, RunWrite, Store};
+use crate::store::{BlockWrite, Commit, NewAudit, RunWrite, Store, StoreError};
 use cattery_protocol::Run;
 use cattery_protocol::event::Event;
 use std::collections::HashMap;
@@ -160,6 +160,28 @@ impl Daemon {
         Ok((run, outcome))
     }
 
+    /// Like [`Daemon::transact`] for operations that name no rev (stop,
+    /// cancel): a driver committing at the same moment is not the user's
+    /// concern, so a lost compare-and-swap is retried on the newer run.
+    pub(crate) async fn transact_whatever_rev<F>(
+        &self,
+        run_id: &str,
+        actor: &str,
+        change: F,
+    ) -> Result<(Arc<Run>, Outcome)>
+    where
+        F: Fn(&Run, &Cx) -> std::result::Result<Transition, engine::EngineError>,
+    {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.transact(run_id, actor, None, &change).await {
+                Err(ServiceError::Store(StoreError::Conflict { .. })) if tries < 5 => continue,
+                other => return other,
+            }
+        }
+    }
+
     /// Writes planned transitions atomically (the first one owns the block),
     /// then publishes what changed.
     pub(crate) async fn commit(
@@ -207,8 +229,9 @@ impl Daemon {
         };
         self.remember(&stored);
         for run in &stored {
-            self.publish_run(run);
+            // The card first, so a client told a gate opened finds its card.
             self.attention.on_run(run);
+            self.publish_run(run);
         }
         if let Some(block) = block {
             self.publish_block(&block.id);

@@ -199,7 +199,7 @@ impl Daemon {
         };
         match live {
             Some(run) => {
-                self.transact(&run.id, actor, None, engine::cancel)
+                self.transact_whatever_rev(&run.id, actor, engine::cancel)
                     .await
                     .map_err(stale_on_conflict)?;
                 self.signal_stop(&run.id);
@@ -218,7 +218,7 @@ impl Daemon {
 
     pub async fn stop(&self, run_id: &str, actor: &str) -> Result<Arc<Run>> {
         let (run, _) = self
-            .transact(run_id, actor, None, engine::stop)
+            .transact_whatever_rev(run_id, actor, engine::stop)
             .await
             .map_err(stale_on_conflict)?;
         self.signal_stop(run_id);

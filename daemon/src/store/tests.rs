@@ -261,3 +261,162 @@ async fn a_refused_write_in_a_group_commit_fails_alone() {
         "the refused write's audit entry rolled back"
     );
 }
+
+mod cards {
+    use super::*;
+    use crate::store::{NewCard, Raised};
+    use cattery_protocol::{NotificationStatus, NotificationType, Severity};
+
+    fn card(id: &str, kind: NotificationType, title: &str) -> NewCard {
+        NewCard {
+            id: id.into(),
+            kind,
+            block_id: block().id,
+            run_id: Some("r_1".into()),
+            title: title.into(),
+            body: "b".into(),
+            payload: serde_json::json!({"gate_id": "g_1"}),
+        }
+    }
+
+    #[test]
+    fn raising_again_updates_the_open_card_and_keeps_severity_and_created_at() {
+        let (_dir, store) = open();
+        store.insert_block(&block()).unwrap();
+        let kind = NotificationType::DecisionRequired;
+        let Raised::New(first) = store.raise(&card("n_1", kind, "first"), 100).unwrap() else {
+            panic!("not new");
+        };
+        store.escalate(100, 150).unwrap();
+        let Raised::Again(again) = store.raise(&card("n_2", kind, "second"), 200).unwrap() else {
+            panic!("a second open card of the same kind was made");
+        };
+        assert_eq!(again.id, first.id);
+        assert_eq!(again.title, "second");
+        assert_eq!(again.created_at, 100);
+        assert_eq!(
+            again.severity,
+            Severity::Urgent,
+            "escalation survives a re-raise"
+        );
+        let other = store
+            .raise(
+                &card("n_3", NotificationType::PipelineComplete, "done"),
+                300,
+            )
+            .unwrap();
+        assert!(
+            matches!(other, Raised::New(_)),
+            "another kind is another card"
+        );
+        assert_eq!(store.notifications(false).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_closed_card_cannot_be_acted_on_again_and_a_new_one_can_open() {
+        let (_dir, store) = open();
+        store.insert_block(&block()).unwrap();
+        let kind = NotificationType::DecisionRequired;
+        store.raise(&card("n_1", kind, "t"), 100).unwrap();
+        let acted = store
+            .resolve_card("n_1", NotificationStatus::Acted, 110)
+            .unwrap();
+        assert_eq!(acted.status, NotificationStatus::Acted);
+        assert_eq!(acted.resolved_at, Some(110));
+        let again = store
+            .resolve_card("n_1", NotificationStatus::Dismissed, 120)
+            .unwrap_err();
+        assert!(again.to_string().contains("already acted"), "{again}");
+        assert!(matches!(
+            store
+                .resolve_card("n_9", NotificationStatus::Acted, 1)
+                .unwrap_err(),
+            StoreError::NotFound { .. }
+        ));
+        let fresh = store.raise(&card("n_2", kind, "t"), 130).unwrap();
+        assert!(matches!(fresh, Raised::New(c) if c.id == "n_2" && c.created_at == 130));
+        assert_eq!(store.notifications(true).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn close_open_closes_only_the_named_kinds() {
+        let (_dir, store) = open();
+        store.insert_block(&block()).unwrap();
+        store
+            .raise(&card("n_1", NotificationType::DecisionRequired, "t"), 1)
+            .unwrap();
+        store
+            .raise(&card("n_2", NotificationType::PipelineComplete, "t"), 1)
+            .unwrap();
+        let closed = store
+            .close_open(
+                &block().id,
+                &[
+                    NotificationType::DecisionRequired,
+                    NotificationType::BudgetPaused,
+                ],
+                NotificationStatus::Acted,
+                5,
+            )
+            .unwrap();
+        assert_eq!(closed.len(), 1);
+        let open: Vec<_> = store.notifications(false).unwrap();
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].kind, NotificationType::PipelineComplete);
+    }
+
+    #[test]
+    fn escalation_takes_open_normal_cards_at_or_before_the_cutoff() {
+        let (_dir, store) = open();
+        store.insert_block(&block()).unwrap();
+        store
+            .raise(&card("n_1", NotificationType::DecisionRequired, "t"), 1_000)
+            .unwrap();
+        store
+            .raise(&card("n_2", NotificationType::PipelineComplete, "t"), 2_000)
+            .unwrap();
+        assert!(store.escalate(999, 5_000).unwrap().is_empty());
+        let first = store.escalate(1_000, 5_000).unwrap();
+        assert_eq!(
+            first.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            ["n_1"]
+        );
+        assert!(
+            store.escalate(1_000, 6_000).unwrap().is_empty(),
+            "urgent stays urgent, once"
+        );
+    }
+}
+
+mod ledger {
+    use super::*;
+    use crate::store::SpendRow;
+
+    fn row(job: &str, call_no: u64, month: &str, cost: f64) -> SpendRow {
+        SpendRow {
+            job_id: job.into(),
+            call_no,
+            at: 1,
+            month: month.into(),
+            run_id: "r_1".into(),
+            step_index: 0,
+            model: "m".into(),
+            cost,
+            currency: "EUR".into(),
+        }
+    }
+
+    #[test]
+    fn a_replayed_call_is_not_counted_twice_and_months_are_apart() {
+        let (_dir, store) = open();
+        assert!(store.record_spend(&row("j_1", 0, "2026-11", 1.5)).unwrap());
+        assert!(store.record_spend(&row("j_1", 1, "2026-11", 2.0)).unwrap());
+        assert!(
+            !store.record_spend(&row("j_1", 0, "2026-11", 1.5)).unwrap(),
+            "replayed"
+        );
+        assert!(store.record_spend(&row("j_2", 0, "2026-10", 9.0)).unwrap());
+        assert_eq!(store.spent_in("2026-11").unwrap(), 3.5);
+        assert_eq!(store.spent_in("2026-12").unwrap(), 0.0);
+    }
+}

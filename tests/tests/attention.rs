@@ -1,0 +1,201 @@
+//! Cards, the spend safeguard and run limits on a real daemon running the
+//! demo agent as child processes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use cattery_daemon::config::Settings;
+use cattery_daemon::service::ServiceError;
+use cattery_daemon::service::ops::NewBlock;
+use cattery_protocol::*;
+use cattery_tests::Home;
+
+const TWO_CODERS: (&str, &str) = (
+    "pipelines/two.toml",
+    "name = \"Two\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"coder\"\n",
+);
+
+fn add(
+    home: &Home,
+    level: BlockLevel,
+    parent: Option<&str>,
+    title: &str,
+    description: &str,
+) -> Block {
+    home.daemon
+        .add_block(NewBlock {
+            level,
+            parent_id: parent.map(str::to_owned),
+            title: title.into(),
+            description: description.into(),
+        })
+        .unwrap()
+}
+
+fn open_cards(home: &Home) -> Vec<Notification> {
+    home.daemon.store.notifications(false).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gate_raises_a_card_deciding_closes_it_and_a_finished_run_leaves_one() {
+    let mut home = Home::new();
+    let task = add(
+        &home,
+        BlockLevel::Task,
+        None,
+        "Refunds",
+        "@demo * sleep 0\n@demo reviewer rating 0.9",
+    );
+    let run = home.daemon.start(&task.id, "quick", "ana").await.unwrap();
+    let gate = home.next_gate(20).await;
+    let cards = open_cards(&home);
+    assert_eq!(cards.len(), 1, "{cards:?}");
+    assert_eq!(cards[0].kind, NotificationType::DecisionRequired);
+    assert_eq!(cards[0].title, "Refunds: approval waiting (architect)");
+    assert_eq!(cards[0].payload["gate_id"], gate.id.as_str());
+    let approve = GateDecision {
+        gate_id: gate.id.clone(),
+        rev: gate.rev,
+        actor: "ana".into(),
+        action: GateAction::Approve {
+            edited_proposal: None,
+        },
+    };
+    home.daemon.decide(&run.id, &approve).await.unwrap();
+    home.wait_run(&run.id, 30, |r| r.status == RunStatus::Done)
+        .await;
+    let cards = open_cards(&home);
+    assert_eq!(cards.len(), 1, "{cards:?}");
+    assert_eq!(cards[0].kind, NotificationType::PipelineComplete);
+    let all = home.daemon.store.notifications(true).unwrap();
+    let waited = all
+        .iter()
+        .find(|c| c.kind == NotificationType::DecisionRequired)
+        .unwrap();
+    assert_eq!(
+        waited.status,
+        NotificationStatus::Acted,
+        "moving past the gate closed it"
+    );
+}
+
+fn priced(budget: f64) -> String {
+    format!(
+        "executor = \"process\"\n[spend]\nmonthly_budget = {budget}\ncurrency = \"EUR\"\n[prices.\"demo-large\"]\nprompt_per_million = 100.0\ncompletion_per_million = 1000.0\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_budget_a_run_pauses_with_a_card_and_resumes_only_once_there_is_room() {
+    let config = priced(0.5);
+    let home = Home::with_config(&[("config.toml", &config), TWO_CODERS]);
+    let task = add(
+        &home,
+        BlockLevel::Task,
+        None,
+        "Pricey",
+        "@demo * sleep 0\n@demo * tokens 1000",
+    );
+    let run = home.daemon.start(&task.id, "two", "ana").await.unwrap();
+    let paused = home
+        .wait_run(&run.id, 30, |r| r.status == RunStatus::Paused)
+        .await;
+    assert_eq!(
+        paused.current_step, 1,
+        "the first step ran, the second waits"
+    );
+    let cost = paused.steps[0].metrics.cost_estimate.unwrap();
+    assert!(cost >= 0.5, "the first step spent the budget: {cost}");
+    assert_eq!(paused.steps[0].metrics.currency.as_deref(), Some("EUR"));
+    let report = home.daemon.spend.report();
+    assert!(
+        report.over_budget && (report.spent - cost).abs() < 1e-9,
+        "{report:?}"
+    );
+    let cards = open_cards(&home);
+    assert_eq!(cards.len(), 1);
+    assert_eq!(cards[0].kind, NotificationType::BudgetPaused);
+
+    assert_eq!(home.daemon.resume_paused().unwrap(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let still = home.daemon.run(&run.id).unwrap();
+    assert_eq!(
+        still.status,
+        RunStatus::Paused,
+        "still over budget, so paused again"
+    );
+    assert_eq!(
+        still.steps[1].state,
+        StepState::Pending,
+        "nothing was dispatched"
+    );
+
+    let mut roomier = Settings::load(&home.daemon.paths.config).unwrap();
+    roomier.spend.monthly_budget = 1_000.0;
+    home.daemon.configure(&roomier);
+    home.daemon.resume_paused().unwrap();
+    home.wait_run(&run.id, 30, |r| r.status == RunStatus::Done)
+        .await;
+    let budget_cards: Vec<_> = open_cards(&home)
+        .into_iter()
+        .filter(|c| c.kind == NotificationType::BudgetPaused)
+        .collect();
+    assert!(
+        budget_cards.is_empty(),
+        "the pause card closed once the run went on"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_with_no_price_has_an_unknown_cost_never_zero() {
+    let home = Home::with_config(&[("config.toml", "executor = \"process\"\n"), TWO_CODERS]);
+    let task = add(&home, BlockLevel::Task, None, "Unpriced", "@demo * sleep 0");
+    let run = home.daemon.start(&task.id, "two", "ana").await.unwrap();
+    let done = home
+        .wait_run(&run.id, 30, |r| r.status == RunStatus::Done)
+        .await;
+    let metrics = &done.steps[0].metrics;
+    assert!(metrics.calls > 0);
+    assert_eq!(metrics.cost_estimate, None, "unknown, not 0.0");
+    let report = home.daemon.spend.report();
+    assert_eq!(report.spent, 0.0);
+    assert!(report.unpriced_calls >= metrics.calls, "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_service_refuses_one_more_run_naming_the_limit_and_its_holders() {
+    let config =
+        "executor = \"process\"\n[limits]\nrunning_per_frame = 1\n[limits.per_pipeline]\ntwo = 1\n";
+    let home = Home::with_config(&[("config.toml", config), TWO_CODERS]);
+    let payments = add(&home, BlockLevel::Frame, None, "Payments", "");
+    let api = add(&home, BlockLevel::Module, Some(&payments.id), "API", "");
+    let slow = "@demo * sleep 20000";
+    let first = add(&home, BlockLevel::Task, Some(&api.id), "Refunds", slow);
+    let second = add(&home, BlockLevel::Task, Some(&api.id), "Webhooks", slow);
+    let ledger = add(&home, BlockLevel::Frame, None, "Ledger", "");
+    let elsewhere = add(&home, BlockLevel::Task, Some(&ledger.id), "Rounding", slow);
+
+    let held = home.daemon.start(&first.id, "two", "ana").await.unwrap();
+    let refused = home
+        .daemon
+        .start(&second.id, "two", "ana")
+        .await
+        .unwrap_err();
+    let ServiceError::Limit(message) = &refused else {
+        panic!("not a limit refusal: {refused:?}");
+    };
+    assert_eq!(refused.code(), "conflict");
+    assert!(message.contains("`Payments`"), "{message}");
+    assert!(message.contains("running_per_frame"), "{message}");
+    assert!(
+        message.contains(&format!("Refunds (two run {})", held.id)),
+        "{message}"
+    );
+    home.daemon
+        .start(&elsewhere.id, "two", "ana")
+        .await
+        .unwrap();
+    // Restarting the block that holds the slot replaces its own run.
+    home.daemon.start(&first.id, "two", "ana").await.unwrap();
+    for run in home.daemon.store.live_runs().unwrap() {
+        home.daemon.stop(&run.id, "ana").await.unwrap();
+    }
+}
