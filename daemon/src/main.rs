@@ -46,7 +46,11 @@ fn run() -> Result<()> {
         None => Paths::platform().context("no home directory found; pass --home DIR")?,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(serve(paths))
+    let served = runtime.block_on(serve(paths));
+    // A notification server that never answers holds a blocking thread;
+    // it must not hold the daemon's exit too.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    served
 }
 
 async fn serve(paths: Paths) -> Result<()> {
@@ -56,6 +60,11 @@ async fn serve(paths: Paths) -> Result<()> {
     let executor = app::choose_executor(&settings, &paths).await?;
     let daemon = app::open(paths.clone(), executor, bus.clone())?;
     daemon.configure(&settings);
+    let (alerts, alerts_in) = tokio::sync::mpsc::unbounded_channel();
+    daemon.attention.send_alerts_to(alerts);
+    let deliverer =
+        cattery_daemon::notify::deliver::Deliverer::new(settings.notify.clone(), bus.clone());
+    tokio::spawn(deliverer.run(alerts_in));
     let token = server::load_or_create_token(&paths.token())
         .with_context(|| format!("cannot create the API token at {}", paths.token().display()))?;
     let listener = server::bind(settings.port).await.with_context(|| {

@@ -26,6 +26,9 @@ pub enum Event {
     },
     /// An attention card was raised, changed, escalated or closed.
     Notification { card: Notification },
+    /// No desktop or command could be reached: attached clients should ring
+    /// the terminal bell and show this.
+    Bell { title: String, body: String },
     /// Fresh metrics for a working step.
     StepMetrics {
         run_id: String,

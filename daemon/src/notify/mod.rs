@@ -1,6 +1,7 @@
 //! Attention: the cards a human needs to see, kept in SQLite beside the runs
 //! that raise them, escalated by age, and delivered to the desktop.
 
+pub mod deliver;
 pub mod rules;
 
 use crate::clock::Clock;

@@ -62,6 +62,8 @@ pub enum Effect {
     },
     /// Ask for a fresh snapshot (after a gap or a refused decision).
     Resubscribe,
+    /// Ring the terminal bell: the daemon could reach no desktop.
+    Bell,
     /// Open `$EDITOR` on this text; the result comes back through [`App::on_edited`].
     Edit {
         text: String,
@@ -230,7 +232,24 @@ impl App {
             self.error(format!("catteryd: {}", error.message));
             return Vec::new();
         }
+        let bell = match &frame {
+            ServerFrame::Event {
+                event: cattery_protocol::event::Event::Bell { title, .. },
+                ..
+            } => Some(title.clone()),
+            _ => None,
+        };
         self.hold_frozen_log(&frame);
+        if let Some(title) = bell {
+            let mut effects = self.on_frame_applied(frame);
+            self.error(format!("attention: {title}"));
+            effects.push(Effect::Bell);
+            return effects;
+        }
+        self.on_frame_applied(frame)
+    }
+
+    fn on_frame_applied(&mut self, frame: ServerFrame) -> Vec<Effect> {
         match self.model.apply(frame) {
             Applied::Changed => {
                 self.dirty = true;

@@ -98,6 +98,7 @@ impl Model {
             Event::Run { run } => self.put_run(run),
             Event::GateOpened { .. } => {}
             Event::Notification { card } => self.put_card(card),
+            Event::Bell { .. } => {}
             Event::StepLog {
                 run_id,
                 step_index,

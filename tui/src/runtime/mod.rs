@@ -161,6 +161,12 @@ fn apply(
     while let Some(effect) = queue.pop_front() {
         match effect {
             Effect::Quit => return Ok(false),
+            Effect::Bell => {
+                use std::io::Write;
+                let mut out = std::io::stdout();
+                out.write_all(b"\x07")?;
+                out.flush()?;
+            }
             Effect::Send { id, call } => {
                 let _ = outgoing.send(Outgoing::Request { id, call });
             }
