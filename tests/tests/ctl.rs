@@ -2,7 +2,7 @@
 //! binaries, a real daemon, exit codes and JSON.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use cattery_protocol::{GateKind, PendingGate, Run, RunStatus};
+use cattery_protocol::{GateKind, Notification, NotificationStatus, PendingGate, Run, RunStatus};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -247,4 +247,37 @@ fn ctl_watch_prints_events_as_json_lines_and_replays_from_since() {
     );
     let _ = replay.kill();
     let _ = replay.wait();
+}
+
+#[test]
+fn ctl_lists_cards_acts_on_one_and_a_second_act_exits_stale() {
+    let dir = home();
+    let home = dir.path();
+    let _stop = Stopper(home);
+    cattery_tests::import_workspace(
+        home,
+        "[[blocks]]\nlevel = \"task\"\ntitle = \"Docs\"\npipeline = \"quick\"\ndescription = \"@demo * sleep 0\"\n",
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let card = loop {
+        let cards: Vec<Notification> =
+            serde_json::from_value(ok(home, &["ctl", "notifications"])).unwrap();
+        if let Some(card) = cards.into_iter().next() {
+            break card;
+        }
+        assert!(Instant::now() < deadline, "no card was raised");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let acted: Notification = serde_json::from_value(ok(home, &["ctl", "act", &card.id])).unwrap();
+    assert_eq!(acted.status, NotificationStatus::Acted);
+    let (code, _, err) = cattery(home, &["ctl", "dismiss", &card.id]);
+    assert_eq!(code, 5, "a closed card is stale: {err}");
+    assert!(err.contains("already acted"), "{err}");
+    let (code, _, _) = cattery(home, &["ctl", "act", "n_nope"]);
+    assert_eq!(code, 4);
+    let all: Vec<Notification> =
+        serde_json::from_value(ok(home, &["ctl", "notifications", "--all"])).unwrap();
+    assert!(all.iter().any(|c| c.id == card.id));
+    let spend = ok(home, &["ctl", "spend"]);
+    assert_eq!(spend["budget"], 100.0);
 }

@@ -29,6 +29,8 @@ pub enum CtlCommand {
     Dismiss { id: String },
     /// Re-drive runs paused by the spend budget; they pause again if still over it.
     ResumePaused,
+    /// Month-to-date spend against the budget.
+    Spend,
     /// Create or import blocks.
     Block {
         #[command(subcommand)]
@@ -157,6 +159,7 @@ async fn to_call(client: &mut Client, command: CtlCommand) -> Result<Call, CtlEr
         CtlCommand::Act { id } => Call::Act { id },
         CtlCommand::Dismiss { id } => Call::Dismiss { id },
         CtlCommand::ResumePaused => Call::ResumePaused,
+        CtlCommand::Spend => Call::Spend,
         CtlCommand::Block {
             action:
                 BlockCommand::Add {

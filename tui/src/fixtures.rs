@@ -461,3 +461,34 @@ pub fn run_event(seq: u64, run: Run) -> ServerFrame {
         event: Event::Run { run: Arc::new(run) },
     }
 }
+
+/// An open attention card.
+pub fn card(
+    id: &str,
+    kind: NotificationType,
+    block: &str,
+    run: &str,
+    severity: Severity,
+    title: &str,
+) -> Notification {
+    Notification {
+        id: id.to_owned(),
+        kind,
+        status: NotificationStatus::Open,
+        severity,
+        block_id: block.to_owned(),
+        run_id: Some(run.to_owned()),
+        title: title.to_owned(),
+        body: "all 4 steps are done".to_owned(),
+        payload: serde_json::Value::Null,
+        created_at: NOW - 40 * MIN,
+        resolved_at: None,
+    }
+}
+
+pub fn card_event(seq: u64, card: Notification) -> ServerFrame {
+    ServerFrame::Event {
+        seq,
+        event: Event::Notification { card },
+    }
+}

@@ -39,6 +39,7 @@ pub enum Action {
     Freeze,
     Act,
     Dismiss,
+    ResumePaused,
 }
 
 /// Where an action applies.
@@ -118,6 +119,7 @@ pub const REGISTRY: &[ActionSpec] = &[
     spec(A::ApproveMarked, "approve-marked", &["A"], "approve every marked gate", Gate, Final, true),
     spec(A::Act, "act", &["o"], "mark the selected card handled", Card, Decision, true),
     spec(A::Dismiss, "dismiss", &["d"], "dismiss the selected card", Card, Decision, true),
+    spec(A::ResumePaused, "resume-paused", &["u"], "re-drive runs paused over budget (they pause again if still over)", Global, Decision, true),
     spec(A::Start, "start", &["s"], "start a pipeline on the selected block", Run, Decision, true),
     spec(A::Retry, "retry", &["r"], "retry a failed run", Run, Decision, true),
     spec(A::RestartFrom, "restart-from", &["R"], "restart the run from the selected step", Run, Final, true),

@@ -15,6 +15,7 @@ impl App {
             Action::Mark => self.toggle_mark(),
             Action::ApproveMarked => self.confirm_approve_marked(),
             Action::Act | Action::Dismiss => return self.close_card(action),
+            Action::ResumePaused => return self.resume_paused(),
             gate_action => {
                 let effects = self.on_gate(gate_action, index);
                 // The gate is answered; the viewer of its question has done its job.
@@ -62,6 +63,21 @@ impl App {
                 Vec::new()
             }
         }
+    }
+
+    fn resume_paused(&mut self) -> Vec<Effect> {
+        let paused = self
+            .model
+            .runs
+            .values()
+            .filter(|r| r.status == RunStatus::Paused)
+            .count();
+        if paused == 0 {
+            self.info("no run is paused".to_owned());
+            return Vec::new();
+        }
+        let what = format!("resume {paused} paused run{}", plural(paused));
+        self.send(Call::ResumePaused, what).into_iter().collect()
     }
 
     fn close_card(&mut self, action: Action) -> Vec<Effect> {

@@ -122,6 +122,7 @@ pub struct DaemonInfo {
 
 enum Pending {
     Pipelines,
+    Spend,
     Decision { what: String, gate: Option<String> },
 }
 
@@ -153,6 +154,9 @@ pub struct App {
     /// Set when the screen must be drawn again.
     pub dirty: bool,
     pub list_area: ListArea,
+    /// Month-to-date spend, as last asked.
+    pub spend: Option<cattery_protocol::wire::SpendReport>,
+    spend_asked: Millis,
     pending: HashMap<u64, Pending>,
     next_id: u64,
 }
@@ -183,6 +187,8 @@ impl App {
             now,
             dirty: true,
             list_area: ListArea::default(),
+            spend: None,
+            spend_asked: 0,
             pending: HashMap::new(),
             next_id: 1,
         }
@@ -199,10 +205,33 @@ impl App {
         self.conn = ConnState::Connected;
         self.dirty = true;
         let id = self.register(Pending::Pipelines);
-        vec![Effect::Send {
+        let pipelines = Effect::Send {
             id,
             call: Call::Pipelines,
-        }]
+        };
+        vec![pipelines, self.ask_spend()]
+    }
+
+    fn ask_spend(&mut self) -> Effect {
+        self.spend_asked = self.now;
+        let id = self.register(Pending::Spend);
+        Effect::Send {
+            id,
+            call: Call::Spend,
+        }
+    }
+
+    /// Spend moves with model calls; ask again at most every few seconds.
+    fn refresh_spend(&mut self, frame: &ServerFrame) -> Option<Effect> {
+        let metered = matches!(
+            frame,
+            ServerFrame::Event {
+                event: cattery_protocol::event::Event::StepMetrics { .. },
+                ..
+            }
+        );
+        (metered && self.conn == ConnState::Connected && self.now - self.spend_asked >= 5_000)
+            .then(|| self.ask_spend())
     }
 
     pub fn on_conn_state(&mut self, state: ConnState) {
@@ -240,13 +269,16 @@ impl App {
             _ => None,
         };
         self.hold_frozen_log(&frame);
+        let spend = self.refresh_spend(&frame);
         if let Some(title) = bell {
             let mut effects = self.on_frame_applied(frame);
             self.error(format!("attention: {title}"));
             effects.push(Effect::Bell);
             return effects;
         }
-        self.on_frame_applied(frame)
+        let mut effects = self.on_frame_applied(frame);
+        effects.extend(spend);
+        effects
     }
 
     fn on_frame_applied(&mut self, frame: ServerFrame) -> Vec<Effect> {
@@ -296,6 +328,12 @@ impl App {
                 self.model.pipelines = list.unwrap_or_default();
                 Vec::new()
             }
+            (Pending::Spend, None) => {
+                self.spend = result.and_then(|v| serde_json::from_value(v).ok());
+                self.dirty = true;
+                Vec::new()
+            }
+            (Pending::Spend, Some(_)) => Vec::new(),
             (Pending::Pipelines, Some(e)) => {
                 self.error(format!("cannot list pipelines: {}", e.message));
                 Vec::new()
@@ -555,6 +593,11 @@ pub fn hints(app: &App) -> Vec<(String, &'static str)> {
             Scope::Gate => gate_hint(spec.action, gate.as_ref(), app),
             Scope::Run => run_hint(spec.action, run.map(|r| r.status), app.view()),
             Scope::Card => app.selected_card().is_some(),
+            Scope::Global if spec.action == Action::ResumePaused => app
+                .model
+                .runs
+                .values()
+                .any(|r| r.status == cattery_protocol::RunStatus::Paused),
             Scope::Logs | Scope::Global => true,
         })
         .map(|spec| {

@@ -578,3 +578,114 @@ fn a_frozen_log_stays_on_its_lines_while_new_ones_arrive() {
     press(&mut app, &["f"]);
     assert_eq!(app.logs.scroll_back, 0, "following again");
 }
+
+fn with_cards(app: &mut App) {
+    use cattery_protocol::{NotificationType as T, Severity};
+    let done = fixtures::card(
+        "n_done",
+        T::PipelineComplete,
+        "task-docs",
+        "run-docs",
+        Severity::Normal,
+        "Document the API errors: Quick finished",
+    );
+    let urgent = fixtures::card(
+        "n_gate",
+        T::DecisionRequired,
+        "task-refund",
+        "run-refund",
+        Severity::Urgent,
+        "Add a refund endpoint: approval waiting (architect)",
+    );
+    app.on_frame(fixtures::card_event(11, done));
+    app.on_frame(fixtures::card_event(12, urgent));
+}
+
+#[test]
+fn the_inbox_puts_urgent_gates_first_and_lists_cards_that_stand_for_no_gate() {
+    let mut app = app();
+    with_cards(&mut app);
+    let rows = app.model.inbox_rows();
+    let ids: Vec<&str> = rows.iter().map(|r| r.id()).collect();
+    assert_eq!(
+        ids,
+        ["gate-approval", "gate-cap", "gate-decision", "n_done"]
+    );
+    assert!(rows[0].urgent(), "the escalated approval leads");
+}
+
+#[test]
+fn o_acts_on_and_d_dismisses_the_selected_card_but_not_a_gate() {
+    let mut app = app();
+    with_cards(&mut app);
+    press(&mut app, &["3", "G"]);
+    assert_eq!(app.selected_card().unwrap().id, "n_done");
+    assert_eq!(
+        calls(&press(&mut app, &["o"])),
+        [Call::Act {
+            id: "n_done".into()
+        }]
+    );
+    assert_eq!(
+        calls(&press(&mut app, &["d"])),
+        [Call::Dismiss {
+            id: "n_done".into()
+        }]
+    );
+    press(&mut app, &["g"]);
+    assert!(calls(&press(&mut app, &["d"])).is_empty());
+    assert!(
+        app.toast
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("gates are decided"),
+        "{:?}",
+        app.toast
+    );
+    let closed = cattery_protocol::Notification {
+        status: cattery_protocol::NotificationStatus::Dismissed,
+        ..app.model.cards["n_done"].clone()
+    };
+    app.on_frame(fixtures::card_event(13, closed));
+    assert!(
+        !app.model.cards.contains_key("n_done"),
+        "a closed card leaves the inbox"
+    );
+}
+
+#[test]
+fn u_resumes_paused_runs_only_when_some_are_paused() {
+    let mut app = app();
+    assert!(calls(&press(&mut app, &["u"])).is_empty());
+    assert!(!hints(&app).iter().any(|(_, n)| *n == "resume-paused"));
+    let mut paused = (*app.model.runs["run-vault"]).clone();
+    paused.status = cattery_protocol::RunStatus::Paused;
+    paused.rev += 1;
+    app.on_frame(fixtures::run_event(11, paused));
+    assert!(hints(&app).iter().any(|(_, n)| *n == "resume-paused"));
+    assert_eq!(calls(&press(&mut app, &["u"])), [Call::ResumePaused]);
+}
+
+#[test]
+fn spend_is_asked_for_on_connect_and_again_as_metered_calls_arrive() {
+    let mut app = App::new(Keymap::defaults(), false, false, NOW);
+    let asked = calls(&app.on_connected("0.1.0".into(), "process".into()));
+    assert!(asked.contains(&Call::Spend), "{asked:?}");
+    let (board, runs) = fixtures::busy();
+    app.on_frame(fixtures::snapshot(board, runs, 10));
+    let metrics = |seq| ServerFrame::Event {
+        seq,
+        event: cattery_protocol::event::Event::StepMetrics {
+            run_id: "run-vault".into(),
+            step_index: 1,
+            metrics: fixtures::metrics(1, 10),
+        },
+    };
+    assert!(
+        calls(&app.on_frame(metrics(11))).is_empty(),
+        "asked a moment ago"
+    );
+    app.now += 6_000;
+    assert_eq!(calls(&app.on_frame(metrics(12))), [Call::Spend]);
+}

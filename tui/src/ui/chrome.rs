@@ -49,6 +49,40 @@ fn daemon_line(app: &App, max: usize) -> Line<'static> {
     Line::styled(text, style::dim())
 }
 
+fn spend_spans(app: &App) -> Vec<Span<'static>> {
+    let Some(report) = &app.spend else {
+        return Vec::new();
+    };
+    let symbol = match report.currency.as_str() {
+        "EUR" => "€",
+        "USD" => "$",
+        "GBP" => "£",
+        _ => "",
+    };
+    let money = |v: f64| match symbol {
+        "" => format!("{v:.2} {}", report.currency),
+        s => format!("{s}{v:.2}"),
+    };
+    let style = if report.over_budget {
+        style::error()
+    } else if report.spent >= report.budget * 0.8 {
+        Style::new().fg(Color::Yellow)
+    } else {
+        Style::new().fg(Color::Green)
+    };
+    let mut spans = vec![Span::styled(
+        format!("{}/{} ", money(report.spent), money(report.budget)),
+        style,
+    )];
+    if report.unpriced_calls > 0 {
+        spans.push(Span::styled(
+            format!("+{}? ", report.unpriced_calls),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    spans
+}
+
 fn tabs(app: &App) -> Line<'static> {
     let mut spans = vec![Span::styled(" cattery ", style::title())];
     let current = match app.view() {
@@ -101,10 +135,11 @@ fn connection(app: &App) -> Line<'static> {
             (format!("✗ down · retry in {retry_secs}s"), Color::Red)
         }
     };
-    Line::from(vec![
-        Span::styled(text, Style::new().fg(color)),
-        Span::raw(" "),
-    ])
+    // Spend against budget sits beside the connection: `+N?` counts model
+    // calls with no price, whose cost is unknown.
+    let mut spans = spend_spans(app);
+    spans.extend([Span::styled(text, Style::new().fg(color)), Span::raw(" ")]);
+    Line::from(spans)
 }
 
 fn count_line(app: &App) -> Line<'static> {

@@ -113,6 +113,7 @@ fn palette(frame: &mut Frame<'_>, body: Rect, app: &App, input: &str, selected: 
         Span::raw(input.to_owned()),
         Span::styled("▏", style::key()),
     ])];
+    let room = usize::from(body.width.min(90)).saturating_sub(31);
     for (i, spec) in matches
         .iter()
         .take(usize::from(body.height.saturating_sub(4)))
@@ -129,7 +130,7 @@ fn palette(frame: &mut Frame<'_>, body: Rect, app: &App, input: &str, selected: 
                 format!("{:>8}  ", app.keymap.label(spec.action)),
                 style::key(),
             ),
-            Span::styled(cut(spec.help, 60), style::dim()),
+            Span::styled(cut(spec.help, room), style::dim()),
         ]));
     }
     if matches.is_empty() {
