@@ -36,9 +36,15 @@ pub struct TimeIds {
 
 impl TimeIds {
     pub fn new(now: Millis) -> Self {
-        // Seeding with the start time keeps ids minted after a restart distinct
-        // from those minted before it, even within one millisecond.
-        let seed = (now as u64).wrapping_mul(1_000) ^ u64::from(std::process::id());
+        // The start time in the high bits keeps ids minted after a restart
+        // above those minted before it. Random low bits keep two daemons
+        // started in the same millisecond (tests start many in one process)
+        // from minting the same ids, and so the same container names.
+        let random = std::hash::BuildHasher::hash_one(
+            &std::collections::hash_map::RandomState::new(),
+            std::process::id(),
+        );
+        let seed = ((now as u64) << 20) | (random & 0xFFFF);
         Self {
             counter: AtomicU64::new(seed),
         }

@@ -109,7 +109,7 @@ impl DockerExecutor {
 
     async fn create(&self, job: &JobSpec, image: &str) -> Result<String, JobResult> {
         let options = CreateContainerOptionsBuilder::new()
-            .name(&format!("cattery-{}", job.job_id))
+            .name(&format!("cattery-{}-{}", self.daemon_id, job.job_id))
             .build();
         let created = self
             .docker
