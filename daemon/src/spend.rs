@@ -140,7 +140,12 @@ impl Spend {
     }
 
     pub fn over_budget(&self) -> bool {
-        self.spent() >= self.config().monthly_budget
+        let budget = self
+            .config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .monthly_budget;
+        self.spent() >= budget
     }
 
     pub fn report(&self) -> SpendReport {

@@ -34,6 +34,22 @@ fn open_cards(home: &Home) -> Vec<Notification> {
     home.daemon.store.notifications(false).unwrap()
 }
 
+/// Cards follow their run on a thread of their own; wait until they agree.
+async fn cards_when(home: &Home, ready: impl Fn(&[Notification]) -> bool) -> Vec<Notification> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let cards = open_cards(home);
+        if ready(&cards) {
+            return cards;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the cards never settled: {cards:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gate_raises_a_card_deciding_closes_it_and_a_finished_run_leaves_one() {
     let mut home = Home::new();
@@ -46,7 +62,7 @@ async fn a_gate_raises_a_card_deciding_closes_it_and_a_finished_run_leaves_one()
     );
     let run = home.daemon.start(&task.id, "quick", "ana").await.unwrap();
     let gate = home.next_gate(20).await;
-    let cards = open_cards(&home);
+    let cards = cards_when(&home, |c| !c.is_empty()).await;
     assert_eq!(cards.len(), 1, "{cards:?}");
     assert_eq!(cards[0].kind, NotificationType::DecisionRequired);
     assert_eq!(cards[0].title, "Refunds: approval waiting (architect)");
@@ -62,9 +78,13 @@ async fn a_gate_raises_a_card_deciding_closes_it_and_a_finished_run_leaves_one()
     home.daemon.decide(&run.id, &approve).await.unwrap();
     home.wait_run(&run.id, 30, |r| r.status == RunStatus::Done)
         .await;
-    let cards = open_cards(&home);
+    let cards = cards_when(&home, |c| {
+        !c.is_empty()
+            && c.iter()
+                .all(|c| c.kind == NotificationType::PipelineComplete)
+    })
+    .await;
     assert_eq!(cards.len(), 1, "{cards:?}");
-    assert_eq!(cards[0].kind, NotificationType::PipelineComplete);
     let all = home.daemon.store.notifications(true).unwrap();
     let waited = all
         .iter()
@@ -110,7 +130,7 @@ async fn over_budget_a_run_pauses_with_a_card_and_resumes_only_once_there_is_roo
         report.over_budget && (report.spent - cost).abs() < 1e-9,
         "{report:?}"
     );
-    let cards = open_cards(&home);
+    let cards = cards_when(&home, |c| !c.is_empty()).await;
     assert_eq!(cards.len(), 1);
     assert_eq!(cards[0].kind, NotificationType::BudgetPaused);
 
@@ -134,14 +154,11 @@ async fn over_budget_a_run_pauses_with_a_card_and_resumes_only_once_there_is_roo
     home.daemon.resume_paused().unwrap();
     home.wait_run(&run.id, 30, |r| r.status == RunStatus::Done)
         .await;
-    let budget_cards: Vec<_> = open_cards(&home)
-        .into_iter()
-        .filter(|c| c.kind == NotificationType::BudgetPaused)
-        .collect();
-    assert!(
-        budget_cards.is_empty(),
-        "the pause card closed once the run went on"
-    );
+    // The pause card closes once the run goes on.
+    cards_when(&home, |c| {
+        c.iter().all(|c| c.kind != NotificationType::BudgetPaused)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ pub mod rules;
 use crate::clock::Clock;
 use crate::engine::IdGen;
 use crate::events::EventSink;
-use crate::store::{NewCard, Raised, Store, StoreError};
+use crate::store::{CardChange, CardOp, NewCard, Store, StoreError};
 use cattery_protocol::event::Event;
 use cattery_protocol::{Notification, NotificationStatus, NotificationType, Run};
 use std::collections::HashMap;
@@ -38,7 +38,8 @@ pub enum Alert {
     Escalated(Notification),
 }
 
-type OpenKey = (String, NotificationType);
+/// Open cards by block, then kind.
+type OpenCards = HashMap<String, HashMap<NotificationType, Notification>>;
 
 pub struct Attention {
     store: Arc<Store>,
@@ -49,7 +50,7 @@ pub struct Attention {
     /// Open cards by block and kind, so the common commit (a running run
     /// with no card) costs no SQL. `None` when it could not be loaded: then
     /// every commit asks the store.
-    open: Mutex<Option<HashMap<OpenKey, Notification>>>,
+    open: Mutex<Option<OpenCards>>,
     alerts: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Alert>>>,
 }
 
@@ -61,12 +62,15 @@ impl Attention {
         events: Arc<dyn EventSink>,
     ) -> Self {
         let open = match store.notifications(false) {
-            Ok(cards) => Some(
-                cards
-                    .into_iter()
-                    .map(|c| ((c.block_id.clone(), c.kind), c))
-                    .collect(),
-            ),
+            Ok(cards) => {
+                let mut open = OpenCards::new();
+                for card in cards {
+                    open.entry(card.block_id.clone())
+                        .or_default()
+                        .insert(card.kind, card);
+                }
+                Some(open)
+            }
             Err(e) => {
                 tracing::error!(
                     "cannot load open notifications, checking the store on every change: {e}"
@@ -105,49 +109,76 @@ impl Attention {
     /// logged and never fails the run's own write: cards are reconciled
     /// again at the next change and at every start.
     pub fn on_run(&self, run: &Run) {
-        if let Err(e) = self.reconcile(run) {
-            tracing::error!(run = %run.id, "cannot update the run's notification cards: {e}");
+        self.on_runs(std::slice::from_ref(run));
+    }
+
+    /// Like [`Attention::on_run`] for a burst: only each block's latest run
+    /// counts, and every change goes into one transaction.
+    pub fn on_runs<R: std::borrow::Borrow<Run>>(&self, runs: &[R]) {
+        let mut latest: Vec<&Run> = Vec::new();
+        for run in runs.iter().rev().map(|r| r.borrow()) {
+            if !latest.iter().any(|r| r.block_id == run.block_id) {
+                latest.push(run);
+            }
+        }
+        latest.reverse();
+        let ops: Vec<CardOp> = latest.iter().flat_map(|run| self.ops_for(run)).collect();
+        if ops.is_empty() {
+            return;
+        }
+        match self.store.apply_cards(&ops, self.clock.now()) {
+            Ok(changes) => changes.into_iter().for_each(|change| match change {
+                CardChange::New(card) => self.changed(card, true),
+                CardChange::Again(card) | CardChange::Closed(card) => self.changed(card, false),
+            }),
+            Err(e) => tracing::error!("cannot update notification cards: {e}"),
         }
     }
 
-    fn reconcile(&self, run: &Run) -> Result<(), StoreError> {
-        let now = self.clock.now();
+    /// False for the common commit, a running run whose block has no open
+    /// card: one lookup, no SQL, nothing to hand to the card thread.
+    pub fn has_work(&self, run: &Run) -> bool {
+        rules::wanted_kind(run).is_some() || !self.nothing_open(&run.block_id)
+    }
+
+    /// What a run asks of its block's cards, skipping what the open cards
+    /// already say.
+    fn ops_for(&self, run: &Run) -> Vec<CardOp> {
+        if !self.has_work(run) {
+            return Vec::new();
+        }
+        let mut ops = Vec::new();
         let stale: Vec<NotificationType> = rules::stale_kinds(run)
             .into_iter()
             .filter(|kind| self.maybe_open(&run.block_id, *kind))
             .collect();
         if !stale.is_empty() {
-            let closed =
-                self.store
-                    .close_open(&run.block_id, &stale, NotificationStatus::Acted, now)?;
-            closed
-                .into_iter()
-                .for_each(|card| self.changed(card, false));
+            ops.push(CardOp::Close {
+                block_id: run.block_id.clone(),
+                kinds: stale,
+            });
         }
-        if rules::wanted_kind(run).is_some() {
-            self.raise(run, now)?;
-        }
-        Ok(())
+        ops.extend(self.raise_op(run).map(CardOp::Raise));
+        ops
     }
 
-    fn raise(&self, run: &Run, now: i64) -> Result<(), StoreError> {
-        let title = self
-            .store
-            .block(&run.block_id)?
-            .map_or_else(|| run.block_id.clone(), |b| b.title);
-        let Some(draft) = rules::plan(run, &title).raise else {
-            return Ok(());
+    fn raise_op(&self, run: &Run) -> Option<NewCard> {
+        rules::wanted_kind(run)?;
+        let title = match self.store.block(&run.block_id) {
+            Ok(block) => block.map_or_else(|| run.block_id.clone(), |b| b.title),
+            Err(e) => {
+                tracing::warn!(block = %run.block_id, "cannot read the block's title for its card: {e}");
+                run.block_id.clone()
+            }
         };
+        let draft = rules::plan(run, &title).raise?;
         let unchanged = self.cached(&run.block_id, draft.kind).is_some_and(|open| {
             open.title == draft.title
                 && open.body == draft.body
                 && open.payload == draft.payload
                 && open.run_id.as_deref() == Some(run.id.as_str())
         });
-        if unchanged {
-            return Ok(());
-        }
-        let card = NewCard {
+        (!unchanged).then(|| NewCard {
             id: self.ids.mint("ntf"),
             kind: draft.kind,
             block_id: run.block_id.clone(),
@@ -155,12 +186,7 @@ impl Attention {
             title: draft.title,
             body: draft.body,
             payload: draft.payload,
-        };
-        match self.store.raise(&card, now)? {
-            Raised::New(card) => self.changed(card, true),
-            Raised::Again(card) => self.changed(card, false),
-        }
-        Ok(())
+        })
     }
 
     /// Marks an open card handled (`act`) or closes it unread (`dismiss`).
@@ -217,26 +243,43 @@ impl Attention {
         let Some(open) = open.as_mut() else {
             return;
         };
-        let key = (card.block_id.clone(), card.kind);
         if card.status == NotificationStatus::Open {
-            open.insert(key, card.clone());
-        } else if open.get(&key).is_some_and(|c| c.id == card.id) {
-            open.remove(&key);
+            open.entry(card.block_id.clone())
+                .or_default()
+                .insert(card.kind, card.clone());
+            return;
+        }
+        if let Some(kinds) = open.get_mut(&card.block_id) {
+            if kinds.get(&card.kind).is_some_and(|c| c.id == card.id) {
+                kinds.remove(&card.kind);
+            }
+            if kinds.is_empty() {
+                open.remove(&card.block_id);
+            }
         }
     }
 
     fn cached(&self, block_id: &str, kind: NotificationType) -> Option<Notification> {
         let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        open.as_ref()?.get(&(block_id.to_owned(), kind)).cloned()
+        open.as_ref()?.get(block_id)?.get(&kind).cloned()
     }
 
     /// False only when the cache is trusted and holds no such card.
     fn maybe_open(&self, block_id: &str, kind: NotificationType) -> bool {
         let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         match open.as_ref() {
-            Some(open) => open.contains_key(&(block_id.to_owned(), kind)),
+            Some(open) => open
+                .get(block_id)
+                .is_some_and(|kinds| kinds.contains_key(&kind)),
             None => true,
         }
+    }
+
+    /// True when a running run's block has no open card: nothing to do.
+    fn nothing_open(&self, block_id: &str) -> bool {
+        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.as_ref()
+            .is_some_and(|open| !open.contains_key(block_id))
     }
 }
 
@@ -255,3 +298,42 @@ pub async fn escalate_periodically(daemon: Arc<crate::service::Daemon>) {
 
 #[cfg(test)]
 mod tests;
+
+/// Hands committed runs to a thread of their own for card bookkeeping, so
+/// the SQL a card needs never blocks the engine's async workers or waits
+/// there behind a group commit. Cards follow their run within
+/// milliseconds; a crash in between is healed by `resume_all`.
+pub struct CardQueue {
+    sender: Mutex<std::sync::mpsc::Sender<Arc<Run>>>,
+}
+
+impl CardQueue {
+    pub fn start(attention: Arc<Attention>) -> Self {
+        let (sender, receiver) = std::sync::mpsc::channel::<Arc<Run>>();
+        let spawned = std::thread::Builder::new()
+            .name("cattery-cards".to_owned())
+            .spawn(move || {
+                // Ends when the daemon (the only sender) is dropped.
+                while let Ok(first) = receiver.recv() {
+                    let mut burst = vec![first];
+                    burst.extend(receiver.try_iter());
+                    attention.on_runs(&burst);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(
+                "cannot start the card thread; cards are reconciled at the next start: {e}"
+            );
+        }
+        Self {
+            sender: Mutex::new(sender),
+        }
+    }
+
+    pub fn push(&self, run: Arc<Run>) {
+        let sender = self.sender.lock().unwrap_or_else(|p| p.into_inner());
+        if sender.send(run).is_err() {
+            tracing::warn!("the card thread is gone; cards are reconciled at the next start");
+        }
+    }
+}

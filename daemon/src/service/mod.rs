@@ -12,7 +12,7 @@ use crate::config::{Catalog, LimitsConfig, Paths, Settings};
 use crate::engine::{self, Cx, IdGen, Outcome, Transition};
 use crate::events::EventSink;
 use crate::exec::Executor;
-use crate::notify::{Attention, NotifySettings};
+use crate::notify::{Attention, CardQueue, NotifySettings};
 use crate::spend::Spend;
 use crate::store::{BlockWrite, Commit, NewAudit, RunWrite, Store, StoreError};
 use cattery_protocol::Run;
@@ -32,7 +32,8 @@ pub struct Daemon {
     pub ids: Arc<dyn IdGen>,
     pub events: Arc<dyn EventSink>,
     /// Attention cards raised and closed as runs change.
-    pub attention: Attention,
+    pub attention: Arc<Attention>,
+    cards: CardQueue,
     /// Prices calls, keeps the ledger, and says when runs must pause.
     pub spend: Spend,
     /// Live runs allowed per service frame.
@@ -62,12 +63,13 @@ impl Daemon {
         events: Arc<dyn EventSink>,
     ) -> Arc<Self> {
         let store = Arc::new(store);
-        let attention = Attention::new(
+        let attention = Arc::new(Attention::new(
             Arc::clone(&store),
             Arc::clone(&clock),
             Arc::clone(&ids),
             Arc::clone(&events),
-        );
+        ));
+        let cards = CardQueue::start(Arc::clone(&attention));
         let spend = Spend::new(Arc::clone(&store), Arc::clone(&clock));
         Arc::new(Self {
             spend,
@@ -80,6 +82,7 @@ impl Daemon {
             ids,
             events,
             attention,
+            cards,
             drivers: Mutex::new(HashMap::new()),
             live: Mutex::new(HashMap::new()),
         })
@@ -229,9 +232,12 @@ impl Daemon {
         };
         self.remember(&stored);
         for run in &stored {
-            // The card first, so a client told a gate opened finds its card.
-            self.attention.on_run(run);
             self.publish_run(run);
+            // Most commits (a running run, no card on its block) need nothing;
+            // only the rest wake the card thread.
+            if self.attention.has_work(run) {
+                self.cards.push(Arc::clone(run));
+            }
         }
         if let Some(block) = block {
             self.publish_block(&block.id);

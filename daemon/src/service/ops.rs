@@ -3,7 +3,7 @@
 use super::{Daemon, Planned, Result, ServiceError};
 use crate::drive;
 use crate::engine::{self, EngineError};
-use crate::store::NewAudit;
+use crate::store::{NewAudit, StoreError};
 use cattery_protocol::{Block, BlockLevel, BlockStatus, GateDecision, Run, RunStatus};
 use std::sync::Arc;
 
@@ -73,9 +73,18 @@ impl Daemon {
             )
         })?;
         self.check_limits(&block, pipeline_id)?;
-        let prior = block.run_id.as_deref().map(|id| self.run(id)).transpose()?;
-        let started = engine::start(&block, pipeline, prior.as_deref(), &self.cx(actor));
-        self.commit_started(None, started).await
+        // A start names no rev: the prior run's driver committing at the
+        // same moment only means superseding the newer copy.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let prior = block.run_id.as_deref().map(|id| self.run(id)).transpose()?;
+            let started = engine::start(&block, pipeline, prior.as_deref(), &self.cx(actor));
+            match self.commit_started(None, started).await {
+                Err(ServiceError::Store(StoreError::Conflict { .. })) if tries < 5 => continue,
+                other => return other,
+            }
+        }
     }
 
     /// Re-drives runs paused over budget; each pauses again at its next

@@ -32,19 +32,7 @@ impl Store {
     /// Opens a card, or updates the open one for the same block and type.
     pub fn raise(&self, card: &NewCard, now: Millis) -> Result<Raised> {
         let conn = self.lock();
-        tx::transaction(&conn, |conn| {
-            match open_card(conn, &card.block_id, card.kind)? {
-                Some(existing) => {
-                    update_in_place(conn, &existing.id, card)?;
-                    let again = read(conn, &existing.id)?;
-                    Ok(Raised::Again(again))
-                }
-                None => {
-                    insert(conn, card, now)?;
-                    Ok(Raised::New(read(conn, &card.id)?))
-                }
-            }
-        })
+        tx::transaction(&conn, |conn| raise_in(conn, card, now))
     }
 
     /// Closes the open cards of these types on a block (the run moved on).
@@ -56,14 +44,29 @@ impl Store {
         now: Millis,
     ) -> Result<Vec<Notification>> {
         let conn = self.lock();
+        tx::transaction(&conn, |conn| close_in(conn, block_id, kinds, status, now))
+    }
+
+    /// Applies many card changes in one transaction (a burst of runs costs
+    /// one write, not one per run). Returns each change, in order.
+    pub fn apply_cards(&self, ops: &[CardOp], now: Millis) -> Result<Vec<CardChange>> {
+        let conn = self.lock();
         tx::transaction(&conn, |conn| {
-            let mut closed = Vec::new();
-            for kind in kinds {
-                if let Some(card) = open_card(conn, block_id, *kind)? {
-                    closed.push(close(conn, &card.id, status, now)?);
+            let mut changes = Vec::new();
+            for op in ops {
+                match op {
+                    CardOp::Close { block_id, kinds } => {
+                        let closed =
+                            close_in(conn, block_id, kinds, NotificationStatus::Acted, now)?;
+                        changes.extend(closed.into_iter().map(CardChange::Closed));
+                    }
+                    CardOp::Raise(card) => changes.push(match raise_in(conn, card, now)? {
+                        Raised::New(card) => CardChange::New(card),
+                        Raised::Again(card) => CardChange::Again(card),
+                    }),
                 }
             }
-            Ok(closed)
+            Ok(changes)
         })
     }
 
@@ -124,6 +127,54 @@ impl Store {
             .map_err(StoreError::sql("list notifications"))?;
         collect(rows, "list notifications")
     }
+}
+
+/// One change to a block's cards.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CardOp {
+    /// Close (as acted on) the block's open cards of these kinds.
+    Close {
+        block_id: String,
+        kinds: Vec<NotificationType>,
+    },
+    Raise(NewCard),
+}
+
+/// What a card operation did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CardChange {
+    New(Notification),
+    Again(Notification),
+    Closed(Notification),
+}
+
+fn raise_in(conn: &Connection, card: &NewCard, now: Millis) -> Result<Raised> {
+    match open_card(conn, &card.block_id, card.kind)? {
+        Some(existing) => {
+            update_in_place(conn, &existing.id, card)?;
+            Ok(Raised::Again(read(conn, &existing.id)?))
+        }
+        None => {
+            insert(conn, card, now)?;
+            Ok(Raised::New(read(conn, &card.id)?))
+        }
+    }
+}
+
+fn close_in(
+    conn: &Connection,
+    block_id: &str,
+    kinds: &[NotificationType],
+    status: NotificationStatus,
+    now: Millis,
+) -> Result<Vec<Notification>> {
+    let mut closed = Vec::new();
+    for kind in kinds {
+        if let Some(card) = open_card(conn, block_id, *kind)? {
+            closed.push(close(conn, &card.id, status, now)?);
+        }
+    }
+    Ok(closed)
 }
 
 fn collect(
