@@ -272,7 +272,7 @@ impl App {
         let spend = self.refresh_spend(&frame);
         if let Some(title) = bell {
             let mut effects = self.on_frame_applied(frame);
-            self.error(format!("attention: {title}"));
+            self.info(format!("⚑ {title}"));
             effects.push(Effect::Bell);
             return effects;
         }

@@ -689,3 +689,19 @@ fn spend_is_asked_for_on_connect_and_again_as_metered_calls_arrive() {
     app.now += 6_000;
     assert_eq!(calls(&app.on_frame(metrics(12))), [Call::Spend]);
 }
+
+#[test]
+fn a_bell_from_the_daemon_rings_the_terminal_and_says_why() {
+    let mut app = app();
+    let bell = ServerFrame::Event {
+        seq: 11,
+        event: cattery_protocol::event::Event::Bell {
+            title: "cattery: 2 cards need you".into(),
+            body: String::new(),
+        },
+    };
+    let effects = app.on_frame(bell);
+    assert!(effects.contains(&Effect::Bell), "{effects:?}");
+    assert!(app.toast.unwrap().text.contains("2 cards need you"));
+    assert_eq!(app.model.seq, 11, "the bell still counts in the sequence");
+}
