@@ -189,7 +189,7 @@ impl DaemonProcess {
             &[("config.toml", "executor = \"process\"\nport = 0\n")],
         );
         let data = dir.path().join("data");
-        let child = spawn_catteryd(dir.path(), &data);
+        let child = spawn_catteryd_with(dir.path(), &[]);
         Self { child, dir, data }
     }
 
@@ -202,7 +202,7 @@ impl DaemonProcess {
     /// Starts a new daemon on the same home.
     pub fn restart(&mut self) {
         self.kill();
-        self.child = spawn_catteryd(self.dir.path(), &self.data);
+        self.child = spawn_catteryd_with(self.dir.path(), &[]);
     }
 }
 
@@ -210,27 +210,6 @@ impl Drop for DaemonProcess {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-fn spawn_catteryd(home: &Path, data: &Path) -> std::process::Child {
-    let _ = std::fs::remove_file(data.join("port"));
-    let child = Command::new(catteryd())
-        .arg("--home")
-        .arg(home)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !data.join("port").exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "catteryd wrote no port file"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
 }
 
 /// Runs `cattery --home HOME --json ARGS…`; returns exit code, stdout and stderr.

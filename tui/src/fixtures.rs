@@ -492,3 +492,25 @@ pub fn card_event(seq: u64, card: Notification) -> ServerFrame {
         event: Event::Notification { card },
     }
 }
+
+/// A finished run's card and an escalated approval's card for the busy workspace.
+pub fn busy_cards() -> Vec<Notification> {
+    vec![
+        card(
+            "n_done",
+            NotificationType::PipelineComplete,
+            "task-docs",
+            "run-docs",
+            Severity::Normal,
+            "Document the API errors: Quick finished",
+        ),
+        card(
+            "n_gate",
+            NotificationType::DecisionRequired,
+            "task-refund",
+            "run-refund",
+            Severity::Urgent,
+            "Add a refund endpoint: approval waiting (architect)",
+        ),
+    ]
+}

@@ -380,27 +380,11 @@ fn a_click_selects_the_row_under_it_and_the_wheel_scrolls() {
 
 #[test]
 fn inbox_with_cards_and_spend_in_the_header() {
-    use cattery_protocol::{NotificationType as T, Severity};
     snap("inbox_cards_spend", || {
         let mut app = busy();
-        let done = fixtures::card(
-            "n_done",
-            T::PipelineComplete,
-            "task-docs",
-            "run-docs",
-            Severity::Normal,
-            "Document the API errors: Quick finished",
-        );
-        let urgent = fixtures::card(
-            "n_gate",
-            T::DecisionRequired,
-            "task-refund",
-            "run-refund",
-            Severity::Urgent,
-            "Add a refund endpoint: approval waiting (architect)",
-        );
-        app.on_frame(fixtures::card_event(11, done));
-        app.on_frame(fixtures::card_event(12, urgent));
+        for (n, card) in fixtures::busy_cards().into_iter().enumerate() {
+            app.on_frame(fixtures::card_event(11 + n as u64, card));
+        }
         app.spend = Some(cattery_protocol::wire::SpendReport {
             month: "2023-11".into(),
             spent: 84.5,

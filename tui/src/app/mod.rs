@@ -114,6 +114,19 @@ pub struct ListArea {
     pub offset: usize,
 }
 
+impl ListArea {
+    /// The rows of a table drawn in `inner` below its one-line header.
+    pub fn below_header(inner: ratatui::layout::Rect, offset: usize) -> Self {
+        Self {
+            x: inner.x,
+            y: inner.y + 1,
+            width: inner.width,
+            height: inner.height.saturating_sub(1),
+            offset,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct DaemonInfo {
     pub version: String,

@@ -580,25 +580,9 @@ fn a_frozen_log_stays_on_its_lines_while_new_ones_arrive() {
 }
 
 fn with_cards(app: &mut App) {
-    use cattery_protocol::{NotificationType as T, Severity};
-    let done = fixtures::card(
-        "n_done",
-        T::PipelineComplete,
-        "task-docs",
-        "run-docs",
-        Severity::Normal,
-        "Document the API errors: Quick finished",
-    );
-    let urgent = fixtures::card(
-        "n_gate",
-        T::DecisionRequired,
-        "task-refund",
-        "run-refund",
-        Severity::Urgent,
-        "Add a refund endpoint: approval waiting (architect)",
-    );
-    app.on_frame(fixtures::card_event(11, done));
-    app.on_frame(fixtures::card_event(12, urgent));
+    for (n, card) in fixtures::busy_cards().into_iter().enumerate() {
+        app.on_frame(fixtures::card_event(11 + n as u64, card));
+    }
 }
 
 #[test]

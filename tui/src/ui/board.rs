@@ -62,13 +62,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
     };
     let header = Row::new(["block", "status", "progress", "run"]).style(style::dim());
     frame.render_widget(Table::new(table_rows, widths).header(header), inner);
-    app.list_area = ListArea {
-        x: inner.x,
-        y: inner.y + 1,
-        width: inner.width,
-        height: inner.height.saturating_sub(1),
-        offset: start,
-    };
+    app.list_area = ListArea::below_header(inner, start);
 }
 
 fn empty_text(app: &App) -> Vec<Line<'static>> {

@@ -63,13 +63,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
     ];
     let header = Row::new(["", "kind", "agent", "block", "age", "asks"]).style(style::dim());
     frame.render_widget(Table::new(rows, widths).header(header), inner);
-    app.list_area = ListArea {
-        x: inner.x,
-        y: inner.y + 1,
-        width: inner.width,
-        height: inner.height.saturating_sub(1),
-        offset: start,
-    };
+    app.list_area = ListArea::below_header(inner, start);
     match rows_all.get(selected) {
         Some(InboxRow::Gate { gate, .. }) => preview(frame, preview_area, app, gate),
         Some(InboxRow::Card(card)) => card_preview(frame, preview_area, card),

@@ -111,13 +111,7 @@ fn draw_steps(frame: &mut Frame<'_>, area: Rect, app: &mut App, run: &Run) {
     }
     let table = Table::new(rows, widths).header(Row::new(header).style(style::dim()));
     frame.render_widget(table, inner);
-    app.list_area = ListArea {
-        x: inner.x,
-        y: inner.y + 1,
-        width: inner.width,
-        height: inner.height.saturating_sub(1),
-        offset: start,
-    };
+    app.list_area = ListArea::below_header(inner, start);
 }
 
 fn step_row(index: usize, step: &Step, run: &Run, wide: bool, now: i64) -> Row<'static> {
