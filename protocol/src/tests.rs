@@ -514,3 +514,50 @@ fn workspace_files_round_trip_and_default_to_tasks() {
     let typo = serde_json::from_value::<WorkspaceFile>(json!({"blocks": [{"titel": "t"}]}));
     assert!(typo.is_err(), "unknown keys are refused");
 }
+
+#[test]
+fn a_run_patch_carries_only_what_changed_and_rebuilds_the_run() {
+    use crate::event::RunPatch;
+    let old = run();
+    let mut new = old.clone();
+    new.rev += 1;
+    new.updated_at += 5;
+    new.steps[0].attempts += 1;
+    let patch = RunPatch::between(&old, &new).unwrap();
+    assert_eq!(patch.steps.len(), 1, "one step changed");
+    assert!(patch.rest.is_none(), "nothing else changed");
+    let json = assert_roundtrip(&Event::RunPatch {
+        patch: patch.clone(),
+    });
+    assert!(json["patch"].get("rest").is_none());
+    let mut applied = old.clone();
+    assert!(patch.apply(&mut applied));
+    assert_eq!(applied, new);
+
+    let mut failed = new.clone();
+    failed.rev += 1;
+    failed.status = RunStatus::Failed;
+    failed.failure_history.push(Failure {
+        kind: FailureKind::Agent,
+        message: "boom".into(),
+        detail: None,
+        hint: None,
+        occurred_at: 9,
+        step_index: 0,
+    });
+    let patch = RunPatch::between(&new, &failed).unwrap();
+    assert!(patch.steps.is_empty());
+    assert!(
+        patch.rest.as_ref().unwrap().steps.is_empty(),
+        "the rest leaves steps out"
+    );
+    let mut applied = new.clone();
+    assert!(patch.apply(&mut applied));
+    assert_eq!(applied, failed);
+    let mut stale = old.clone();
+    assert!(
+        !patch.apply(&mut stale),
+        "a patch on another rev is refused"
+    );
+    assert_eq!(stale, old, "and changes nothing");
+}

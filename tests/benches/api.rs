@@ -204,6 +204,8 @@ struct Light {
 #[derive(serde::Deserialize)]
 struct LightEvent {
     run: Option<LightRun>,
+    /// A run patch has the same `id` and `status` fields.
+    patch: Option<LightRun>,
 }
 
 #[derive(serde::Deserialize)]
@@ -228,7 +230,7 @@ async fn read_until_done(mut client: Client, runs: usize) -> Vec<(u64, SystemTim
         seen.push((seq, at));
         if let Some(run) = frame
             .event
-            .and_then(|e| e.run)
+            .and_then(|e| e.run.or(e.patch))
             .filter(|r| !r.status.is_live())
         {
             done.insert(run.id);

@@ -62,7 +62,11 @@ async fn events_until(
 }
 
 fn run_done(id: &str) -> impl Fn(&Event) -> bool + '_ {
-    move |event| matches!(event, Event::Run { run } if run.id == id && !run.status.is_live())
+    move |event| match event {
+        Event::Run { run } => run.id == id && !run.status.is_live(),
+        Event::RunPatch { patch } => patch.id == id && !patch.status.is_live(),
+        _ => false,
+    }
 }
 
 async fn snapshot_seq(client: &mut Client) -> u64 {

@@ -16,7 +16,7 @@ use crate::notify::{Attention, CardQueue, NotifySettings};
 use crate::spend::Spend;
 use crate::store::{BlockWrite, Commit, NewAudit, RunWrite, Store, StoreError};
 use cattery_protocol::Run;
-use cattery_protocol::event::Event;
+use cattery_protocol::event::{Event, RunPatch};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -210,6 +210,7 @@ impl Daemon {
                 run_id: Some(p.transition.run.id.clone()),
                 at: now,
             });
+        let previous: Vec<Option<Arc<Run>>> = planned.iter().map(|p| p.previous.clone()).collect();
         let runs = planned
             .into_iter()
             .map(|p| match p.previous {
@@ -231,8 +232,8 @@ impl Daemon {
             }
         };
         self.remember(&stored);
-        for run in &stored {
-            self.publish_run(run);
+        for (i, run) in stored.iter().enumerate() {
+            self.publish_run(run, previous.get(i).and_then(Option::as_deref));
             // Most commits (a running run, no card on its block) need nothing;
             // only the rest wake the card thread.
             if self.attention.has_work(run) {
@@ -245,10 +246,19 @@ impl Daemon {
         Ok(stored)
     }
 
-    fn publish_run(&self, run: &Arc<Run>) {
-        self.events.publish(Event::Run {
-            run: Arc::clone(run),
-        });
+    /// A changed run goes out as a patch on the copy clients already hold
+    /// (a fraction of the bytes); a new run, or one whose shape changed,
+    /// goes out whole.
+    fn publish_run(&self, run: &Arc<Run>, previous: Option<&Run>) {
+        let patch = previous
+            .filter(|old| old.rev + 1 == run.rev)
+            .and_then(|old| RunPatch::between(old, run));
+        match patch {
+            Some(patch) => self.events.publish(Event::RunPatch { patch }),
+            None => self.events.publish(Event::Run {
+                run: Arc::clone(run),
+            }),
+        }
         if let Some(gate) = run.pending_gate() {
             self.events.publish(Event::GateOpened { gate });
         }

@@ -96,6 +96,16 @@ impl Model {
         match event {
             Event::Block { block } => self.put_block(block),
             Event::Run { run } => self.put_run(run),
+            Event::RunPatch { patch } => {
+                let applied = self
+                    .runs
+                    .get_mut(&patch.id)
+                    .is_some_and(|run| patch.apply(Arc::make_mut(run)));
+                if !applied {
+                    // Not the copy the patch was made for: start over from a snapshot.
+                    return Applied::Gap;
+                }
+            }
             Event::GateOpened { .. } => {}
             Event::Notification { card } => self.put_card(card),
             Event::Bell { .. } => {}

@@ -689,3 +689,24 @@ fn a_bell_from_the_daemon_rings_the_terminal_and_says_why() {
     assert!(app.toast.unwrap().text.contains("2 cards need you"));
     assert_eq!(app.model.seq, 11, "the bell still counts in the sequence");
 }
+
+#[test]
+fn a_run_patch_updates_the_run_and_one_for_another_rev_asks_for_a_snapshot() {
+    let mut app = app();
+    let old = (*app.model.runs["run-vault"]).clone();
+    let mut new = old.clone();
+    new.rev += 1;
+    new.steps[1].progress = 0.9;
+    let patch = cattery_protocol::event::RunPatch::between(&old, &new).unwrap();
+    let frame = |seq, patch| ServerFrame::Event {
+        seq,
+        event: cattery_protocol::event::Event::RunPatch { patch },
+    };
+    assert!(app.on_frame(frame(11, patch.clone())).is_empty());
+    assert_eq!(*app.model.runs["run-vault"], new);
+    assert_eq!(
+        app.on_frame(frame(12, patch)),
+        [Effect::Resubscribe],
+        "already applied"
+    );
+}
