@@ -32,6 +32,11 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
+                // Frames are already batched before each flush; Nagle would
+                // only hold a flush back waiting for the peer's delayed ACK.
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!(%peer, "cannot turn off Nagle: {e}");
+                }
                 let shared = shared.clone();
                 tokio::spawn(async move {
                     if let Err(e) = session::run(stream, shared).await {
