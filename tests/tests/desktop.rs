@@ -355,3 +355,34 @@ notify_command = [\"sh\", \"-c\", \"cat > {}\"]\n",
     );
     Command::new("kill").args(["-CONT", &pid]).status().unwrap();
 }
+
+#[test]
+fn a_bus_with_no_notification_server_falls_back_to_the_command_at_once() {
+    let Some(mut desktop) = Desktop::start() else {
+        return;
+    };
+    // The bus stays; nobody owns org.freedesktop.Notifications any more.
+    let _ = desktop.dunst.kill();
+    let _ = desktop.dunst.wait();
+    wait_until("the server's name to be released", 10, || {
+        !desktop.server_up()
+    });
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("card.json");
+    let notify = format!(
+        "coalesce_ms = 100\ntimeout_ms = 5000\nnotify_command = [\"sh\", \"-c\", \"cat > {}\"]\n",
+        file.display()
+    );
+    let dir = home(&notify);
+    let mut daemon = daemon_on(dir.path(), &desktop.bus);
+    let started = Instant::now();
+    import_workspace(dir.path(), &task("Refunds"));
+    wait_until("the fallback command", 20, || {
+        std::fs::read_to_string(&file).is_ok_and(|t| t.contains("approval waiting"))
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the missing server was noticed at once, not after the 5 s timeout"
+    );
+    settle_then_stop(dir.path(), &mut daemon, 30);
+}
