@@ -6,8 +6,11 @@ use cattery_daemon::config::Paths;
 use cattery_daemon::events::{Bus, Numbered};
 use cattery_daemon::exec::{DockerExecutor, Executor, ProcessExecutor};
 use cattery_daemon::service::Daemon;
+use cattery_daemon::service::ops::NewBlock;
 use cattery_protocol::event::Event;
-use cattery_protocol::{PendingGate, Run};
+use cattery_protocol::wire::Call;
+use cattery_protocol::{Block, BlockLevel, PendingGate, Run};
+use cattery_tui::client::Client;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
@@ -87,6 +90,28 @@ impl Home {
             daemon,
             events,
         }
+    }
+
+    /// A block on the board, through the daemon's own operation.
+    pub fn add_block(
+        &self,
+        level: BlockLevel,
+        parent: Option<&str>,
+        title: &str,
+        description: &str,
+    ) -> Block {
+        let new = NewBlock {
+            level,
+            parent_id: parent.map(str::to_owned),
+            title: title.into(),
+            description: description.into(),
+        };
+        self.daemon.add_block(new).unwrap()
+    }
+
+    /// A top-level task whose description scripts the demo agent.
+    pub fn add_task(&self, description: &str) -> Block {
+        self.add_block(BlockLevel::Task, None, "t", description)
     }
 
     /// Waits for the next gate to open, up to `secs`.
@@ -292,4 +317,29 @@ pub fn settle_then_stop(home: &Path, child: &mut std::process::Child, secs: u64)
         child.wait().unwrap().success(),
         "catteryd did not stop cleanly"
     );
+}
+
+/// Adds a task and starts `pipeline` on it through the websocket API.
+pub async fn start_task_over_api(
+    client: &mut Client,
+    title: &str,
+    description: &str,
+    pipeline: &str,
+) -> Run {
+    let block: Block = client
+        .call_as(Call::AddBlock {
+            title: title.into(),
+            description: description.into(),
+            parent_id: None,
+            level: BlockLevel::Task,
+        })
+        .await
+        .unwrap();
+    client
+        .call_as(Call::Start {
+            block_id: block.id,
+            pipeline_id: pipeline.into(),
+        })
+        .await
+        .unwrap()
 }

@@ -19,22 +19,7 @@ async fn client(data: &Path, name: &str) -> Client {
 }
 
 async fn start_task(client: &mut Client, description: &str, pipeline: &str) -> Run {
-    let block: Block = client
-        .call_as(Call::AddBlock {
-            title: "t".into(),
-            description: description.into(),
-            parent_id: None,
-            level: BlockLevel::Task,
-        })
-        .await
-        .unwrap();
-    client
-        .call_as(Call::Start {
-            block_id: block.id,
-            pipeline_id: pipeline.into(),
-        })
-        .await
-        .unwrap()
+    cattery_tests::start_task_over_api(client, "t", description, pipeline).await
 }
 
 /// Reads frames until `done` says stop, up to `secs`; returns the events seen.

@@ -4,7 +4,6 @@
 
 use cattery_daemon::config::Settings;
 use cattery_daemon::service::ServiceError;
-use cattery_daemon::service::ops::NewBlock;
 use cattery_protocol::*;
 use cattery_tests::Home;
 
@@ -12,23 +11,6 @@ const TWO_CODERS: (&str, &str) = (
     "pipelines/two.toml",
     "name = \"Two\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"coder\"\n",
 );
-
-fn add(
-    home: &Home,
-    level: BlockLevel,
-    parent: Option<&str>,
-    title: &str,
-    description: &str,
-) -> Block {
-    home.daemon
-        .add_block(NewBlock {
-            level,
-            parent_id: parent.map(str::to_owned),
-            title: title.into(),
-            description: description.into(),
-        })
-        .unwrap()
-}
 
 fn open_cards(home: &Home) -> Vec<Notification> {
     home.daemon.store.notifications(false).unwrap()
@@ -53,8 +35,7 @@ async fn cards_when(home: &Home, ready: impl Fn(&[Notification]) -> bool) -> Vec
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gate_raises_a_card_deciding_closes_it_and_a_finished_run_leaves_one() {
     let mut home = Home::new();
-    let task = add(
-        &home,
+    let task = home.add_block(
         BlockLevel::Task,
         None,
         "Refunds",
@@ -107,8 +88,7 @@ fn priced(budget: f64) -> String {
 async fn over_budget_a_run_pauses_with_a_card_and_resumes_only_once_there_is_room() {
     let config = priced(0.5);
     let home = Home::with_config(&[("config.toml", &config), TWO_CODERS]);
-    let task = add(
-        &home,
+    let task = home.add_block(
         BlockLevel::Task,
         None,
         "Pricey",
@@ -164,7 +144,7 @@ async fn over_budget_a_run_pauses_with_a_card_and_resumes_only_once_there_is_roo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_model_with_no_price_has_an_unknown_cost_never_zero() {
     let home = Home::with_config(&[("config.toml", "executor = \"process\"\n"), TWO_CODERS]);
-    let task = add(&home, BlockLevel::Task, None, "Unpriced", "@demo * sleep 0");
+    let task = home.add_block(BlockLevel::Task, None, "Unpriced", "@demo * sleep 0");
     let run = home.daemon.start(&task.id, "two", "ana").await.unwrap();
     let done = home
         .wait_run(&run.id, 30, |r| r.status == RunStatus::Done)
@@ -182,13 +162,13 @@ async fn a_full_service_refuses_one_more_run_naming_the_limit_and_its_holders() 
     let config =
         "executor = \"process\"\n[limits]\nrunning_per_frame = 1\n[limits.per_pipeline]\ntwo = 1\n";
     let home = Home::with_config(&[("config.toml", config), TWO_CODERS]);
-    let payments = add(&home, BlockLevel::Frame, None, "Payments", "");
-    let api = add(&home, BlockLevel::Module, Some(&payments.id), "API", "");
+    let payments = home.add_block(BlockLevel::Frame, None, "Payments", "");
+    let api = home.add_block(BlockLevel::Module, Some(&payments.id), "API", "");
     let slow = "@demo * sleep 20000";
-    let first = add(&home, BlockLevel::Task, Some(&api.id), "Refunds", slow);
-    let second = add(&home, BlockLevel::Task, Some(&api.id), "Webhooks", slow);
-    let ledger = add(&home, BlockLevel::Frame, None, "Ledger", "");
-    let elsewhere = add(&home, BlockLevel::Task, Some(&ledger.id), "Rounding", slow);
+    let first = home.add_block(BlockLevel::Task, Some(&api.id), "Refunds", slow);
+    let second = home.add_block(BlockLevel::Task, Some(&api.id), "Webhooks", slow);
+    let ledger = home.add_block(BlockLevel::Frame, None, "Ledger", "");
+    let elsewhere = home.add_block(BlockLevel::Task, Some(&ledger.id), "Rounding", slow);
 
     let held = home.daemon.start(&first.id, "two", "ana").await.unwrap();
     let refused = home

@@ -1,19 +1,8 @@
 //! Bad input of every kind gets a clear error or a clearly failed run, never a wedged one.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use cattery_daemon::service::ops::NewBlock;
 use cattery_protocol::*;
 use cattery_tests::Home;
-
-fn task(home: &Home) -> Block {
-    let new = NewBlock {
-        level: BlockLevel::Task,
-        parent_id: None,
-        title: "t".into(),
-        description: String::new(),
-    };
-    home.daemon.add_block(new).unwrap()
-}
 
 async fn failure_of(agents_toml: &str) -> Failure {
     let home = Home::with_config(&[
@@ -23,7 +12,7 @@ async fn failure_of(agents_toml: &str) -> Failure {
             "name = \"One\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"merger\"\n",
         ),
     ]);
-    let block = task(&home);
+    let block = home.add_task("");
     let run = home.daemon.start(&block.id, "one", "ana").await.unwrap();
     let ended = home.wait_run(&run.id, 20, |r| !r.status.is_live()).await;
     assert_eq!(ended.status, RunStatus::Failed);
@@ -81,7 +70,7 @@ async fn stop_kills_the_running_agent_and_fails_the_run_as_cancelled() {
             "name = \"One\"\n[[steps]]\nagent = \"coder\"\n",
         ),
     ]);
-    let block = task(&home);
+    let block = home.add_task("");
     let run = home.daemon.start(&block.id, "one", "ana").await.unwrap();
     let working = home
         .wait_run(&run.id, 10, |r| {
@@ -114,7 +103,7 @@ async fn stop_kills_the_running_agent_and_fails_the_run_as_cancelled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_pipeline_or_block_is_refused_with_what_exists() {
     let home = Home::new();
-    let block = task(&home);
+    let block = home.add_task("");
     let err = home
         .daemon
         .start(&block.id, "quik", "ana")

@@ -1,20 +1,8 @@
 //! The demo agent runs as real child processes through every kind of gate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use cattery_daemon::service::ops::NewBlock;
 use cattery_protocol::*;
 use cattery_tests::Home;
-
-fn task(home: &Home, description: &str) -> Block {
-    home.daemon
-        .add_block(NewBlock {
-            level: BlockLevel::Task,
-            parent_id: None,
-            title: "a task".into(),
-            description: description.into(),
-        })
-        .unwrap()
-}
 
 fn decision(gate: &PendingGate, action: GateAction) -> GateDecision {
     GateDecision {
@@ -30,7 +18,7 @@ async fn demo_agent_passes_an_approval_a_decision_and_an_iteration_cap() {
     let mut home = Home::new();
     let description =
         "@demo * sleep 0\n@demo coder ask Which queue? | kafka | sqs\n@demo reviewer rating 0.3";
-    let block = task(&home, description);
+    let block = home.add_task(description);
     let run = home.daemon.start(&block.id, "quick", "ana").await.unwrap();
 
     let approval = home.next_gate(20).await;
@@ -105,7 +93,7 @@ async fn demo_agent_passes_an_approval_a_decision_and_an_iteration_cap() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_decision_is_refused_and_changes_nothing() {
     let mut home = Home::new();
-    let block = task(&home, "@demo * sleep 0");
+    let block = home.add_task("@demo * sleep 0");
     let run = home.daemon.start(&block.id, "quick", "ana").await.unwrap();
     let gate = home.next_gate(20).await;
     let approve = decision(
@@ -124,7 +112,7 @@ async fn a_repeated_decision_is_refused_and_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_agent_fails_the_run_with_its_output_tail_and_retry_finishes_it() {
     let home = Home::new();
-    let block = task(&home, "@demo * sleep 0\n@demo coder fail 1");
+    let block = home.add_task("@demo * sleep 0\n@demo coder fail 1");
     let run = home.daemon.start(&block.id, "build", "ana").await.unwrap();
     let failed = home.wait_run(&run.id, 30, |r| !r.status.is_live()).await;
     let failure = failed.failure.clone().unwrap();

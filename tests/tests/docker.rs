@@ -3,7 +3,6 @@
 //! answers, unless CATTERY_REQUIRE_DOCKER=1 (CI) makes that a failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use cattery_daemon::service::ops::NewBlock;
 use cattery_protocol::*;
 use cattery_tests::{Home, docker, docker_cli};
 use std::sync::Arc;
@@ -20,19 +19,9 @@ async fn home(files: &[(&str, &str)]) -> Option<Home> {
     Some(Home::with_executor(files, Arc::new(executor)))
 }
 
-fn task(home: &Home, description: &str) -> Block {
-    let new = NewBlock {
-        level: BlockLevel::Task,
-        parent_id: None,
-        title: "t".into(),
-        description: description.into(),
-    };
-    home.daemon.add_block(new).unwrap()
-}
-
 /// Runs the one-step pipeline on a new task until the run ends.
 async fn run_to_end(home: &Home, description: &str, secs: u64) -> Arc<Run> {
-    let block = task(home, description);
+    let block = home.add_task(description);
     let run = home.daemon.start(&block.id, "one", "ana").await.unwrap();
     home.wait_run(&run.id, secs, |r| !r.status.is_live()).await
 }
@@ -66,7 +55,7 @@ async fn a_step_runs_in_a_locked_down_labelled_container_with_live_metrics() {
     let Some(mut home) = home(&[]).await else {
         return;
     };
-    let block = task(&home, "@demo * sleep 1500\n@demo architect tokens 1234");
+    let block = home.add_task("@demo * sleep 1500\n@demo architect tokens 1234");
     let run = home.daemon.start(&block.id, "quick", "ana").await.unwrap();
     let id = wait_handle(&home, &run.id).await;
 
@@ -111,7 +100,7 @@ async fn a_container_past_its_timeout_is_killed_and_the_step_fails_as_timeout() 
     let Some(home) = home(&[agents, ONE_STEP]).await else {
         return;
     };
-    let block = task(&home, "@demo * sleep 30000");
+    let block = home.add_task("@demo * sleep 30000");
     let run = home.daemon.start(&block.id, "one", "ana").await.unwrap();
     let id = wait_handle(&home, &run.id).await;
     let env = inspect(&id, "{{json .Config.Env}}").unwrap();
@@ -131,7 +120,7 @@ async fn stop_kills_the_container_within_five_seconds() {
     let Some(home) = home(&[ONE_STEP]).await else {
         return;
     };
-    let block = task(&home, "@demo * sleep 60000");
+    let block = home.add_task("@demo * sleep 60000");
     let run = home.daemon.start(&block.id, "one", "ana").await.unwrap();
     let id = wait_handle(&home, &run.id).await;
     assert_eq!(inspect(&id, "{{.State.Running}}").as_deref(), Some("true"));
@@ -263,7 +252,7 @@ async fn docker_mode_with_no_engine_refuses_runs_naming_the_socket() {
         .unwrap();
     assert_eq!(executor.name(), "docker");
     let home = Home::with_executor(&[], executor);
-    let block = task(&home, "");
+    let block = home.add_task("");
     let err = home
         .daemon
         .start(&block.id, "quick", "ana")
@@ -283,7 +272,7 @@ async fn a_container_killed_from_outside_is_redispatched_once_and_the_run_goes_o
     let Some(home) = home(&[ONE_STEP]).await else {
         return;
     };
-    let block = task(&home, "@demo * sleep 3000");
+    let block = home.add_task("@demo * sleep 3000");
     let run = home.daemon.start(&block.id, "one", "ana").await.unwrap();
     let first = wait_handle(&home, &run.id).await;
     let (killed, _) = docker_cli(&["kill", &first]);

@@ -90,22 +90,7 @@ impl Drop for Screen {
 
 async fn start_task(daemon: &DaemonProcess, title: &str, description: &str) -> Run {
     let mut client = Client::connect(&daemon.data, "test").await.unwrap();
-    let block: Block = client
-        .call_as(Call::AddBlock {
-            title: title.into(),
-            description: description.into(),
-            parent_id: None,
-            level: BlockLevel::Task,
-        })
-        .await
-        .unwrap();
-    client
-        .call_as(Call::Start {
-            block_id: block.id,
-            pipeline_id: "quick".into(),
-        })
-        .await
-        .unwrap()
+    cattery_tests::start_task_over_api(&mut client, title, description, "quick").await
 }
 
 async fn run_now(daemon: &DaemonProcess, id: &str) -> Run {
