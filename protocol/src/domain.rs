@@ -597,6 +597,14 @@ impl NotificationType {
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.as_str() == text)
     }
+
+    /// Cards that stand for a run waiting at a gate (the gate is the thing
+    /// to act on; the card is how it reaches a human).
+    pub const WAITING: [Self; 2] = [Self::DecisionRequired, Self::MergeReview];
+
+    pub fn is_waiting(self) -> bool {
+        Self::WAITING.contains(&self)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

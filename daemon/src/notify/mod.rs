@@ -171,7 +171,7 @@ impl Attention {
                 run.block_id.clone()
             }
         };
-        let draft = rules::plan(run, &title).raise?;
+        let draft = rules::card_for(run, &title)?;
         let unchanged = self.cached(&run.block_id, draft.kind).is_some_and(|open| {
             open.title == draft.title
                 && open.body == draft.body
@@ -221,7 +221,7 @@ impl Attention {
         self.remember(&card);
         self.events
             .publish(Event::Notification { card: card.clone() });
-        let waiting = rules::WAITING.contains(&card.kind);
+        let waiting = card.kind.is_waiting();
         if new && waiting && self.settings().on_new_gate {
             self.alert(Alert::NewGate(card));
         }

@@ -4,25 +4,12 @@
 use cattery_protocol::{GateKind, NotificationType, Run, RunStatus};
 use serde_json::json;
 
-/// Cards that stand for a run waiting on a human.
-pub const WAITING: [NotificationType; 2] = [
-    NotificationType::DecisionRequired,
-    NotificationType::MergeReview,
-];
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Draft {
     pub kind: NotificationType,
     pub title: String,
     pub body: String,
     pub payload: serde_json::Value,
-}
-
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Plan {
-    pub raise: Option<Draft>,
-    /// Open cards of these kinds on the block are closed as acted on.
-    pub close: Vec<NotificationType>,
 }
 
 /// The card kind a run's state calls for, before any text is built.
@@ -39,7 +26,7 @@ pub fn wanted_kind(run: &Run) -> Option<NotificationType> {
 /// Kinds a run in this state no longer calls for.
 pub fn stale_kinds(run: &Run) -> Vec<NotificationType> {
     let wanted = wanted_kind(run);
-    let mut kinds: Vec<NotificationType> = WAITING.to_vec();
+    let mut kinds: Vec<NotificationType> = NotificationType::WAITING.to_vec();
     kinds.push(NotificationType::BudgetPaused);
     if run.status == RunStatus::Done {
         kinds.extend([NotificationType::CiFailed, NotificationType::TestFailed]);
@@ -48,12 +35,9 @@ pub fn stale_kinds(run: &Run) -> Vec<NotificationType> {
     kinds
 }
 
-pub fn plan(run: &Run, block_title: &str) -> Plan {
-    let raise = wanted_kind(run).map(|kind| draft(run, kind, block_title));
-    Plan {
-        raise,
-        close: stale_kinds(run),
-    }
+/// The card a run calls for, with its text, if any.
+pub fn card_for(run: &Run, block_title: &str) -> Option<Draft> {
+    wanted_kind(run).map(|kind| draft(run, kind, block_title))
 }
 
 fn waiting_kind(run: &Run) -> NotificationType {

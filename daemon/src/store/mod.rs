@@ -14,7 +14,7 @@ mod tests;
 mod tx;
 
 pub use error::StoreError;
-pub use notifications::{CardChange, CardOp, NewCard, Raised};
+pub use notifications::{CardChange, CardOp, NewCard};
 pub use runs::RunWrite;
 pub use spend::SpendRow;
 

@@ -20,33 +20,7 @@ pub struct NewCard {
     pub payload: serde_json::Value,
 }
 
-/// The result of a raise.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Raised {
-    New(Notification),
-    /// The open card was updated in place; severity and created-at kept.
-    Again(Notification),
-}
-
 impl Store {
-    /// Opens a card, or updates the open one for the same block and type.
-    pub fn raise(&self, card: &NewCard, now: Millis) -> Result<Raised> {
-        let conn = self.lock();
-        tx::transaction(&conn, |conn| raise_in(conn, card, now))
-    }
-
-    /// Closes the open cards of these types on a block (the run moved on).
-    pub fn close_open(
-        &self,
-        block_id: &str,
-        kinds: &[NotificationType],
-        status: NotificationStatus,
-        now: Millis,
-    ) -> Result<Vec<Notification>> {
-        let conn = self.lock();
-        tx::transaction(&conn, |conn| close_in(conn, block_id, kinds, status, now))
-    }
-
     /// Applies many card changes in one transaction (a burst of runs costs
     /// one write, not one per run). Returns each change, in order.
     pub fn apply_cards(&self, ops: &[CardOp], now: Millis) -> Result<Vec<CardChange>> {
@@ -60,10 +34,7 @@ impl Store {
                             close_in(conn, block_id, kinds, NotificationStatus::Acted, now)?;
                         changes.extend(closed.into_iter().map(CardChange::Closed));
                     }
-                    CardOp::Raise(card) => changes.push(match raise_in(conn, card, now)? {
-                        Raised::New(card) => CardChange::New(card),
-                        Raised::Again(card) => CardChange::Again(card),
-                    }),
+                    CardOp::Raise(card) => changes.push(raise_in(conn, card, now)?),
                 }
             }
             Ok(changes)
@@ -144,19 +115,21 @@ pub enum CardOp {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CardChange {
     New(Notification),
+    /// The open card was updated in place; severity and created-at kept.
     Again(Notification),
     Closed(Notification),
 }
 
-fn raise_in(conn: &Connection, card: &NewCard, now: Millis) -> Result<Raised> {
+/// Opens a card, or updates the open one for the same block and type.
+fn raise_in(conn: &Connection, card: &NewCard, now: Millis) -> Result<CardChange> {
     match open_card(conn, &card.block_id, card.kind)? {
         Some(existing) => {
             update_in_place(conn, &existing.id, card)?;
-            Ok(Raised::Again(read(conn, &existing.id)?))
+            Ok(CardChange::Again(read(conn, &existing.id)?))
         }
         None => {
             insert(conn, card, now)?;
-            Ok(Raised::New(read(conn, &card.id)?))
+            Ok(CardChange::New(read(conn, &card.id)?))
         }
     }
 }

@@ -264,8 +264,15 @@ async fn a_refused_write_in_a_group_commit_fails_alone() {
 
 mod cards {
     use super::*;
-    use crate::store::{NewCard, Raised};
+    use crate::store::{CardChange, CardOp, NewCard};
     use cattery_protocol::{NotificationStatus, NotificationType, Severity};
+
+    fn raise(store: &Store, card: NewCard, now: i64) -> CardChange {
+        store
+            .apply_cards(&[CardOp::Raise(card)], now)
+            .unwrap()
+            .remove(0)
+    }
 
     fn card(id: &str, kind: NotificationType, title: &str) -> NewCard {
         NewCard {
@@ -284,11 +291,11 @@ mod cards {
         let (_dir, store) = open();
         store.insert_block(&block()).unwrap();
         let kind = NotificationType::DecisionRequired;
-        let Raised::New(first) = store.raise(&card("n_1", kind, "first"), 100).unwrap() else {
+        let CardChange::New(first) = raise(&store, card("n_1", kind, "first"), 100) else {
             panic!("not new");
         };
         store.escalate(100, 150).unwrap();
-        let Raised::Again(again) = store.raise(&card("n_2", kind, "second"), 200).unwrap() else {
+        let CardChange::Again(again) = raise(&store, card("n_2", kind, "second"), 200) else {
             panic!("a second open card of the same kind was made");
         };
         assert_eq!(again.id, first.id);
@@ -299,14 +306,13 @@ mod cards {
             Severity::Urgent,
             "escalation survives a re-raise"
         );
-        let other = store
-            .raise(
-                &card("n_3", NotificationType::PipelineComplete, "done"),
-                300,
-            )
-            .unwrap();
+        let other = raise(
+            &store,
+            card("n_3", NotificationType::PipelineComplete, "done"),
+            300,
+        );
         assert!(
-            matches!(other, Raised::New(_)),
+            matches!(other, CardChange::New(_)),
             "another kind is another card"
         );
         assert_eq!(store.notifications(false).unwrap().len(), 2);
@@ -317,7 +323,7 @@ mod cards {
         let (_dir, store) = open();
         store.insert_block(&block()).unwrap();
         let kind = NotificationType::DecisionRequired;
-        store.raise(&card("n_1", kind, "t"), 100).unwrap();
+        raise(&store, card("n_1", kind, "t"), 100);
         let acted = store
             .resolve_card("n_1", NotificationStatus::Acted, 110)
             .unwrap();
@@ -333,8 +339,8 @@ mod cards {
                 .unwrap_err(),
             StoreError::NotFound { .. }
         ));
-        let fresh = store.raise(&card("n_2", kind, "t"), 130).unwrap();
-        assert!(matches!(fresh, Raised::New(c) if c.id == "n_2" && c.created_at == 130));
+        let fresh = raise(&store, card("n_2", kind, "t"), 130);
+        assert!(matches!(fresh, CardChange::New(c) if c.id == "n_2" && c.created_at == 130));
         assert_eq!(store.notifications(true).unwrap().len(), 2);
     }
 
@@ -342,24 +348,27 @@ mod cards {
     fn close_open_closes_only_the_named_kinds() {
         let (_dir, store) = open();
         store.insert_block(&block()).unwrap();
-        store
-            .raise(&card("n_1", NotificationType::DecisionRequired, "t"), 1)
-            .unwrap();
-        store
-            .raise(&card("n_2", NotificationType::PipelineComplete, "t"), 1)
-            .unwrap();
-        let closed = store
-            .close_open(
-                &block().id,
-                &[
-                    NotificationType::DecisionRequired,
-                    NotificationType::BudgetPaused,
-                ],
-                NotificationStatus::Acted,
-                5,
-            )
-            .unwrap();
-        assert_eq!(closed.len(), 1);
+        raise(
+            &store,
+            card("n_1", NotificationType::DecisionRequired, "t"),
+            1,
+        );
+        raise(
+            &store,
+            card("n_2", NotificationType::PipelineComplete, "t"),
+            1,
+        );
+        let close = CardOp::Close {
+            block_id: block().id,
+            kinds: vec![
+                NotificationType::DecisionRequired,
+                NotificationType::BudgetPaused,
+            ],
+        };
+        let closed = store.apply_cards(&[close], 5).unwrap();
+        assert!(
+            matches!(closed.as_slice(), [CardChange::Closed(c)] if c.status == NotificationStatus::Acted)
+        );
         let open: Vec<_> = store.notifications(false).unwrap();
         assert_eq!(open.len(), 1);
         assert_eq!(open[0].kind, NotificationType::PipelineComplete);
@@ -369,12 +378,16 @@ mod cards {
     fn escalation_takes_open_normal_cards_at_or_before_the_cutoff() {
         let (_dir, store) = open();
         store.insert_block(&block()).unwrap();
-        store
-            .raise(&card("n_1", NotificationType::DecisionRequired, "t"), 1_000)
-            .unwrap();
-        store
-            .raise(&card("n_2", NotificationType::PipelineComplete, "t"), 2_000)
-            .unwrap();
+        raise(
+            &store,
+            card("n_1", NotificationType::DecisionRequired, "t"),
+            1_000,
+        );
+        raise(
+            &store,
+            card("n_2", NotificationType::PipelineComplete, "t"),
+            2_000,
+        );
         assert!(store.escalate(999, 5_000).unwrap().is_empty());
         let first = store.escalate(1_000, 5_000).unwrap();
         assert_eq!(

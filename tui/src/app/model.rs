@@ -4,8 +4,8 @@ use cattery_protocol::agent::LogLevel;
 use cattery_protocol::event::Event;
 use cattery_protocol::wire::ServerFrame;
 use cattery_protocol::{
-    Block, BlockLevel, GateKind, Millis, Notification, NotificationStatus, NotificationType,
-    PendingGate, Pipeline, Run, Severity,
+    Block, BlockLevel, GateKind, Millis, Notification, NotificationStatus, PendingGate, Pipeline,
+    Run, Severity,
 };
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -221,7 +221,7 @@ impl Model {
         let cards = self
             .cards
             .values()
-            .filter(|c| !WAITING_CARDS.contains(&c.kind))
+            .filter(|c| !c.kind.is_waiting())
             .cloned()
             .map(InboxRow::Card);
         let mut rows: Vec<InboxRow> = gates.chain(cards).collect();
@@ -237,9 +237,9 @@ impl Model {
 
     /// The open card that stands for a waiting gate, if the daemon raised one.
     pub fn gate_card(&self, gate: &PendingGate) -> Option<&Notification> {
-        self.cards.values().find(|c| {
-            WAITING_CARDS.contains(&c.kind) && c.run_id.as_deref() == Some(gate.run_id.as_str())
-        })
+        self.cards
+            .values()
+            .find(|c| c.kind.is_waiting() && c.run_id.as_deref() == Some(gate.run_id.as_str()))
     }
 
     pub fn run_of_block(&self, block_id: &str) -> Option<&Arc<Run>> {
@@ -260,12 +260,6 @@ impl Model {
         self.board_order.as_deref().unwrap_or(&[])
     }
 }
-
-/// Cards that stand for a waiting gate; the gate row shows them.
-const WAITING_CARDS: [NotificationType; 2] = [
-    NotificationType::DecisionRequired,
-    NotificationType::MergeReview,
-];
 
 /// One line of the inbox: a gate to decide, or a card to act on or dismiss.
 #[derive(Debug, Clone, PartialEq)]
