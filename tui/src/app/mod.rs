@@ -282,19 +282,16 @@ impl App {
             _ => None,
         };
         self.hold_frozen_log(&frame);
-        let spend = self.refresh_spend(&frame);
+        let mut effects: Vec<Effect> = self.refresh_spend(&frame).into_iter().collect();
+        effects.extend(self.apply_to_model(frame));
         if let Some(title) = bell {
-            let mut effects = self.on_frame_applied(frame);
             self.info(format!("⚑ {title}"));
             effects.push(Effect::Bell);
-            return effects;
         }
-        let mut effects = self.on_frame_applied(frame);
-        effects.extend(spend);
         effects
     }
 
-    fn on_frame_applied(&mut self, frame: ServerFrame) -> Vec<Effect> {
+    fn apply_to_model(&mut self, frame: ServerFrame) -> Vec<Effect> {
         match self.model.apply(frame) {
             Applied::Changed => {
                 self.dirty = true;
