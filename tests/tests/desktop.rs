@@ -251,27 +251,49 @@ fn a_burst_of_gates_is_coalesced_into_one_summary() {
     settle_then_stop(dir.path(), &mut daemon, 30);
 }
 
+/// A `notify_command` that writes the card it is given to a file.
+struct CardFile {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl CardFile {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("card.json");
+        Self { _dir: dir, path }
+    }
+
+    /// `[notify]` lines that route to this file after `timeout_ms`.
+    fn notify(&self, timeout_ms: u64) -> String {
+        format!(
+            "coalesce_ms = 100\ntimeout_ms = {timeout_ms}\nnotify_command = [\"sh\", \"-c\", \"cat > {}\"]\n",
+            self.path.display()
+        )
+    }
+
+    /// The card, once the command has written all of it.
+    fn wait(&self, secs: u64) -> Notification {
+        let read = || {
+            let text = std::fs::read_to_string(&self.path).ok()?;
+            serde_json::from_str::<Notification>(&text).ok()
+        };
+        wait_until("the command to write the card", secs, || read().is_some());
+        read().unwrap()
+    }
+}
+
 fn no_bus() -> PathBuf {
     PathBuf::from("unix:path=/nonexistent/cattery-test-bus")
 }
 
 #[test]
 fn with_no_desktop_the_notify_command_gets_the_card_as_json() {
-    let out = tempfile::tempdir().unwrap();
-    let file = out.path().join("card.json");
-    let notify = format!(
-        "coalesce_ms = 100\nnotify_command = [\"sh\", \"-c\", \"cat > {}\"]\n",
-        file.display()
-    );
-    let dir = home(&notify);
+    let file = CardFile::new();
+    let dir = home(&file.notify(3_000));
     let mut daemon = spawn_catteryd_with(dir.path(), &[("DBUS_SESSION_BUS_ADDRESS", &no_bus())]);
     import_workspace(dir.path(), &task("Refunds"));
-    wait_until("the command to write the card", 30, || {
-        std::fs::read_to_string(&file).is_ok_and(|t| !t.is_empty())
-    });
-    std::thread::sleep(Duration::from_millis(200));
-    let card: Notification =
-        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let card = file.wait(30);
     assert_eq!(card.kind, NotificationType::DecisionRequired);
     assert_eq!(card.title, "Refunds: approval waiting (architect)");
     settle_then_stop(dir.path(), &mut daemon, 30);
@@ -329,21 +351,12 @@ fn a_server_that_takes_the_call_and_never_answers_stalls_nothing() {
     // answer never comes.
     let pid = desktop.dunst.id().to_string();
     Command::new("kill").args(["-STOP", &pid]).status().unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let file = out.path().join("card.json");
-    let notify = format!(
-        "coalesce_ms = 100
-timeout_ms = 500
-notify_command = [\"sh\", \"-c\", \"cat > {}\"]\n",
-        file.display()
-    );
-    let dir = home(&notify);
+    let file = CardFile::new();
+    let dir = home(&file.notify(500));
     let mut daemon = daemon_on(dir.path(), &desktop.bus);
     let started = Instant::now();
     import_workspace(dir.path(), &task("Refunds"));
-    wait_until("the fallback command", 20, || {
-        std::fs::read_to_string(&file).is_ok_and(|t| t.contains("approval waiting"))
-    });
+    assert!(file.wait(20).title.contains("approval waiting"));
     assert!(started.elapsed() < Duration::from_secs(10));
     let (code, _, err) = cattery_tests::cattery_cli(dir.path(), &["ctl", "board"]);
     assert_eq!(code, 0, "the daemon still answers: {err}");
@@ -367,19 +380,12 @@ fn a_bus_with_no_notification_server_falls_back_to_the_command_at_once() {
     wait_until("the server's name to be released", 10, || {
         !desktop.server_up()
     });
-    let out = tempfile::tempdir().unwrap();
-    let file = out.path().join("card.json");
-    let notify = format!(
-        "coalesce_ms = 100\ntimeout_ms = 5000\nnotify_command = [\"sh\", \"-c\", \"cat > {}\"]\n",
-        file.display()
-    );
-    let dir = home(&notify);
+    let file = CardFile::new();
+    let dir = home(&file.notify(5_000));
     let mut daemon = daemon_on(dir.path(), &desktop.bus);
     let started = Instant::now();
     import_workspace(dir.path(), &task("Refunds"));
-    wait_until("the fallback command", 20, || {
-        std::fs::read_to_string(&file).is_ok_and(|t| t.contains("approval waiting"))
-    });
+    assert!(file.wait(20).title.contains("approval waiting"));
     assert!(
         started.elapsed() < Duration::from_secs(4),
         "the missing server was noticed at once, not after the 5 s timeout"
