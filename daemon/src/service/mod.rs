@@ -23,6 +23,24 @@ use tokio::sync::watch;
 
 pub type Result<T> = std::result::Result<T, ServiceError>;
 
+/// Runs `attempt` again (a few times) when it lost a compare-and-swap: for
+/// operations that name no rev, a concurrent commit by the run's own driver
+/// only means acting on the newer copy.
+pub(crate) async fn retry_lost_cas<T, F, Fut>(mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match attempt().await {
+            Err(ServiceError::Store(StoreError::Conflict { .. })) if tries < 5 => continue,
+            other => return other,
+        }
+    }
+}
+
 pub struct Daemon {
     pub store: Arc<Store>,
     pub catalog: Catalog,
@@ -175,14 +193,7 @@ impl Daemon {
     where
         F: Fn(&Run, &Cx) -> std::result::Result<Transition, engine::EngineError>,
     {
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            match self.transact(run_id, actor, None, &change).await {
-                Err(ServiceError::Store(StoreError::Conflict { .. })) if tries < 5 => continue,
-                other => return other,
-            }
-        }
+        retry_lost_cas(|| self.transact(run_id, actor, None, &change)).await
     }
 
     /// Writes planned transitions atomically (the first one owns the block),

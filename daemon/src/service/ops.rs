@@ -1,9 +1,9 @@
 //! One method per user-facing operation.
 
-use super::{Daemon, Planned, Result, ServiceError};
+use super::{Daemon, Planned, Result, ServiceError, retry_lost_cas};
 use crate::drive;
 use crate::engine::{self, EngineError};
-use crate::store::{NewAudit, StoreError};
+use crate::store::NewAudit;
 use cattery_protocol::{Block, BlockLevel, BlockStatus, GateDecision, Run, RunStatus};
 use std::sync::Arc;
 
@@ -75,16 +75,12 @@ impl Daemon {
         self.check_limits(&block, pipeline_id)?;
         // A start names no rev: the prior run's driver committing at the
         // same moment only means superseding the newer copy.
-        let mut tries = 0;
-        loop {
-            tries += 1;
+        retry_lost_cas(|| async {
             let prior = block.run_id.as_deref().map(|id| self.run(id)).transpose()?;
             let started = engine::start(&block, pipeline, prior.as_deref(), &self.cx(actor));
-            match self.commit_started(None, started).await {
-                Err(ServiceError::Store(StoreError::Conflict { .. })) if tries < 5 => continue,
-                other => return other,
-            }
-        }
+            self.commit_started(None, started).await
+        })
+        .await
     }
 
     /// Re-drives runs paused over budget; each pauses again at its next
