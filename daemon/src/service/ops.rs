@@ -242,9 +242,7 @@ impl Daemon {
             .collect();
         self.executor.sweep(keep).await;
         // A crash between a run's commit and its card write is healed here.
-        for run in &runs {
-            self.attention.on_run(run);
-        }
+        self.attention.on_runs(&runs);
         let running: Vec<_> = runs
             .into_iter()
             .filter(|r| r.status == RunStatus::Running)
