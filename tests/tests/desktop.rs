@@ -43,7 +43,11 @@ impl Desktop {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let display = format!(":{}", 50 + std::process::id() % 200);
+        // Tests in one process run side by side: each needs its own display,
+        // or a second Xvfb fails and its dunst dies with the first one's.
+        static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 16;
+        let display = format!(":{}", 100 + (std::process::id() % 500) * 16 + n);
         let xvfb = Command::new("Xvfb")
             .args([
                 display.as_str(),
