@@ -1,6 +1,7 @@
 //! The board and run model: blocks, pipelines, runs, steps and their gates.
 
 use crate::Millis;
+use crate::agent::PullRequest;
 use serde::{Deserialize, Serialize};
 
 /// Where a block sits in the board's hierarchy.
@@ -38,6 +39,9 @@ pub struct Block {
     pub progress: f64,
     /// The latest run started on this block, live or not.
     pub run_id: Option<String>,
+    /// The pull request an agent of the latest run reported opening.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequest>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -199,6 +203,14 @@ pub struct CompanionState {
     /// Gate id of the open iteration cap, while `exceeded`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cap_gate_id: Option<String>,
+    /// Times this round's grading ran again because the grader returned no
+    /// grade; a parsed grade sets it back to zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub grade_repairs: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// LLM observability rolled up from an agent's `llm_call` lines.
@@ -286,6 +298,10 @@ pub struct Step {
     pub recoveries: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<SkipReason>,
+    /// Things the engine noticed about this step's results and set aside,
+    /// such as a decision asked again after a human had answered it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -317,6 +333,33 @@ pub struct Failure {
     pub hint: Option<String>,
     pub occurred_at: Millis,
     pub step_index: usize,
+    /// Set when a person (or a newer run) ended the run on purpose, as
+    /// opposed to a failure of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<Cancellation>,
+}
+
+/// How a run was ended on purpose. Retry refuses every kind but `stopped`:
+/// a stopped run is one the user paused for good but may resume, while the
+/// others are work the user (or a newer run) threw away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cancellation {
+    /// `cancel`: the block went back to planned.
+    Cancelled,
+    /// `stop-reset` at an iteration cap.
+    StopReset,
+    /// `stop`: the job was killed; the run can be retried.
+    Stopped,
+    /// A new run was started on the same block.
+    Superseded,
+}
+
+impl Cancellation {
+    /// Whether `retry` may bring such a run back.
+    pub fn retryable(self) -> bool {
+        self == Self::Stopped
+    }
 }
 
 /// A step output kept for context and audit across reworks and restarts.
@@ -365,6 +408,9 @@ pub struct Run {
     /// The run this one was retried or restarted from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_run_id: Option<String>,
+    /// The pull request an agent of this run reported opening.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequest>,
     pub initiated_by: String,
     pub created_at: Millis,
     pub updated_at: Millis,
@@ -391,6 +437,18 @@ pub struct PendingGate {
 impl Run {
     pub fn current(&self) -> Option<&Step> {
         self.steps.get(self.current_step)
+    }
+
+    /// Whether any step of this run ever opened `gate_id`, resolved or not.
+    pub fn opened_gate(&self, gate_id: &str) -> bool {
+        self.steps.iter().any(|s| {
+            s.decision.as_ref().is_some_and(|d| d.id == gate_id)
+                || s.approval.as_ref().is_some_and(|a| a.id == gate_id)
+                || s.companion
+                    .as_ref()
+                    .and_then(|c| c.cap_gate_id.as_deref())
+                    .is_some_and(|id| id == gate_id)
+        }) || self.resolved_gates.iter().any(|g| g.id == gate_id)
     }
 
     /// The one gate this run waits on, when it is blocked.

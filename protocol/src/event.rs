@@ -88,6 +88,7 @@ impl RunPatch {
             || old.output_history != new.output_history
             || old.resolved_gates != new.resolved_gates
             || old.previous_run_id != new.previous_run_id
+            || old.pull_request != new.pull_request
             || old.block_id != new.block_id
             || old.pipeline_id != new.pipeline_id
             || old.pipeline_name != new.pipeline_name

@@ -37,3 +37,23 @@ pub(crate) mod roundtrip {
 
 #[cfg(test)]
 mod tests;
+
+/// Renders a timestamp for people: `2026-12-01 08:40:12 UTC`. Daemon
+/// messages use UTC so they read the same in every client.
+pub fn format_utc(at: Millis) -> String {
+    match jiff::Timestamp::from_millisecond(at) {
+        Ok(ts) => ts.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        Err(_) => format!("{at} ms since the epoch"),
+    }
+}
+
+/// The same in the local time zone of this process, for the TUI and `ctl`.
+pub fn format_local(at: Millis) -> String {
+    match jiff::Timestamp::from_millisecond(at) {
+        Ok(ts) => ts
+            .to_zoned_datetime(jiff::tz::TimeZone::system())
+            .strftime("%Y-%m-%d %H:%M:%S %Z")
+            .to_string(),
+        Err(_) => format!("{at} ms since the epoch"),
+    }
+}

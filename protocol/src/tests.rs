@@ -14,6 +14,7 @@ fn comment() -> ReviewComment {
 
 fn step() -> Step {
     Step {
+        warnings: Vec::new(),
         agent_kind: "reviewer".into(),
         state: StepState::WaitingDecision,
         progress: 0.5,
@@ -35,6 +36,7 @@ fn step() -> Step {
             comments: vec![comment()],
         }),
         companion: Some(CompanionState {
+            grade_repairs: 0,
             producer_kind: "coder".into(),
             threshold: 0.8,
             max_attempts: 3,
@@ -82,6 +84,7 @@ fn step() -> Step {
 
 fn failure() -> Failure {
     Failure {
+        cancellation: None,
         kind: FailureKind::HarnessShutdown,
         message: "lost".into(),
         detail: Some("tail".into()),
@@ -93,6 +96,7 @@ fn failure() -> Failure {
 
 fn run() -> Run {
     Run {
+        pull_request: None,
         id: "r_1".into(),
         block_id: "b_1".into(),
         pipeline_id: "quick".into(),
@@ -125,6 +129,7 @@ fn run() -> Run {
 
 fn block() -> Block {
     Block {
+        pull_request: None,
         id: "b_1".into(),
         level: BlockLevel::Task,
         parent_id: Some("b_0".into()),
@@ -538,6 +543,7 @@ fn a_run_patch_carries_only_what_changed_and_rebuilds_the_run() {
     failed.rev += 1;
     failed.status = RunStatus::Failed;
     failed.failure_history.push(Failure {
+        cancellation: None,
         kind: FailureKind::Agent,
         message: "boom".into(),
         detail: None,

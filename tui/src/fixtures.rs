@@ -14,6 +14,7 @@ const MIN: Millis = 60_000;
 
 pub fn block(id: &str, level: BlockLevel, parent: Option<&str>, title: &str) -> Block {
     Block {
+        pull_request: None,
         id: id.to_owned(),
         level,
         parent_id: parent.map(str::to_owned),
@@ -29,6 +30,7 @@ pub fn block(id: &str, level: BlockLevel, parent: Option<&str>, title: &str) -> 
 
 pub fn step(agent: &str, state: StepState) -> Step {
     Step {
+        warnings: Vec::new(),
         agent_kind: agent.to_owned(),
         state,
         progress: 0.0,
@@ -91,6 +93,7 @@ pub fn run(
     status: RunStatus,
 ) -> Run {
     Run {
+        pull_request: None,
         id: id.to_owned(),
         block_id: block.to_owned(),
         pipeline_id: pipeline.to_owned(),
@@ -190,6 +193,7 @@ fn cap_run() -> Run {
         comments: Vec::new(),
     };
     reviewer.companion = Some(CompanionState {
+        grade_repairs: 0,
         producer_kind: "coder".to_owned(),
         threshold: 0.8,
         max_attempts: 3,
@@ -258,6 +262,7 @@ fn failed_run() -> Run {
         RunStatus::Failed,
     );
     run.failure = Some(Failure {
+        cancellation: None,
         kind: FailureKind::Timeout,
         message: "bug-investigator ran past its 600s timeout and was killed".to_owned(),
         detail: Some("last output: scanning ledger/rounding.rs".to_owned()),

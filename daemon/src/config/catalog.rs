@@ -296,6 +296,18 @@ fn companion_spec(
             &format!("add a `{producer}` step earlier in the pipeline, or remove this step"),
         );
     }
+    // A rework re-runs producer..=companion; steps in between would re-run
+    // too, and the human would review work the grader never saw.
+    if let Some(previous) = earlier.last().filter(|s| s.agent_kind != producer) {
+        return source.error(
+            at,
+            format!(
+                "a companion must run immediately after the step it grades: `{}` grades `{producer}`, but `{}` runs between them",
+                agent.kind, previous.agent_kind
+            ),
+            &format!("move this step to just after the `{producer}` step"),
+        );
+    }
     let threshold = step
         .threshold
         .as_ref()

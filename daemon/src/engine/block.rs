@@ -1,17 +1,22 @@
 use cattery_protocol::{BlockStatus, Run, RunStatus};
 
 /// The block status a run implies (DOMAIN.md "Block"). Cancel overrides this
-/// with `planned`, which the run alone cannot tell.
+/// with `planned`, which the run alone cannot tell. A finished run with a
+/// merger is `done` (the merger owned the merge); without one it is `done`
+/// unless an agent opened a pull request, which then waits for a human as
+/// `pr_ready`.
 pub fn block_status_for(run: &Run) -> BlockStatus {
     match run.status {
         RunStatus::Running => BlockStatus::InProgress,
         RunStatus::Blocked | RunStatus::Paused | RunStatus::Failed => BlockStatus::Blocked,
-        RunStatus::Done if ends_with_merger(run) => BlockStatus::Done,
-        RunStatus::Done => BlockStatus::PrReady,
+        RunStatus::Done if has_merger(run) => BlockStatus::Done,
+        RunStatus::Done if run.pull_request.is_some() => BlockStatus::PrReady,
+        RunStatus::Done => BlockStatus::Done,
     }
 }
 
-fn ends_with_merger(run: &Run) -> bool {
+/// Whether a merger step ran (not skipped) in this run.
+pub fn has_merger(run: &Run) -> bool {
     run.steps
         .iter()
         .any(|s| s.agent_kind == "merger" && s.skipped.is_none())

@@ -4,7 +4,9 @@ use super::record::finish_or_gate;
 use super::step;
 use super::{Cx, Outcome};
 use cattery_protocol::agent::Grade;
-use cattery_protocol::{CommentSeverity, ReviewComment, Rework, ReworkSource, Run, Verdict};
+use cattery_protocol::{
+    CommentSeverity, FailureKind, ReviewComment, Rework, ReworkSource, Run, Verdict,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
@@ -53,6 +55,9 @@ pub fn dispose(input: &VerdictInput) -> Disposition {
     rework_or_park
 }
 
+/// How many times a grading runs again when the grader returns no grade.
+pub const GRADE_REPAIRS: u32 = 1;
+
 /// Judges the producer from the companion's grade and moves the run.
 pub fn judge(run: &mut Run, index: usize, grade: Option<Grade>, cx: &Cx) -> Outcome {
     let producer = step::producer_index(run, index);
@@ -60,40 +65,92 @@ pub fn judge(run: &mut Run, index: usize, grade: Option<Grade>, cx: &Cx) -> Outc
     let Some(companion) = run.steps.get(index).and_then(|s| s.companion.clone()) else {
         return Outcome::Noop;
     };
-    // A companion that returned no grade gives no reason to hold the producer.
-    let (rating, feedback, findings) = match &grade {
-        Some(g) => (g.rating, g.feedback.clone(), g.findings()),
-        None => (1.0, String::new(), Vec::new()),
+    let grade = match (grade, producer) {
+        (Some(grade), Some(_)) => grade,
+        // Nothing to grade: the producer is missing, so nothing is held back.
+        (_, None) => return finish_or_gate(run, index, is_final, cx),
+        // A grader that returned no grade must not pass the work.
+        (None, Some(_)) => return no_grade(run, index, companion.grade_repairs, cx),
     };
-    let rating = if producer.is_some() { rating } else { 1.0 };
+    let findings = grade.findings();
     let disposition = dispose(&VerdictInput {
-        rating,
+        rating: grade.rating,
         threshold: companion.threshold,
         findings: &findings,
         attempts: companion.attempts,
         max_attempts: companion.max_attempts,
-        has_producer: producer.is_some(),
+        has_producer: true,
     });
     let verdict = Verdict {
-        rating,
+        rating: grade.rating,
         threshold: companion.threshold,
         passed: disposition == Disposition::Pass,
-        feedback: feedback.clone(),
+        feedback: grade.feedback.clone(),
         comments: findings.clone(),
     };
     let Some(state) = run.steps.get_mut(index).and_then(|s| s.companion.as_mut()) else {
         return Outcome::Noop;
     };
+    state.grade_repairs = 0;
     state.verdicts.push(verdict);
     step::trim_front(&mut state.verdicts);
     match (disposition, producer) {
         (Disposition::Rework, Some(producer)) => {
-            loop_producer(run, producer, index, feedback, findings);
+            loop_producer(run, producer, index, grade.feedback, findings);
             Outcome::Continue
         }
         (Disposition::Park, Some(_)) => park_at_cap(run, index, cx),
         _ => finish_or_gate(run, index, is_final, cx),
     }
+}
+
+/// The grader's reply had no grade: grade again (a repair round, which
+/// spends no rework budget), then fail the run as `companion_rejected`.
+fn no_grade(run: &mut Run, index: usize, repairs: u32, cx: &Cx) -> Outcome {
+    let Some(grader) = run.steps.get_mut(index) else {
+        return Outcome::Noop;
+    };
+    if repairs < GRADE_REPAIRS {
+        if let Some(state) = grader.companion.as_mut() {
+            state.grade_repairs += 1;
+        }
+        step::reset(grader);
+        return Outcome::Continue;
+    }
+    let reply = grader.output.clone().unwrap_or_default();
+    let message = format!(
+        "grader `{}` returned no verdict, also after a repair attempt; it returned: {}",
+        grader.agent_kind,
+        quote_start(&reply, 200)
+    );
+    let spec = step::FailureSpec {
+        hint: Some(
+            "make the grader end with a result line that carries a `grade`, then retry the run"
+                .to_owned(),
+        ),
+        detail: Some(reply.chars().take(2000).collect()),
+        ..step::FailureSpec::plain(FailureKind::CompanionRejected, message.clone())
+    };
+    step::fail(run, spec, cx);
+    Outcome::JobFailed {
+        error: message,
+        kind: FailureKind::CompanionRejected,
+        detail: None,
+    }
+}
+
+/// The first `max` characters of `text`, quoted, with an ellipsis if cut.
+fn quote_start(text: &str, max: usize) -> String {
+    if text.trim().is_empty() {
+        return "nothing (an empty reply)".to_owned();
+    }
+    let start: String = text.chars().take(max).collect();
+    let more = if text.chars().count() > max {
+        "…"
+    } else {
+        ""
+    };
+    format!("\"{start}{more}\"")
 }
 
 /// Spends one automatic round and re-runs producer..=companion.

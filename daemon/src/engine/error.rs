@@ -47,6 +47,18 @@ pub enum EngineError {
     },
     #[error("job {job_id} is not the job run {run_id} waits on; its result was ignored")]
     StaleJob { run_id: String, job_id: String },
+    #[error("run {run_id} {why}; start the pipeline again instead")]
+    NotRetryable { run_id: String, why: String },
+    #[error(
+        "gate {gate_id} can no longer be decided: run {run_id} is {status} since {ended_at} ({reason}); retry the run or start the pipeline again"
+    )]
+    RunEnded {
+        gate_id: String,
+        run_id: String,
+        status: &'static str,
+        ended_at: String,
+        reason: String,
+    },
 }
 
 impl EngineError {
@@ -54,7 +66,10 @@ impl EngineError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Stale { .. } | Self::AlreadyResolved { .. } | Self::StaleJob { .. } => "stale",
-            Self::GateNotPending { .. } | Self::NotAllowed { .. } => "conflict",
+            Self::GateNotPending { .. }
+            | Self::NotAllowed { .. }
+            | Self::NotRetryable { .. }
+            | Self::RunEnded { .. } => "conflict",
             Self::WrongKind { .. } | Self::InvalidOption { .. } | Self::StepOutOfRange { .. } => {
                 "invalid"
             }

@@ -1,12 +1,12 @@
 //! Human decisions on a parked run's gate.
 
 use super::error::{gate_kind_name, status_name};
-use super::record::finish_or_gate;
+use super::record::{finish, finish_or_gate};
 use super::step::{self, FailureSpec};
 use super::{Cx, EngineError, Outcome, Transition, companion};
 use cattery_protocol::{
-    ApprovalStatus, BlockStatus, FailureKind, GateAction, GateDecision, IterationCapChoice,
-    PendingGate, ResolvedGate, ReviewComment, Rework, ReworkSource, Run, StepState,
+    ApprovalStatus, BlockStatus, Cancellation, FailureKind, GateAction, GateDecision,
+    IterationCapChoice, PendingGate, ResolvedGate, ReviewComment, Rework, ReworkSource, Run,
 };
 
 /// Applies a human decision. Stale, repeated or mismatched decisions are
@@ -52,6 +52,9 @@ fn check(run: &Run, decision: &GateDecision) -> Result<PendingGate, EngineError>
             choice: done.choice.clone(),
         });
     }
+    if !run.status.is_live() {
+        return Err(run_ended(run, &decision.gate_id));
+    }
     let pending = run.pending_gate();
     let Some(gate) = pending.filter(|g| g.id == decision.gate_id) else {
         return Err(EngineError::GateNotPending {
@@ -87,6 +90,21 @@ fn check(run: &Run, decision: &GateDecision) -> Result<PendingGate, EngineError>
     Ok(gate)
 }
 
+/// A gate of a run that ended while it waited: say which run, how and when.
+fn run_ended(run: &Run, gate_id: &str) -> EngineError {
+    let (ended_at, reason) = match &run.failure {
+        Some(f) => (f.occurred_at, f.message.clone()),
+        None => (run.updated_at, "it finished".to_owned()),
+    };
+    EngineError::RunEnded {
+        gate_id: gate_id.to_owned(),
+        run_id: run.id.clone(),
+        status: status_name(run.status),
+        ended_at: cattery_protocol::format_utc(ended_at),
+        reason,
+    }
+}
+
 fn describe_pending(run: &Run) -> String {
     match run.pending_gate() {
         Some(gate) => format!("it waits on gate {} instead", gate.id),
@@ -95,6 +113,11 @@ fn describe_pending(run: &Run) -> String {
 }
 
 fn approve(run: &mut Run, index: usize, edited: &Option<String>, cx: &Cx) -> Outcome {
+    // A companion's gate shows its producer's work, so an edit replaces that.
+    let edited_step = step::proposer_index(run, index);
+    if let (Some(text), Some(producer)) = (edited, run.steps.get_mut(edited_step)) {
+        producer.output = Some(text.clone());
+    }
     let Some(step) = run.steps.get_mut(index) else {
         return Outcome::Noop;
     };
@@ -104,12 +127,7 @@ fn approve(run: &mut Run, index: usize, edited: &Option<String>, cx: &Cx) -> Out
             approval.proposal = text.clone();
         }
     }
-    if let Some(text) = edited {
-        step.output = Some(text.clone());
-    }
-    step.state = StepState::Done;
-    step.finished_at = Some(cx.now);
-    step.rework = None;
+    finish(step, cx);
     run.status = cattery_protocol::RunStatus::Running;
     Outcome::Continue
 }
@@ -120,16 +138,16 @@ fn request_changes(
     feedback: &str,
     comments: &[ReviewComment],
 ) -> Outcome {
-    let previous_proposal = run.steps.get(index).and_then(|s| s.output.clone());
+    // On a companion the human's feedback goes to the producer, with its own
+    // last output, and unlike an automatic round it spends no budget.
+    let from = step::proposer_index(run, index);
+    let previous_proposal = run.steps.get(from).and_then(|s| s.output.clone());
     let rework = Rework {
         previous_proposal,
         feedback: feedback.to_owned(),
         comments: comments.to_vec(),
         requested_by: ReworkSource::Human,
     };
-    // On a companion the human's feedback goes to the producer, and unlike an
-    // automatic round it does not spend the companion's budget.
-    let from = step::producer_index(run, index).unwrap_or(index);
     if let Some(approval) = run.steps.get_mut(index).and_then(|s| s.approval.as_mut()) {
         approval.status = ApprovalStatus::ChangesRequested;
     }
@@ -148,7 +166,7 @@ fn reject(run: &mut Run, index: usize, reason: &str, cx: &Cx) -> Outcome {
         cx.actor,
         kind.unwrap_or_default()
     );
-    fail_with(run, FailureKind::Rejected, message, cx)
+    fail_with(run, FailureSpec::plain(FailureKind::Rejected, message), cx)
 }
 
 fn choose(run: &mut Run, index: usize, option: &str) -> Outcome {
@@ -188,22 +206,25 @@ fn resolve_cap(run: &mut Run, index: usize, choice: IterationCapChoice, cx: &Cx)
             }
             None => finish_or_gate(run, index, is_final, cx),
         },
-        IterationCapChoice::Proceed => finish_or_gate(run, index, is_final, cx),
+        // Proceeding is the human's approval: a gated companion opens no
+        // second gate.
+        IterationCapChoice::Proceed => {
+            if let Some(step) = run.steps.get_mut(index) {
+                finish(step, cx);
+            }
+            Outcome::Continue
+        }
         IterationCapChoice::StopReset => {
             let message = format!("{} stopped the run at the iteration cap", cx.actor);
-            fail_with(run, FailureKind::Cancelled, message, cx)
+            let spec = FailureSpec::cancelled(Cancellation::StopReset, message);
+            fail_with(run, spec, cx)
         }
     }
 }
 
-fn fail_with(run: &mut Run, kind: FailureKind, message: String, cx: &Cx) -> Outcome {
-    let error = message.clone();
-    let spec = FailureSpec {
-        kind,
-        message,
-        detail: None,
-        hint: None,
-    };
+fn fail_with(run: &mut Run, spec: FailureSpec, cx: &Cx) -> Outcome {
+    let error = spec.message.clone();
+    let kind = spec.kind;
     step::fail(run, spec, cx);
     Outcome::JobFailed {
         error,

@@ -3,7 +3,7 @@
 use super::error::status_name;
 use super::step::{self, FailureSpec};
 use super::{Cx, EngineError, Outcome, Transition};
-use cattery_protocol::{Block, BlockStatus, FailureKind, Pipeline, Run, RunStatus};
+use cattery_protocol::{Block, BlockStatus, Cancellation, FailureKind, Pipeline, Run, RunStatus};
 
 /// A new run on a block, and the prior run it supersedes, if that was live.
 pub struct Started {
@@ -26,6 +26,7 @@ pub fn start(block: &Block, pipeline: &Pipeline, prior: Option<&Run>, cx: &Cx) -
         output_history: Vec::new(),
         resolved_gates: Vec::new(),
         previous_run_id: prior.map(|p| p.id.clone()),
+        pull_request: None,
         initiated_by: cx.actor.to_owned(),
         created_at: cx.now,
         updated_at: cx.now,
@@ -42,17 +43,17 @@ pub fn start(block: &Block, pipeline: &Pipeline, prior: Option<&Run>, cx: &Cx) -
 
 fn supersede(prior: &Run, by: &str, cx: &Cx) -> Transition {
     let mut old = prior.clone();
-    let spec = FailureSpec {
-        kind: FailureKind::Cancelled,
-        message: format!("superseded by run {by}"),
-        detail: None,
-        hint: None,
-    };
-    step::fail(&mut old, spec, cx);
+    let message = format!("superseded by run {by}");
+    step::fail(
+        &mut old,
+        FailureSpec::cancelled(Cancellation::Superseded, message),
+        cx,
+    );
     Transition::new(old, Outcome::Noop)
 }
 
-/// Resumes a failed run at its failed step under a new run id.
+/// Resumes a failed run at its failed step under a new run id. Work the
+/// user threw away (cancel, stop-reset, a newer run) is not revived.
 pub fn retry(run: &Run, cx: &Cx) -> Result<Transition, EngineError> {
     let Some(failure) = run
         .failure
@@ -61,11 +62,28 @@ pub fn retry(run: &Run, cx: &Cx) -> Result<Transition, EngineError> {
     else {
         return Err(not_allowed(run, "only a failed run can be retried"));
     };
+    if let Some(how) = failure.cancellation.filter(|c| !c.retryable()) {
+        return Err(EngineError::NotRetryable {
+            run_id: run.id.clone(),
+            why: not_retryable_reason(how, &failure.message),
+        });
+    }
     let from = failure.step_index.min(run.steps.len().saturating_sub(1));
     Ok(Transition::new(successor(run, from, cx), Outcome::Continue))
 }
 
-/// Rewinds to `index` under a new run id; steps before it keep their results.
+fn not_retryable_reason(how: Cancellation, message: &str) -> String {
+    match how {
+        Cancellation::Cancelled => "was cancelled by you".to_owned(),
+        Cancellation::StopReset => {
+            "was stopped by you at its iteration cap (stop-reset)".to_owned()
+        }
+        Cancellation::Superseded | Cancellation::Stopped => format!("was {message}"),
+    }
+}
+
+/// Rewinds to `index` under a new run id; steps before it keep their results,
+/// steps from it on start fresh (as [`retry`] does from the failed step).
 /// A live run is superseded, so its job must be stopped by the caller.
 pub fn restart_from(run: &Run, index: usize, cx: &Cx) -> Result<Started, EngineError> {
     if index >= run.steps.len() {
@@ -75,36 +93,12 @@ pub fn restart_from(run: &Run, index: usize, cx: &Cx) -> Result<Started, EngineE
             last: run.steps.len().saturating_sub(1),
         });
     }
-    let mut next = successor(run, index, cx);
-    for step_state in next.steps.iter_mut().skip(index) {
-        *step_state = fresh_copy(step_state);
-    }
+    let next = successor(run, index, cx);
     let superseded = run.status.is_live().then(|| supersede(run, &next.id, cx));
     Ok(Started {
         run: Transition::new(next, Outcome::Continue),
         superseded,
     })
-}
-
-fn fresh_copy(step_state: &cattery_protocol::Step) -> cattery_protocol::Step {
-    let spec = cattery_protocol::StepSpec {
-        agent_kind: step_state.agent_kind.clone(),
-        requires_approval: step_state.requires_approval,
-        companion: step_state
-            .companion
-            .as_ref()
-            .map(|c| cattery_protocol::CompanionSpec {
-                producer_kind: c.producer_kind.clone(),
-                threshold: c.threshold,
-                max_attempts: c.max_attempts,
-            }),
-        timeout_secs: step_state.timeout_secs,
-    };
-    let mut fresh = step::from_spec(&spec);
-    // Attempts keep counting across runs so agents can tell a retry from a first try.
-    fresh.attempts = step_state.attempts;
-    fresh.metrics = step_state.metrics.clone();
-    fresh
 }
 
 fn successor(run: &Run, from: usize, cx: &Cx) -> Run {
@@ -116,11 +110,7 @@ fn successor(run: &Run, from: usize, cx: &Cx) -> Run {
         step::trim_front(&mut next.failure_history);
     }
     for s in next.steps.iter_mut().skip(from) {
-        step::reset(s);
-        if let Some(companion) = s.companion.as_mut() {
-            companion.exceeded = false;
-            companion.cap_gate_id = None;
-        }
+        *s = step::fresh_copy(s);
     }
     next.current_step = from;
     next.status = RunStatus::Running;
@@ -134,15 +124,22 @@ fn successor(run: &Run, from: usize, cx: &Cx) -> Run {
 /// Cancels a live run; the block goes back to `planned`.
 pub fn cancel(run: &Run, cx: &Cx) -> Result<Transition, EngineError> {
     let message = format!("cancelled by {}", cx.actor);
-    end_live(run, message, cx).map(|t| t.with_block_status(BlockStatus::Planned))
+    end_live(run, Cancellation::Cancelled, message, cx)
+        .map(|t| t.with_block_status(BlockStatus::Planned))
 }
 
 /// Stops a live run: it fails as `cancelled` and its job must be killed.
 pub fn stop(run: &Run, cx: &Cx) -> Result<Transition, EngineError> {
-    end_live(run, format!("stopped by {}", cx.actor), cx)
+    let message = format!("stopped by {}", cx.actor);
+    end_live(run, Cancellation::Stopped, message, cx)
 }
 
-fn end_live(run: &Run, message: String, cx: &Cx) -> Result<Transition, EngineError> {
+fn end_live(
+    run: &Run,
+    how: Cancellation,
+    message: String,
+    cx: &Cx,
+) -> Result<Transition, EngineError> {
     if !run.status.is_live() {
         return Err(not_allowed(
             run,
@@ -150,13 +147,7 @@ fn end_live(run: &Run, message: String, cx: &Cx) -> Result<Transition, EngineErr
         ));
     }
     let mut next = run.clone();
-    let spec = FailureSpec {
-        kind: FailureKind::Cancelled,
-        message: message.clone(),
-        detail: None,
-        hint: None,
-    };
-    step::fail(&mut next, spec, cx);
+    step::fail(&mut next, FailureSpec::cancelled(how, message.clone()), cx);
     Ok(Transition::new(
         next,
         Outcome::JobFailed {

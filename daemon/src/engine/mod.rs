@@ -15,12 +15,13 @@ mod step;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use block::block_status_for;
+pub use block::{block_status_for, has_merger};
 pub use error::EngineError;
 pub use gates::decide;
 pub use lifecycle::{cancel, restart_from, retry, start, stop};
 pub use record::{JobResult, record_result};
 
+use cattery_protocol::agent::PullRequest;
 use cattery_protocol::{BlockStatus, Millis, Run, RunStatus, StepState};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -112,10 +113,11 @@ pub enum Outcome {
 }
 
 /// The block fields that follow a run.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BlockUpdate {
     pub status: BlockStatus,
     pub progress: f64,
+    pub pull_request: Option<PullRequest>,
 }
 
 /// One engine step: the next run state, what the block becomes, and what to do next.
@@ -131,6 +133,7 @@ impl Transition {
         let block = BlockUpdate {
             status: block_status_for(&run),
             progress: progress_of(&run),
+            pull_request: run.pull_request.clone(),
         };
         Self {
             run,

@@ -4,7 +4,7 @@ use super::step::{self, FailureSpec};
 use super::{Cx, EngineError, Outcome, Transition, companion};
 use cattery_protocol::agent::AgentResult;
 use cattery_protocol::{
-    Approval, ApprovalStatus, Decision, FailureKind, Run, RunStatus, StepState,
+    Approval, ApprovalStatus, Decision, FailureKind, Run, RunStatus, Step, StepState,
 };
 
 /// How a dispatched job ended.
@@ -64,6 +64,7 @@ pub fn record_result(
                 message,
                 detail,
                 hint,
+                cancellation: None,
             };
             step::fail(&mut next, spec, cx);
             Outcome::JobFailed {
@@ -88,6 +89,7 @@ fn evicted(run: &mut Run, index: usize, detail: String, cx: &Cx) -> Outcome {
             message: error.clone(),
             detail: Some(detail.clone()),
             hint: Some("check the executor and retry the run".to_owned()),
+            cancellation: None,
         };
         step::fail(run, spec, cx);
         return Outcome::JobEvicted {
@@ -111,6 +113,9 @@ fn redispatch(run: &mut Run, index: usize, cx: &Cx) -> Outcome {
 fn succeeded(run: &mut Run, index: usize, result: AgentResult, cx: &Cx) -> Outcome {
     let is_final = index + 1 == run.steps.len();
     step::push_output(run, index, &result.output, cx);
+    if let Some(pr) = result.pull_request {
+        run.pull_request = Some(pr);
+    }
     let Some(step) = run.steps.get_mut(index) else {
         return Outcome::Noop;
     };
@@ -119,13 +124,27 @@ fn succeeded(run: &mut Run, index: usize, result: AgentResult, cx: &Cx) -> Outco
     step.finished_at = Some(cx.now);
     step.output = Some(result.output.clone());
     if let Some(ask) = result.decision {
-        step.decision = Some(Decision {
-            id: cx.ids.mint("g"),
-            question: ask.question,
-            options: ask.options,
-            chosen: None,
-        });
-        return step::park(run, index, cx);
+        // A step asks a human once: after an answer, asking again would loop
+        // the human forever, so the result stands as the step's output.
+        match step.decision.as_ref().and_then(|d| d.chosen.as_deref()) {
+            Some(chosen) => {
+                let warning = format!(
+                    "asked again after \"{chosen}\" was chosen, and was not parked: {}",
+                    ask.question
+                );
+                step.warnings.push(warning);
+                step::trim_front(&mut step.warnings);
+            }
+            None => {
+                step.decision = Some(Decision {
+                    id: cx.ids.mint("g"),
+                    question: ask.question,
+                    options: ask.options,
+                    chosen: None,
+                });
+                return step::park(run, index, cx);
+            }
+        }
     }
     if step.companion.is_some() {
         return companion::judge(run, index, result.grade, cx);
@@ -134,7 +153,11 @@ fn succeeded(run: &mut Run, index: usize, result: AgentResult, cx: &Cx) -> Outco
 }
 
 /// Marks a step done, or parks it on approval when the pipeline gates it.
+/// A companion's gate proposes its producer's work, which is what the
+/// companion just cleared.
 pub(super) fn finish_or_gate(run: &mut Run, index: usize, is_final: bool, cx: &Cx) -> Outcome {
+    let proposer = step::proposer_index(run, index);
+    let proposal = run.steps.get(proposer).and_then(|s| s.output.clone());
     let Some(step) = run.steps.get_mut(index) else {
         return Outcome::Noop;
     };
@@ -142,14 +165,19 @@ pub(super) fn finish_or_gate(run: &mut Run, index: usize, is_final: bool, cx: &C
         step.approval = Some(Approval {
             id: cx.ids.mint("g"),
             status: ApprovalStatus::Pending,
-            proposal: step.output.clone().unwrap_or_default(),
+            proposal: proposal.unwrap_or_default(),
             feedback: None,
             comments: Vec::new(),
         });
         return step::park(run, index, cx);
     }
+    finish(step, cx);
+    Outcome::Continue
+}
+
+/// A step's work is accepted.
+pub(super) fn finish(step: &mut Step, cx: &Cx) {
     step.state = StepState::Done;
     step.finished_at = Some(cx.now);
     step.rework = None;
-    Outcome::Continue
 }

@@ -2,8 +2,8 @@
 
 use super::{Cx, Outcome};
 use cattery_protocol::{
-    CompanionState, Failure, FailureKind, JobRef, OutputRecord, Rework, Run, RunStatus, Step,
-    StepMetrics, StepSpec, StepState,
+    Cancellation, CompanionSpec, CompanionState, Failure, FailureKind, JobRef, OutputRecord,
+    Rework, Run, RunStatus, Step, StepMetrics, StepSpec, StepState,
 };
 
 /// Histories keep the newest entries only.
@@ -28,6 +28,7 @@ pub fn from_spec(spec: &StepSpec) -> Step {
             verdicts: Vec::new(),
             exceeded: false,
             cap_gate_id: None,
+            grade_repairs: 0,
         }),
         rework: None,
         metrics: StepMetrics::default(),
@@ -38,7 +39,28 @@ pub fn from_spec(spec: &StepSpec) -> Step {
         attempts: 0,
         recoveries: 0,
         skipped: None,
+        warnings: Vec::new(),
     }
+}
+
+/// The same step as the pipeline defines it, with none of its history: no
+/// rounds, verdicts, answers, rework or approval. The attempt counter keeps
+/// counting, so an agent can tell a retry from its first try (the demo
+/// agent's `fail N` relies on it).
+pub fn fresh_copy(step: &Step) -> Step {
+    let spec = StepSpec {
+        agent_kind: step.agent_kind.clone(),
+        requires_approval: step.requires_approval,
+        companion: step.companion.as_ref().map(|c| CompanionSpec {
+            producer_kind: c.producer_kind.clone(),
+            threshold: c.threshold,
+            max_attempts: c.max_attempts,
+        }),
+        timeout_secs: step.timeout_secs,
+    };
+    let mut fresh = from_spec(&spec);
+    fresh.attempts = step.attempts;
+    fresh
 }
 
 pub fn start(run: &mut Run, index: usize, cx: &Cx) -> Outcome {
@@ -134,6 +156,28 @@ pub struct FailureSpec {
     pub message: String,
     pub detail: Option<String>,
     pub hint: Option<String>,
+    pub cancellation: Option<Cancellation>,
+}
+
+impl FailureSpec {
+    /// A failure of the run's own making, with nothing more to say.
+    pub fn plain(kind: FailureKind, message: String) -> Self {
+        Self {
+            kind,
+            message,
+            detail: None,
+            hint: None,
+            cancellation: None,
+        }
+    }
+
+    /// A run ended on purpose.
+    pub fn cancelled(how: Cancellation, message: String) -> Self {
+        Self {
+            cancellation: Some(how),
+            ..Self::plain(FailureKind::Cancelled, message)
+        }
+    }
 }
 
 /// Fails a live run. The first failure wins and a done run is never failed.
@@ -155,6 +199,7 @@ pub fn fail(run: &mut Run, spec: FailureSpec, cx: &Cx) {
         hint: spec.hint,
         occurred_at: cx.now,
         step_index: run.current_step,
+        cancellation: spec.cancellation,
     });
     run.updated_at = cx.now;
 }
@@ -171,6 +216,12 @@ pub fn producer_index(run: &Run, companion_index: usize) -> Option<usize> {
         .iter()
         .take(companion_index)
         .rposition(|s| &s.agent_kind == kind)
+}
+
+/// The step whose work a gate on `index` puts before a human: a companion's
+/// producer, or the step itself.
+pub fn proposer_index(run: &Run, index: usize) -> usize {
+    producer_index(run, index).unwrap_or(index)
 }
 
 /// Parks the run on the step's open gate.

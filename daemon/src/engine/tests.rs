@@ -32,6 +32,7 @@ pub(crate) fn quick() -> Pipeline {
 
 pub(crate) fn block() -> Block {
     Block {
+        pull_request: None,
         id: "b_1".into(),
         level: BlockLevel::Task,
         parent_id: None,
@@ -203,7 +204,7 @@ fn approval_gate_parks_with_the_output_as_proposal() {
     assert_eq!(gate.kind, GateKind::Approval);
     assert_eq!(gate.prompt, "the plan");
     assert_eq!(h.run.status, RunStatus::Blocked);
-    assert_eq!(h.last_block.unwrap().status, BlockStatus::Blocked);
+    assert_eq!(h.last_block.as_ref().unwrap().status, BlockStatus::Blocked);
 }
 
 #[test]
@@ -218,7 +219,10 @@ fn approve_with_edited_proposal_replaces_the_output_and_advances() {
     assert_eq!(h.run.steps[0].state, StepState::Done);
     h.advance();
     assert_eq!(h.kind_at(), "coder");
-    assert_eq!(h.last_block.unwrap().status, BlockStatus::InProgress);
+    assert_eq!(
+        h.last_block.as_ref().unwrap().status,
+        BlockStatus::InProgress
+    );
 }
 
 #[test]
@@ -272,8 +276,8 @@ fn final_step_is_never_gated() {
     h.decide(approve()).unwrap();
     assert_eq!(h.run_to_end(), Outcome::Done);
     assert_eq!(h.run.status, RunStatus::Done);
-    assert_eq!(h.last_block.unwrap().status, BlockStatus::Done);
-    assert_eq!(h.last_block.unwrap().progress, 1.0);
+    assert_eq!(h.last_block.as_ref().unwrap().status, BlockStatus::Done);
+    assert_eq!(h.last_block.as_ref().unwrap().progress, 1.0);
 }
 
 #[test]
@@ -401,7 +405,7 @@ fn iteration_cap_stop_reset_cancels_and_plans_the_block() {
     h.decide(GateAction::ResolveIterationCap { choice })
         .unwrap();
     assert_eq!(h.run.failure.as_ref().unwrap().kind, FailureKind::Cancelled);
-    assert_eq!(h.last_block.unwrap().status, BlockStatus::Planned);
+    assert_eq!(h.last_block.as_ref().unwrap().status, BlockStatus::Planned);
 }
 
 #[test]
@@ -546,7 +550,7 @@ fn job_failure_fails_the_run_and_blocks_the_block() {
     let h = failed_at_coder();
     let failure = h.run.failure.as_ref().unwrap();
     assert_eq!((failure.kind, failure.step_index), (FailureKind::Agent, 1));
-    assert_eq!(h.last_block.unwrap().status, BlockStatus::Blocked);
+    assert_eq!(h.last_block.as_ref().unwrap().status, BlockStatus::Blocked);
     assert!(h.run.steps.iter().all(|s| s.state != StepState::Working));
 }
 
@@ -689,3 +693,5 @@ fn two_daemons_started_in_the_same_millisecond_mint_different_ids() {
         "a restart mints above"
     );
 }
+
+mod conformance;

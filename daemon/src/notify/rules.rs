@@ -1,6 +1,7 @@
 //! Which attention card a committed run calls for. Pure: a run in, the card
 //! to raise and the kinds to close out.
 
+use crate::engine;
 use cattery_protocol::{GateKind, NotificationType, Run, RunStatus};
 use serde_json::json;
 
@@ -18,7 +19,7 @@ pub fn wanted_kind(run: &Run) -> Option<NotificationType> {
         RunStatus::Running => None,
         RunStatus::Blocked => Some(waiting_kind(run)),
         RunStatus::Paused => Some(NotificationType::BudgetPaused),
-        RunStatus::Done => Some(NotificationType::PipelineComplete),
+        RunStatus::Done => finished_kind(run),
         RunStatus::Failed => failure_kind(run),
     }
 }
@@ -47,6 +48,14 @@ fn waiting_kind(run: &Run) -> NotificationType {
     }
 }
 
+/// A finished run asks a human to look when there is something to review:
+/// a merger's result, or a pull request no merger took. A run that produced
+/// neither is simply done.
+fn finished_kind(run: &Run) -> Option<NotificationType> {
+    (engine::has_merger(run) || run.pull_request.is_some())
+        .then_some(NotificationType::PipelineComplete)
+}
+
 /// A failing test or CI step gets its own card; other failures show on the
 /// board and need no card.
 fn failure_kind(run: &Run) -> Option<NotificationType> {
@@ -69,11 +78,7 @@ fn draft(run: &Run, kind: NotificationType, block: &str) -> Draft {
             ),
             json!({ "run_id": run.id }),
         ),
-        NotificationType::PipelineComplete => (
-            format!("{block}: {} finished", run.pipeline_name),
-            format!("all {} steps are done", run.steps.len()),
-            json!({ "run_id": run.id }),
-        ),
+        NotificationType::PipelineComplete => finished(run, block),
         _ => failed(run, block),
     };
     Draft {
@@ -108,6 +113,25 @@ fn waiting(run: &Run, block: &str) -> (String, String, serde_json::Value) {
         "options": gate.options,
     });
     (title, body, payload)
+}
+
+fn finished(run: &Run, block: &str) -> (String, String, serde_json::Value) {
+    let title = format!("{block}: {} finished", run.pipeline_name);
+    match &run.pull_request {
+        Some(pr) if !engine::has_merger(run) => (
+            title,
+            format!(
+                "pull request {} is open and no merger ran; review and merge it",
+                pr.url
+            ),
+            json!({ "run_id": run.id, "pr_url": pr.url }),
+        ),
+        _ => (
+            title,
+            format!("all {} steps are done", run.steps.len()),
+            json!({ "run_id": run.id }),
+        ),
+    }
 }
 
 fn failed(run: &Run, block: &str) -> (String, String, serde_json::Value) {

@@ -157,6 +157,7 @@ fn a_failed_test_step_raises_test_failed_and_a_plain_failure_raises_nothing() {
     run.status = RunStatus::Failed;
     run.steps[0].agent_kind = "tester-api".into();
     run.failure = Some(cattery_protocol::Failure {
+        cancellation: None,
         kind: cattery_protocol::FailureKind::Agent,
         message: "3 tests failed".into(),
         detail: None,
@@ -176,4 +177,27 @@ fn a_failed_test_step_raises_test_failed_and_a_plain_failure_raises_nothing() {
     f.store.insert_block(&other).unwrap();
     f.attention.on_run(&run);
     assert_eq!(f.store.notifications(false).unwrap().len(), 1);
+}
+
+#[test]
+fn a_run_done_without_a_merger_raises_no_card_unless_it_opened_a_pull_request() {
+    let f = fixture();
+    let mut done = parked();
+    done.status = RunStatus::Done;
+    done.steps.retain(|s| s.agent_kind != "merger");
+    f.attention.on_run(&done);
+    assert!(f.store.notifications(false).unwrap().is_empty());
+    done.pull_request = Some(cattery_protocol::agent::PullRequest {
+        url: "https://git.example/pr/3".into(),
+    });
+    f.attention.on_run(&done);
+    let open = f.store.notifications(false).unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].kind, NotificationType::PipelineComplete);
+    assert!(
+        open[0].body.contains("https://git.example/pr/3"),
+        "{}",
+        open[0].body
+    );
+    assert_eq!(open[0].payload["pr_url"], "https://git.example/pr/3");
 }

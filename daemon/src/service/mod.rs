@@ -208,6 +208,7 @@ impl Daemon {
             p.previous.as_ref().is_none_or(|prev| {
                 engine::block_status_for(prev) != p.transition.block.status
                     || engine::progress_of(prev) != p.transition.block.progress
+                    || prev.pull_request != p.transition.block.pull_request
             })
         });
         // Most transitions leave the block as it was; skip that row then.
@@ -218,6 +219,7 @@ impl Daemon {
                 id: p.transition.run.block_id.clone(),
                 status: p.transition.block.status,
                 progress: p.transition.block.progress,
+                pull_request: p.transition.block.pull_request.clone(),
                 run_id: Some(p.transition.run.id.clone()),
                 at: now,
             });

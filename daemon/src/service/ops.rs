@@ -33,6 +33,7 @@ impl Daemon {
             status: BlockStatus::Planned,
             progress: 0.0,
             run_id: None,
+            pull_request: None,
             created_at: now,
             updated_at: now,
         };
@@ -158,12 +159,10 @@ impl Daemon {
         Ok(run)
     }
 
-    /// Finds the run that holds `gate_id` among live runs.
+    /// Finds the run that opened `gate_id`: a live run first, then the
+    /// newest ended one, which answers why the gate can no longer be decided.
     pub fn run_for_gate(&self, gate_id: &str) -> Result<Run> {
-        let holds = |r: &Run| {
-            r.pending_gate().is_some_and(|g| g.id == gate_id)
-                || r.resolved_gates.iter().any(|g| g.id == gate_id)
-        };
+        let holds = |r: &Run| r.opened_gate(gate_id);
         // Live runs first; a finished run still answers for its old gates.
         let mut holding = self.store.live_runs()?.into_iter().find(holds);
         if holding.is_none() {

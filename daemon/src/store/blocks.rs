@@ -1,9 +1,9 @@
 use super::{BlockWrite, Result, Store, StoreError, codec};
 use cattery_protocol::Block;
+use cattery_protocol::agent::PullRequest;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-const COLUMNS: &str =
-    "id, level, parent_id, title, description, status, progress, run_id, created_at, updated_at";
+const COLUMNS: &str = "id, level, parent_id, title, description, status, progress, run_id, created_at, updated_at, pull_request";
 
 impl Store {
     pub fn insert_block(&self, block: &Block) -> Result<()> {
@@ -23,7 +23,7 @@ impl Store {
         }
         let inserted = conn
             .prepare_cached(&format!(
-                "INSERT OR IGNORE INTO blocks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                "INSERT OR IGNORE INTO blocks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
             ))
             .and_then(|mut stmt| {
                 stmt.execute(params![
@@ -37,6 +37,7 @@ impl Store {
                     block.run_id,
                     block.created_at,
                     block.updated_at,
+                    pr_url(block.pull_request.as_ref()),
                 ])
             })
             .map_err(StoreError::sql("insert a block"))?;
@@ -82,7 +83,7 @@ impl Store {
 pub fn write_status(tx: &Connection, block: &BlockWrite) -> Result<()> {
     let changed = tx
         .prepare_cached(
-            "UPDATE blocks SET status = ?2, progress = ?3, run_id = COALESCE(?4, run_id), updated_at = ?5 WHERE id = ?1",
+            "UPDATE blocks SET status = ?2, progress = ?3, run_id = COALESCE(?4, run_id), updated_at = ?5, pull_request = ?6 WHERE id = ?1",
         )
         .and_then(|mut stmt| {
             stmt.execute(params![
@@ -91,6 +92,7 @@ pub fn write_status(tx: &Connection, block: &BlockWrite) -> Result<()> {
                 block.progress,
                 block.run_id,
                 block.at,
+                pr_url(block.pull_request.as_ref()),
             ])
         })
         .map_err(StoreError::sql("update a block"))?;
@@ -115,6 +117,7 @@ fn from_row(row: &Row) -> rusqlite::Result<Result<Block>> {
         status,
         progress: 0.0,
         run_id: None,
+        pull_request: None,
         created_at: 0,
         updated_at: 0,
     };
@@ -131,5 +134,12 @@ fn from_row(row: &Row) -> rusqlite::Result<Result<Block>> {
     block.run_id = row.get(7)?;
     block.created_at = row.get(8)?;
     block.updated_at = row.get(9)?;
+    block.pull_request = row
+        .get::<_, Option<String>>(10)?
+        .map(|url| PullRequest { url });
     Ok(Ok(block))
+}
+
+fn pr_url(pr: Option<&PullRequest>) -> Option<&str> {
+    pr.map(|p| p.url.as_str())
 }

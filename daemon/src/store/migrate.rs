@@ -98,6 +98,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX spend_by_month ON spend(month);
     "#,
+    // 5: the pull request (its URL) the block's latest run opened.
+    r#"
+    ALTER TABLE blocks ADD COLUMN pull_request TEXT;
+    "#,
 ];
 
 pub fn supported_version() -> i64 {

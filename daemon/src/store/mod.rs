@@ -51,6 +51,8 @@ pub struct BlockWrite {
     pub status: BlockStatus,
     pub progress: f64,
     pub run_id: Option<String>,
+    /// The run's pull request; `None` clears the block's.
+    pub pull_request: Option<cattery_protocol::agent::PullRequest>,
     pub at: Millis,
 }
 

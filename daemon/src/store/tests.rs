@@ -74,6 +74,7 @@ fn a_write_against_an_old_rev_is_refused_and_changes_nothing() {
     let mut stale = run.clone();
     stale.status = RunStatus::Failed;
     let block_write = BlockWrite {
+        pull_request: None,
         id: "b_1".into(),
         status: BlockStatus::Done,
         progress: 1.0,

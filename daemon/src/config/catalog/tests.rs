@@ -105,6 +105,20 @@ fn a_companion_with_no_producer_before_it_is_refused() {
 }
 
 #[test]
+fn a_companion_that_does_not_directly_follow_its_producer_is_refused_at_its_line() {
+    let text = "name = \"x\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"tester\"\n[[steps]]\nagent = \"reviewer\"\n";
+    let err = load_with(&[("pipelines/gap.toml", text)]).unwrap_err();
+    assert!(err.file.ends_with("pipelines/gap.toml"), "{err}");
+    assert_eq!(err.line, Some(7), "{err}");
+    assert!(
+        err.message
+            .contains("a companion must run immediately after the step it grades"),
+        "{err}"
+    );
+    assert!(err.message.contains("`tester` runs between them"), "{err}");
+}
+
+#[test]
 fn an_out_of_range_threshold_is_refused_at_its_line() {
     let text = "name = \"x\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"reviewer\"\nthreshold = 1.5\n";
     let err = load_with(&[("pipelines/strict.toml", text)]).unwrap_err();
