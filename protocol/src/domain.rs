@@ -380,6 +380,17 @@ pub enum GateKind {
     IterationCap,
 }
 
+impl GateKind {
+    /// How people call this kind of gate.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Approval => "approval",
+            Self::Decision => "decision",
+            Self::IterationCap => "iteration cap",
+        }
+    }
+}
+
 /// A gate that was closed, kept so a repeated decision is recognised.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResolvedGate {

@@ -452,6 +452,26 @@ fn wire_frames_round_trip_with_their_documented_shape() {
         call: Call::Status,
     };
     assert_eq!(assert_roundtrip(&status)["method"], "status");
+    let audit = ClientFrame::Request {
+        id: 2,
+        call: Call::Audit {
+            run_id: Some("r_1".into()),
+        },
+    };
+    let json = assert_roundtrip(&audit);
+    assert_eq!(
+        (json["method"].as_str(), json["params"]["run_id"].as_str()),
+        (Some("audit"), Some("r_1"))
+    );
+    let every_run: ClientFrame =
+        serde_json::from_str(r#"{"type":"request","id":3,"method":"audit","params":{}}"#).unwrap();
+    assert_eq!(
+        every_run,
+        ClientFrame::Request {
+            id: 3,
+            call: Call::Audit { run_id: None }
+        }
+    );
     let subscribe = ClientFrame::Subscribe { since_seq: Some(4) };
     assert_eq!(assert_roundtrip(&subscribe)["since_seq"], 4);
     let frames = [

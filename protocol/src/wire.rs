@@ -59,6 +59,12 @@ pub enum Call {
     ResumePaused,
     /// Month-to-date spend against the budget.
     Spend,
+    /// Accepted human decisions from the append-only audit log, oldest
+    /// first: every run's, or one run's.
+    Audit {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run_id: Option<String>,
+    },
     AddBlock {
         title: String,
         #[serde(default)]

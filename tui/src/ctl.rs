@@ -3,7 +3,7 @@
 use crate::client::{Client, ClientError};
 use cattery_protocol::wire::{Call, ServerFrame};
 use cattery_protocol::workspace::WorkspaceFile;
-use cattery_protocol::{Block, BlockLevel, IterationCapChoice, PendingGate, Run};
+use cattery_protocol::{AuditEntry, Block, BlockLevel, IterationCapChoice, PendingGate, Run};
 use clap::{Subcommand, ValueEnum};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -31,6 +31,12 @@ pub enum CtlCommand {
     ResumePaused,
     /// Month-to-date spend against the budget.
     Spend,
+    /// Accepted human decisions, oldest first: who, when, which gate, the choice.
+    Audit {
+        /// Only this run's decisions.
+        #[arg(long)]
+        run: Option<String>,
+    },
     /// Create or import blocks.
     Block {
         #[command(subcommand)]
@@ -160,6 +166,7 @@ async fn to_call(client: &mut Client, command: CtlCommand) -> Result<Call, CtlEr
         CtlCommand::Dismiss { id } => Call::Dismiss { id },
         CtlCommand::ResumePaused => Call::ResumePaused,
         CtlCommand::Spend => Call::Spend,
+        CtlCommand::Audit { run } => Call::Audit { run_id: run },
         CtlCommand::Block {
             action:
                 BlockCommand::Add {
@@ -356,9 +363,34 @@ fn print(value: &Value, json: bool) {
                 options
             );
         }
+    } else if let Ok(entries) = serde_json::from_value::<Vec<AuditEntry>>(value.clone()) {
+        for e in entries {
+            println!("{}", audit_line(&e));
+        }
     } else if let Some(id) = value.get("id").and_then(Value::as_str) {
         println!("{id}");
     } else if !value.is_null() {
         println!("{value}");
     }
+}
+
+/// One audit entry as a line: when, who, the run and gate, the choice and
+/// the first line of any text that went with it.
+pub fn audit_line(e: &AuditEntry) -> String {
+    let text = e
+        .text
+        .as_deref()
+        .and_then(|t| t.lines().next())
+        .map(|t| format!(": {t}"))
+        .unwrap_or_default();
+    format!(
+        "{}  {:<10} run {} gate {} ({}) {}{}",
+        cattery_protocol::format_local(e.at),
+        e.actor,
+        e.run_id,
+        e.gate_id,
+        e.gate_kind.label(),
+        e.choice,
+        text
+    )
 }

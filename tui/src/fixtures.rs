@@ -519,3 +519,46 @@ pub fn busy_cards() -> Vec<Notification> {
         ),
     ]
 }
+
+/// Two accepted decisions on the failed `run-rounding` run, as the audit
+/// log answers them.
+pub fn rounding_history() -> Vec<cattery_protocol::AuditEntry> {
+    vec![
+        cattery_protocol::AuditEntry {
+            seq: 4,
+            at: NOW - 40 * MIN,
+            actor: "ana".to_owned(),
+            run_id: "run-rounding".to_owned(),
+            gate_id: "gate-plan".to_owned(),
+            gate_kind: cattery_protocol::GateKind::Approval,
+            choice: "request_changes".to_owned(),
+            text: Some("round half to even, not up\nand say so in the docs".to_owned()),
+        },
+        cattery_protocol::AuditEntry {
+            seq: 9,
+            at: NOW - 25 * MIN,
+            actor: "bo".to_owned(),
+            run_id: "run-rounding".to_owned(),
+            gate_id: "gate-plan-2".to_owned(),
+            gate_kind: cattery_protocol::GateKind::Approval,
+            choice: "approve".to_owned(),
+            text: None,
+        },
+    ]
+}
+
+/// The answer to the request that asked for `call`, found in `effects`.
+pub fn answer(
+    effects: &[crate::app::Effect],
+    wanted: impl Fn(&cattery_protocol::wire::Call) -> bool,
+    result: serde_json::Value,
+) -> Option<ServerFrame> {
+    effects.iter().find_map(|e| match e {
+        crate::app::Effect::Send { id, call } if wanted(call) => Some(ServerFrame::Response {
+            id: *id,
+            result: Some(result.clone()),
+            error: None,
+        }),
+        _ => None,
+    })
+}

@@ -397,3 +397,21 @@ fn inbox_with_cards_and_spend_in_the_header() {
         app
     });
 }
+
+#[test]
+fn run_with_its_decision_history() {
+    snap("run_history", || {
+        let mut app = busy();
+        app.run_sel = Some("run-rounding".into());
+        let effects = app.on_key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::empty()));
+        let history = serde_json::to_value(fixtures::rounding_history()).unwrap();
+        let answer = fixtures::answer(
+            &effects,
+            |c| matches!(c, cattery_protocol::wire::Call::Audit { .. }),
+            history,
+        )
+        .unwrap();
+        app.on_frame(answer);
+        app
+    });
+}

@@ -2,7 +2,7 @@
 //! to raise and the kinds to close out.
 
 use crate::engine;
-use cattery_protocol::{GateKind, NotificationType, Run, RunStatus};
+use cattery_protocol::{NotificationType, Run, RunStatus};
 use serde_json::json;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -97,12 +97,11 @@ fn waiting(run: &Run, block: &str) -> (String, String, serde_json::Value) {
             json!({ "run_id": run.id }),
         );
     };
-    let what = match gate.kind {
-        GateKind::Approval => "approval",
-        GateKind::Decision => "decision",
-        GateKind::IterationCap => "iteration cap",
-    };
-    let title = format!("{block}: {what} waiting ({})", gate.agent_kind);
+    let title = format!(
+        "{block}: {} waiting ({})",
+        gate.kind.label(),
+        gate.agent_kind
+    );
     let body = first_line(&gate.prompt, 200);
     let payload = json!({
         "gate_id": gate.id,

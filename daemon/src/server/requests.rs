@@ -46,6 +46,7 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Value, W
             "spend": daemon.spend.report(),
         })),
         Call::Spend => to_json(daemon.spend.report()),
+        Call::Audit { run_id } => to_json(daemon.audit(run_id.as_deref()).map_err(service)?),
         Call::Pipelines => to_json(daemon.catalog.pipelines.values().collect::<Vec<_>>()),
         Call::AddBlock {
             title,

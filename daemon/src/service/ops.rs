@@ -4,7 +4,7 @@ use super::{Daemon, Planned, Result, ServiceError, retry_lost_cas};
 use crate::drive;
 use crate::engine::{self, EngineError};
 use crate::store::NewAudit;
-use cattery_protocol::{Block, BlockLevel, BlockStatus, GateDecision, Run, RunStatus};
+use cattery_protocol::{AuditEntry, Block, BlockLevel, BlockStatus, GateDecision, Run, RunStatus};
 use std::sync::Arc;
 
 /// What a new block needs from its creator.
@@ -42,6 +42,15 @@ impl Daemon {
             block: block.clone(),
         });
         Ok(block)
+    }
+
+    /// Accepted decisions, oldest first; a run that does not exist is
+    /// refused rather than answered with an empty history.
+    pub fn audit(&self, run_id: Option<&str>) -> Result<Vec<AuditEntry>> {
+        if let Some(id) = run_id {
+            self.run(id)?;
+        }
+        Ok(self.store.audit_entries(run_id)?)
     }
 
     pub fn board(&self) -> Result<Vec<Block>> {

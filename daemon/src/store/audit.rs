@@ -22,15 +22,21 @@ pub fn append(tx: &Connection, entry: &NewAudit) -> Result<()> {
 }
 
 impl Store {
+    /// The whole audit log, oldest first.
     pub fn audit_log(&self) -> Result<Vec<AuditEntry>> {
+        self.audit_entries(None)
+    }
+
+    /// The audit log, oldest first: every run's, or only `run_id`'s.
+    pub fn audit_entries(&self, run_id: Option<&str>) -> Result<Vec<AuditEntry>> {
         let conn = self.read();
         let mut stmt = conn
             .prepare_cached(
-                "SELECT seq, at, actor, run_id, gate_id, gate_kind, choice, text FROM audit ORDER BY seq",
+                "SELECT seq, at, actor, run_id, gate_id, gate_kind, choice, text FROM audit WHERE ?1 IS NULL OR run_id = ?1 ORDER BY seq",
             )
             .map_err(StoreError::sql("read the audit log"))?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map([run_id], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, i64>(1)?,

@@ -133,9 +133,20 @@ pub struct DaemonInfo {
     pub executor: String,
 }
 
+/// The audit log of the run on screen, as last asked for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    pub run_id: Option<String>,
+    pub entries: Vec<cattery_protocol::AuditEntry>,
+    /// The run and its count of resolved gates when last asked; a new
+    /// decision changes the count and so asks again.
+    asked: Option<(String, usize)>,
+}
+
 enum Pending {
     Pipelines,
     Spend,
+    Audit { run_id: String },
     Decision { what: String, gate: Option<String> },
 }
 
@@ -170,6 +181,8 @@ pub struct App {
     /// Month-to-date spend, as last asked.
     pub spend: Option<cattery_protocol::wire::SpendReport>,
     spend_asked: Millis,
+    /// Decisions on the run in the Run view, for its history pane.
+    pub history: History,
     pending: HashMap<u64, Pending>,
     next_id: u64,
 }
@@ -202,6 +215,7 @@ impl App {
             list_area: ListArea::default(),
             spend: None,
             spend_asked: 0,
+            history: History::default(),
             pending: HashMap::new(),
             next_id: 1,
         }
@@ -248,6 +262,10 @@ impl App {
     }
 
     pub fn on_conn_state(&mut self, state: ConnState) {
+        if state != ConnState::Connected {
+            // An answer lost with the connection is asked for again.
+            self.history.asked = None;
+        }
         if state != ConnState::Connected && !self.pending.is_empty() {
             let decisions = self
                 .pending
@@ -267,6 +285,36 @@ impl App {
     }
 
     pub fn on_frame(&mut self, frame: ServerFrame) -> Vec<Effect> {
+        let mut effects = self.frame_effects(frame);
+        effects.extend(self.refresh_history());
+        effects
+    }
+
+    /// Asks for the audit log of the run in the Run view when it is another
+    /// run, or the same run after a decision, than the one last asked for.
+    fn refresh_history(&mut self) -> Option<Effect> {
+        if self.view() != View::Run || self.conn != ConnState::Connected {
+            return None;
+        }
+        let run = self.selected_run()?;
+        let wanted = (run.id.clone(), run.resolved_gates.len());
+        if self.history.asked.as_ref() == Some(&wanted) {
+            return None;
+        }
+        let run_id = wanted.0.clone();
+        self.history.asked = Some(wanted);
+        let id = self.register(Pending::Audit {
+            run_id: run_id.clone(),
+        });
+        Some(Effect::Send {
+            id,
+            call: Call::Audit {
+                run_id: Some(run_id),
+            },
+        })
+    }
+
+    fn frame_effects(&mut self, frame: ServerFrame) -> Vec<Effect> {
         if let ServerFrame::Response { id, result, error } = frame {
             return self.on_response(id, result, error);
         }
@@ -344,6 +392,18 @@ impl App {
                 Vec::new()
             }
             (Pending::Spend, Some(_)) => Vec::new(),
+            (Pending::Audit { run_id }, None) => {
+                let entries = result.and_then(|v| serde_json::from_value(v).ok());
+                self.history.run_id = Some(run_id);
+                self.history.entries = entries.unwrap_or_default();
+                self.dirty = true;
+                Vec::new()
+            }
+            (Pending::Audit { .. }, Some(e)) => {
+                self.history.asked = None;
+                self.error(format!("cannot read the run's history: {}", e.message));
+                Vec::new()
+            }
             (Pending::Pipelines, Some(e)) => {
                 self.error(format!("cannot list pipelines: {}", e.message));
                 Vec::new()
@@ -365,6 +425,12 @@ impl App {
     // ---- inputs from the user ----
 
     pub fn on_key(&mut self, event: KeyEvent) -> Vec<Effect> {
+        let mut effects = self.key_effects(event);
+        effects.extend(self.refresh_history());
+        effects
+    }
+
+    fn key_effects(&mut self, event: KeyEvent) -> Vec<Effect> {
         if event.kind == KeyEventKind::Release {
             return Vec::new();
         }

@@ -4,7 +4,7 @@ use super::keymap::{Key, Keymap};
 use super::*;
 use crate::fixtures::{self, NOW};
 use cattery_protocol::wire::ErrorCode;
-use cattery_protocol::{IterationCapChoice, Pipeline, StepSpec};
+use cattery_protocol::{GateKind, IterationCapChoice, Pipeline, ResolvedGate, StepSpec};
 use crossterm::event::{KeyCode, KeyModifiers};
 
 fn app_with(keymap: Keymap, read_only: bool, editor: bool) -> App {
@@ -118,7 +118,11 @@ fn digits_answer_a_selected_decision_and_jump_views_elsewhere() {
             option: "PostgreSQL".into()
         }]
     );
-    assert!(calls(&press(&mut app, &["2"])).is_empty(), "sent once only");
+    let again = calls(&press(&mut app, &["2"]));
+    assert!(
+        again.iter().all(|c| matches!(c, Call::Audit { .. })),
+        "the decision is sent once only: {again:?}"
+    );
     press(&mut app, &["1"]);
     assert_eq!(app.view(), View::Board, "1 jumps once the decision is sent");
     press(&mut app, &["2"]);
@@ -709,4 +713,53 @@ fn a_run_patch_updates_the_run_and_one_for_another_rev_asks_for_a_snapshot() {
         [Effect::Resubscribe],
         "already applied"
     );
+}
+
+fn audit_calls(effects: &[Effect]) -> Vec<Option<String>> {
+    calls(effects)
+        .into_iter()
+        .filter_map(|c| match c {
+            Call::Audit { run_id } => Some(run_id),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_run_view_asks_for_its_history_once_and_again_after_a_decision() {
+    let mut app = app();
+    app.run_sel = Some("run-rounding".into());
+    let effects = press(&mut app, &["2"]);
+    assert_eq!(audit_calls(&effects), [Some("run-rounding".to_owned())]);
+    let history = serde_json::to_value(fixtures::rounding_history()).unwrap();
+    let answer = fixtures::answer(&effects, |c| matches!(c, Call::Audit { .. }), history).unwrap();
+    app.on_frame(answer);
+    assert_eq!(app.history.run_id.as_deref(), Some("run-rounding"));
+    assert_eq!(app.history.entries.len(), 2);
+
+    let effects = press(&mut app, &["j", "k"]);
+    assert!(audit_calls(&effects).is_empty(), "moving asks nothing");
+
+    let mut run = (**app.model.runs.get("run-rounding").unwrap()).clone();
+    run.resolved_gates.push(ResolvedGate {
+        id: "gate-new".into(),
+        kind: GateKind::Approval,
+        step_index: 0,
+        choice: "approve".into(),
+        resolved_at: NOW,
+    });
+    let effects = app.on_frame(fixtures::run_event(11, run));
+    assert_eq!(audit_calls(&effects), [Some("run-rounding".to_owned())]);
+}
+
+#[test]
+fn a_history_lost_with_the_connection_is_asked_for_again() {
+    let mut app = app();
+    app.run_sel = Some("run-rounding".into());
+    assert_eq!(audit_calls(&press(&mut app, &["2"])).len(), 1);
+    app.on_conn_state(ConnState::Connecting { attempt: 1 });
+    app.on_connected("0.1.0".into(), "process".into());
+    let (board, runs) = fixtures::busy();
+    let effects = app.on_frame(fixtures::snapshot(board, runs, 20));
+    assert_eq!(audit_calls(&effects), [Some("run-rounding".to_owned())]);
 }

@@ -27,12 +27,87 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
     };
     app.step_sel = app.step_sel.min(run.steps.len().saturating_sub(1));
     let steps_height = (run.steps.len() as u16 + 3).min(area.height / 2 + 2);
-    let [steps_area, detail_area] =
-        Layout::vertical([Constraint::Length(steps_height), Constraint::Fill(1)]).areas(area);
+    let history_height = history_height(app, &run, area.height);
+    let [steps_area, detail_area, history_area] = Layout::vertical([
+        Constraint::Length(steps_height),
+        Constraint::Fill(1),
+        Constraint::Length(history_height),
+    ])
+    .areas(area);
     draw_steps(frame, steps_area, app, &run);
     if let Some(step) = run.steps.get(app.step_sel) {
         draw_detail(frame, detail_area, app, &run, step);
     }
+    if history_height > 0 {
+        draw_history(frame, history_area, app, &run);
+    }
+}
+
+/// Rows for the history pane: its entries (at most 6) plus borders, and
+/// none on a screen too short to spare them.
+fn history_height(app: &App, run: &Run, total: u16) -> u16 {
+    if total < 20 {
+        return 0;
+    }
+    let entries = history_of(app, run).len().clamp(1, 6);
+    entries as u16 + 2
+}
+
+fn history_of<'a>(app: &'a App, run: &Run) -> &'a [cattery_protocol::AuditEntry] {
+    match app.history.run_id.as_deref() == Some(run.id.as_str()) {
+        true => &app.history.entries,
+        false => &[],
+    }
+}
+
+/// Who decided what at this run's gates, newest last: how long ago, who,
+/// the step and gate, the choice and the first line of its text.
+fn draw_history(frame: &mut Frame<'_>, area: Rect, app: &App, run: &Run) {
+    let entries = history_of(app, run);
+    let outer = Border::bordered().title(Span::styled(
+        format!(" history · {} decisions ", entries.len()),
+        style::title(),
+    ));
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let shown = usize::from(inner.height);
+    let mut lines: Vec<Line<'static>> = entries
+        .iter()
+        .skip(entries.len().saturating_sub(shown))
+        .map(|e| history_line(e, run, app.now, inner.width))
+        .collect();
+    if lines.is_empty() {
+        lines.push(Line::styled("no decisions yet", style::dim()));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn history_line(
+    e: &cattery_protocol::AuditEntry,
+    run: &Run,
+    now: i64,
+    width: u16,
+) -> Line<'static> {
+    let step = run
+        .resolved_gates
+        .iter()
+        .find(|g| g.id == e.gate_id)
+        .and_then(|g| run.steps.get(g.step_index).map(|s| (g.step_index, s)))
+        .map_or_else(String::new, |(i, s)| {
+            format!("step {} {} ", i + 1, s.agent_kind)
+        });
+    let text = e
+        .text
+        .as_deref()
+        .map(|t| format!(" {}", first_line(t, usize::from(width) / 2)))
+        .unwrap_or_default();
+    Line::from(vec![
+        Span::styled(format!("{:>6} ago ", duration(now - e.at)), style::dim()),
+        Span::styled(format!("{} ", e.actor), style::title()),
+        Span::raw(format!("{step}{} {} → ", e.gate_kind.label(), e.gate_id)),
+        Span::styled(e.choice.clone(), Style::new().fg(Color::Cyan)),
+        Span::styled(text, style::dim()),
+    ])
 }
 
 fn run_title(app: &App, run: &Run) -> Line<'static> {
@@ -319,6 +394,12 @@ fn detail_lines(run: &Run, step: &Step, index: usize, width: u16) -> Vec<Line<'s
         ));
     }
     companion_lines(step, width, &mut lines);
+    for warning in &step.warnings {
+        lines.push(Line::styled(
+            format!("warning: {}", first_line(warning, usize::from(width))),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
     if let Some(rework) = &step.rework {
         lines.push(Line::styled(
             format!(
