@@ -7,7 +7,11 @@
 # a line for the step's own kind wins over `*`):
 #   @demo <kind> rating <r1> <r2> ...      companion rating per attempt (last repeats)
 #   @demo <kind> ask <question> | <a> | <b> raise a decision on the first run
+#   @demo <kind> ask-always <q> | <a> | <b> raise the decision on every run, answered or not
 #   @demo <kind> fail <n>                   exit non-zero on the first n attempts
+#   @demo <kind> fail-at <n> ...            exit non-zero on exactly these attempts
+#   @demo <kind> nograde <n>                a grader returns no grade on its first n attempts
+#   @demo <kind> pr <url>                   report a pull request at this url
 #   @demo <kind> sleep <ms>                 total time the step takes (default 1500)
 #   @demo <kind> tokens <n>                 completion tokens per model call (default 800)
 set -u
@@ -76,6 +80,13 @@ if [ -n "$fails" ] && [ "$attempt" -le "$fails" ]; then
   note fail
   exit 3
 fi
+for n in $(directive fail-at); do
+  if [ "$attempt" = "$n" ]; then
+    echo "demo agent: simulated failure on attempt $attempt" >&2
+    note fail
+    exit 3
+  fi
+done
 
 chosen=""
 if ! grep -q '^  "chosen_option": null' "$ctx"; then
@@ -83,7 +94,9 @@ if ! grep -q '^  "chosen_option": null' "$ctx"; then
 fi
 
 ask=$(directive ask)
-if [ -n "$ask" ] && [ -z "$chosen" ]; then
+always=$(directive ask-always)
+if [ -n "$always" ]; then ask=$always; fi
+if [ -n "$ask" ] && { [ -z "$chosen" ] || [ -n "$always" ]; }; then
   question=$(printf '%s' "$ask" | awk -F'|' '{ gsub(/^ +| +$/, "", $1); print $1 }')
   options=$(printf '%s' "$ask" | awk -F'|' '{
     for (i = 2; i <= NF; i++) { gsub(/^ +| +$/, "", $i); gsub(/"/, "\\\"", $i); printf "%s\"%s\"", (i > 2 ? "," : ""), $i }
@@ -97,14 +110,25 @@ output="$kind output, attempt $attempt"
 [ -n "$chosen" ] && output="$output, going with $chosen"
 if grep -q '^  "rework": {' "$ctx"; then
   output="$output, reworked after feedback"
+  previous=$(sed -n 's/^    "previous_proposal": "\(.*\)",\{0,1\}$/\1/p' "$ctx" | head -n 1)
+  [ -n "$previous" ] && output="$output on [$previous]"
 fi
 
 grade=""
 ratings=$(directive rating)
+nograde=$(directive nograde)
+if [ -n "$nograde" ] && [ "$attempt" -le "$nograde" ]; then
+  grades=""
+  output="$output, and no grade (truncated)"
+fi
 if [ -n "$grades" ] && [ "$grades" != null ]; then
   rating=$(printf '%s\n' "${ratings:-0.9}" | awk -v n="$attempt" '{ i = (n <= NF ? n : NF); print $i }')
   grade=",\"grade\":{\"rating\":$rating,\"feedback\":\"$kind rated attempt $attempt at $rating\"}"
 fi
 
+pr=$(directive pr)
+pull_request=""
+[ -n "$pr" ] && pull_request=",\"pull_request\":{\"url\":\"$(json_escape "$pr")\"}"
+
 note finish
-echo "{\"type\":\"result\",\"output\":\"$(json_escape "$output")\"$grade}"
+echo "{\"type\":\"result\",\"output\":\"$(json_escape "$output")\"$grade$pull_request}"

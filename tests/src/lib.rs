@@ -343,3 +343,91 @@ pub async fn start_task_over_api(
         .await
         .unwrap()
 }
+
+/// A temp home driven only through the `cattery` binary, as a script would:
+/// the first command starts a real `catteryd` (process executor, a free
+/// port), which is stopped when this is dropped.
+pub struct CtlHome {
+    dir: tempfile::TempDir,
+}
+
+impl CtlHome {
+    /// A home whose config dir also holds `files` (name, text).
+    pub fn with_config(files: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        write_config(
+            dir.path(),
+            &[("config.toml", "executor = \"process\"\nport = 0\n")],
+        );
+        write_config(dir.path(), files);
+        Self { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `cattery --json ARGS…`: exit code, stdout, stderr.
+    pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
+        cattery_cli(self.path(), args)
+    }
+
+    /// Runs `cattery --json ctl ARGS…`, asserting success.
+    pub fn ctl(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["ctl"];
+        all.extend_from_slice(args);
+        cattery_ok(self.path(), &all)
+    }
+
+    /// Adds a task with `description` and starts `pipeline` on it.
+    pub fn start_task(&self, description: &str, pipeline: &str) -> Run {
+        let block = self.ctl(&["block", "add", "--title", "t", "--description", description]);
+        let block_id = block["id"].as_str().unwrap().to_owned();
+        serde_json::from_value(self.ctl(&["start", &block_id, pipeline])).unwrap()
+    }
+
+    pub fn run(&self, id: &str) -> Run {
+        let runs: Vec<Run> = serde_json::from_value(self.ctl(&["runs"])).unwrap();
+        runs.into_iter().find(|r| r.id == id).unwrap()
+    }
+
+    pub fn block(&self, id: &str) -> Block {
+        let board: Vec<Block> = serde_json::from_value(self.ctl(&["board"])).unwrap();
+        board.into_iter().find(|b| b.id == id).unwrap()
+    }
+
+    /// Polls run `id` until `done` holds, for up to a minute.
+    pub fn wait_run(&self, id: &str, what: &str, done: impl Fn(&Run) -> bool) -> Run {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let run = self.run(id);
+            if done(&run) {
+                return run;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "run {id} never {what}: {run:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits for run `id` to park and returns the gate it waits on.
+    pub fn gate(
+        &self,
+        id: &str,
+        kind: cattery_protocol::GateKind,
+    ) -> cattery_protocol::PendingGate {
+        let run = self.wait_run(id, &format!("parked at {kind:?}"), |r| {
+            r.pending_gate().is_some_and(|g| g.kind == kind) || !r.status.is_live()
+        });
+        run.pending_gate()
+            .unwrap_or_else(|| panic!("run {id} ended instead of parking: {run:#?}"))
+    }
+}
+
+impl Drop for CtlHome {
+    fn drop(&mut self) {
+        let _ = cattery_cli(self.path(), &["daemon", "stop"]);
+    }
+}
