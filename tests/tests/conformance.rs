@@ -184,6 +184,19 @@ fn a_pipeline_with_a_step_between_a_companion_and_its_producer_is_refused_at_loa
 }
 
 #[test]
+fn daemon_start_on_a_bad_pipeline_prints_the_daemons_own_reason() {
+    let gap = "name = \"Gap\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"tester\"\n[[steps]]\nagent = \"reviewer\"\n";
+    let home = CtlHome::with_config(&[("pipelines/gap.toml", gap)]);
+    let (code, _, err) = home.cli(&["daemon", "start"]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("catteryd exited at once"), "{err}");
+    assert!(
+        err.contains("pipelines/gap.toml:7: a companion must run immediately after"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_decision_on_a_run_stopped_while_it_waited_says_which_run_ended_and_when() {
     let home = home();
     let run = home.start_task("@demo * sleep 0", "quick");

@@ -19,8 +19,12 @@ pub enum LifecycleError {
     Spawn(std::io::Error),
     #[error("catteryd did not answer within {secs}s; see {log}")]
     NoAnswer { secs: u64, log: String },
-    #[error("catteryd exited at once ({status}); see {log}")]
-    Exited { status: String, log: String },
+    #[error("catteryd exited at once ({status}):\n{said}\n(the whole log: {log})")]
+    Exited {
+        status: String,
+        said: String,
+        log: String,
+    },
     #[error(transparent)]
     Client(#[from] ClientError),
 }
@@ -67,6 +71,7 @@ pub async fn ensure_running(home: &Home) -> Result<DaemonStatus, LifecycleError>
         if let Ok(Some(exit)) = child.try_wait() {
             return Err(LifecycleError::Exited {
                 status: exit.to_string(),
+                said: last_words(&log),
                 log: log.display().to_string(),
             });
         }
@@ -117,4 +122,15 @@ fn catteryd() -> Result<PathBuf, LifecycleError> {
             .find(|path| path.exists())
     });
     on_path.ok_or(LifecycleError::NoBinary)
+}
+
+/// The end of a daemon's log, where a daemon that refused to start says why
+/// (a config error with its file, line and fix).
+fn last_words(log: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    match lines.len() {
+        0 => "it printed nothing".to_owned(),
+        n => lines[n.saturating_sub(8)..].join("\n"),
+    }
 }
