@@ -156,12 +156,19 @@ fn succeeded(run: &mut Run, index: usize, result: AgentResult, cx: &Cx) -> Outco
 /// A companion's gate proposes its producer's work, which is what the
 /// companion just cleared.
 pub(super) fn finish_or_gate(run: &mut Run, index: usize, is_final: bool, cx: &Cx) -> Outcome {
-    let proposer = step::proposer_index(run, index);
-    let proposal = run.steps.get(proposer).and_then(|s| s.output.clone());
+    let gated = run
+        .steps
+        .get(index)
+        .is_some_and(|s| s.requires_approval && !is_final);
+    // Only a gate needs the proposal, so only a gate copies it.
+    let proposal = gated
+        .then(|| run.steps.get(step::proposer_index(run, index)))
+        .flatten()
+        .and_then(|s| s.output.clone());
     let Some(step) = run.steps.get_mut(index) else {
         return Outcome::Noop;
     };
-    if step.requires_approval && !is_final {
+    if gated {
         step.approval = Some(Approval {
             id: cx.ids.mint("g"),
             status: ApprovalStatus::Pending,
