@@ -49,6 +49,8 @@ fn a_grader_that_returns_a_grade_on_its_repair_attempt_lets_the_run_go_on() {
     let gate = home.gate(&run.id, GateKind::Approval);
     assert_eq!(gate.step_index, 1);
     let run = home.run(&run.id);
+    assert_eq!(run.steps[1].attempts, 2, "the grader was asked once more");
+    assert_eq!(run.steps[0].attempts, 1, "the repair spent no rework round");
     let verdicts = &run.steps[1].companion.as_ref().unwrap().verdicts;
     assert_eq!(verdicts.len(), 1);
     assert!(verdicts[0].passed);

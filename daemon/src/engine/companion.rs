@@ -123,19 +123,20 @@ fn no_grade(run: &mut Run, index: usize, repairs: u32, cx: &Cx) -> Outcome {
         grader.agent_kind,
         quote_start(&reply, 200)
     );
+    let detail: String = reply.chars().take(2000).collect();
     let spec = step::FailureSpec {
         hint: Some(
             "make the grader end with a result line that carries a `grade`, then retry the run"
                 .to_owned(),
         ),
-        detail: Some(reply.chars().take(2000).collect()),
+        detail: Some(detail.clone()),
         ..step::FailureSpec::plain(FailureKind::CompanionRejected, message.clone())
     };
     step::fail(run, spec, cx);
     Outcome::JobFailed {
         error: message,
         kind: FailureKind::CompanionRejected,
-        detail: None,
+        detail: Some(detail),
     }
 }
 
