@@ -4,26 +4,26 @@ use crate::Millis;
 use crate::agent::PullRequest;
 use serde::{Deserialize, Serialize};
 
-/// Where a block sits in the board's hierarchy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BlockLevel {
-    Frame,
-    Module,
-    Task,
-    Epic,
-    Initiative,
+crate::wire_enum! {
+    /// Where a block sits in the board's hierarchy.
+    pub enum BlockLevel {
+        Frame = "frame" / "frame",
+        Module = "module" / "module",
+        Task = "task" / "task",
+        Epic = "epic" / "epic",
+        Initiative = "initiative" / "initiative",
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BlockStatus {
-    Planned,
-    Ready,
-    InProgress,
-    Blocked,
-    PrReady,
-    Done,
+crate::wire_enum! {
+    pub enum BlockStatus {
+        Planned = "planned" / "planned",
+        Ready = "ready" / "ready",
+        InProgress = "in_progress" / "in progress",
+        Blocked = "blocked" / "blocked",
+        PrReady = "pr_ready" / "pr ready",
+        Done = "done" / "done",
+    }
 }
 
 /// A card on the board: a service frame, a module or a task.
@@ -44,6 +44,23 @@ pub struct Block {
     pub pull_request: Option<PullRequest>,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+crate::wire_enum! {
+    /// What an agent does in a pipeline; the engine, the cards and the
+    /// block's final status read this, never the agent's name.
+    pub enum AgentRole {
+        /// Makes the work: plans, code, documents.
+        Producer = "producer" / "producer",
+        /// Grades the step before it (a companion).
+        Grader = "grader" / "grader",
+        /// Runs the tests; its failure raises a failed-tests card.
+        Tester = "tester" / "tester",
+        /// Merges the work; a run with one finishes its block as done.
+        Merger = "merger" / "merger",
+        /// Helps a human decide at a gate, such as a CI check.
+        GateHelper = "gate-helper" / "gate helper",
+    }
 }
 
 /// Automatic grading of a producer step by the step that holds this spec.
@@ -76,16 +93,16 @@ pub struct Pipeline {
     pub steps: Vec<StepSpec>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Running,
-    /// Parked on a human gate.
-    Blocked,
-    /// Spend budget exhausted.
-    Paused,
-    Done,
-    Failed,
+crate::wire_enum! {
+    pub enum RunStatus {
+        Running = "running" / "running",
+        /// Parked on a human gate.
+        Blocked = "blocked" / "blocked",
+        /// Spend budget exhausted.
+        Paused = "paused" / "paused",
+        Done = "done" / "done",
+        Failed = "failed" / "failed",
+    }
 }
 
 impl RunStatus {
@@ -93,25 +110,30 @@ impl RunStatus {
     pub fn is_live(self) -> bool {
         matches!(self, Self::Running | Self::Blocked | Self::Paused)
     }
+
+    /// The live statuses, for a store that filters on their wire names.
+    pub fn live() -> impl Iterator<Item = Self> {
+        Self::ALL.iter().copied().filter(|s| s.is_live())
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepState {
-    Pending,
-    Working,
-    WaitingDecision,
-    Done,
+crate::wire_enum! {
+    pub enum StepState {
+        Pending = "pending" / "pending",
+        Working = "working" / "working",
+        WaitingDecision = "waiting_decision" / "waiting",
+        Done = "done" / "done",
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SkipReason {
-    Gated,
-    Condition,
-    ProducerSkipped,
-    RunComplete,
-    NoPullRequest,
+crate::wire_enum! {
+    pub enum SkipReason {
+        Gated = "gated" / "gated",
+        Condition = "condition" / "condition",
+        ProducerSkipped = "producer_skipped" / "producer skipped",
+        RunComplete = "run_complete" / "run complete",
+        NoPullRequest = "no_pull_request" / "no pull request",
+    }
 }
 
 /// A question an agent put to a human, with the answers it offered.
@@ -124,21 +146,21 @@ pub struct Decision {
     pub chosen: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ApprovalStatus {
-    Pending,
-    Approved,
-    ChangesRequested,
-    Rejected,
+crate::wire_enum! {
+    pub enum ApprovalStatus {
+        Pending = "pending" / "pending",
+        Approved = "approved" / "approved",
+        ChangesRequested = "changes_requested" / "changes requested",
+        Rejected = "rejected" / "rejected",
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CommentSeverity {
-    Blocker,
-    Major,
-    Minor,
+crate::wire_enum! {
+    pub enum CommentSeverity {
+        Blocker = "blocker" / "blocker",
+        Major = "major" / "major",
+        Minor = "minor" / "minor",
+    }
 }
 
 /// A review remark on a proposal, optionally anchored to quoted text.
@@ -161,11 +183,11 @@ pub struct Approval {
     pub comments: Vec<ReviewComment>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReworkSource {
-    Human,
-    Reviewer,
+crate::wire_enum! {
+    pub enum ReworkSource {
+        Human = "human" / "human",
+        Reviewer = "reviewer" / "reviewer",
+    }
 }
 
 /// What a step must address when it runs again.
@@ -304,23 +326,23 @@ pub struct Step {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FailureKind {
-    Preflight,
-    Dispatch,
-    Environment,
-    Evicted,
-    HarnessShutdown,
-    Timeout,
-    Agent,
-    JobFailed,
-    Rejected,
-    CompanionRejected,
-    Stalled,
-    StateUnreadable,
-    Cancelled,
-    Unknown,
+crate::wire_enum! {
+    pub enum FailureKind {
+        Preflight = "preflight" / "preflight check failed",
+        Dispatch = "dispatch" / "could not start the job",
+        Environment = "environment" / "environment problem",
+        Evicted = "evicted" / "job evicted",
+        HarnessShutdown = "harness_shutdown" / "executor shut down",
+        Timeout = "timeout" / "timed out",
+        Agent = "agent" / "agent error",
+        JobFailed = "job_failed" / "job failed",
+        Rejected = "rejected" / "rejected",
+        CompanionRejected = "companion_rejected" / "grader rejected",
+        Stalled = "stalled" / "stalled",
+        StateUnreadable = "state_unreadable" / "state unreadable",
+        Cancelled = "cancelled" / "cancelled",
+        Unknown = "unknown" / "unknown failure",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -339,20 +361,20 @@ pub struct Failure {
     pub cancellation: Option<Cancellation>,
 }
 
-/// How a run was ended on purpose. Retry refuses every kind but `stopped`:
-/// a stopped run is one the user paused for good but may resume, while the
-/// others are work the user (or a newer run) threw away.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Cancellation {
-    /// `cancel`: the block went back to planned.
-    Cancelled,
-    /// `stop-reset` at an iteration cap.
-    StopReset,
-    /// `stop`: the job was killed; the run can be retried.
-    Stopped,
-    /// A new run was started on the same block.
-    Superseded,
+crate::wire_enum! {
+    /// How a run was ended on purpose. Retry refuses every kind but `stopped`:
+    /// a stopped run is one the user paused for good but may resume, while the
+    /// others are work the user (or a newer run) threw away.
+    pub enum Cancellation {
+        /// `cancel`: the block went back to planned.
+        Cancelled = "cancelled" / "cancelled",
+        /// `stop-reset` at an iteration cap.
+        StopReset = "stop_reset" / "stopped and reset",
+        /// `stop`: the job was killed; the run can be retried.
+        Stopped = "stopped" / "stopped",
+        /// A new run was started on the same block.
+        Superseded = "superseded" / "superseded by a newer run",
+    }
 }
 
 impl Cancellation {
@@ -371,23 +393,12 @@ pub struct OutputRecord {
     pub recorded_at: Millis,
 }
 
-/// Kinds of human gate a blocked run can wait on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GateKind {
-    Approval,
-    Decision,
-    IterationCap,
-}
-
-impl GateKind {
-    /// How people call this kind of gate.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Approval => "approval",
-            Self::Decision => "decision",
-            Self::IterationCap => "iteration cap",
-        }
+crate::wire_enum! {
+    /// Kinds of human gate a blocked run can wait on.
+    pub enum GateKind {
+        Approval = "approval" / "approval",
+        Decision = "decision" / "decision",
+        IterationCap = "iteration_cap" / "iteration cap",
     }
 }
 
@@ -519,31 +530,15 @@ fn gate_of(step: &Step) -> Option<(String, GateKind, String, Vec<String>)> {
     })
 }
 
-/// The three ways out of an exhausted companion loop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum IterationCapChoice {
-    /// One more automatic round: the budget grows by one and the producer re-runs.
-    ExtraRound,
-    /// Accept the producer's current output and go on.
-    Proceed,
-    /// Cancel the run and put the block back to planned.
-    StopReset,
-}
-
-impl IterationCapChoice {
-    pub const ALL: [Self; 3] = [Self::ExtraRound, Self::Proceed, Self::StopReset];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ExtraRound => "extra-round",
-            Self::Proceed => "proceed",
-            Self::StopReset => "stop-reset",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == text)
+crate::wire_enum! {
+    /// The three ways out of an exhausted companion loop.
+    pub enum IterationCapChoice {
+        /// One more automatic round: the budget grows by one and the producer re-runs.
+        ExtraRound = "extra-round" / "extra round",
+        /// Accept the producer's current output and go on.
+        Proceed = "proceed" / "proceed",
+        /// Cancel the run and put the block back to planned.
+        StopReset = "stop-reset" / "stop and reset",
     }
 }
 
@@ -618,55 +613,22 @@ pub struct GateDecision {
     pub action: GateAction,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NotificationType {
-    DecisionRequired,
-    MergeReview,
-    CiFailed,
-    PipelineComplete,
-    ReleaseRegression,
-    TestFailed,
-    BudgetPaused,
-    RequirementReview,
-    ClarityReview,
-    HumanReview,
+crate::wire_enum! {
+    pub enum NotificationType {
+        DecisionRequired = "decision_required" / "decision",
+        MergeReview = "merge_review" / "merge review",
+        CiFailed = "ci_failed" / "ci failed",
+        PipelineComplete = "pipeline_complete" / "finished",
+        ReleaseRegression = "release_regression" / "regression",
+        TestFailed = "test_failed" / "tests failed",
+        BudgetPaused = "budget_paused" / "over budget",
+        RequirementReview = "requirement_review" / "requirements",
+        ClarityReview = "clarity_review" / "clarity",
+        HumanReview = "human_review" / "review",
+    }
 }
 
 impl NotificationType {
-    pub const ALL: [Self; 10] = [
-        Self::DecisionRequired,
-        Self::MergeReview,
-        Self::CiFailed,
-        Self::PipelineComplete,
-        Self::ReleaseRegression,
-        Self::TestFailed,
-        Self::BudgetPaused,
-        Self::RequirementReview,
-        Self::ClarityReview,
-        Self::HumanReview,
-    ];
-
-    /// The wire and storage name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::DecisionRequired => "decision_required",
-            Self::MergeReview => "merge_review",
-            Self::CiFailed => "ci_failed",
-            Self::PipelineComplete => "pipeline_complete",
-            Self::ReleaseRegression => "release_regression",
-            Self::TestFailed => "test_failed",
-            Self::BudgetPaused => "budget_paused",
-            Self::RequirementReview => "requirement_review",
-            Self::ClarityReview => "clarity_review",
-            Self::HumanReview => "human_review",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == text)
-    }
-
     /// Cards that stand for a run waiting at a gate (the gate is the thing
     /// to act on; the card is how it reaches a human).
     pub const WAITING: [Self; 2] = [Self::DecisionRequired, Self::MergeReview];
@@ -676,19 +638,19 @@ impl NotificationType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NotificationStatus {
-    Open,
-    Acted,
-    Dismissed,
+crate::wire_enum! {
+    pub enum NotificationStatus {
+        Open = "open" / "open",
+        Acted = "acted" / "acted on",
+        Dismissed = "dismissed" / "dismissed",
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Normal,
-    Urgent,
+crate::wire_enum! {
+    pub enum Severity {
+        Normal = "normal" / "normal",
+        Urgent = "urgent" / "urgent",
+    }
 }
 
 /// A card in the attention inbox.

@@ -7,6 +7,8 @@
 pub mod agent;
 pub mod domain;
 pub mod event;
+pub mod names;
+pub mod text;
 pub mod wire;
 pub mod workspace;
 

@@ -183,31 +183,72 @@ fn run_with_every_nested_type_round_trips() {
     assert_eq!(json["steps"][0]["metrics"]["peak_completion_tokens"], 15);
 }
 
+/// What every `wire_enum!` must hold for each of its variants: serde writes
+/// the wire name, reads it back, and no two variants share a name or label.
+fn check_names<T>(all: &[T], as_str: fn(T) -> &'static str, label: fn(T) -> &'static str)
+where
+    T: Copy + PartialEq + std::fmt::Debug + serde::Serialize + serde::de::DeserializeOwned,
+{
+    let mut wire = std::collections::HashSet::new();
+    let mut labels = std::collections::HashSet::new();
+    for &value in all {
+        assert_eq!(assert_roundtrip(&value), json!(as_str(value)), "{value:?}");
+        assert!(wire.insert(as_str(value)), "{value:?} repeats a wire name");
+        assert!(labels.insert(label(value)), "{value:?} repeats a label");
+        assert!(!label(value).is_empty(), "{value:?} has no label");
+    }
+}
+
+macro_rules! check_all_names {
+    ($($t:ty),+ $(,)?) => {
+        $( check_names(<$t>::ALL, <$t>::as_str, <$t>::label); )+
+    };
+}
+
 #[test]
-fn every_status_and_kind_has_a_stable_name() {
-    let kinds = [
-        (FailureKind::Preflight, "preflight"),
-        (FailureKind::JobFailed, "job_failed"),
-        (FailureKind::CompanionRejected, "companion_rejected"),
-        (FailureKind::StateUnreadable, "state_unreadable"),
-        (FailureKind::Cancelled, "cancelled"),
-    ];
-    for (kind, name) in kinds {
-        assert_eq!(assert_roundtrip(&kind), json!(name));
-    }
-    for status in [
-        RunStatus::Running,
-        RunStatus::Blocked,
-        RunStatus::Paused,
-        RunStatus::Done,
-        RunStatus::Failed,
-    ] {
-        assert_roundtrip(&status);
-    }
-    assert_eq!(
-        assert_roundtrip(&IterationCapChoice::StopReset),
-        json!("stop-reset")
+fn every_variant_of_every_named_enum_has_its_wire_name_as_serde_name() {
+    use crate::wire::ErrorCode;
+    check_all_names!(
+        BlockLevel,
+        BlockStatus,
+        RunStatus,
+        StepState,
+        SkipReason,
+        ApprovalStatus,
+        CommentSeverity,
+        ReworkSource,
+        FailureKind,
+        Cancellation,
+        GateKind,
+        IterationCapChoice,
+        NotificationType,
+        NotificationStatus,
+        Severity,
+        ErrorCode,
+        AgentRole,
     );
+}
+
+#[test]
+fn an_unknown_wire_name_is_refused_with_the_names_it_could_be() {
+    let err = serde_json::from_value::<RunStatus>(json!("runing")).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("runing") && text.contains("running"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_stored_names_the_store_and_recovery_filter_on_are_stable() {
+    let live: Vec<_> = RunStatus::live().map(RunStatus::as_str).collect();
+    assert_eq!(live, ["running", "blocked", "paused"]);
+    assert_eq!(
+        FailureKind::CompanionRejected.as_str(),
+        "companion_rejected"
+    );
+    assert_eq!(IterationCapChoice::StopReset.as_str(), "stop-reset");
+    assert_eq!(GateKind::IterationCap.as_str(), "iteration_cap");
 }
 
 #[test]
@@ -272,7 +313,7 @@ fn card() -> Notification {
 fn notification_and_audit_entry_round_trip() {
     let json = assert_roundtrip(&card());
     assert_eq!(json["type"], "decision_required");
-    for kind in NotificationType::ALL {
+    for &kind in NotificationType::ALL {
         assert_eq!(NotificationType::parse(kind.as_str()), Some(kind));
         assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
     }

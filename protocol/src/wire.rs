@@ -125,16 +125,16 @@ fn task_level() -> crate::BlockLevel {
     crate::BlockLevel::Task
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    NotFound,
-    Stale,
-    Conflict,
-    Invalid,
-    Unavailable,
-    /// The frame itself was malformed or too big.
-    BadFrame,
+crate::wire_enum! {
+    pub enum ErrorCode {
+        NotFound = "not_found" / "not found",
+        Stale = "stale" / "stale",
+        Conflict = "conflict" / "conflict",
+        Invalid = "invalid" / "invalid",
+        Unavailable = "unavailable" / "unavailable",
+        /// The frame itself was malformed or too big.
+        BadFrame = "bad_frame" / "bad frame",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -179,7 +179,7 @@ async fn a_full_service_refuses_one_more_run_naming_the_limit_and_its_holders() 
     let ServiceError::Limit(message) = &refused else {
         panic!("not a limit refusal: {refused:?}");
     };
-    assert_eq!(refused.code(), "conflict");
+    assert_eq!(refused.code(), cattery_protocol::wire::ErrorCode::Conflict);
     assert!(message.contains("`Payments`"), "{message}");
     assert!(message.contains("running_per_frame"), "{message}");
     assert!(

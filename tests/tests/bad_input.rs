@@ -109,7 +109,7 @@ async fn an_unknown_pipeline_or_block_is_refused_with_what_exists() {
         .start(&block.id, "quik", "ana")
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "not_found");
+    assert_eq!(err.code(), cattery_protocol::wire::ErrorCode::NotFound);
     assert!(
         err.to_string()
             .contains("known pipelines: bugfix, build, quick"),
@@ -120,7 +120,7 @@ async fn an_unknown_pipeline_or_block_is_refused_with_what_exists() {
         .start("b_nope", "quick", "ana")
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "not_found");
+    assert_eq!(err.code(), cattery_protocol::wire::ErrorCode::NotFound);
     assert!(err.to_string().contains("b_nope"), "{err}");
     assert!(
         home.daemon.store.runs().unwrap().is_empty(),

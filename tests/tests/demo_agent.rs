@@ -104,7 +104,7 @@ async fn a_repeated_decision_is_refused_and_changes_nothing() {
     );
     home.daemon.decide(&run.id, &approve).await.unwrap();
     let err = home.daemon.decide(&run.id, &approve).await.unwrap_err();
-    assert_eq!(err.code(), "stale");
+    assert_eq!(err.code(), cattery_protocol::wire::ErrorCode::Stale);
     assert!(err.to_string().contains("already resolved"), "{err}");
     assert_eq!(home.daemon.store.audit_log().unwrap().len(), 1);
 }

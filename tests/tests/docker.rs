@@ -258,7 +258,7 @@ async fn docker_mode_with_no_engine_refuses_runs_naming_the_socket() {
         .start(&block.id, "quick", "ana")
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "unavailable");
+    assert_eq!(err.code(), cattery_protocol::wire::ErrorCode::Unavailable);
     let message = err.to_string();
     assert!(message.contains("/nonexistent/docker.sock"), "{message}");
     assert!(message.contains("executor = \"process\""), "{message}");

@@ -1,3 +1,4 @@
+use cattery_protocol::wire::ErrorCode;
 use cattery_protocol::{GateKind, RunStatus};
 
 /// Why the engine refused an operation. Refusals change nothing.
@@ -20,12 +21,13 @@ pub enum EngineError {
         pending: String,
     },
     #[error(
-        "gate {gate_id} is {actual} gate, but {action} only closes {expected} gates; use the action for that gate kind"
+        "gate {gate_id} is a gate of kind {}, but {action} only closes gates of kind {}; use the action for that gate kind",
+        .actual.label(), .expected.label()
     )]
     WrongKind {
         gate_id: String,
-        actual: &'static str,
-        expected: &'static str,
+        actual: GateKind,
+        expected: GateKind,
         action: String,
     },
     #[error("option {option:?} is not one of the offered options {options:?}")]
@@ -42,7 +44,7 @@ pub enum EngineError {
     #[error("run {run_id} is {status}; {what}")]
     NotAllowed {
         run_id: String,
-        status: &'static str,
+        status: RunStatus,
         what: String,
     },
     #[error("job {job_id} is not the job run {run_id} waits on; its result was ignored")]
@@ -55,7 +57,7 @@ pub enum EngineError {
     RunEnded {
         gate_id: String,
         run_id: String,
-        status: &'static str,
+        status: RunStatus,
         ended_at: String,
         reason: String,
     },
@@ -63,34 +65,18 @@ pub enum EngineError {
 
 impl EngineError {
     /// The wire error code for this refusal.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Stale { .. } | Self::AlreadyResolved { .. } | Self::StaleJob { .. } => "stale",
+            Self::Stale { .. } | Self::AlreadyResolved { .. } | Self::StaleJob { .. } => {
+                ErrorCode::Stale
+            }
             Self::GateNotPending { .. }
             | Self::NotAllowed { .. }
             | Self::NotRetryable { .. }
-            | Self::RunEnded { .. } => "conflict",
+            | Self::RunEnded { .. } => ErrorCode::Conflict,
             Self::WrongKind { .. } | Self::InvalidOption { .. } | Self::StepOutOfRange { .. } => {
-                "invalid"
+                ErrorCode::Invalid
             }
         }
-    }
-}
-
-pub(crate) fn status_name(status: RunStatus) -> &'static str {
-    match status {
-        RunStatus::Running => "running",
-        RunStatus::Blocked => "blocked",
-        RunStatus::Paused => "paused",
-        RunStatus::Done => "done",
-        RunStatus::Failed => "failed",
-    }
-}
-
-pub(crate) fn gate_kind_name(kind: GateKind) -> &'static str {
-    match kind {
-        GateKind::Approval => "an approval",
-        GateKind::Decision => "a decision",
-        GateKind::IterationCap => "an iteration-cap",
     }
 }

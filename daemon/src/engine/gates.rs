@@ -1,6 +1,5 @@
 //! Human decisions on a parked run's gate.
 
-use super::error::{gate_kind_name, status_name};
 use super::record::{finish, finish_or_gate};
 use super::step::{self, FailureSpec};
 use super::{Cx, EngineError, Outcome, Transition, companion};
@@ -74,8 +73,8 @@ fn check(run: &Run, decision: &GateDecision) -> Result<PendingGate, EngineError>
     if gate.kind != expected {
         return Err(EngineError::WrongKind {
             gate_id: gate.id,
-            actual: gate_kind_name(gate.kind),
-            expected: gate_kind_name(expected),
+            actual: gate.kind,
+            expected,
             action: decision.action.choice(),
         });
     }
@@ -99,7 +98,7 @@ fn run_ended(run: &Run, gate_id: &str) -> EngineError {
     EngineError::RunEnded {
         gate_id: gate_id.to_owned(),
         run_id: run.id.clone(),
-        status: status_name(run.status),
+        status: run.status,
         ended_at: cattery_protocol::format_utc(ended_at),
         reason,
     }
@@ -108,7 +107,7 @@ fn run_ended(run: &Run, gate_id: &str) -> EngineError {
 fn describe_pending(run: &Run) -> String {
     match run.pending_gate() {
         Some(gate) => format!("it waits on gate {} instead", gate.id),
-        None => format!("it is {} with no open gate", status_name(run.status)),
+        None => format!("it is {} with no open gate", run.status),
     }
 }
 

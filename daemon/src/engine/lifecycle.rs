@@ -1,6 +1,5 @@
 //! Starting, retrying, restarting, cancelling and stopping runs.
 
-use super::error::status_name;
 use super::step::{self, FailureSpec};
 use super::{Cx, EngineError, Outcome, Transition};
 use cattery_protocol::{Block, BlockStatus, Cancellation, FailureKind, Pipeline, Run, RunStatus};
@@ -161,7 +160,7 @@ fn end_live(
 fn not_allowed(run: &Run, what: &str) -> EngineError {
     EngineError::NotAllowed {
         run_id: run.id.clone(),
-        status: status_name(run.status),
+        status: run.status,
         what: what.to_owned(),
     }
 }

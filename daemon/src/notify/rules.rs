@@ -2,6 +2,7 @@
 //! to raise and the kinds to close out.
 
 use crate::engine;
+use cattery_protocol::text::first_line;
 use cattery_protocol::{NotificationType, Run, RunStatus};
 use serde_json::json;
 
@@ -143,16 +144,4 @@ fn failed(run: &Run, block: &str) -> (String, String, serde_json::Value) {
         failure.map_or_else(String::new, |f| first_line(&f.message, 200)),
         json!({ "run_id": run.id }),
     )
-}
-
-pub fn first_line(text: &str, max: usize) -> String {
-    let line = text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim();
-    match line.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &line[..cut]),
-        None => line.to_owned(),
-    }
 }

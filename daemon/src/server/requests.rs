@@ -175,13 +175,7 @@ fn to_json<T: Serialize>(value: T) -> Result<Value, WireError> {
 
 pub fn service(error: impl Into<ServiceError>) -> WireError {
     let error = error.into();
-    let code = match error.code() {
-        "not_found" => ErrorCode::NotFound,
-        "stale" => ErrorCode::Stale,
-        "conflict" => ErrorCode::Conflict,
-        "invalid" => ErrorCode::Invalid,
-        _ => ErrorCode::Unavailable,
-    };
+    let code = error.code();
     WireError {
         code,
         message: error.to_string(),

@@ -1,5 +1,6 @@
 use crate::engine::EngineError;
 use crate::store::StoreError;
+use cattery_protocol::wire::ErrorCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -20,22 +21,25 @@ pub enum ServiceError {
     /// A configured limit refuses the operation.
     #[error("{0}")]
     Limit(String),
+    /// The operation does not fit the current state of what it names.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl ServiceError {
-    /// The wire error code: not_found, stale, conflict, invalid or unavailable.
-    pub fn code(&self) -> &'static str {
+    /// The wire error code a client sees for this refusal.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::NotFound { .. } => "not_found",
+            Self::NotFound { .. } => ErrorCode::NotFound,
             Self::Engine(e) => e.code(),
-            Self::Store(StoreError::Conflict { .. }) => "stale",
-            Self::Store(StoreError::NotFound { .. }) => "not_found",
-            Self::Store(StoreError::Duplicate { .. }) => "conflict",
-            Self::Store(StoreError::AlreadyClosed { .. }) => "stale",
-            Self::Store(_) => "unavailable",
-            Self::Invalid(_) => "invalid",
-            Self::Unavailable(_) => "unavailable",
-            Self::Limit(_) => "conflict",
+            Self::Store(StoreError::Conflict { .. }) => ErrorCode::Stale,
+            Self::Store(StoreError::NotFound { .. }) => ErrorCode::NotFound,
+            Self::Store(StoreError::Duplicate { .. }) => ErrorCode::Conflict,
+            Self::Store(StoreError::AlreadyClosed { .. }) => ErrorCode::Stale,
+            Self::Store(_) => ErrorCode::Unavailable,
+            Self::Invalid(_) => ErrorCode::Invalid,
+            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Limit(_) | Self::Conflict(_) => ErrorCode::Conflict,
         }
     }
 

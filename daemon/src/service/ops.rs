@@ -218,12 +218,9 @@ impl Daemon {
                 self.signal_stop(&run.id);
             }
             None => {
-                return Err(EngineError::NotAllowed {
-                    run_id: block.run_id.unwrap_or_else(|| "(none)".to_owned()),
-                    status: "not live",
-                    what: format!("block {block_id} has no live run to cancel"),
-                }
-                .into());
+                return Err(ServiceError::Conflict(format!(
+                    "block {block_id} has no live run to cancel; start one first, or leave it planned"
+                )));
             }
         }
         self.block(block_id)
@@ -268,14 +265,11 @@ fn stale_on_conflict(e: ServiceError) -> ServiceError {
         ServiceError::Store(crate::store::StoreError::Conflict {
             run_id,
             expected,
-            found,
+            found: Some(found),
         }) => ServiceError::Engine(EngineError::Stale {
             run_id,
             seen: expected,
-            current: found
-                .trim_start_matches("rev ")
-                .parse()
-                .unwrap_or(expected + 1),
+            current: found,
         }),
         other => other,
     }

@@ -17,11 +17,12 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
-    #[error("run {run_id} was changed by someone else (expected rev {expected}, found {found})")]
+    #[error("run {run_id} was changed by someone else (expected rev {expected}, found {})", found_rev(.found))]
     Conflict {
         run_id: String,
         expected: u64,
-        found: String,
+        /// The rev the store holds; `None` when the run is gone.
+        found: Option<u64>,
     },
     #[error("{what} {id} not found")]
     NotFound { what: &'static str, id: String },
@@ -54,5 +55,12 @@ impl StoreError {
     /// Wraps a rusqlite error with what the store was doing.
     pub(crate) fn sql(context: &'static str) -> impl Fn(rusqlite::Error) -> Self {
         move |source| Self::Sql { context, source }
+    }
+}
+
+fn found_rev(found: &Option<u64>) -> String {
+    match found {
+        Some(rev) => format!("rev {rev}"),
+        None => "no such run".to_owned(),
     }
 }

@@ -1,5 +1,5 @@
 use super::{Result, Store, StoreError, codec};
-use cattery_protocol::{Run, Step};
+use cattery_protocol::{Run, RunStatus, Step};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::Arc;
 
@@ -121,19 +121,18 @@ fn write_steps(tx: &Connection, run: &Run, previous: Option<&[Step]>) -> Result<
 }
 
 fn conflict(tx: &Connection, run_id: String, expected: Option<u64>) -> StoreError {
-    let found: rusqlite::Result<Option<i64>> = tx
+    // An unreadable rev reads as a missing run: either way the write lost.
+    let found: Option<i64> = tx
         .query_row("SELECT rev FROM runs WHERE id = ?1", [&run_id], |r| {
             r.get(0)
         })
-        .optional();
+        .optional()
+        .ok()
+        .flatten();
     StoreError::Conflict {
         run_id,
         expected: expected.unwrap_or(0),
-        found: match found {
-            Ok(Some(rev)) => format!("rev {rev}"),
-            Ok(None) => "no such run".to_owned(),
-            Err(e) => format!("an unreadable rev ({e})"),
-        },
+        found: found.and_then(|rev| u64::try_from(rev).ok()),
     }
 }
 
@@ -141,7 +140,11 @@ fn decode<T: serde::de::DeserializeOwned>(doc: &str, what: &'static str) -> Resu
     serde_json::from_str(doc).map_err(|source| StoreError::Decode { what, source })
 }
 
-const LIVE: &str = "status IN ('running', 'blocked', 'paused')";
+/// The SQL filter for live runs, built from the one list of live statuses.
+fn live_filter() -> String {
+    let names: Vec<String> = RunStatus::live().map(|s| format!("'{s}'")).collect();
+    format!("status IN ({})", names.join(", "))
+}
 
 impl Store {
     pub fn run(&self, id: &str) -> Result<Option<Run>> {
@@ -172,7 +175,7 @@ impl Store {
 
     /// Runs that may still change: running, blocked or paused.
     pub fn live_runs(&self) -> Result<Vec<Run>> {
-        self.query_runs(&format!("WHERE {LIVE}"))
+        self.query_runs(&format!("WHERE {}", live_filter()))
     }
 
     pub fn runs(&self) -> Result<Vec<Run>> {

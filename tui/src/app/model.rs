@@ -375,42 +375,13 @@ fn rank(level: BlockLevel) -> u8 {
     }
 }
 
-/// Blocks grouped by status, for the header counts.
-pub fn status_counts(blocks: &HashMap<String, Block>) -> BTreeMap<&'static str, usize> {
+/// Blocks grouped by status, for the header counts, in workflow order.
+pub fn status_counts(
+    blocks: &HashMap<String, Block>,
+) -> BTreeMap<cattery_protocol::BlockStatus, usize> {
     let mut counts = BTreeMap::new();
     for block in blocks.values().filter(|b| b.level == BlockLevel::Task) {
-        *counts.entry(status_word(block.status)).or_insert(0) += 1;
+        *counts.entry(block.status).or_insert(0) += 1;
     }
     counts
-}
-
-pub fn status_word(status: cattery_protocol::BlockStatus) -> &'static str {
-    use cattery_protocol::BlockStatus as S;
-    match status {
-        S::Planned => "planned",
-        S::Ready => "ready",
-        S::InProgress => "in_progress",
-        S::Blocked => "blocked",
-        S::PrReady => "pr_ready",
-        S::Done => "done",
-    }
-}
-
-pub fn run_status_word(status: cattery_protocol::RunStatus) -> &'static str {
-    use cattery_protocol::RunStatus as S;
-    match status {
-        S::Running => "running",
-        S::Blocked => "blocked",
-        S::Paused => "paused",
-        S::Done => "done",
-        S::Failed => "failed",
-    }
-}
-
-pub fn gate_kind_word(kind: GateKind) -> &'static str {
-    match kind {
-        GateKind::Approval => "approval",
-        GateKind::Decision => "decision",
-        GateKind::IterationCap => "iteration_cap",
-    }
 }

@@ -2,7 +2,6 @@
 
 use super::filter::Subject;
 use super::model::InboxRow;
-use super::model::{gate_kind_word, run_status_word, status_word};
 use super::{App, DiffTag, Effect, Modal, View, Viewer};
 
 impl App {
@@ -113,7 +112,7 @@ impl App {
                 Some(gate) => {
                     self.run_sel = Some(gate.run_id.clone());
                     self.step_sel = gate.step_index;
-                    let title = format!("{} · {}", gate.agent_kind, gate_kind_word(gate.kind));
+                    let title = format!("{} · {}", gate.agent_kind, gate.kind.as_str());
                     self.show(title, &gate.prompt);
                 }
                 None => self.info("the inbox is empty".to_owned()),
@@ -229,15 +228,10 @@ impl App {
         let run = self.model.run_of_block(&block.id);
         // Building the pending gate clones its texts; only a kind facet needs it.
         let kind = match self.filter.wants_kind() {
-            true => run
-                .and_then(|r| r.pending_gate())
-                .map(|g| gate_kind_word(g.kind)),
+            true => run.and_then(|r| r.pending_gate()).map(|g| g.kind.as_str()),
             false => None,
         };
-        let statuses = [
-            status_word(block.status),
-            run.map_or("", |r| run_status_word(r.status)),
-        ];
+        let statuses = [block.status.as_str(), run.map_or("", |r| r.status.as_str())];
         self.filter.matches(&Subject {
             title: &block.title,
             statuses: &statuses,
@@ -270,7 +264,7 @@ impl App {
             .get(row.block_id())
             .map_or("", |b| b.title.as_str());
         let kind = match row {
-            InboxRow::Gate { gate, .. } => gate_kind_word(gate.kind),
+            InboxRow::Gate { gate, .. } => gate.kind.as_str(),
             InboxRow::Card(card) => card.kind.as_str(),
         };
         let severity = if row.urgent() { "urgent" } else { "normal" };

@@ -103,10 +103,7 @@ fn board_row(block: &Block, depth: u16, run: Option<&Run>, wide: bool, now: i64)
         Span::styled(icon, style::block_status(block.status)),
         Span::styled(block.title.clone(), title_style),
     ]);
-    let status = Span::styled(
-        crate::app::model::status_word(block.status).replace('_', " "),
-        style::block_status(block.status),
-    );
+    let status = Span::styled(block.status.label(), style::block_status(block.status));
     let progress = match block.level {
         BlockLevel::Task => {
             let width = if wide { 10 } else { 5 };
@@ -131,7 +128,7 @@ fn run_cell(run: Option<&Run>, wide: bool, now: i64) -> Line<'static> {
         return Line::default();
     };
     let step = run.current().map(|s| s.agent_kind.as_str()).unwrap_or("");
-    let state = crate::app::model::run_status_word(run.status);
+    let state = run.status.as_str();
     let text = match wide {
         true => format!(
             "{} · {step} ({}/{}) · {state} · {}",

@@ -24,29 +24,41 @@ pub fn header(frame: &mut Frame<'_>, area: Rect, app: &App) {
         Paragraph::new(state).alignment(Alignment::Right),
         state_area,
     );
-    let daemon = daemon_line(app, usize::from(area.width / 3));
+    // The counts come first; the daemon segment takes only the room left
+    // after them and a two-space gap, so neither is cut into the other.
+    let counts = count_line(app);
+    let room = usize::from(area.width).saturating_sub(counts.width() + 2);
+    let daemon = daemon_line(app, room);
     let [counts_area, daemon_area] = Layout::horizontal([
         Constraint::Fill(1),
         Constraint::Length(daemon.width() as u16),
     ])
     .areas(second);
-    frame.render_widget(Paragraph::new(count_line(app)), counts_area);
+    frame.render_widget(Paragraph::new(counts), counts_area);
     frame.render_widget(
         Paragraph::new(daemon).alignment(Alignment::Right),
         daemon_area,
     );
 }
 
-/// Which daemon this is, or while down, why it cannot be reached.
+/// Shorter than this, a cut daemon segment says nothing; it is left out.
+const MIN_DAEMON_WIDTH: usize = 10;
+
+/// Which daemon this is, or while down, why it cannot be reached, in at
+/// most `max` columns (with its trailing space).
 fn daemon_line(app: &App, max: usize) -> Line<'static> {
-    let text = match &app.conn {
-        ConnState::Down { why, .. } => {
-            return Line::styled(format!("{} ", super::cut(why, max)), style::error());
-        }
+    let (text, style) = match &app.conn {
+        ConnState::Down { why, .. } => (why.clone(), style::error()),
         _ if app.daemon.version.is_empty() => return Line::default(),
-        _ => format!("catteryd {} · {} ", app.daemon.version, app.daemon.executor),
+        _ => (
+            format!("catteryd {} · {}", app.daemon.version, app.daemon.executor),
+            style::dim(),
+        ),
     };
-    Line::styled(text, style::dim())
+    if max < MIN_DAEMON_WIDTH {
+        return Line::default();
+    }
+    Line::styled(format!("{} ", super::cut(&text, max - 1)), style)
 }
 
 fn spend_spans(app: &App) -> Vec<Span<'static>> {
@@ -152,9 +164,9 @@ fn count_line(app: &App) -> Line<'static> {
         if i > 0 {
             spans.push(Span::styled(" · ", style::dim()));
         }
-        let color = status_color(status);
+        let color = status_color(*status);
         spans.push(Span::styled(
-            format!("{n} {}", status.replace('_', " ")),
+            format!("{n} {}", status.label()),
             Style::new().fg(color),
         ));
     }
@@ -171,14 +183,15 @@ fn count_line(app: &App) -> Line<'static> {
     Line::from(spans)
 }
 
-fn status_color(status: &str) -> Color {
+fn status_color(status: cattery_protocol::BlockStatus) -> Color {
+    use cattery_protocol::BlockStatus;
     match status {
-        "ready" => Color::Blue,
-        "in_progress" => Color::Cyan,
-        "blocked" => Color::Yellow,
-        "pr_ready" => Color::Magenta,
-        "done" => Color::Green,
-        _ => Color::Gray,
+        BlockStatus::Planned => Color::Gray,
+        BlockStatus::Ready => Color::Blue,
+        BlockStatus::InProgress => Color::Cyan,
+        BlockStatus::Blocked => Color::Yellow,
+        BlockStatus::PrReady => Color::Magenta,
+        BlockStatus::Done => Color::Green,
     }
 }
 

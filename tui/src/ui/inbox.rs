@@ -2,7 +2,6 @@
 
 use super::{cut, duration, first_line, style, window_start};
 use crate::app::model::InboxRow;
-use crate::app::model::gate_kind_word;
 use crate::app::{App, ListArea};
 use cattery_protocol::{GateKind, Notification, PendingGate, Severity};
 use ratatui::Frame;
@@ -85,10 +84,7 @@ fn gate_row(app: &App, gate: &PendingGate, urgent: bool, width: u16) -> Row<'sta
     let asks = first_line(&gate.prompt, usize::from(width / 2));
     Row::new(vec![
         Cell::from(mark),
-        Cell::from(Span::styled(
-            gate_kind_word(gate.kind).replace('_', " "),
-            style::gate(gate.kind),
-        )),
+        Cell::from(Span::styled(gate.kind.label(), style::gate(gate.kind))),
         Cell::from(gate.agent_kind.clone()),
         Cell::from(cut(&block, 40)),
         Cell::from(duration(app.now - gate.since)),
@@ -100,7 +96,7 @@ fn preview(frame: &mut Frame<'_>, area: Rect, app: &App, gate: &PendingGate) {
     let run = app.model.runs.get(&gate.run_id);
     let title = format!(
         " {} · step {} · {} ",
-        gate_kind_word(gate.kind).replace('_', " "),
+        gate.kind.label(),
         gate.step_index + 1,
         run.map_or("", |r| r.pipeline_name.as_str())
     );
@@ -153,7 +149,7 @@ fn card_row(app: &App, card: &Notification, width: u16) -> Row<'static> {
         .map_or_else(|| card.block_id.clone(), |b| b.title.clone());
     Row::new(vec![
         Cell::from(mark),
-        Cell::from(Span::styled(card_word(card.kind), style::dim())),
+        Cell::from(Span::styled(card.kind.label(), style::dim())),
         Cell::from(""),
         Cell::from(cut(&block, 40)),
         Cell::from(duration(app.now - card.created_at)),
@@ -164,7 +160,7 @@ fn card_row(app: &App, card: &Notification, width: u16) -> Row<'static> {
 fn card_preview(frame: &mut Frame<'_>, area: Rect, card: &Notification) {
     let title = format!(
         " {} · {} ",
-        card_word(card.kind),
+        card.kind.label(),
         match card.severity {
             Severity::Urgent => "urgent",
             Severity::Normal => "normal",
@@ -181,21 +177,4 @@ fn card_preview(frame: &mut Frame<'_>, area: Rect, card: &Notification) {
             .wrap(Wrap { trim: false }),
         area,
     );
-}
-
-/// Short names that fit the kind column.
-fn card_word(kind: cattery_protocol::NotificationType) -> &'static str {
-    use cattery_protocol::NotificationType as T;
-    match kind {
-        T::PipelineComplete => "finished",
-        T::BudgetPaused => "over budget",
-        T::CiFailed => "ci failed",
-        T::TestFailed => "tests failed",
-        T::MergeReview => "merge review",
-        T::DecisionRequired => "decision",
-        T::ReleaseRegression => "regression",
-        T::RequirementReview => "requirements",
-        T::ClarityReview => "clarity",
-        T::HumanReview => "review",
-    }
 }

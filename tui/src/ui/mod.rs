@@ -72,20 +72,7 @@ pub fn bar(share: f64, width: usize) -> String {
     format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
 }
 
-/// The first line of a text, cut to `max` characters.
-pub fn first_line(text: &str, max: usize) -> String {
-    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    cut(line.trim(), max)
-}
-
-pub fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
+pub use cattery_protocol::text::{cut, first_line};
 
 /// The first row to show so that `selected` stays inside `height` rows.
 pub fn window_start(previous: usize, selected: usize, height: usize, len: usize) -> usize {

@@ -119,10 +119,7 @@ fn run_title(app: &App, run: &Run) -> Line<'static> {
     Line::from(vec![
         Span::styled(format!(" {} ", cut(block, 32)), style::title()),
         Span::raw(format!("· {} · ", run.pipeline_name)),
-        Span::styled(
-            crate::app::model::run_status_word(run.status),
-            style::run_status(run.status),
-        ),
+        Span::styled(run.status.as_str(), style::run_status(run.status)),
         Span::styled(
             format!(
                 " · {} · rev {} ",
@@ -226,13 +223,7 @@ fn state_word(step: &Step, failed: bool) -> String {
     if step.skipped.is_some() {
         return "skipped".to_owned();
     }
-    match step.state {
-        StepState::Pending => "pending",
-        StepState::Working => "working",
-        StepState::WaitingDecision => "waiting",
-        StepState::Done => "done",
-    }
-    .to_owned()
+    step.state.label().to_owned()
 }
 
 fn step_time(step: &Step, now: i64) -> String {

@@ -317,7 +317,10 @@ fn a_decision_on_a_run_stopped_while_it_waited_names_the_run_its_status_and_when
     else {
         panic!("expected RunEnded, got {refused:?}");
     };
-    assert_eq!((run_id.as_str(), *status), (h.run.id.as_str(), "failed"));
+    assert_eq!(
+        (run_id.as_str(), *status),
+        (h.run.id.as_str(), RunStatus::Failed)
+    );
     assert_eq!(ended_at, "1970-01-01 00:00:00 UTC");
     assert_eq!(reason, "stopped by ana");
     let message = refused.to_string();
