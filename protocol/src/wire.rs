@@ -2,7 +2,7 @@
 //! frames, each an object with a `type`.
 
 use crate::event::Event;
-use crate::{Block, IterationCapChoice, Notification, PendingGate, ReviewComment, Run};
+use crate::{AuditEntry, Block, GateAction, Notification, PendingGate, Pipeline, Run};
 use serde::{Deserialize, Serialize};
 
 /// Largest frame a peer may send; bigger ones are refused.
@@ -78,33 +78,12 @@ pub enum Call {
         block_id: String,
         pipeline_id: String,
     },
-    Approve {
+    /// A human decision on one gate of one run, made at the run's `rev`.
+    Decide {
+        run_id: String,
         gate_id: String,
         rev: u64,
-        #[serde(default)]
-        edited_proposal: Option<String>,
-    },
-    RequestChanges {
-        gate_id: String,
-        rev: u64,
-        feedback: String,
-        #[serde(default)]
-        comments: Vec<ReviewComment>,
-    },
-    Reject {
-        gate_id: String,
-        rev: u64,
-        reason: String,
-    },
-    ResolveDecision {
-        gate_id: String,
-        rev: u64,
-        option: String,
-    },
-    ResolveIterationCap {
-        gate_id: String,
-        rev: u64,
-        choice: IterationCapChoice,
+        action: GateAction,
     },
     Retry {
         run_id: String,
@@ -193,7 +172,7 @@ pub enum ServerFrame {
     Response {
         id: u64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        result: Option<serde_json::Value>,
+        result: Option<Reply>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<WireError>,
     },
@@ -209,4 +188,104 @@ pub enum ServerFrame {
     Error {
         error: WireError,
     },
+}
+
+/// What `resume_paused` did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resumed {
+    /// Runs driven again; each pauses again if still over budget.
+    pub resumed: usize,
+    pub spend: SpendReport,
+}
+
+/// The answer to a [`Call`], one variant per shape of answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reply", content = "value", rename_all = "snake_case")]
+pub enum Reply {
+    /// The call was carried out and has nothing to show (`shutdown`).
+    Done,
+    Status(DaemonStatus),
+    Board(Vec<Block>),
+    /// The block a call created or changed (`add_block`, `cancel`).
+    Block(Box<Block>),
+    Runs(Vec<Run>),
+    /// The run a call started or changed (`start`, `decide`, `retry`, ...).
+    Run(Box<Run>),
+    Inbox(Vec<PendingGate>),
+    Pipelines(Vec<Pipeline>),
+    Notifications(Vec<Notification>),
+    /// The card `act` or `dismiss` closed.
+    Notification(Box<Notification>),
+    Resumed(Resumed),
+    Spend(SpendReport),
+    Audit(Vec<AuditEntry>),
+}
+
+/// A type a [`Reply`] can carry; lets a client ask for the answer it expects.
+pub trait FromReply: Sized {
+    /// The payload, or the reply back when it carries something else.
+    fn from_reply(reply: Reply) -> Result<Self, Reply>;
+}
+
+/// Lets one macro arm serve boxed and unboxed payloads alike.
+trait Unbox<T> {
+    fn unbox(self) -> T;
+}
+
+impl<T> Unbox<T> for T {
+    fn unbox(self) -> T {
+        self
+    }
+}
+
+impl<T> Unbox<T> for Box<T> {
+    fn unbox(self) -> T {
+        *self
+    }
+}
+
+macro_rules! from_reply {
+    ($($variant:ident => $ty:ty),+ $(,)?) => {
+        $(impl FromReply for $ty {
+            fn from_reply(reply: Reply) -> Result<Self, Reply> {
+                match reply {
+                    Reply::$variant(value) => Ok(Unbox::unbox(value)),
+                    other => Err(other),
+                }
+            }
+        })+
+
+        impl Reply {
+            /// The payload alone, as JSON, for scripts (`ctl --json`).
+            pub fn payload(&self) -> Result<serde_json::Value, serde_json::Error> {
+                match self {
+                    Reply::Done => Ok(serde_json::Value::Null),
+                    $(Reply::$variant(value) => serde_json::to_value(value),)+
+                }
+            }
+
+            /// The variant's name, for an error that got a reply it did not expect.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    Reply::Done => "done",
+                    $(Reply::$variant(_) => stringify!($variant),)+
+                }
+            }
+        }
+    };
+}
+
+from_reply! {
+    Status => DaemonStatus,
+    Board => Vec<Block>,
+    Block => Block,
+    Runs => Vec<Run>,
+    Run => Run,
+    Inbox => Vec<PendingGate>,
+    Pipelines => Vec<Pipeline>,
+    Notifications => Vec<Notification>,
+    Notification => Notification,
+    Resumed => Resumed,
+    Spend => SpendReport,
+    Audit => Vec<AuditEntry>,
 }

@@ -118,10 +118,13 @@ async fn two_clients_deciding_one_gate_at_once_get_one_win_and_one_stale() {
     let mut bob = client(&d.data, "bob").await;
     start_task(&mut ana, "@demo * sleep 0", "quick").await;
     let gate = first_gate(&mut ana).await;
-    let approve = || Call::Approve {
+    let approve = || Call::Decide {
+        run_id: gate.run_id.clone(),
         gate_id: gate.id.clone(),
         rev: gate.rev,
-        edited_proposal: None,
+        action: cattery_protocol::GateAction::Approve {
+            edited_proposal: None,
+        },
     };
     let (a, b) = tokio::join!(ana.call(approve()), bob.call(approve()));
     let outcomes = [a, b];

@@ -1,7 +1,7 @@
 //! A websocket client for catteryd: handshake, requests, and the event stream.
 
 use cattery_protocol::PROTOCOL_VERSION;
-use cattery_protocol::wire::{Call, ClientFrame, ServerFrame, WireError};
+use cattery_protocol::wire::{Call, ClientFrame, FromReply, Reply, ServerFrame, WireError};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::VecDeque;
 use std::path::Path;
@@ -157,7 +157,7 @@ impl Client {
     }
 
     /// Sends a request and waits for its response; other frames are kept.
-    pub async fn call(&mut self, call: Call) -> Result<serde_json::Value, ClientError> {
+    pub async fn call(&mut self, call: Call) -> Result<Reply, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
         self.send(&ClientFrame::Request { id, call }).await?;
@@ -171,7 +171,7 @@ impl Client {
                     return match (result, error) {
                         (_, Some(error)) => Err(ClientError::Daemon(error)),
                         (Some(result), None) => Ok(result),
-                        (None, None) => Ok(serde_json::Value::Null),
+                        (None, None) => Ok(Reply::Done),
                     };
                 }
                 other => self.backlog.push_back(other),
@@ -179,13 +179,16 @@ impl Client {
         }
     }
 
-    /// Like [`Client::call`], decoding the result.
-    pub async fn call_as<T: serde::de::DeserializeOwned>(
-        &mut self,
-        call: Call,
-    ) -> Result<T, ClientError> {
-        let value = self.call(call).await?;
-        serde_json::from_value(value).map_err(|e| ClientError::Unreadable(e.to_string()))
+    /// Like [`Client::call`], for a call whose answer has a known shape.
+    pub async fn call_as<T: FromReply>(&mut self, call: Call) -> Result<T, ClientError> {
+        let reply = self.call(call).await?;
+        T::from_reply(reply).map_err(|other| {
+            ClientError::Unreadable(format!(
+                "the daemon answered with {} where {} was expected",
+                other.name(),
+                std::any::type_name::<T>()
+            ))
+        })
     }
 
     pub async fn subscribe(&mut self, since_seq: Option<u64>) -> Result<(), ClientError> {

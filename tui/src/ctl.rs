@@ -1,11 +1,12 @@
 //! `cattery ctl`: every operation from a script, with `--json` and exit codes.
 
 use crate::client::{Client, ClientError};
-use cattery_protocol::wire::{Call, ServerFrame};
+use cattery_protocol::wire::{Call, ErrorCode, Reply, ServerFrame, WireError};
 use cattery_protocol::workspace::WorkspaceFile;
-use cattery_protocol::{AuditEntry, Block, BlockLevel, IterationCapChoice, PendingGate, Run};
+use cattery_protocol::{
+    AuditEntry, Block, BlockLevel, GateAction, IterationCapChoice, PendingGate, Run,
+};
 use clap::{Subcommand, ValueEnum};
-use serde_json::Value;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -142,18 +143,17 @@ pub enum CtlError {
 
 /// Runs one command and prints its answer.
 pub async fn run(client: &mut Client, command: CtlCommand, json: bool) -> Result<(), CtlError> {
-    let value = match command {
+    let reply = match command {
         CtlCommand::Watch { since } => return watch(client, since).await,
         CtlCommand::Block {
             action: BlockCommand::Import { file },
-        } => import(client, &file).await?,
+        } => Reply::Board(import(client, &file).await?),
         other => {
             let call = to_call(client, other).await?;
             client.call(call).await?
         }
     };
-    print(&value, json);
-    Ok(())
+    print(&reply, json)
 }
 
 async fn to_call(client: &mut Client, command: CtlCommand) -> Result<Call, CtlError> {
@@ -195,34 +195,27 @@ async fn to_call(client: &mut Client, command: CtlCommand) -> Result<Call, CtlEr
                 })?),
                 None => None,
             };
-            let rev = rev_of(client, &gate).await?;
-            Call::Approve {
-                gate_id: gate,
-                rev,
-                edited_proposal,
-            }
+            decide(client, gate, GateAction::Approve { edited_proposal }).await?
         }
-        CtlCommand::RequestChanges { gate, message } => Call::RequestChanges {
-            rev: rev_of(client, &gate).await?,
-            gate_id: gate,
-            feedback: message,
-            comments: Vec::new(),
-        },
-        CtlCommand::Reject { gate, message } => Call::Reject {
-            rev: rev_of(client, &gate).await?,
-            gate_id: gate,
-            reason: message,
-        },
-        CtlCommand::Decide { gate, option } => Call::ResolveDecision {
-            rev: rev_of(client, &gate).await?,
-            gate_id: gate,
-            option,
-        },
-        CtlCommand::Cap { gate, choice } => Call::ResolveIterationCap {
-            rev: rev_of(client, &gate).await?,
-            gate_id: gate,
-            choice: choice.into(),
-        },
+        CtlCommand::RequestChanges { gate, message } => {
+            let action = GateAction::RequestChanges {
+                feedback: message,
+                comments: Vec::new(),
+            };
+            decide(client, gate, action).await?
+        }
+        CtlCommand::Reject { gate, message } => {
+            decide(client, gate, GateAction::Reject { reason: message }).await?
+        }
+        CtlCommand::Decide { gate, option } => {
+            decide(client, gate, GateAction::ChooseOption { option }).await?
+        }
+        CtlCommand::Cap { gate, choice } => {
+            let action = GateAction::ResolveIterationCap {
+                choice: choice.into(),
+            };
+            decide(client, gate, action).await?
+        }
         CtlCommand::Retry { run } => Call::Retry { run_id: run },
         CtlCommand::RestartFrom { run, step } => Call::RestartFromStep { run_id: run, step },
         CtlCommand::Cancel { block } => Call::Cancel { block_id: block },
@@ -233,14 +226,34 @@ async fn to_call(client: &mut Client, command: CtlCommand) -> Result<Call, CtlEr
     })
 }
 
-/// The rev a gate was seen at; a gate no longer open is sent with rev 0 so
-/// the daemon answers why (already resolved, not pending).
-async fn rev_of(client: &mut Client, gate: &str) -> Result<u64, CtlError> {
+/// The decision call for `gate`, made at the rev the gate is seen at now.
+/// A gate no longer open is looked up in every run and sent with rev 0, so
+/// the daemon answers why (already resolved, its run ended).
+async fn decide(client: &mut Client, gate: String, action: GateAction) -> Result<Call, CtlError> {
     let inbox: Vec<PendingGate> = client.call_as(Call::Inbox).await?;
-    Ok(inbox.iter().find(|g| g.id == gate).map_or(0, |g| g.rev))
+    let (run_id, rev) = match inbox.iter().find(|g| g.id == gate) {
+        Some(open) => (open.run_id.clone(), open.rev),
+        None => {
+            let runs: Vec<Run> = client.call_as(Call::Runs).await?;
+            let run = runs.iter().rev().find(|r| r.opened_gate(&gate));
+            let run_id = run.map(|r| r.id.clone()).ok_or_else(|| {
+                ClientError::Daemon(WireError {
+                    code: ErrorCode::NotFound,
+                    message: format!("gate `{gate}` not found; list the inbox to see open gates"),
+                })
+            })?;
+            (run_id, 0)
+        }
+    };
+    Ok(Call::Decide {
+        run_id,
+        gate_id: gate,
+        rev,
+        action,
+    })
 }
 
-async fn import(client: &mut Client, file: &std::path::Path) -> Result<Value, CtlError> {
+async fn import(client: &mut Client, file: &std::path::Path) -> Result<Vec<Block>, CtlError> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| CtlError::Input(format!("cannot read {}: {e}", file.display())))?;
     import_text(client, &file.display().to_string(), &text).await
@@ -256,10 +269,10 @@ pub async fn demo(client: &mut Client) -> Result<usize, CtlError> {
         return Ok(0);
     }
     let created = import_text(client, "the demo workspace", DEMO).await?;
-    Ok(created.as_array().map_or(0, Vec::len))
+    Ok(created.len())
 }
 
-async fn import_text(client: &mut Client, label: &str, text: &str) -> Result<Value, CtlError> {
+async fn import_text(client: &mut Client, label: &str, text: &str) -> Result<Vec<Block>, CtlError> {
     let parsed: WorkspaceFile =
         toml::from_str(text).map_err(|e| CtlError::Input(format!("{label}: {e}")))?;
     let mut keys: HashMap<String, String> = HashMap::new();
@@ -285,7 +298,7 @@ async fn import_text(client: &mut Client, label: &str, text: &str) -> Result<Val
         }
         created.push(block);
     }
-    serde_json::to_value(created).map_err(|e| CtlError::Input(e.to_string()))
+    Ok(created)
 }
 
 async fn watch(client: &mut Client, since: Option<u64>) -> Result<(), CtlError> {
@@ -316,62 +329,75 @@ async fn watch(client: &mut Client, since: Option<u64>) -> Result<(), CtlError> 
     }
 }
 
-fn print(value: &Value, json: bool) {
+fn print(reply: &Reply, json: bool) -> Result<(), CtlError> {
     if json {
+        let value = reply
+            .payload()
+            .map_err(|e| CtlError::Input(format!("cannot print the answer: {e}")))?;
         println!("{value}");
-        return;
+        return Ok(());
     }
-    if let Ok(blocks) = serde_json::from_value::<Vec<Block>>(value.clone()) {
-        for b in blocks {
-            println!(
-                "{:<18} {:<7} {:<12} {:>4.0}%  {}",
-                b.id,
-                format!("{:?}", b.level).to_lowercase(),
-                format!("{:?}", b.status).to_lowercase(),
-                b.progress * 100.0,
-                b.title
-            );
-        }
-    } else if let Ok(runs) = serde_json::from_value::<Vec<Run>>(value.clone()) {
-        for r in runs {
-            let step = r.current().map(|s| s.agent_kind.as_str()).unwrap_or("-");
-            println!(
-                "{:<18} {:<18} {:<8} {:<8} step {} {}",
-                r.id,
-                r.block_id,
-                r.pipeline_id,
-                format!("{:?}", r.status).to_lowercase(),
-                r.current_step,
-                step
-            );
-        }
-    } else if let Ok(gates) = serde_json::from_value::<Vec<PendingGate>>(value.clone()) {
-        for g in gates {
-            let options = if g.options.is_empty() {
-                String::new()
-            } else {
-                format!(" [{}]", g.options.join(" | "))
-            };
-            println!(
-                "{:<18} {:<13} run {} step {} {}: {}{}",
-                g.id,
-                format!("{:?}", g.kind).to_lowercase(),
-                g.run_id,
-                g.step_index,
-                g.agent_kind,
-                g.prompt.lines().next().unwrap_or(""),
-                options
-            );
-        }
-    } else if let Ok(entries) = serde_json::from_value::<Vec<AuditEntry>>(value.clone()) {
-        for e in entries {
-            println!("{}", audit_line(&e));
-        }
-    } else if let Some(id) = value.get("id").and_then(Value::as_str) {
-        println!("{id}");
-    } else if !value.is_null() {
-        println!("{value}");
+    for line in lines(reply) {
+        println!("{line}");
     }
+    Ok(())
+}
+
+/// The answer as lines for people; one line per listed thing.
+fn lines(reply: &Reply) -> Vec<String> {
+    match reply {
+        Reply::Done => Vec::new(),
+        Reply::Board(blocks) => blocks.iter().map(block_line).collect(),
+        Reply::Runs(runs) => runs.iter().map(run_line).collect(),
+        Reply::Inbox(gates) => gates.iter().map(gate_line).collect(),
+        Reply::Audit(entries) => entries.iter().map(audit_line).collect(),
+        Reply::Block(block) => vec![block.id.clone()],
+        Reply::Run(run) => vec![run.id.clone()],
+        Reply::Notification(card) => vec![card.id.clone()],
+        other => vec![other.payload().map(|v| v.to_string()).unwrap_or_default()],
+    }
+}
+
+fn block_line(b: &Block) -> String {
+    format!(
+        "{:<18} {:<7} {:<12} {:>4.0}%  {}",
+        b.id,
+        b.level.as_str(),
+        b.status.as_str(),
+        b.progress * 100.0,
+        b.title
+    )
+}
+
+fn run_line(r: &Run) -> String {
+    let step = r.current().map(|s| s.agent_kind.as_str()).unwrap_or("-");
+    format!(
+        "{:<18} {:<18} {:<8} {:<8} step {} {}",
+        r.id,
+        r.block_id,
+        r.pipeline_id,
+        r.status.as_str(),
+        r.current_step,
+        step
+    )
+}
+
+fn gate_line(g: &PendingGate) -> String {
+    let options = if g.options.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", g.options.join(" | "))
+    };
+    format!(
+        "{:<18} {:<13} run {} step {} {}: {}{}",
+        g.id,
+        g.kind.as_str(),
+        g.run_id,
+        g.step_index,
+        g.agent_kind,
+        g.prompt.lines().next().unwrap_or(""),
+        options
+    )
 }
 
 /// One audit entry as a line: when, who, the run and gate, the choice and

@@ -551,7 +551,7 @@ pub fn rounding_history() -> Vec<cattery_protocol::AuditEntry> {
 pub fn answer(
     effects: &[crate::app::Effect],
     wanted: impl Fn(&cattery_protocol::wire::Call) -> bool,
-    result: serde_json::Value,
+    result: cattery_protocol::wire::Reply,
 ) -> Option<ServerFrame> {
     effects.iter().find_map(|e| match e {
         crate::app::Effect::Send { id, call } if wanted(call) => Some(ServerFrame::Response {

@@ -404,7 +404,7 @@ fn run_with_its_decision_history() {
         let mut app = busy();
         app.run_sel = Some("run-rounding".into());
         let effects = app.on_key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::empty()));
-        let history = serde_json::to_value(fixtures::rounding_history()).unwrap();
+        let history = cattery_protocol::wire::Reply::Audit(fixtures::rounding_history());
         let answer = fixtures::answer(
             &effects,
             |c| matches!(c, cattery_protocol::wire::Call::Audit { .. }),

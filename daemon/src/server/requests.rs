@@ -3,17 +3,15 @@
 use super::Shared;
 use crate::service::ServiceError;
 use crate::service::ops::NewBlock;
-use cattery_protocol::wire::{Call, DaemonStatus, ErrorCode, WireError};
+use cattery_protocol::wire::{Call, DaemonStatus, Reply, Resumed, WireError};
 use cattery_protocol::{
-    GateAction, GateDecision, NotificationStatus, PROTOCOL_VERSION, PendingGate,
+    GateDecision, Notification, NotificationStatus, PROTOCOL_VERSION, PendingGate, Run,
 };
-use serde::Serialize;
-use serde_json::Value;
 
-pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Value, WireError> {
+pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Reply, WireError> {
     let daemon = &shared.daemon;
-    match call {
-        Call::Status => to_json(DaemonStatus {
+    Ok(match call {
+        Call::Status => Reply::Status(DaemonStatus {
             daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
             protocol_version: PROTOCOL_VERSION,
             executor: daemon.executor.name().to_owned(),
@@ -23,31 +21,31 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Value, W
         }),
         Call::Shutdown => {
             shared.shutdown.notify_one();
-            Ok(Value::Null)
+            Reply::Done
         }
-        Call::Board => to_json(daemon.board().map_err(service)?),
-        Call::Runs => to_json(daemon.store.runs().map_err(service)?),
-        Call::Inbox => to_json(inbox(shared)?),
-        Call::Notifications { all } => to_json(daemon.store.notifications(all).map_err(service)?),
-        Call::Act { id } => to_json(
-            daemon
-                .attention
-                .resolve(&id, NotificationStatus::Acted)
-                .map_err(service)?,
-        ),
-        Call::Dismiss { id } => to_json(
-            daemon
-                .attention
-                .resolve(&id, NotificationStatus::Dismissed)
-                .map_err(service)?,
-        ),
-        Call::ResumePaused => to_json(serde_json::json!({
-            "resumed": daemon.resume_paused().map_err(service)?,
-            "spend": daemon.spend.report(),
-        })),
-        Call::Spend => to_json(daemon.spend.report()),
-        Call::Audit { run_id } => to_json(daemon.audit(run_id.as_deref()).map_err(service)?),
-        Call::Pipelines => to_json(daemon.catalog.pipelines.values().collect::<Vec<_>>()),
+        Call::Board => Reply::Board(daemon.board().map_err(service)?),
+        Call::Runs => Reply::Runs(daemon.store.runs().map_err(service)?),
+        Call::Inbox => Reply::Inbox(inbox(shared)?),
+        Call::Notifications { all } => {
+            Reply::Notifications(daemon.store.notifications(all).map_err(service)?)
+        }
+        Call::Act { id } => Reply::Notification(Box::new(close_card(
+            shared,
+            &id,
+            NotificationStatus::Acted,
+        )?)),
+        Call::Dismiss { id } => Reply::Notification(Box::new(close_card(
+            shared,
+            &id,
+            NotificationStatus::Dismissed,
+        )?)),
+        Call::ResumePaused => Reply::Resumed(Resumed {
+            resumed: daemon.resume_paused().map_err(service)?,
+            spend: daemon.spend.report(),
+        }),
+        Call::Spend => Reply::Spend(daemon.spend.report()),
+        Call::Audit { run_id } => Reply::Audit(daemon.audit(run_id.as_deref()).map_err(service)?),
+        Call::Pipelines => Reply::Pipelines(daemon.catalog.pipelines.values().cloned().collect()),
         Call::AddBlock {
             title,
             description,
@@ -60,102 +58,48 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Value, W
                 title,
                 description,
             };
-            to_json(daemon.add_block(new).map_err(service)?)
+            Reply::Block(Box::new(daemon.add_block(new).map_err(service)?))
         }
         Call::Start {
             block_id,
             pipeline_id,
-        } => to_json(
-            daemon
-                .start(&block_id, &pipeline_id, actor)
-                .await
-                .map_err(service)?,
-        ),
-        Call::Approve {
+        } => run_reply(daemon.start(&block_id, &pipeline_id, actor).await)?,
+        Call::Decide {
+            run_id,
             gate_id,
             rev,
-            edited_proposal,
+            action,
         } => {
-            decide(
-                shared,
-                actor,
+            let decision = GateDecision {
                 gate_id,
                 rev,
-                GateAction::Approve { edited_proposal },
-            )
-            .await
+                actor: actor.to_owned(),
+                action,
+            };
+            run_reply(daemon.decide(&run_id, &decision).await)?
         }
-        Call::RequestChanges {
-            gate_id,
-            rev,
-            feedback,
-            comments,
-        } => {
-            let action = GateAction::RequestChanges { feedback, comments };
-            decide(shared, actor, gate_id, rev, action).await
+        Call::Retry { run_id } => run_reply(daemon.retry(&run_id, actor).await)?,
+        Call::RestartFromStep { run_id, step } => {
+            run_reply(daemon.restart_from(&run_id, step, actor).await)?
         }
-        Call::Reject {
-            gate_id,
-            rev,
-            reason,
-        } => decide(shared, actor, gate_id, rev, GateAction::Reject { reason }).await,
-        Call::ResolveDecision {
-            gate_id,
-            rev,
-            option,
-        } => {
-            decide(
-                shared,
-                actor,
-                gate_id,
-                rev,
-                GateAction::ChooseOption { option },
-            )
-            .await
-        }
-        Call::ResolveIterationCap {
-            gate_id,
-            rev,
-            choice,
-        } => {
-            let action = GateAction::ResolveIterationCap { choice };
-            decide(shared, actor, gate_id, rev, action).await
-        }
-        Call::Retry { run_id } => to_json(daemon.retry(&run_id, actor).await.map_err(service)?),
-        Call::RestartFromStep { run_id, step } => to_json(
-            daemon
-                .restart_from(&run_id, step, actor)
-                .await
-                .map_err(service)?,
-        ),
-        Call::Cancel { block_id } => {
-            to_json(daemon.cancel(&block_id, actor).await.map_err(service)?)
-        }
-        Call::Stop { run_id } => to_json(daemon.stop(&run_id, actor).await.map_err(service)?),
-    }
+        Call::Cancel { block_id } => Reply::Block(Box::new(
+            daemon.cancel(&block_id, actor).await.map_err(service)?,
+        )),
+        Call::Stop { run_id } => run_reply(daemon.stop(&run_id, actor).await)?,
+    })
 }
 
-async fn decide(
+fn run_reply(run: Result<std::sync::Arc<Run>, ServiceError>) -> Result<Reply, WireError> {
+    let run = run.map_err(service)?;
+    Ok(Reply::Run(Box::new(Run::clone(&run))))
+}
+
+fn close_card(
     shared: &Shared,
-    actor: &str,
-    gate_id: String,
-    rev: u64,
-    action: GateAction,
-) -> Result<Value, WireError> {
-    let run = shared.daemon.run_for_gate(&gate_id).map_err(service)?;
-    let decision = GateDecision {
-        gate_id,
-        rev,
-        actor: actor.to_owned(),
-        action,
-    };
-    to_json(
-        shared
-            .daemon
-            .decide(&run.id, &decision)
-            .await
-            .map_err(service)?,
-    )
+    id: &str,
+    status: NotificationStatus,
+) -> Result<Notification, WireError> {
+    shared.daemon.attention.resolve(id, status).map_err(service)
 }
 
 /// Gates waiting for a human across all live runs, oldest first.
@@ -164,13 +108,6 @@ pub fn inbox(shared: &Shared) -> Result<Vec<PendingGate>, WireError> {
     let mut gates: Vec<_> = runs.iter().filter_map(|r| r.pending_gate()).collect();
     gates.sort_by_key(|g| g.since);
     Ok(gates)
-}
-
-fn to_json<T: Serialize>(value: T) -> Result<Value, WireError> {
-    serde_json::to_value(value).map_err(|e| WireError {
-        code: ErrorCode::Unavailable,
-        message: format!("cannot encode the answer: {e}"),
-    })
 }
 
 pub fn service(error: impl Into<ServiceError>) -> WireError {

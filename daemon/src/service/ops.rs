@@ -168,20 +168,6 @@ impl Daemon {
         Ok(run)
     }
 
-    /// Finds the run that opened `gate_id`: a live run first, then the
-    /// newest ended one, which answers why the gate can no longer be decided.
-    pub fn run_for_gate(&self, gate_id: &str) -> Result<Run> {
-        let holds = |r: &Run| r.opened_gate(gate_id);
-        // Live runs first; a finished run still answers for its old gates.
-        let mut holding = self.store.live_runs()?.into_iter().find(holds);
-        if holding.is_none() {
-            holding = self.store.runs()?.into_iter().rev().find(holds);
-        }
-        holding.ok_or_else(|| {
-            ServiceError::not_found("gate", gate_id, "list the inbox to see open gates")
-        })
-    }
-
     pub async fn retry(self: &Arc<Self>, run_id: &str, actor: &str) -> Result<Arc<Run>> {
         let old = self.run(run_id)?;
         let transition = engine::retry(&old, &self.cx(actor))?;

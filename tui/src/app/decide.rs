@@ -3,7 +3,7 @@
 use super::actions::Action;
 use super::{App, DiffTag, EditPurpose, Effect, Modal, View, Viewer};
 use cattery_protocol::wire::Call;
-use cattery_protocol::{GateKind, IterationCapChoice, PendingGate, RunStatus};
+use cattery_protocol::{GateAction, GateKind, IterationCapChoice, PendingGate, RunStatus};
 
 impl App {
     pub(super) fn decide(&mut self, action: Action, index: usize) -> Vec<Effect> {
@@ -109,21 +109,23 @@ impl App {
             Some(_) => "approve (edited)",
             None => "approve",
         };
-        let call = Call::Approve {
-            gate_id: gate.id.clone(),
-            rev: gate.rev,
-            edited_proposal: edited,
-        };
+        let call = decide_call(
+            gate,
+            GateAction::Approve {
+                edited_proposal: edited,
+            },
+        );
         self.send(call, format!("{what} {}", gate.agent_kind))
     }
 
     fn choose(&mut self, gate: &PendingGate, index: usize) -> Option<Effect> {
         let option = gate.options.get(index)?.clone();
-        let call = Call::ResolveDecision {
-            gate_id: gate.id.clone(),
-            rev: gate.rev,
-            option: option.clone(),
-        };
+        let call = decide_call(
+            gate,
+            GateAction::ChooseOption {
+                option: option.clone(),
+            },
+        );
         self.send(call, format!("answer `{option}`"))
     }
 
@@ -167,23 +169,18 @@ impl App {
         match purpose {
             EditPurpose::Proposal(gate) => self.show_diff(gate, text),
             EditPurpose::Changes(gate) => {
-                let call = Call::RequestChanges {
-                    gate_id: gate.id.clone(),
-                    rev: gate.rev,
+                let action = GateAction::RequestChanges {
                     feedback: text,
                     comments: Vec::new(),
                 };
+                let call = decide_call(&gate, action);
                 return self
                     .send(call, "request changes".to_owned())
                     .into_iter()
                     .collect();
             }
             EditPurpose::Reject(gate) => {
-                let call = Call::Reject {
-                    gate_id: gate.id.clone(),
-                    rev: gate.rev,
-                    reason: text,
-                };
+                let call = decide_call(&gate, GateAction::Reject { reason: text });
                 self.confirm(
                     format!("Reject the {} proposal? The run fails.", gate.agent_kind),
                     vec![(call, "reject".to_owned())],
@@ -333,11 +330,12 @@ impl App {
         let calls = approvals
             .iter()
             .map(|g| {
-                let call = Call::Approve {
-                    gate_id: g.id.clone(),
-                    rev: g.rev,
-                    edited_proposal: None,
-                };
+                let call = decide_call(
+                    g,
+                    GateAction::Approve {
+                        edited_proposal: None,
+                    },
+                );
                 (call, format!("approve {}", g.agent_kind))
             })
             .collect();
@@ -352,7 +350,7 @@ impl App {
     pub(super) fn confirmed(&mut self, calls: Vec<(Call, String)>) -> Vec<Effect> {
         let mut effects = Vec::new();
         for (call, what) in calls {
-            if let Call::Approve { gate_id, .. } = &call {
+            if let Call::Decide { gate_id, .. } = &call {
                 self.marked.remove(gate_id);
             }
             effects.extend(self.send(call, what));
@@ -374,12 +372,18 @@ impl App {
 }
 
 fn cap_call(gate: &PendingGate, choice: IterationCapChoice) -> (Call, String) {
-    let call = Call::ResolveIterationCap {
+    let call = decide_call(gate, GateAction::ResolveIterationCap { choice });
+    (call, format!("{} at the iteration cap", choice.as_str()))
+}
+
+/// The one call every gate decision is sent as.
+pub(super) fn decide_call(gate: &PendingGate, action: GateAction) -> Call {
+    Call::Decide {
+        run_id: gate.run_id.clone(),
         gate_id: gate.id.clone(),
         rev: gate.rev,
-        choice,
-    };
-    (call, format!("{} at the iteration cap", choice.as_str()))
+        action,
+    }
 }
 
 fn wrong_kind(gate: &PendingGate, app: &App) -> String {

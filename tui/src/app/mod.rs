@@ -11,7 +11,7 @@ pub mod model;
 mod nav;
 
 use actions::{Action, Scope, Weight, spec_of};
-use cattery_protocol::wire::{Call, ServerFrame, WireError};
+use cattery_protocol::wire::{Call, FromReply, Reply, ServerFrame, WireError};
 use cattery_protocol::{GateKind, Millis, PendingGate, Run};
 use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
 use filter::Filter;
@@ -374,7 +374,7 @@ impl App {
     fn on_response(
         &mut self,
         id: u64,
-        result: Option<serde_json::Value>,
+        result: Option<Reply>,
         error: Option<WireError>,
     ) -> Vec<Effect> {
         let Some(pending) = self.pending.remove(&id) else {
@@ -382,18 +382,18 @@ impl App {
         };
         match (pending, error) {
             (Pending::Pipelines, None) => {
-                let list = result.and_then(|v| serde_json::from_value(v).ok());
+                let list = result.and_then(|r| FromReply::from_reply(r).ok());
                 self.model.pipelines = list.unwrap_or_default();
                 Vec::new()
             }
             (Pending::Spend, None) => {
-                self.spend = result.and_then(|v| serde_json::from_value(v).ok());
+                self.spend = result.and_then(|r| FromReply::from_reply(r).ok());
                 self.dirty = true;
                 Vec::new()
             }
             (Pending::Spend, Some(_)) => Vec::new(),
             (Pending::Audit { run_id }, None) => {
-                let entries = result.and_then(|v| serde_json::from_value(v).ok());
+                let entries = result.and_then(|r| FromReply::from_reply(r).ok());
                 self.history.run_id = Some(run_id);
                 self.history.entries = entries.unwrap_or_default();
                 self.dirty = true;
@@ -648,11 +648,7 @@ mod tests;
 
 fn gate_of(call: &Call) -> Option<&str> {
     match call {
-        Call::Approve { gate_id, .. }
-        | Call::RequestChanges { gate_id, .. }
-        | Call::Reject { gate_id, .. }
-        | Call::ResolveDecision { gate_id, .. }
-        | Call::ResolveIterationCap { gate_id, .. } => Some(gate_id),
+        Call::Decide { gate_id, .. } => Some(gate_id),
         _ => None,
     }
 }

@@ -4,7 +4,9 @@ use super::keymap::{Key, Keymap};
 use super::*;
 use crate::fixtures::{self, NOW};
 use cattery_protocol::wire::ErrorCode;
-use cattery_protocol::{GateKind, IterationCapChoice, Pipeline, ResolvedGate, StepSpec};
+use cattery_protocol::{
+    GateAction, GateKind, IterationCapChoice, Pipeline, ResolvedGate, StepSpec,
+};
 use crossterm::event::{KeyCode, KeyModifiers};
 
 fn app_with(keymap: Keymap, read_only: bool, editor: bool) -> App {
@@ -63,6 +65,23 @@ fn calls(effects: &[Effect]) -> Vec<Call> {
 }
 
 /// The inbox with the gate of `kind` selected (order: cap, decision, approval).
+/// The decision call the app should send for the fixture gate `gate_id`.
+fn decided(app: &App, gate_id: &str, action: GateAction) -> Call {
+    let run_id = app
+        .model
+        .inbox()
+        .into_iter()
+        .find(|g| g.id == gate_id)
+        .map(|g| g.run_id)
+        .unwrap_or_default();
+    Call::Decide {
+        run_id,
+        gate_id: gate_id.into(),
+        rev: 7,
+        action,
+    }
+}
+
 fn at_gate(app: &mut App, kind: GateKind) {
     press(app, &["3"]);
     let downs = match kind {
@@ -95,29 +114,25 @@ fn a_approves_the_selected_gate_at_the_rev_it_was_seen() {
     let mut app = app();
     at_gate(&mut app, GateKind::Approval);
     let sent = calls(&press(&mut app, &["a"]));
-    assert_eq!(
-        sent,
-        [Call::Approve {
-            gate_id: "gate-approval".into(),
-            rev: 7,
-            edited_proposal: None
-        }]
-    );
+    let approve = GateAction::Approve {
+        edited_proposal: None,
+    };
+    assert_eq!(sent, [decided(&app, "gate-approval", approve)]);
 }
 
 #[test]
 fn digits_answer_a_selected_decision_and_jump_views_elsewhere() {
     let mut app = app();
     at_gate(&mut app, GateKind::Decision);
-    let sent = calls(&press(&mut app, &["2"]));
-    assert_eq!(
-        sent,
-        [Call::ResolveDecision {
-            gate_id: "gate-decision".into(),
-            rev: 7,
-            option: "PostgreSQL".into()
-        }]
+    let expected = decided(
+        &app,
+        "gate-decision",
+        GateAction::ChooseOption {
+            option: "PostgreSQL".into(),
+        },
     );
+    let sent = calls(&press(&mut app, &["2"]));
+    assert_eq!(sent, [expected]);
     let again = calls(&press(&mut app, &["2"]));
     assert!(
         again.iter().all(|c| matches!(c, Call::Audit { .. })),
@@ -145,10 +160,12 @@ fn iteration_cap_keys_send_extra_round_and_proceed_and_confirm_stop_reset() {
         at_gate(&mut app, GateKind::IterationCap);
         app
     };
-    let cap = |choice| Call::ResolveIterationCap {
-        gate_id: "gate-cap".into(),
-        rev: 7,
-        choice,
+    let cap = |choice| {
+        decided(
+            &app(),
+            "gate-cap",
+            GateAction::ResolveIterationCap { choice },
+        )
     };
     assert_eq!(
         calls(&press(&mut at_cap(), &["+"])),
@@ -213,14 +230,11 @@ fn reject_takes_a_reason_in_the_inline_editor_then_asks_for_confirmation() {
         panic!("no confirmation: {:?}", app.modal);
     };
     assert!(prompt.contains("Reject"), "{prompt}");
-    assert_eq!(
-        calls(&press(&mut app, &["y"])),
-        [Call::Reject {
-            gate_id: "gate-approval".into(),
-            rev: 7,
-            reason: "wrong service".into()
-        }]
-    );
+    let reject = GateAction::Reject {
+        reason: "wrong service".into(),
+    };
+    let expected = decided(&app, "gate-approval", reject);
+    assert_eq!(calls(&press(&mut app, &["y"])), [expected]);
 }
 
 #[test]
@@ -240,15 +254,12 @@ fn request_changes_sends_the_feedback() {
     at_gate(&mut app, GateKind::Approval);
     press(&mut app, &["c"]);
     typed(&mut app, "split the migration");
-    assert_eq!(
-        calls(&press(&mut app, &["ctrl-s"])),
-        [Call::RequestChanges {
-            gate_id: "gate-approval".into(),
-            rev: 7,
-            feedback: "split the migration".into(),
-            comments: Vec::new()
-        }]
-    );
+    let changes = GateAction::RequestChanges {
+        feedback: "split the migration".into(),
+        comments: Vec::new(),
+    };
+    let expected = decided(&app, "gate-approval", changes);
+    assert_eq!(calls(&press(&mut app, &["ctrl-s"])), [expected]);
 }
 
 #[test]
@@ -269,15 +280,12 @@ fn an_edited_proposal_is_shown_as_a_diff_before_it_is_sent() {
     let lines = &app.viewer.as_ref().unwrap().lines;
     assert!(lines.contains(&(DiffTag::Removed, "3. Emit refund.created".into())));
     assert!(lines.contains(&(DiffTag::Added, "3. Emit refund.issued".into())));
+    let approve = GateAction::Approve {
+        edited_proposal: Some(edited.trim_end().to_owned()),
+    };
+    let expected = decided(&app, "gate-approval", approve);
     let sent = calls(&press(&mut app, &["enter"]));
-    assert_eq!(
-        sent,
-        [Call::Approve {
-            gate_id: "gate-approval".into(),
-            rev: 7,
-            edited_proposal: Some(edited.trim_end().to_owned())
-        }]
-    );
+    assert_eq!(sent, [expected]);
 }
 
 #[test]
@@ -310,7 +318,7 @@ fn approve_marked_names_the_count_and_approves_only_approvals() {
     assert_eq!(prompt, "Approve 1 marked gate?");
     let sent = calls(&press(&mut app, &["y"]));
     assert!(
-        matches!(sent.as_slice(), [Call::Approve { gate_id, .. }] if gate_id == "gate-approval")
+        matches!(sent.as_slice(), [Call::Decide { gate_id, action: GateAction::Approve { .. }, .. }] if gate_id == "gate-approval")
     );
 }
 
@@ -438,7 +446,7 @@ fn the_palette_runs_any_action_by_name_with_completion() {
     typed(&mut app, "choose 1");
     let sent = calls(&press(&mut app, &["enter"]));
     assert!(
-        matches!(sent.as_slice(), [Call::ResolveDecision { option, .. }] if option == "SQLite")
+        matches!(sent.as_slice(), [Call::Decide { action: GateAction::ChooseOption { option }, .. }] if option == "SQLite")
     );
 }
 
@@ -731,7 +739,7 @@ fn the_run_view_asks_for_its_history_once_and_again_after_a_decision() {
     app.run_sel = Some("run-rounding".into());
     let effects = press(&mut app, &["2"]);
     assert_eq!(audit_calls(&effects), [Some("run-rounding".to_owned())]);
-    let history = serde_json::to_value(fixtures::rounding_history()).unwrap();
+    let history = cattery_protocol::wire::Reply::Audit(fixtures::rounding_history());
     let answer = fixtures::answer(&effects, |c| matches!(c, Call::Audit { .. }), history).unwrap();
     app.on_frame(answer);
     assert_eq!(app.history.run_id.as_deref(), Some("run-rounding"));

@@ -1,0 +1,384 @@
+//! One example of every message that crosses the websocket, each checked to
+//! round-trip under its pinned wire name. The `name_of` matches have no
+//! wildcard, so a new variant does not compile until it has a name here, and
+//! the coverage tests fail until it has an example.
+
+use super::{block, card, run};
+use crate::event::{Event, RunPatch};
+use crate::roundtrip::assert_roundtrip;
+use crate::wire::*;
+use crate::*;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+fn call_name(call: &Call) -> &'static str {
+    match call {
+        Call::Status => "status",
+        Call::Shutdown => "shutdown",
+        Call::Board => "board",
+        Call::Runs => "runs",
+        Call::Inbox => "inbox",
+        Call::Pipelines => "pipelines",
+        Call::Notifications { .. } => "notifications",
+        Call::Act { .. } => "act",
+        Call::Dismiss { .. } => "dismiss",
+        Call::ResumePaused => "resume_paused",
+        Call::Spend => "spend",
+        Call::Audit { .. } => "audit",
+        Call::AddBlock { .. } => "add_block",
+        Call::Start { .. } => "start",
+        Call::Decide { .. } => "decide",
+        Call::Retry { .. } => "retry",
+        Call::RestartFromStep { .. } => "restart_from_step",
+        Call::Cancel { .. } => "cancel",
+        Call::Stop { .. } => "stop",
+    }
+}
+
+fn client_frame_name(frame: &ClientFrame) -> &'static str {
+    match frame {
+        ClientFrame::Hello { .. } => "hello",
+        ClientFrame::Subscribe { .. } => "subscribe",
+        ClientFrame::Request { .. } => "request",
+    }
+}
+
+fn server_frame_name(frame: &ServerFrame) -> &'static str {
+    match frame {
+        ServerFrame::Welcome { .. } => "welcome",
+        ServerFrame::Snapshot { .. } => "snapshot",
+        ServerFrame::Event { .. } => "event",
+        ServerFrame::Response { .. } => "response",
+        ServerFrame::Heartbeat { .. } => "heartbeat",
+        ServerFrame::Resync { .. } => "resync",
+        ServerFrame::Error { .. } => "error",
+    }
+}
+
+fn event_name(event: &Event) -> &'static str {
+    match event {
+        Event::Block { .. } => "block",
+        Event::Run { .. } => "run",
+        Event::RunPatch { .. } => "run_patch",
+        Event::GateOpened { .. } => "gate_opened",
+        Event::StepLog { .. } => "step_log",
+        Event::Notification { .. } => "notification",
+        Event::Bell { .. } => "bell",
+        Event::StepMetrics { .. } => "step_metrics",
+    }
+}
+
+fn reply_name(reply: &Reply) -> &'static str {
+    match reply {
+        Reply::Done => "done",
+        Reply::Status(_) => "status",
+        Reply::Board(_) => "board",
+        Reply::Block(_) => "block",
+        Reply::Runs(_) => "runs",
+        Reply::Run(_) => "run",
+        Reply::Inbox(_) => "inbox",
+        Reply::Pipelines(_) => "pipelines",
+        Reply::Notifications(_) => "notifications",
+        Reply::Notification(_) => "notification",
+        Reply::Resumed(_) => "resumed",
+        Reply::Spend(_) => "spend",
+        Reply::Audit(_) => "audit",
+    }
+}
+
+fn gate() -> PendingGate {
+    run()
+        .pending_gate()
+        .expect("the fixture run waits on a gate")
+}
+
+fn every_gate_action() -> Vec<GateAction> {
+    vec![
+        GateAction::Approve {
+            edited_proposal: Some("edited".into()),
+        },
+        GateAction::RequestChanges {
+            feedback: "split it".into(),
+            comments: vec![super::comment()],
+        },
+        GateAction::Reject {
+            reason: "wrong service".into(),
+        },
+        GateAction::ChooseOption {
+            option: "SQLite".into(),
+        },
+        GateAction::ResolveIterationCap {
+            choice: IterationCapChoice::ExtraRound,
+        },
+    ]
+}
+
+fn every_call() -> Vec<Call> {
+    let mut calls = vec![
+        Call::Status,
+        Call::Shutdown,
+        Call::Board,
+        Call::Runs,
+        Call::Inbox,
+        Call::Pipelines,
+        Call::Notifications { all: true },
+        Call::Act { id: "n_1".into() },
+        Call::Dismiss { id: "n_2".into() },
+        Call::ResumePaused,
+        Call::Spend,
+        Call::Audit {
+            run_id: Some("r_1".into()),
+        },
+        Call::AddBlock {
+            title: "Refunds".into(),
+            description: "add refunds".into(),
+            parent_id: Some("b_0".into()),
+            level: BlockLevel::Module,
+        },
+        Call::Start {
+            block_id: "b_1".into(),
+            pipeline_id: "quick".into(),
+        },
+        Call::Retry {
+            run_id: "r_1".into(),
+        },
+        Call::RestartFromStep {
+            run_id: "r_1".into(),
+            step: 2,
+        },
+        Call::Cancel {
+            block_id: "b_1".into(),
+        },
+        Call::Stop {
+            run_id: "r_1".into(),
+        },
+    ];
+    calls.extend(every_gate_action().into_iter().map(|action| Call::Decide {
+        run_id: "r_1".into(),
+        gate_id: "g_1".into(),
+        rev: 3,
+        action,
+    }));
+    calls
+}
+
+fn spend() -> SpendReport {
+    SpendReport {
+        month: "2026-12".into(),
+        spent: 1.5,
+        budget: 10.0,
+        currency: "EUR".into(),
+        unpriced_calls: 1,
+        over_budget: false,
+    }
+}
+
+fn every_reply() -> Vec<Reply> {
+    let pipeline = Pipeline {
+        id: "quick".into(),
+        name: "Quick".into(),
+        description: String::new(),
+        steps: Vec::new(),
+    };
+    let audit = AuditEntry {
+        seq: 1,
+        at: 2,
+        actor: "ana".into(),
+        run_id: "r_1".into(),
+        gate_id: "g_1".into(),
+        gate_kind: GateKind::Approval,
+        choice: "approve".into(),
+        text: None,
+    };
+    vec![
+        Reply::Done,
+        Reply::Status(DaemonStatus {
+            daemon_version: "0.1.0".into(),
+            protocol_version: PROTOCOL_VERSION,
+            executor: "process".into(),
+            pid: 42,
+            seq: 9,
+            live_runs: 1,
+        }),
+        Reply::Board(vec![block()]),
+        Reply::Block(Box::new(block())),
+        Reply::Runs(vec![run()]),
+        Reply::Run(Box::new(run())),
+        Reply::Inbox(vec![gate()]),
+        Reply::Pipelines(vec![pipeline]),
+        Reply::Notifications(vec![card()]),
+        Reply::Notification(Box::new(card())),
+        Reply::Resumed(Resumed {
+            resumed: 2,
+            spend: spend(),
+        }),
+        Reply::Spend(spend()),
+        Reply::Audit(vec![audit]),
+    ]
+}
+
+fn every_event() -> Vec<Event> {
+    let old = run();
+    let mut new = old.clone();
+    new.rev += 1;
+    new.steps[0].attempts += 1;
+    vec![
+        Event::Block { block: block() },
+        Event::Run {
+            run: Arc::new(run()),
+        },
+        Event::RunPatch {
+            patch: RunPatch::between(&old, &new).expect("the runs differ"),
+        },
+        Event::GateOpened { gate: gate() },
+        Event::StepLog {
+            run_id: "r_1".into(),
+            step_index: 0,
+            at: 1,
+            level: agent::LogLevel::Warn,
+            line: "careful".into(),
+        },
+        Event::Notification { card: card() },
+        Event::Bell {
+            title: "t".into(),
+            body: "b".into(),
+        },
+        Event::StepMetrics {
+            run_id: "r_1".into(),
+            step_index: 0,
+            metrics: StepMetrics::default(),
+        },
+    ]
+}
+
+fn every_client_frame() -> Vec<ClientFrame> {
+    let mut frames = vec![
+        ClientFrame::Hello {
+            protocol_version: PROTOCOL_VERSION,
+            token: "t".into(),
+            client: "ctl".into(),
+        },
+        ClientFrame::Subscribe { since_seq: Some(4) },
+    ];
+    frames.extend(
+        every_call()
+            .into_iter()
+            .enumerate()
+            .map(|(i, call)| ClientFrame::Request { id: i as u64, call }),
+    );
+    frames
+}
+
+fn every_server_frame() -> Vec<ServerFrame> {
+    let error = WireError {
+        code: ErrorCode::Stale,
+        message: "refresh".into(),
+    };
+    let mut frames = vec![
+        ServerFrame::Welcome {
+            protocol_version: PROTOCOL_VERSION,
+            daemon_version: "0.1.0".into(),
+            executor: "docker".into(),
+            seq: 9,
+        },
+        ServerFrame::Snapshot {
+            seq: 9,
+            board: vec![block()],
+            runs: vec![run()],
+            inbox: vec![gate()],
+            notifications: vec![card()],
+        },
+        ServerFrame::Response {
+            id: 7,
+            result: None,
+            error: Some(error.clone()),
+        },
+        ServerFrame::Heartbeat { seq: 10 },
+        ServerFrame::Resync {
+            reason: "slow".into(),
+        },
+        ServerFrame::Error { error },
+    ];
+    frames.extend(
+        every_event()
+            .into_iter()
+            .map(|event| ServerFrame::Event { seq: 11, event }),
+    );
+    frames.extend(
+        every_reply()
+            .into_iter()
+            .map(|reply| ServerFrame::Response {
+                id: 8,
+                result: Some(reply),
+                error: None,
+            }),
+    );
+    frames
+}
+
+/// Round-trips each example, checks its tag is the pinned name and returns
+/// the names seen.
+fn check<T>(examples: &[T], tag: &str, name: fn(&T) -> &'static str) -> BTreeSet<&'static str>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    examples
+        .iter()
+        .map(|example| {
+            let json = assert_roundtrip(example);
+            assert_eq!(json[tag], name(example), "{example:?}");
+            name(example)
+        })
+        .collect()
+}
+
+#[test]
+fn every_call_round_trips_under_its_method_name() {
+    let seen = check(&every_call(), "method", call_name);
+    assert_eq!(seen.len(), 19, "an example per Call variant: {seen:?}");
+}
+
+#[test]
+fn every_reply_round_trips_under_its_reply_name_and_hands_back_its_payload() {
+    let seen = check(&every_reply(), "reply", reply_name);
+    assert_eq!(seen.len(), 13, "an example per Reply variant: {seen:?}");
+    let runs: Vec<Run> = FromReply::from_reply(Reply::Runs(vec![run()])).unwrap();
+    assert_eq!(runs, [run()]);
+    let wrong = <Vec<Block> as FromReply>::from_reply(Reply::Spend(spend()));
+    assert_eq!(
+        wrong,
+        Err(Reply::Spend(spend())),
+        "another shape is handed back"
+    );
+}
+
+#[test]
+fn every_event_round_trips_under_its_kind() {
+    let seen = check(&every_event(), "kind", event_name);
+    assert_eq!(seen.len(), 8, "an example per Event variant: {seen:?}");
+}
+
+#[test]
+fn every_client_and_server_frame_round_trips_under_its_type() {
+    let seen = check(&every_client_frame(), "type", client_frame_name);
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    let seen = check(&every_server_frame(), "type", server_frame_name);
+    assert_eq!(seen.len(), 7, "{seen:?}");
+}
+
+#[test]
+fn a_decision_names_its_run_gate_rev_and_action() {
+    let call = Call::Decide {
+        run_id: "r_1".into(),
+        gate_id: "g_1".into(),
+        rev: 3,
+        action: GateAction::ResolveIterationCap {
+            choice: IterationCapChoice::StopReset,
+        },
+    };
+    let json = assert_roundtrip(&call);
+    assert_eq!(json["params"]["run_id"], "r_1");
+    assert_eq!(json["params"]["rev"], 3);
+    assert_eq!(json["params"]["action"]["action"], "resolve_iteration_cap");
+    assert_eq!(json["params"]["action"]["choice"], "stop-reset");
+}
