@@ -60,6 +60,7 @@ async fn executor_step(
         job_id: job_id.clone(),
         agent: AgentDef {
             kind: "bench".to_owned(),
+            role: cattery_protocol::AgentRole::Producer,
             command: Vec::new(),
             image: Some(IMAGE.to_owned()),
             image_command: vec!["sh".to_owned(), "-c".to_owned(), SCRIPT.to_owned()],

@@ -49,8 +49,10 @@ pub struct Block {
 crate::wire_enum! {
     /// What an agent does in a pipeline; the engine, the cards and the
     /// block's final status read this, never the agent's name.
+    #[derive(Default)]
     pub enum AgentRole {
         /// Makes the work: plans, code, documents.
+        #[default]
         Producer = "producer" / "producer",
         /// Grades the step before it (a companion).
         Grader = "grader" / "grader",
@@ -77,6 +79,9 @@ pub struct CompanionSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepSpec {
     pub agent_kind: String,
+    /// What the agent does here; from `role` in agents.toml.
+    #[serde(default)]
+    pub role: AgentRole,
     #[serde(default)]
     pub requires_approval: bool,
     #[serde(default)]
@@ -288,6 +293,10 @@ pub struct JobRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub agent_kind: String,
+    /// What the agent does here; the engine and the cards read this, never
+    /// the kind's name.
+    #[serde(default)]
+    pub role: AgentRole,
     pub state: StepState,
     pub progress: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]

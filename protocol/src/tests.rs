@@ -15,6 +15,7 @@ fn comment() -> ReviewComment {
 fn step() -> Step {
     Step {
         warnings: Vec::new(),
+        role: AgentRole::Grader,
         agent_kind: "reviewer".into(),
         state: StepState::WaitingDecision,
         progress: 0.5,
@@ -158,6 +159,7 @@ fn pipeline_round_trips() {
         name: "Quick".into(),
         description: "d".into(),
         steps: vec![StepSpec {
+            role: crate::AgentRole::Producer,
             agent_kind: "reviewer".into(),
             requires_approval: false,
             companion: Some(CompanionSpec {

@@ -34,6 +34,7 @@ fn busy() -> App {
 
 fn pipeline(id: &str, description: &str) -> Pipeline {
     let step = |agent: &str| StepSpec {
+        role: cattery_protocol::AgentRole::Producer,
         agent_kind: agent.into(),
         requires_approval: false,
         companion: None,

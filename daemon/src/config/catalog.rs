@@ -3,7 +3,7 @@
 
 use super::assets::{AGENTS_TOML, PIPELINES};
 use super::error::ConfigError;
-use cattery_protocol::{CompanionSpec, Pipeline, StepSpec};
+use cattery_protocol::{AgentRole, CompanionSpec, Pipeline, StepSpec};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -25,6 +25,9 @@ pub struct AgentDef {
     pub env: BTreeMap<String, String>,
     pub limits: ContainerLimits,
     pub timeout_secs: u64,
+    /// What the agent does in a pipeline: `grader` when it is a companion,
+    /// else as configured (default `producer`).
+    pub role: AgentRole,
     pub companion_of: Option<String>,
     pub threshold: f64,
     pub max_attempts: u32,
@@ -58,6 +61,7 @@ struct AgentFields {
     pids_limit: Option<i64>,
     network: Option<String>,
     timeout_secs: Option<u64>,
+    role: Option<AgentRole>,
     companion_of: Option<String>,
     threshold: Option<f64>,
     max_attempts: Option<u32>,
@@ -75,6 +79,7 @@ impl AgentFields {
             pids_limit: over.pids_limit.or(self.pids_limit),
             network: over.network.or(self.network),
             timeout_secs: over.timeout_secs.or(self.timeout_secs),
+            role: over.role.or(self.role),
             companion_of: over.companion_of.or(self.companion_of),
             threshold: over.threshold.or(self.threshold),
             max_attempts: over.max_attempts.or(self.max_attempts),
@@ -271,6 +276,7 @@ impl Catalog {
         };
         Ok(StepSpec {
             agent_kind: kind,
+            role: agent.role,
             requires_approval: step.requires_approval,
             companion,
             timeout_secs: step.timeout_secs.unwrap_or(agent.timeout_secs),
@@ -391,6 +397,13 @@ fn resolve_agents(
                 &format!("define [agents.{producer}], or fix companion_of"),
             );
         }
+        let role = role_of(
+            &kind,
+            fields.role,
+            fields.companion_of.as_deref(),
+            &source,
+            offset,
+        )?;
         let limits = ContainerLimits {
             memory_mb: fields.memory_mb.unwrap_or(512),
             cpus: fields.cpus.unwrap_or(1.0),
@@ -416,6 +429,7 @@ fn resolve_agents(
                 env: fields.env.unwrap_or_default(),
                 limits,
                 timeout_secs: fields.timeout_secs.unwrap_or(600),
+                role,
                 companion_of: fields.companion_of,
                 threshold: fields.threshold.unwrap_or(DEFAULT_THRESHOLD),
                 max_attempts: fields.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
@@ -423,6 +437,33 @@ fn resolve_agents(
         );
     }
     Ok(agents)
+}
+
+/// An agent's role: a companion grades, and only a companion may.
+fn role_of(
+    kind: &str,
+    role: Option<AgentRole>,
+    companion_of: Option<&str>,
+    source: &Source,
+    offset: usize,
+) -> Result<AgentRole, ConfigError> {
+    match (role, companion_of) {
+        (None | Some(AgentRole::Grader), Some(_)) => Ok(AgentRole::Grader),
+        (Some(role), Some(producer)) => source.error(
+            Some(offset),
+            format!(
+                "agent `{kind}` grades `{producer}` (companion_of), so its role is grader, not {}",
+                role.as_str()
+            ),
+            "remove `role`, or remove companion_of if it does not grade",
+        ),
+        (Some(AgentRole::Grader), None) => source.error(
+            Some(offset),
+            format!("agent `{kind}` has role grader but grades nothing"),
+            "set companion_of to the kind it grades, or choose another role",
+        ),
+        (role, None) => Ok(role.unwrap_or_default()),
+    }
 }
 
 fn read_optional(path: Option<&Path>) -> Result<Option<String>, ConfigError> {

@@ -1,4 +1,4 @@
-use cattery_protocol::{BlockStatus, Run, RunStatus};
+use cattery_protocol::{AgentRole, BlockStatus, Run, RunStatus};
 
 /// The block status a run implies (DOMAIN.md "Block"). Cancel overrides this
 /// with `planned`, which the run alone cannot tell. A finished run with a
@@ -15,9 +15,9 @@ pub fn block_status_for(run: &Run) -> BlockStatus {
     }
 }
 
-/// Whether a merger step ran (not skipped) in this run.
+/// Whether a step with the merger role ran (not skipped) in this run.
 pub fn has_merger(run: &Run) -> bool {
     run.steps
         .iter()
-        .any(|s| s.agent_kind == "merger" && s.skipped.is_none())
+        .any(|s| s.role == AgentRole::Merger && s.skipped.is_none())
 }

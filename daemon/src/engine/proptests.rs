@@ -25,6 +25,7 @@ fn pipeline(shape: &[(u8, bool)]) -> Pipeline {
             _ => ("tester", None),
         };
         steps.push(StepSpec {
+            role: cattery_protocol::AgentRole::Producer,
             agent_kind: agent_kind.into(),
             requires_approval: gated,
             companion,

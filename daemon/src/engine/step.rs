@@ -12,6 +12,7 @@ pub const HISTORY_LIMIT: usize = 20;
 pub fn from_spec(spec: &StepSpec) -> Step {
     Step {
         agent_kind: spec.agent_kind.clone(),
+        role: spec.role,
         state: StepState::Pending,
         progress: 0.0,
         progress_label: None,
@@ -50,6 +51,7 @@ pub fn from_spec(spec: &StepSpec) -> Step {
 pub fn fresh_copy(step: &Step) -> Step {
     let spec = StepSpec {
         agent_kind: step.agent_kind.clone(),
+        role: step.role,
         requires_approval: step.requires_approval,
         companion: step.companion.as_ref().map(|c| CompanionSpec {
             producer_kind: c.producer_kind.clone(),

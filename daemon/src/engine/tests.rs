@@ -4,8 +4,17 @@ use super::*;
 use cattery_protocol::agent::{AgentResult, DecisionRequest, Grade};
 use cattery_protocol::*;
 
+/// A step of an agent with the merger role, whatever its name.
+pub(crate) fn merger(kind: &str) -> StepSpec {
+    StepSpec {
+        role: cattery_protocol::AgentRole::Merger,
+        ..spec(kind)
+    }
+}
+
 pub(crate) fn spec(kind: &str) -> StepSpec {
     StepSpec {
+        role: cattery_protocol::AgentRole::Producer,
         agent_kind: kind.into(),
         requires_approval: false,
         companion: None,
@@ -26,7 +35,7 @@ pub(crate) fn quick() -> Pipeline {
         id: "quick".into(),
         name: "Quick".into(),
         description: String::new(),
-        steps: vec![architect, spec("coder"), reviewer, spec("merger")],
+        steps: vec![architect, spec("coder"), reviewer, merger("merger")],
     }
 }
 
@@ -283,7 +292,7 @@ fn final_step_is_never_gated() {
 #[test]
 fn agent_decision_parks_and_the_chosen_option_reruns_the_step() {
     let mut h = Harness::new(&Pipeline {
-        steps: vec![spec("coder"), spec("merger")],
+        steps: vec![spec("coder"), merger("merger")],
         ..quick()
     });
     let ask = JobResult::Succeeded(AgentResult {

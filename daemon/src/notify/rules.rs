@@ -3,7 +3,7 @@
 
 use crate::engine;
 use cattery_protocol::text::first_line;
-use cattery_protocol::{NotificationType, Run, RunStatus};
+use cattery_protocol::{AgentRole, NotificationType, Run, RunStatus};
 use serde_json::json;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -43,8 +43,8 @@ pub fn card_for(run: &Run, block_title: &str) -> Option<Draft> {
 }
 
 fn waiting_kind(run: &Run) -> NotificationType {
-    match run.current().map(|s| s.agent_kind.as_str()) {
-        Some("merger") => NotificationType::MergeReview,
+    match run.current().map(|s| s.role) {
+        Some(AgentRole::Merger) => NotificationType::MergeReview,
         _ => NotificationType::DecisionRequired,
     }
 }
@@ -57,15 +57,15 @@ fn finished_kind(run: &Run) -> Option<NotificationType> {
         .then_some(NotificationType::PipelineComplete)
 }
 
-/// A failing test or CI step gets its own card; other failures show on the
-/// board and need no card.
+/// A failing tester or gate helper (a CI check) gets its own card; other
+/// failures show on the board and need no card.
 fn failure_kind(run: &Run) -> Option<NotificationType> {
     let failure = run.failure.as_ref()?;
-    let agent = run.steps.get(failure.step_index)?.agent_kind.as_str();
-    if agent.contains("test") {
-        return Some(NotificationType::TestFailed);
+    match run.steps.get(failure.step_index)?.role {
+        AgentRole::Tester => Some(NotificationType::TestFailed),
+        AgentRole::GateHelper => Some(NotificationType::CiFailed),
+        AgentRole::Producer | AgentRole::Grader | AgentRole::Merger => None,
     }
-    (agent == "ci" || agent.starts_with("ci-")).then_some(NotificationType::CiFailed)
 }
 
 fn draft(run: &Run, kind: NotificationType, block: &str) -> Draft {

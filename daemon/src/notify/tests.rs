@@ -155,7 +155,8 @@ fn a_failed_test_step_raises_test_failed_and_a_plain_failure_raises_nothing() {
     let f = fixture();
     let mut run = parked();
     run.status = RunStatus::Failed;
-    run.steps[0].agent_kind = "tester-api".into();
+    run.steps[0].agent_kind = "api-checks".into();
+    run.steps[0].role = cattery_protocol::AgentRole::Tester;
     run.failure = Some(cattery_protocol::Failure {
         cancellation: None,
         kind: cattery_protocol::FailureKind::Agent,
@@ -170,7 +171,7 @@ fn a_failed_test_step_raises_test_failed_and_a_plain_failure_raises_nothing() {
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].kind, NotificationType::TestFailed);
     assert_eq!(open[0].body, "3 tests failed");
-    run.steps[0].agent_kind = "coder".into();
+    run.steps[0].role = cattery_protocol::AgentRole::Producer;
     run.block_id = "b_2".into();
     let mut other = block();
     other.id = "b_2".into();
@@ -184,7 +185,8 @@ fn a_run_done_without_a_merger_raises_no_card_unless_it_opened_a_pull_request() 
     let f = fixture();
     let mut done = parked();
     done.status = RunStatus::Done;
-    done.steps.retain(|s| s.agent_kind != "merger");
+    done.steps
+        .retain(|s| s.role != cattery_protocol::AgentRole::Merger);
     f.attention.on_run(&done);
     assert!(f.store.notifications(false).unwrap().is_empty());
     done.pull_request = Some(cattery_protocol::agent::PullRequest {
@@ -200,4 +202,36 @@ fn a_run_done_without_a_merger_raises_no_card_unless_it_opened_a_pull_request() 
         open[0].body
     );
     assert_eq!(open[0].payload["pr_url"], "https://git.example/pr/3");
+}
+
+#[test]
+fn a_gate_on_a_step_with_the_merger_role_is_a_merge_review_whatever_its_name() {
+    let f = fixture();
+    let mut run = parked();
+    run.steps[0].agent_kind = "merge-bot".into();
+    run.steps[0].role = cattery_protocol::AgentRole::Merger;
+    f.attention.on_run(&run);
+    let open = f.store.notifications(false).unwrap();
+    assert_eq!(open[0].kind, NotificationType::MergeReview);
+}
+
+#[test]
+fn a_failed_gate_helper_raises_ci_failed_whatever_its_name() {
+    let f = fixture();
+    let mut run = parked();
+    run.status = RunStatus::Failed;
+    run.steps[0].agent_kind = "lint-and-build".into();
+    run.steps[0].role = cattery_protocol::AgentRole::GateHelper;
+    run.failure = Some(cattery_protocol::Failure {
+        cancellation: None,
+        kind: cattery_protocol::FailureKind::Agent,
+        message: "build red".into(),
+        detail: None,
+        hint: None,
+        occurred_at: 0,
+        step_index: 0,
+    });
+    f.attention.on_run(&run);
+    let open = f.store.notifications(false).unwrap();
+    assert_eq!(open[0].kind, NotificationType::CiFailed);
 }

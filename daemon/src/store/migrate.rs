@@ -102,6 +102,20 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE blocks ADD COLUMN pull_request TEXT;
     "#,
+    // 6: steps carry their agent's role. Steps stored before roles get the
+    // role the old name rules implied, so a stored run ends as it would have.
+    r#"
+    UPDATE run_steps SET doc = json_set(doc, '$.role',
+        CASE
+            WHEN json_extract(doc, '$.companion') IS NOT NULL THEN 'grader'
+            WHEN json_extract(doc, '$.agent_kind') = 'merger' THEN 'merger'
+            WHEN json_extract(doc, '$.agent_kind') LIKE '%test%' THEN 'tester'
+            WHEN json_extract(doc, '$.agent_kind') = 'ci'
+              OR json_extract(doc, '$.agent_kind') LIKE 'ci-%' THEN 'gate-helper'
+            ELSE 'producer'
+        END)
+    WHERE json_extract(doc, '$.role') IS NULL;
+    "#,
 ];
 
 pub fn supported_version() -> i64 {

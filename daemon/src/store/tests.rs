@@ -202,6 +202,35 @@ fn a_schema_1_database_moves_its_steps_into_rows() {
 }
 
 #[test]
+fn steps_stored_before_roles_get_the_role_their_kind_implied() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cattery.db");
+    let store = Store::open(&path).unwrap();
+    let run = insert_run(&store);
+    drop(store);
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "UPDATE run_steps SET doc = json_remove(doc, '$.role');
+             UPDATE run_steps SET doc = json_set(doc, '$.agent_kind', 'ci-lint') WHERE idx = 1;",
+        )
+        .unwrap();
+        conn.pragma_update(None, "user_version", 5).unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let roles: Vec<_> = store
+        .run(&run.id)
+        .unwrap()
+        .unwrap()
+        .steps
+        .iter()
+        .map(|s| s.role)
+        .collect();
+    use cattery_protocol::AgentRole as R;
+    assert_eq!(roles, [R::Producer, R::GateHelper, R::Grader, R::Merger]);
+}
+
+#[test]
 fn a_write_of_changed_steps_reads_back_as_the_whole_run() {
     let (_dir, store) = open();
     let run = insert_run(&store);

@@ -19,6 +19,7 @@ fn app_with(keymap: Keymap, read_only: bool, editor: bool) -> App {
         name: "Quick".into(),
         description: "plan, build, review".into(),
         steps: vec![StepSpec {
+            role: cattery_protocol::AgentRole::Producer,
             agent_kind: "architect".into(),
             requires_approval: true,
             companion: None,

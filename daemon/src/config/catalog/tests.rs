@@ -131,3 +131,37 @@ fn an_unknown_key_is_refused() {
     assert!(err.message.contains("comand"), "{err}");
     assert_eq!(err.line, Some(2), "{err}");
 }
+
+#[test]
+fn built_in_kinds_have_their_roles_and_a_user_kind_takes_its_configured_role() {
+    let catalog = load_with(&[("agents.toml", "[agents.merge-bot]\nrole = \"merger\"\n")]).unwrap();
+    let role = |kind: &str| catalog.agents[kind].role;
+    assert_eq!(role("merger"), AgentRole::Merger);
+    assert_eq!(role("tester"), AgentRole::Tester);
+    assert_eq!(role("reviewer"), AgentRole::Grader, "a companion grades");
+    assert_eq!(role("coder"), AgentRole::Producer);
+    assert_eq!(role("merge-bot"), AgentRole::Merger);
+}
+
+#[test]
+fn a_misspelt_role_is_refused_with_the_file_line_and_the_roles_there_are() {
+    let err = load_with(&[("agents.toml", "[agents.bot]\nrole = \"merge\"\n")]).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("agents.toml:2:"), "{text}");
+    assert!(
+        text.contains("merge") && text.contains("gate-helper"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_role_that_contradicts_companion_of_is_refused() {
+    let err = load_with(&[(
+        "agents.toml",
+        "[agents.bot]\ncompanion_of = \"coder\"\nrole = \"tester\"\n",
+    )])
+    .unwrap_err();
+    assert!(err.to_string().contains("its role is grader"), "{err}");
+    let err = load_with(&[("agents.toml", "[agents.bot]\nrole = \"grader\"\n")]).unwrap_err();
+    assert!(err.to_string().contains("grades nothing"), "{err}");
+}

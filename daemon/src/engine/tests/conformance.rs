@@ -90,7 +90,7 @@ fn a_grader_repaired_on_its_second_try_is_judged_as_usual_and_its_repair_count_r
 #[test]
 fn a_grader_with_no_producer_before_it_passes_without_a_grade() {
     let mut pipeline = quick();
-    pipeline.steps = vec![pipeline.steps[2].clone(), spec("merger")];
+    pipeline.steps = vec![pipeline.steps[2].clone(), merger("merger")];
     let mut h = Harness::new(&pipeline);
     assert_eq!(h.finish(no_grade("nothing to grade")), Outcome::Continue);
     assert_eq!(h.run.steps[0].state, StepState::Done);
@@ -99,7 +99,7 @@ fn a_grader_with_no_producer_before_it_passes_without_a_grade() {
 #[test]
 fn a_decision_asked_again_after_an_answer_is_taken_as_the_output_with_a_warning() {
     let mut h = Harness::new(&Pipeline {
-        steps: vec![spec("coder"), spec("merger")],
+        steps: vec![spec("coder"), merger("merger")],
         ..quick()
     });
     h.finish(ask("which queue?"));
@@ -283,7 +283,7 @@ fn a_run_without_a_merger_that_opened_a_pull_request_leaves_its_block_pr_ready()
 #[test]
 fn a_run_with_a_merger_leaves_its_block_done_even_with_a_pull_request() {
     let mut h = Harness::new(&Pipeline {
-        steps: vec![spec("coder"), spec("merger")],
+        steps: vec![spec("coder"), merger("merger")],
         ..quick()
     });
     h.finish(with_pr("code", "https://git.example/pr/8"));
@@ -379,4 +379,48 @@ fn retry_of_a_stopped_run_or_one_that_failed_on_its_own_is_allowed() {
     assert!(retry(&ended(stop), &cx(&ids, 9)).is_ok());
     let failed = failed_at_coder();
     assert!(retry(&failed.run, &failed.cx()).is_ok());
+}
+
+/// The pipeline `ship` from a user's config dir whose agents.toml defines
+/// `merge-bot` with `role`.
+fn ship_with_merge_bot(role: &str) -> Pipeline {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("agents.toml"),
+        format!("[agents.merge-bot]\nrole = \"{role}\"\n\n[agents.merger]\nrole = \"producer\"\n"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("pipelines")).unwrap();
+    std::fs::write(
+        dir.path().join("pipelines/ship.toml"),
+        "name = \"Ship\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"merge-bot\"\n",
+    )
+    .unwrap();
+    let catalog =
+        crate::config::Catalog::load(Some(dir.path()), std::path::Path::new("/a")).unwrap();
+    catalog.pipelines["ship"].clone()
+}
+
+#[test]
+fn a_merge_bot_with_the_merger_role_finishes_its_block_exactly_like_merger() {
+    let pipeline = ship_with_merge_bot("merger");
+    assert_eq!(pipeline.steps[1].role, cattery_protocol::AgentRole::Merger);
+    let mut h = Harness::new(&pipeline);
+    h.finish(with_pr("code", "https://git.example/pr/9"));
+    h.finish(output("merged"));
+    h.advance();
+    assert_eq!(h.run.status, RunStatus::Done);
+    assert_eq!(h.last_block.as_ref().unwrap().status, BlockStatus::Done);
+}
+
+#[test]
+fn an_agent_named_merger_without_the_merger_role_leaves_a_pull_request_for_a_human() {
+    let mut pipeline = ship_with_merge_bot("producer");
+    pipeline.steps[1].agent_kind = "merger".into();
+    pipeline.steps[1].role = cattery_protocol::AgentRole::Producer;
+    let mut h = Harness::new(&pipeline);
+    h.finish(with_pr("code", "https://git.example/pr/10"));
+    h.finish(output("not merged"));
+    h.advance();
+    assert_eq!(h.last_block.as_ref().unwrap().status, BlockStatus::PrReady);
 }
