@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use cattery_daemon::app;
-use cattery_daemon::config::{Paths, Settings};
+use cattery_daemon::config::{Paths, Settings, platform_paths};
 use cattery_daemon::events::Bus;
 use cattery_daemon::server;
 use clap::Parser;
@@ -43,7 +43,7 @@ fn run() -> Result<()> {
         .init();
     let paths = match &args.home {
         Some(home) => Paths::under(home),
-        None => Paths::platform().context("no home directory found; pass --home DIR")?,
+        None => platform_paths().context("no home directory found; pass --home DIR")?,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let served = runtime.block_on(serve(paths));

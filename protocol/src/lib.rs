@@ -7,6 +7,7 @@
 pub mod agent;
 pub mod domain;
 pub mod event;
+pub mod home;
 pub mod names;
 pub mod text;
 pub mod wire;

@@ -277,14 +277,14 @@ command = ["sh", "-c", "echo '{\"type\":\"result\",\"output\":\"plan\"}'"]
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let data = home.path().join("data");
-    while !data.join("port").exists() {
+    let layout = cattery_protocol::home::Layout::under(home.path());
+    while !layout.port_file().exists() {
         assert!(child.try_wait().unwrap().is_none(), "catteryd exited");
         std::thread::sleep(Duration::from_millis(20));
     }
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let mut client = Client::connect(&data, "bench").await.unwrap();
+        let mut client = Client::connect(&layout, "bench").await.unwrap();
         for i in 0..10_000 {
             let call = Call::AddBlock {
                 title: format!("block {i}"),

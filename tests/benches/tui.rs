@@ -136,7 +136,7 @@ async fn idle() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
     let daemon = DaemonProcess::start();
-    let mut client = cattery_tui::client::Client::connect(&daemon.data, "bench")
+    let mut client = cattery_tui::client::Client::connect(&daemon.home, "bench")
         .await
         .unwrap();
     for i in 0..50 {

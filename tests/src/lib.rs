@@ -8,6 +8,7 @@ use cattery_daemon::exec::{DockerExecutor, Executor, ProcessExecutor};
 use cattery_daemon::service::Daemon;
 use cattery_daemon::service::ops::NewBlock;
 use cattery_protocol::event::Event;
+use cattery_protocol::home::Layout;
 use cattery_protocol::wire::Call;
 use cattery_protocol::{Block, BlockLevel, PendingGate, Run};
 use cattery_tui::client::Client;
@@ -203,7 +204,8 @@ pub fn docker_cli(args: &[&str]) -> (bool, String) {
 pub struct DaemonProcess {
     child: std::process::Child,
     pub dir: tempfile::TempDir,
-    pub data: PathBuf,
+    /// Where this daemon's files are; clients connect through it.
+    pub home: Layout,
 }
 
 impl DaemonProcess {
@@ -213,9 +215,9 @@ impl DaemonProcess {
             dir.path(),
             &[("config.toml", "executor = \"process\"\nport = 0\n")],
         );
-        let data = dir.path().join("data");
+        let home = Layout::under(dir.path());
         let child = spawn_catteryd_with(dir.path(), &[]);
-        Self { child, dir, data }
+        Self { child, dir, home }
     }
 
     /// Kills the daemon hard, as a crash would.
@@ -263,8 +265,8 @@ pub fn cattery_ok(home: &Path, args: &[&str]) -> serde_json::Value {
 /// `catteryd --home HOME` on a home whose config is already written, with
 /// extra environment; returns once it listens.
 pub fn spawn_catteryd_with(home: &Path, env: &[(&str, &Path)]) -> std::process::Child {
-    let data = Paths::under(home).data;
-    let _ = std::fs::remove_file(data.join("port"));
+    let port_file = Paths::under(home).port_file();
+    let _ = std::fs::remove_file(&port_file);
     let mut command = Command::new(catteryd());
     command
         .arg("--home")
@@ -276,7 +278,7 @@ pub fn spawn_catteryd_with(home: &Path, env: &[(&str, &Path)]) -> std::process::
     }
     let child = command.spawn().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !data.join("port").exists() {
+    while !port_file.exists() {
         assert!(
             std::time::Instant::now() < deadline,
             "catteryd wrote no port file"

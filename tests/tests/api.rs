@@ -2,11 +2,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use cattery_protocol::event::Event;
+use cattery_protocol::home::Layout;
 use cattery_protocol::wire::{Call, ClientFrame, ErrorCode, ServerFrame};
 use cattery_protocol::*;
 use cattery_tests::DaemonProcess;
 use cattery_tui::client::{Client, ClientError};
-use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -14,8 +14,8 @@ fn daemon() -> DaemonProcess {
     DaemonProcess::start()
 }
 
-async fn client(data: &Path, name: &str) -> Client {
-    Client::connect(data, name).await.unwrap()
+async fn client(home: &Layout, name: &str) -> Client {
+    Client::connect(home, name).await.unwrap()
 }
 
 async fn start_task(client: &mut Client, description: &str, pipeline: &str) -> Run {
@@ -68,11 +68,11 @@ async fn several_clients_see_the_same_gap_free_events_in_order() {
     let d = daemon();
     let mut watchers = Vec::new();
     for n in 0..3 {
-        let mut c = client(&d.data, &format!("watcher-{n}")).await;
+        let mut c = client(&d.home, &format!("watcher-{n}")).await;
         snapshot_seq(&mut c).await;
         watchers.push(c);
     }
-    let mut driver = client(&d.data, "driver").await;
+    let mut driver = client(&d.home, "driver").await;
     let run = start_task(&mut driver, "@demo * sleep 100", "build").await;
     let mut streams = Vec::new();
     for c in &mut watchers {
@@ -114,8 +114,8 @@ async fn first_gate(client: &mut Client) -> PendingGate {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_clients_deciding_one_gate_at_once_get_one_win_and_one_stale() {
     let d = daemon();
-    let mut ana = client(&d.data, "ana").await;
-    let mut bob = client(&d.data, "bob").await;
+    let mut ana = client(&d.home, "ana").await;
+    let mut bob = client(&d.home, "bob").await;
     start_task(&mut ana, "@demo * sleep 0", "quick").await;
     let gate = first_gate(&mut ana).await;
     let approve = || Call::Decide {
@@ -143,8 +143,8 @@ async fn two_clients_deciding_one_gate_at_once_get_one_win_and_one_stale() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reconnect_with_since_seq_replays_what_was_missed() {
     let d = daemon();
-    let mut driver = client(&d.data, "driver").await;
-    let mut watcher = client(&d.data, "watcher").await;
+    let mut driver = client(&d.home, "driver").await;
+    let mut watcher = client(&d.home, "watcher").await;
     snapshot_seq(&mut watcher).await;
     let first = start_task(&mut driver, "@demo * sleep 0", "build").await;
     let before = events_until(&mut watcher, 60, run_done(&first.id)).await;
@@ -152,7 +152,7 @@ async fn a_reconnect_with_since_seq_replays_what_was_missed() {
     drop(watcher);
 
     let second = start_task(&mut driver, "@demo * sleep 0", "build").await;
-    let mut again = client(&d.data, "watcher").await;
+    let mut again = client(&d.home, "watcher").await;
     // Wait until the second run is over, so everything is in the past.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -181,14 +181,14 @@ async fn a_reconnect_with_since_seq_replays_what_was_missed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_since_seq_the_daemon_cannot_serve_gets_a_snapshot() {
     let d = daemon();
-    let mut c = client(&d.data, "c").await;
+    let mut c = client(&d.home, "c").await;
     c.subscribe(Some(1_000_000)).await.unwrap();
     let frame = c.next_frame().await.unwrap();
     assert!(matches!(frame, ServerFrame::Snapshot { .. }), "{frame:?}");
 }
 
-async fn refusal(data: &Path, hello: ClientFrame) -> String {
-    let (port, _) = cattery_tui::client::endpoint(data).unwrap();
+async fn refusal(home: &Layout, hello: ClientFrame) -> String {
+    let (port, _) = cattery_tui::client::endpoint(home).unwrap();
     let url = format!("ws://127.0.0.1:{port}/");
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     use futures_util::{SinkExt, StreamExt};
@@ -209,12 +209,12 @@ async fn bad_tokens_and_versions_are_refused_with_a_reason() {
         token: token.into(),
         client: "t".into(),
     };
-    let wrong = refusal(&d.data, hello(PROTOCOL_VERSION, "nope")).await;
+    let wrong = refusal(&d.home, hello(PROTOCOL_VERSION, "nope")).await;
     assert!(wrong.contains("wrong token"), "{wrong}");
-    let missing = refusal(&d.data, hello(PROTOCOL_VERSION, "")).await;
+    let missing = refusal(&d.home, hello(PROTOCOL_VERSION, "")).await;
     assert!(missing.contains("no token"), "{missing}");
-    let (_, token) = cattery_tui::client::endpoint(&d.data).unwrap();
-    let old = refusal(&d.data, hello(PROTOCOL_VERSION + 1, &token)).await;
+    let (_, token) = cattery_tui::client::endpoint(&d.home).unwrap();
+    let old = refusal(&d.home, hello(PROTOCOL_VERSION + 1, &token)).await;
     assert!(
         old.contains(&format!("client speaks {}", PROTOCOL_VERSION + 1)),
         "{old}"
@@ -229,7 +229,7 @@ async fn bad_tokens_and_versions_are_refused_with_a_reason() {
 async fn a_browser_origin_is_refused() {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let d = daemon();
-    let (port, _) = cattery_tui::client::endpoint(&d.data).unwrap();
+    let (port, _) = cattery_tui::client::endpoint(&d.home).unwrap();
     let mut request = format!("ws://127.0.0.1:{port}/")
         .into_client_request()
         .unwrap();
@@ -243,7 +243,7 @@ async fn a_browser_origin_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_frames_get_errors_and_repeated_garbage_disconnects() {
     let d = daemon();
-    let mut c = client(&d.data, "c").await;
+    let mut c = client(&d.home, "c").await;
     c.send_raw(Message::text("{not json")).await.unwrap();
     let frame = c.next_frame().await.unwrap();
     let ServerFrame::Error { error } = frame else {
@@ -279,7 +279,7 @@ async fn malformed_frames_get_errors_and_repeated_garbage_disconnects() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_frame_is_refused_and_the_daemon_keeps_serving() {
     let d = daemon();
-    let mut c = client(&d.data, "c").await;
+    let mut c = client(&d.home, "c").await;
     let huge = format!(
         "{{\"type\":\"subscribe\",\"pad\":\"{}\"}}",
         "x".repeat(2 * 1024 * 1024)
@@ -291,7 +291,7 @@ async fn an_oversized_frame_is_refused_and_the_daemon_keeps_serving() {
         Err(ClientError::Broken(_)) => {}
         other => panic!("expected the connection to close, got {other:?}"),
     }
-    let mut fresh = client(&d.data, "fresh").await;
+    let mut fresh = client(&d.home, "fresh").await;
     let status: cattery_protocol::wire::DaemonStatus = fresh.call_as(Call::Status).await.unwrap();
     assert_eq!(status.protocol_version, PROTOCOL_VERSION);
 }
@@ -299,7 +299,7 @@ async fn an_oversized_frame_is_refused_and_the_daemon_keeps_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelines_lists_the_catalog_a_run_can_start_with() {
     let d = daemon();
-    let mut c = client(&d.data, "c").await;
+    let mut c = client(&d.home, "c").await;
     let pipelines: Vec<Pipeline> = c.call_as(Call::Pipelines).await.unwrap();
     let ids: Vec<&str> = pipelines.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(ids, ["bugfix", "build", "quick"]);

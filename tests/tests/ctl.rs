@@ -134,6 +134,38 @@ fn daemon_start_status_stop_and_restart() {
 }
 
 #[test]
+fn cattery_commands_started_at_once_share_one_daemon_and_none_reports_an_early_exit() {
+    let dir = home();
+    let home = dir.path().to_owned();
+    let _stop = Stopper(&home);
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let home = home.clone();
+            std::thread::spawn(move || cattery(&home, &["daemon", "start"]))
+        })
+        .collect();
+    let mut pids = Vec::new();
+    for start in starts {
+        let (code, out, err) = start.join().unwrap();
+        assert_eq!(code, 0, "a start failed: {err}");
+        assert!(!err.contains("exited at once"), "{err}");
+        let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+        pids.push(status["pid"].as_i64().unwrap());
+    }
+    pids.dedup();
+    assert_eq!(pids.len(), 1, "one daemon answers every start: {pids:?}");
+    let log = std::fs::read_to_string(home.join("data/logs/catteryd.log")).unwrap();
+    // A second catteryd would have lost the home lock and written its
+    // refusal over the same log; only the winner's timestamped lines remain.
+    assert!(
+        log.lines()
+            .filter(|l| !l.trim().is_empty())
+            .all(|l| l.starts_with(|c: char| c.is_ascii_digit())),
+        "only one catteryd was started:\n{log}"
+    );
+}
+
+#[test]
 fn a_stale_port_file_from_a_killed_daemon_is_cleaned_up() {
     let dir = home();
     let home = dir.path();

@@ -309,8 +309,8 @@ async fn a_hanging_command_stalls_nothing_and_attached_clients_get_the_bell() {
         "coalesce_ms = 100\ntimeout_ms = 300\ndesktop = false\nnotify_command = [\"sleep\", \"30\"]\n",
     );
     let mut daemon = spawn_catteryd_with(dir.path(), &[("DBUS_SESSION_BUS_ADDRESS", &no_bus())]);
-    let data = cattery_daemon::config::Paths::under(dir.path()).data;
-    let mut watcher = Client::connect(&data, "watcher").await.unwrap();
+    let layout = cattery_daemon::config::Paths::under(dir.path());
+    let mut watcher = Client::connect(&layout, "watcher").await.unwrap();
     watcher.subscribe(None).await.unwrap();
     let started = Instant::now();
     import_workspace(dir.path(), &task("Refunds"));

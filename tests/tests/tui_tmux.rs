@@ -89,12 +89,12 @@ impl Drop for Screen {
 }
 
 async fn start_task(daemon: &DaemonProcess, title: &str, description: &str) -> Run {
-    let mut client = Client::connect(&daemon.data, "test").await.unwrap();
+    let mut client = Client::connect(&daemon.home, "test").await.unwrap();
     cattery_tests::start_task_over_api(&mut client, title, description, "quick").await
 }
 
 async fn run_now(daemon: &DaemonProcess, id: &str) -> Run {
-    let mut client = Client::connect(&daemon.data, "test").await.unwrap();
+    let mut client = Client::connect(&daemon.home, "test").await.unwrap();
     let runs: Vec<Run> = client.call_as(Call::Runs).await.unwrap();
     runs.into_iter().find(|r| r.id == id).unwrap()
 }

@@ -1,10 +1,10 @@
 //! A websocket client for catteryd: handshake, requests, and the event stream.
 
 use cattery_protocol::PROTOCOL_VERSION;
+use cattery_protocol::home::Layout;
 use cattery_protocol::wire::{Call, ClientFrame, FromReply, Reply, ServerFrame, WireError};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::VecDeque;
-use std::path::Path;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -39,32 +39,32 @@ pub struct Client {
     pub welcome: Welcome,
 }
 
-/// The port and token a daemon left in its data dir.
-pub fn endpoint(data_dir: &Path) -> Result<(u16, String), ClientError> {
+/// The port and token a daemon left in its home.
+pub fn endpoint(home: &Layout) -> Result<(u16, String), ClientError> {
     let no_daemon = |why: String| ClientError::NoDaemon {
-        home: data_dir.display().to_string(),
+        home: home.data.display().to_string(),
         why,
     };
-    let port = std::fs::read_to_string(data_dir.join("port"))
+    let port = std::fs::read_to_string(home.port_file())
         .map_err(|e| no_daemon(format!("no port file ({e})")))?;
     let port = port
         .trim()
         .parse()
         .map_err(|e| no_daemon(format!("unreadable port file ({e})")))?;
-    let token = std::fs::read_to_string(data_dir.join("token"))
+    let token = std::fs::read_to_string(home.token())
         .map_err(|e| no_daemon(format!("no token file ({e})")))?;
     Ok((port, token.trim().to_owned()))
 }
 
 impl Client {
-    /// Connects to the daemon whose data dir is `data_dir`.
-    pub async fn connect(data_dir: &Path, name: &str) -> Result<Self, ClientError> {
-        let (port, token) = endpoint(data_dir)?;
+    /// Connects to the daemon of `home`.
+    pub async fn connect(home: &Layout, name: &str) -> Result<Self, ClientError> {
+        let (port, token) = endpoint(home)?;
         Self::connect_to(port, &token, name)
             .await
             .map_err(|e| match e {
                 ClientError::Broken(why) => ClientError::NoDaemon {
-                    home: data_dir.display().to_string(),
+                    home: home.data.display().to_string(),
                     why,
                 },
                 other => other,

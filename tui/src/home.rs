@@ -1,5 +1,8 @@
-//! Where a daemon's files are, as the daemon itself lays them out.
+//! Which home a client talks to. The files in it are laid out by
+//! `cattery_protocol::home::Layout`, the same layout the daemon uses.
 
+use cattery_protocol::home::{Layout, PROJECT};
+use std::ops::Deref;
 use std::path::PathBuf;
 
 /// The home a client talks to: `--home`/`CATTERY_HOME`, else the platform dirs.
@@ -7,27 +10,35 @@ use std::path::PathBuf;
 pub struct Home {
     /// What to pass to `catteryd --home`, if anything.
     pub root: Option<PathBuf>,
-    pub data: PathBuf,
-    /// Where `keys.toml` (and the daemon's config) live.
-    pub config: PathBuf,
+    pub layout: Layout,
 }
 
 impl Home {
     pub fn resolve(root: Option<PathBuf>) -> Option<Self> {
         match root {
             Some(root) => Some(Self {
-                data: root.join("data"),
-                config: root.join("config"),
+                layout: Layout::under(&root),
                 root: Some(root),
             }),
             None => {
-                let dirs = directories::ProjectDirs::from("dev", "cattery", "cattery")?;
+                let [qualifier, organisation, app] = PROJECT;
+                let dirs = directories::ProjectDirs::from(qualifier, organisation, app)?;
                 Some(Self {
                     root: None,
-                    data: dirs.data_dir().to_owned(),
-                    config: dirs.config_dir().to_owned(),
+                    layout: Layout {
+                        data: dirs.data_dir().to_owned(),
+                        config: dirs.config_dir().to_owned(),
+                    },
                 })
             }
         }
+    }
+}
+
+impl Deref for Home {
+    type Target = Layout;
+
+    fn deref(&self) -> &Layout {
+        &self.layout
     }
 }

@@ -5,7 +5,7 @@ use crate::client::{Client, ClientError};
 use crate::home::Home;
 use cattery_protocol::wire::{Call, DaemonStatus};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -25,17 +25,66 @@ pub enum LifecycleError {
         said: String,
         log: String,
     },
+    #[error("cannot take the start lock {path}: {source}")]
+    StartLock {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Client(#[from] ClientError),
 }
 
+/// How long a client waits for a daemon to answer after starting it (or
+/// for another client that is starting one).
+const START_WAIT: Duration = Duration::from_secs(15);
+
+/// The home's start lock, held while this client starts a daemon. A second
+/// client waits on it and then finds the first one's daemon answering, so
+/// two `cattery` commands started at once start one daemon between them.
+struct StartLock {
+    _file: std::fs::File,
+}
+
+impl StartLock {
+    async fn acquire(home: &Home) -> Result<Self, LifecycleError> {
+        let path = home.start_lock();
+        let fail = |source| LifecycleError::StartLock {
+            path: path.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(&home.data).map_err(fail)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(fail)?;
+        let deadline = Instant::now() + START_WAIT * 2;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Self { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(LifecycleError::NoAnswer {
+                        secs: (START_WAIT * 2).as_secs(),
+                        log: home.daemon_log().display().to_string(),
+                    });
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(fail(e)),
+            }
+        }
+    }
+}
+
 /// The daemon's status, or `None` when nothing answers (stale files are removed).
 pub async fn status(home: &Home) -> Option<DaemonStatus> {
-    match Client::connect(&home.data, "cattery").await {
+    match Client::connect(home, "cattery").await {
         Ok(mut client) => client.call_as(Call::Status).await.ok(),
         Err(ClientError::NoDaemon { .. }) => {
             // A port file nobody answers on is left over from a killed daemon.
-            let _ = std::fs::remove_file(home.data.join("port"));
+            let _ = std::fs::remove_file(home.port_file());
             None
         }
         Err(_) => None,
@@ -47,37 +96,24 @@ pub async fn ensure_running(home: &Home) -> Result<DaemonStatus, LifecycleError>
     if let Some(status) = status(home).await {
         return Ok(status);
     }
-    let log = home.data.join("logs").join("catteryd.log");
-    std::fs::create_dir_all(log.parent().unwrap_or(&home.data)).map_err(LifecycleError::Spawn)?;
-    let out = std::fs::File::create(&log).map_err(LifecycleError::Spawn)?;
-    let err = out.try_clone().map_err(LifecycleError::Spawn)?;
-    let mut command = Command::new(catteryd()?);
-    if let Some(root) = &home.root {
-        command.arg("--home").arg(root);
+    let _lock = StartLock::acquire(home).await?;
+    // Another client may have started one while this one waited for the lock.
+    if let Some(status) = status(home).await {
+        return Ok(status);
     }
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        // Its own process group, so a Ctrl-C in this terminal does not reach it.
-        .process_group(0)
-        .spawn()
-        .map_err(LifecycleError::Spawn)?;
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let log = home.daemon_log();
+    let mut child = spawn_daemon(home, &log)?;
+    let deadline = Instant::now() + START_WAIT;
     loop {
         if let Some(status) = status(home).await {
             return Ok(status);
         }
         if let Ok(Some(exit)) = child.try_wait() {
-            return Err(LifecycleError::Exited {
-                status: exit.to_string(),
-                said: last_words(&log),
-                log: log.display().to_string(),
-            });
+            return exited(home, &log, exit).await;
         }
         if Instant::now() > deadline {
             return Err(LifecycleError::NoAnswer {
-                secs: 15,
+                secs: START_WAIT.as_secs(),
                 log: log.display().to_string(),
             });
         }
@@ -85,10 +121,50 @@ pub async fn ensure_running(home: &Home) -> Result<DaemonStatus, LifecycleError>
     }
 }
 
+fn spawn_daemon(home: &Home, log: &Path) -> Result<std::process::Child, LifecycleError> {
+    std::fs::create_dir_all(home.logs()).map_err(LifecycleError::Spawn)?;
+    let out = std::fs::File::create(log).map_err(LifecycleError::Spawn)?;
+    let err = out.try_clone().map_err(LifecycleError::Spawn)?;
+    let mut command = Command::new(catteryd()?);
+    if let Some(root) = &home.root {
+        command.arg("--home").arg(root);
+    }
+    command
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        // Its own process group, so a Ctrl-C in this terminal does not reach it.
+        .process_group(0)
+        .spawn()
+        .map_err(LifecycleError::Spawn)
+}
+
+/// The started daemon exited. When a daemon started some other way owns the
+/// home (the child lost the home lock to it), that one answers soon and is
+/// the answer; otherwise the child's last words say why it stopped.
+async fn exited(
+    home: &Home,
+    log: &Path,
+    exit: std::process::ExitStatus,
+) -> Result<DaemonStatus, LifecycleError> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        if let Some(status) = status(home).await {
+            return Ok(status);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(LifecycleError::Exited {
+        status: exit.to_string(),
+        said: last_words(log),
+        log: log.display().to_string(),
+    })
+}
+
 /// Asks the daemon to stop and waits until it no longer answers.
 /// Returns false when none was running.
 pub async fn stop(home: &Home) -> Result<bool, LifecycleError> {
-    let mut client = match Client::connect(&home.data, "cattery").await {
+    let mut client = match Client::connect(home, "cattery").await {
         Ok(client) => client,
         Err(ClientError::NoDaemon { .. }) => return Ok(false),
         Err(e) => return Err(e.into()),
@@ -126,7 +202,7 @@ fn catteryd() -> Result<PathBuf, LifecycleError> {
 
 /// The end of a daemon's log, where a daemon that refused to start says why
 /// (a config error with its file, line and fix).
-fn last_words(log: &std::path::Path) -> String {
+fn last_words(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     match lines.len() {

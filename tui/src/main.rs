@@ -133,7 +133,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Some(Command::Daemon { action }) => daemon(&home, action, cli.json).await,
         Some(Command::Demo) => {
             lifecycle::ensure_running(&home).await?;
-            let mut client = Client::connect(&home.data, "demo").await?;
+            let mut client = Client::connect(&home, "demo").await?;
             let seeded = ctl::demo(&mut client).await?;
             if std::io::stdout().is_terminal() {
                 return control_room(&home, cli.read_only).await;
@@ -146,7 +146,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Some(Command::Ctl { command }) => {
             lifecycle::ensure_running(&home).await?;
-            let mut client = Client::connect(&home.data, "ctl").await?;
+            let mut client = Client::connect(&home, "ctl").await?;
             ctl::run(&mut client, command, cli.json).await?;
             Ok(())
         }
@@ -162,7 +162,7 @@ async fn control_room(home: &Home, read_only: bool) -> Result<(), Failure> {
         .err()
         .map(|e| format!("cannot start catteryd: {e}"));
     runtime::run(runtime::Options {
-        data_dir: home.data.clone(),
+        home: home.layout.clone(),
         keymap,
         read_only,
         notice,

@@ -3,6 +3,7 @@
 
 use super::assets::{AGENTS_TOML, PIPELINES};
 use super::error::ConfigError;
+use cattery_protocol::home;
 use cattery_protocol::{AgentRole, CompanionSpec, Pipeline, StepSpec};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -141,7 +142,7 @@ impl Catalog {
             text: AGENTS_TOML,
         };
         let mut agents_file: AgentsFile = embedded.parse()?;
-        let user_agents = config_dir.map(|d| d.join("agents.toml"));
+        let user_agents = config_dir.map(|d| d.join(home::AGENTS_FILE));
         let user_text = read_optional(user_agents.as_deref())?;
         let mut spans = BTreeMap::new();
         if let (Some(path), Some(text)) = (&user_agents, &user_text) {
@@ -182,7 +183,7 @@ impl Catalog {
             catalog.add_pipeline(id, &source)?;
         }
         if let Some(dir) = config_dir {
-            catalog.load_user_pipelines(&dir.join("pipelines"))?;
+            catalog.load_user_pipelines(&dir.join(home::PIPELINES_DIR))?;
         }
         Ok(catalog)
     }

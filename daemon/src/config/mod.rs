@@ -10,6 +10,6 @@ mod settings;
 pub use assets::materialize_assets;
 pub use catalog::{AgentDef, Catalog, ContainerLimits};
 pub use error::ConfigError;
-pub use paths::Paths;
+pub use paths::{Paths, platform as platform_paths};
 pub use policy::{LimitsConfig, NotifyConfig, Price, SpendConfig};
 pub use settings::{ExecutorChoice, Settings};

@@ -62,7 +62,7 @@ struct SettingsFile {
 impl Settings {
     /// Reads `config.toml` in `config_dir`; a missing file means defaults.
     pub fn load(config_dir: &Path) -> Result<Self, ConfigError> {
-        let path = config_dir.join("config.toml");
+        let path = config_dir.join(cattery_protocol::home::SETTINGS_FILE);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),

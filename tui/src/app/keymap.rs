@@ -129,7 +129,7 @@ impl Keymap {
 
     /// The defaults with `keys.toml` from `config_dir` laid over, if it exists.
     pub fn load(config_dir: &Path) -> Result<Self, KeymapError> {
-        let path = config_dir.join("keys.toml");
+        let path = config_dir.join(cattery_protocol::home::KEYS_FILE);
         match std::fs::read_to_string(&path) {
             Ok(text) => Self::with_overrides(&path.display().to_string(), &text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::defaults()),

@@ -4,8 +4,8 @@
 
 use crate::app::ConnState;
 use crate::client::Client;
+use cattery_protocol::home::Layout;
 use cattery_protocol::wire::{Call, ClientFrame, ServerFrame};
-use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
@@ -27,7 +27,7 @@ pub enum Outgoing {
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 pub async fn run(
-    data: PathBuf,
+    home: Layout,
     to_ui: UnboundedSender<Incoming>,
     mut from_ui: UnboundedReceiver<Outgoing>,
 ) {
@@ -35,7 +35,7 @@ pub async fn run(
     let mut last_seq = None;
     loop {
         let _ = to_ui.send(Incoming::State(ConnState::Connecting { attempt }));
-        let why = match Client::connect(&data, "cattery-tui").await {
+        let why = match Client::connect(&home, "cattery-tui").await {
             Ok(client) => {
                 attempt = 1;
                 let welcome = client.welcome.clone();
@@ -130,11 +130,12 @@ mod tests {
     use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
     /// A daemon from another release: reads the hello, refuses it.
-    async fn other_version_daemon(data: &std::path::Path) {
+    async fn other_version_daemon(home: &Layout) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        std::fs::write(data.join("port"), port.to_string()).unwrap();
-        std::fs::write(data.join("token"), "t").unwrap();
+        std::fs::create_dir_all(&home.data).unwrap();
+        std::fs::write(home.port_file(), port.to_string()).unwrap();
+        std::fs::write(home.token(), "t").unwrap();
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
@@ -151,10 +152,11 @@ mod tests {
     #[tokio::test]
     async fn a_daemon_speaking_another_protocol_is_reported_and_retried() {
         let dir = tempfile::tempdir().unwrap();
-        other_version_daemon(dir.path()).await;
+        let home = Layout::under(dir.path());
+        other_version_daemon(&home).await;
         let (to_ui, mut incoming) = mpsc::unbounded_channel();
         let (_outgoing, from_ui) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(dir.path().to_owned(), to_ui, from_ui));
+        let task = tokio::spawn(run(home, to_ui, from_ui));
         let mut states = Vec::new();
         while states.len() < 3 {
             if let Some(Incoming::State(state)) = incoming.recv().await {

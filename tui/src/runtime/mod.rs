@@ -14,13 +14,12 @@ use conn::{Incoming, Outgoing};
 use crossterm::event::{Event as TermEvent, EventStream};
 use futures_util::StreamExt;
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 pub struct Options {
-    pub data_dir: PathBuf,
+    pub home: cattery_protocol::home::Layout,
     pub keymap: Keymap,
     pub read_only: bool,
     /// Said in the footer at start, e.g. why the daemon could not be started.
@@ -50,7 +49,7 @@ pub async fn run(options: Options) -> std::io::Result<()> {
     }
     let (to_ui, mut incoming) = mpsc::unbounded_channel();
     let (outgoing, from_ui) = mpsc::unbounded_channel();
-    let connection = tokio::spawn(conn::run(options.data_dir, to_ui, from_ui));
+    let connection = tokio::spawn(conn::run(options.home, to_ui, from_ui));
     let mut term = terminal::enter()?;
     let result = event_loop(
         &mut term,
