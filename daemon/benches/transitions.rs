@@ -77,8 +77,7 @@ async fn engine_rate() -> EngineRun {
             daemon.add_block(new).unwrap().id
         })
         .collect();
-    let before = daemon.store.commits();
-    let tx_before = daemon.store.transactions();
+    let (before, tx_before) = daemon.commit_counts();
     let started = Instant::now();
     for id in &blocks {
         daemon.start(id, "bench", "bench").await.unwrap();
@@ -90,12 +89,13 @@ async fn engine_rate() -> EngineRun {
         }
     }
     let elapsed = started.elapsed();
-    let runs = daemon.store.runs().unwrap();
+    let runs = daemon.runs().unwrap();
     assert!(runs.iter().all(|r| r.status == RunStatus::Done));
+    let (commits, transactions) = daemon.commit_counts();
     EngineRun {
         elapsed,
-        commits: daemon.store.commits() - before,
-        transactions: daemon.store.transactions() - tx_before,
+        commits: commits - before,
+        transactions: transactions - tx_before,
     }
 }
 

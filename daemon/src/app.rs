@@ -1,10 +1,12 @@
 //! Assembling a daemon from its home: lock, assets, catalog, store.
 
 use crate::clock::{Clock, SystemClock};
+use crate::clock::{IdGen, TimeIds};
 use crate::config::{Catalog, ConfigError, ExecutorChoice, Paths, Settings, materialize_assets};
-use crate::engine::{IdGen, TimeIds};
-use crate::events::EventSink;
+use crate::events::{Bus, EventSink};
 use crate::exec::{DockerExecutor, Executor, ProcessExecutor, UnavailableExecutor};
+use crate::notify::deliver::Deliverer;
+use crate::notify::escalate_periodically;
 use crate::service::Daemon;
 use crate::store::{Store, StoreError};
 use std::fs::File;
@@ -106,7 +108,30 @@ pub async fn choose_executor(
     })
 }
 
-/// Opens everything under `paths` and returns a daemon ready to resume runs.
+/// The daemon as production runs it, minus the listener: opened, configured,
+/// with its alerts going to the desktop deliverer and the escalation sweep
+/// running. `main` and the test harness both start the daemon here, so tests
+/// exercise the same wiring. Needs a Tokio runtime; resume runs afterwards
+/// with [`Daemon::resume_all`].
+pub fn boot(
+    paths: Paths,
+    settings: &Settings,
+    executor: Arc<dyn Executor>,
+    bus: Arc<Bus>,
+) -> Result<Arc<Daemon>, StartError> {
+    let daemon = open(paths, executor, bus.clone())?;
+    daemon.configure(settings);
+    let (alerts, alerts_in) = tokio::sync::mpsc::unbounded_channel();
+    daemon.attention().send_alerts_to(alerts);
+    let deliverer = Deliverer::new(settings.notify.clone(), bus);
+    tokio::spawn(deliverer.run(alerts_in));
+    tokio::spawn(escalate_periodically(daemon.attention()));
+    Ok(daemon)
+}
+
+/// Opens everything under `paths` and returns a daemon ready to resume
+/// runs, with no alert delivery or escalation: [`boot`] adds those. Only a
+/// benchmark of the engine alone should start here.
 pub fn open(
     paths: Paths,
     executor: Arc<dyn Executor>,

@@ -3,7 +3,6 @@
 pub mod app;
 pub mod clock;
 pub mod config;
-pub mod drive;
 pub mod engine;
 pub mod events;
 pub mod exec;

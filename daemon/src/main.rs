@@ -58,13 +58,7 @@ async fn serve(paths: Paths) -> Result<()> {
     let bus = Arc::new(Bus::new(4096));
     let settings = Settings::load(&paths.config)?;
     let executor = app::choose_executor(&settings, &paths).await?;
-    let daemon = app::open(paths.clone(), executor, bus.clone())?;
-    daemon.configure(&settings);
-    let (alerts, alerts_in) = tokio::sync::mpsc::unbounded_channel();
-    daemon.attention.send_alerts_to(alerts);
-    let deliverer =
-        cattery_daemon::notify::deliver::Deliverer::new(settings.notify.clone(), bus.clone());
-    tokio::spawn(deliverer.run(alerts_in));
+    let daemon = app::boot(paths.clone(), &settings, executor, bus.clone())?;
     let token = server::load_or_create_token(&paths.token())
         .with_context(|| format!("cannot create the API token at {}", paths.token().display()))?;
     let listener = server::bind(settings.port).await.with_context(|| {
@@ -84,13 +78,10 @@ async fn serve(paths: Paths) -> Result<()> {
     });
     tokio::spawn(server::serve(listener, shared.clone()));
     let resumed = daemon.resume_all().await?;
-    tokio::spawn(cattery_daemon::notify::escalate_periodically(
-        daemon.clone(),
-    ));
     // At warn, so the chosen executor shows at the default log level.
     tracing::warn!(
         resumed,
-        executor = daemon.executor.name(),
+        executor = daemon.executor_name(),
         "catteryd started on {}",
         paths.data.display()
     );

@@ -59,7 +59,9 @@ fn built() -> PathBuf {
         .clone()
 }
 
-/// A daemon on a temp home running agents as real child processes.
+/// A daemon on a temp home running agents as real child processes, started
+/// through the same `app::boot` as catteryd (alerts, delivery, escalation).
+/// Needs a Tokio runtime.
 pub struct Home {
     pub dir: tempfile::TempDir,
     pub daemon: Arc<Daemon>,
@@ -84,8 +86,7 @@ impl Home {
         let events = bus.subscribe();
         let paths = Paths::under(dir.path());
         let settings = cattery_daemon::config::Settings::load(&paths.config).unwrap();
-        let daemon = app::open(paths, executor, bus).unwrap();
-        daemon.configure(&settings);
+        let daemon = app::boot(paths, &settings, executor, bus).unwrap();
         Self {
             dir,
             daemon,

@@ -13,7 +13,7 @@ const TWO_CODERS: (&str, &str) = (
 );
 
 fn open_cards(home: &Home) -> Vec<Notification> {
-    home.daemon.store.notifications(false).unwrap()
+    home.daemon.notifications(false).unwrap()
 }
 
 /// Cards follow their run on a thread of their own; wait until they agree.
@@ -66,7 +66,7 @@ async fn a_gate_raises_a_card_deciding_closes_it_and_a_finished_run_leaves_one()
     })
     .await;
     assert_eq!(cards.len(), 1, "{cards:?}");
-    let all = home.daemon.store.notifications(true).unwrap();
+    let all = home.daemon.notifications(true).unwrap();
     let waited = all
         .iter()
         .find(|c| c.kind == NotificationType::DecisionRequired)
@@ -105,7 +105,7 @@ async fn over_budget_a_run_pauses_with_a_card_and_resumes_only_once_there_is_roo
     let cost = paused.steps[0].metrics.cost_estimate.unwrap();
     assert!(cost >= 0.5, "the first step spent the budget: {cost}");
     assert_eq!(paused.steps[0].metrics.currency.as_deref(), Some("EUR"));
-    let report = home.daemon.spend.report();
+    let report = home.daemon.spend_report();
     assert!(
         report.over_budget && (report.spent - cost).abs() < 1e-9,
         "{report:?}"
@@ -128,7 +128,7 @@ async fn over_budget_a_run_pauses_with_a_card_and_resumes_only_once_there_is_roo
         "nothing was dispatched"
     );
 
-    let mut roomier = Settings::load(&home.daemon.paths.config).unwrap();
+    let mut roomier = Settings::load(&home.daemon.paths().config).unwrap();
     roomier.spend.monthly_budget = 1_000.0;
     home.daemon.configure(&roomier);
     home.daemon.resume_paused().unwrap();
@@ -152,7 +152,7 @@ async fn a_model_with_no_price_has_an_unknown_cost_never_zero() {
     let metrics = &done.steps[0].metrics;
     assert!(metrics.calls > 0);
     assert_eq!(metrics.cost_estimate, None, "unknown, not 0.0");
-    let report = home.daemon.spend.report();
+    let report = home.daemon.spend_report();
     assert_eq!(report.spent, 0.0);
     assert!(report.unpriced_calls >= metrics.calls, "{report:?}");
 }
@@ -192,7 +192,7 @@ async fn a_full_service_refuses_one_more_run_naming_the_limit_and_its_holders() 
         .unwrap();
     // Restarting the block that holds the slot replaces its own run.
     home.daemon.start(&first.id, "two", "ana").await.unwrap();
-    for run in home.daemon.store.live_runs().unwrap() {
+    for run in home.daemon.live_runs().unwrap() {
         home.daemon.stop(&run.id, "ana").await.unwrap();
     }
 }

@@ -123,7 +123,7 @@ async fn an_unknown_pipeline_or_block_is_refused_with_what_exists() {
     assert_eq!(err.code(), cattery_protocol::wire::ErrorCode::NotFound);
     assert!(err.to_string().contains("b_nope"), "{err}");
     assert!(
-        home.daemon.store.runs().unwrap().is_empty(),
+        home.daemon.runs().unwrap().is_empty(),
         "nothing was started"
     );
 }

@@ -85,7 +85,7 @@ async fn demo_agent_passes_an_approval_a_decision_and_an_iteration_cap() {
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     let board = home.daemon.board().unwrap();
     assert_eq!(board[0].status, BlockStatus::Done);
-    let audit = home.daemon.store.audit_log().unwrap();
+    let audit = home.daemon.audit(None).unwrap();
     let choices: Vec<_> = audit.iter().map(|e| e.choice.as_str()).collect();
     assert_eq!(choices, ["approve_edited", "option:sqs", "proceed"]);
 }
@@ -106,7 +106,7 @@ async fn a_repeated_decision_is_refused_and_changes_nothing() {
     let err = home.daemon.decide(&run.id, &approve).await.unwrap_err();
     assert_eq!(err.code(), cattery_protocol::wire::ErrorCode::Stale);
     assert!(err.to_string().contains("already resolved"), "{err}");
-    assert_eq!(home.daemon.store.audit_log().unwrap().len(), 1);
+    assert_eq!(home.daemon.audit(None).unwrap().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

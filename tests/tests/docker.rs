@@ -262,7 +262,7 @@ async fn docker_mode_with_no_engine_refuses_runs_naming_the_socket() {
     let message = err.to_string();
     assert!(message.contains("/nonexistent/docker.sock"), "{message}");
     assert!(message.contains("executor = \"process\""), "{message}");
-    assert!(home.daemon.store.runs().unwrap().is_empty());
+    assert!(home.daemon.runs().unwrap().is_empty());
     // The daemon keeps serving: the board still answers.
     assert_eq!(home.daemon.board().unwrap().len(), 1);
 }

@@ -1,7 +1,7 @@
 //! The companion verdict rule and its rework loop.
 
-use super::record::finish_or_gate;
 use super::step;
+use super::step::finish_or_gate;
 use super::{Cx, Outcome};
 use cattery_protocol::agent::Grade;
 use cattery_protocol::{

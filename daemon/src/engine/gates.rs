@@ -1,7 +1,7 @@
 //! Human decisions on a parked run's gate.
 
-use super::record::{finish, finish_or_gate};
 use super::step::{self, FailureSpec};
+use super::step::{finish, finish_or_gate};
 use super::{Cx, EngineError, Outcome, Transition, companion};
 use cattery_protocol::{
     ApprovalStatus, BlockStatus, Cancellation, FailureKind, GateAction, GateDecision,

@@ -1,6 +1,7 @@
 //! The run state machine. Pure and deterministic: every function takes the
-//! current run plus an injected clock reading and id generator, and returns
-//! the next state without touching I/O. The service layer persists what these
+//! current run plus an injected clock reading and id generator (the traits
+//! in `clock`, its only crate import), and returns the next state without
+//! touching I/O. The service layer persists what these
 //! functions return in one transaction.
 
 mod block;
@@ -21,56 +22,9 @@ pub use gates::decide;
 pub use lifecycle::{cancel, restart_from, retry, start, stop};
 pub use record::{JobResult, record_result};
 
+use crate::clock::IdGen;
 use cattery_protocol::agent::PullRequest;
 use cattery_protocol::{BlockStatus, Millis, Run, RunStatus, StepState};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-/// Mints ids. Injected so engine tests are deterministic.
-pub trait IdGen: Send + Sync {
-    fn mint(&self, prefix: &str) -> String;
-}
-
-/// Ids that sort by creation time and stay unique across daemon restarts.
-pub struct TimeIds {
-    counter: AtomicU64,
-}
-
-impl TimeIds {
-    pub fn new(now: Millis) -> Self {
-        // The start time in the high bits keeps ids minted after a restart
-        // above those minted before it. Random low bits keep two daemons
-        // started in the same millisecond (tests start many in one process)
-        // from minting the same ids, and so the same container names.
-        let random = std::hash::BuildHasher::hash_one(
-            &std::collections::hash_map::RandomState::new(),
-            std::process::id(),
-        );
-        let seed = ((now as u64) << 20) | (random & 0xFFFF);
-        Self {
-            counter: AtomicU64::new(seed),
-        }
-    }
-}
-
-impl IdGen for TimeIds {
-    fn mint(&self, prefix: &str) -> String {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        format!("{prefix}_{n:x}")
-    }
-}
-
-/// Deterministic ids for tests: `prefix_1`, `prefix_2`, …
-#[derive(Default)]
-pub struct SeqIds {
-    counter: AtomicU64,
-}
-
-impl IdGen for SeqIds {
-    fn mint(&self, prefix: &str) -> String {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
-        format!("{prefix}_{n}")
-    }
-}
 
 /// The injected world an engine call sees.
 pub struct Cx<'a> {

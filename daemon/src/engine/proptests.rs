@@ -2,6 +2,7 @@
 
 use super::tests::{block, output};
 use super::*;
+use crate::clock::SeqIds;
 use crate::store::{Commit, NewAudit, RunWrite, Store};
 use cattery_protocol::agent::{AgentResult, DecisionRequest, Grade};
 use cattery_protocol::*;

@@ -3,9 +3,7 @@
 use super::step::{self, FailureSpec};
 use super::{Cx, EngineError, Outcome, Transition, companion};
 use cattery_protocol::agent::AgentResult;
-use cattery_protocol::{
-    Approval, ApprovalStatus, Decision, FailureKind, Run, RunStatus, Step, StepState,
-};
+use cattery_protocol::{Decision, FailureKind, Run, RunStatus, StepState};
 
 /// How a dispatched job ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,42 +147,5 @@ fn succeeded(run: &mut Run, index: usize, result: AgentResult, cx: &Cx) -> Outco
     if step.companion.is_some() {
         return companion::judge(run, index, result.grade, cx);
     }
-    finish_or_gate(run, index, is_final, cx)
-}
-
-/// Marks a step done, or parks it on approval when the pipeline gates it.
-/// A companion's gate proposes its producer's work, which is what the
-/// companion just cleared.
-pub(super) fn finish_or_gate(run: &mut Run, index: usize, is_final: bool, cx: &Cx) -> Outcome {
-    let gated = run
-        .steps
-        .get(index)
-        .is_some_and(|s| s.requires_approval && !is_final);
-    // Only a gate needs the proposal, so only a gate copies it.
-    let proposal = gated
-        .then(|| run.steps.get(step::proposer_index(run, index)))
-        .flatten()
-        .and_then(|s| s.output.clone());
-    let Some(step) = run.steps.get_mut(index) else {
-        return Outcome::Noop;
-    };
-    if gated {
-        step.approval = Some(Approval {
-            id: cx.ids.mint("g"),
-            status: ApprovalStatus::Pending,
-            proposal: proposal.unwrap_or_default(),
-            feedback: None,
-            comments: Vec::new(),
-        });
-        return step::park(run, index, cx);
-    }
-    finish(step, cx);
-    Outcome::Continue
-}
-
-/// A step's work is accepted.
-pub(super) fn finish(step: &mut Step, cx: &Cx) {
-    step.state = StepState::Done;
-    step.finished_at = Some(cx.now);
-    step.rework = None;
+    step::finish_or_gate(run, index, is_final, cx)
 }

@@ -2,8 +2,8 @@
 
 use super::{Cx, Outcome};
 use cattery_protocol::{
-    Cancellation, CompanionSpec, CompanionState, Failure, FailureKind, JobRef, OutputRecord,
-    Rework, Run, RunStatus, Step, StepMetrics, StepSpec, StepState,
+    Approval, ApprovalStatus, Cancellation, CompanionSpec, CompanionState, Failure, FailureKind,
+    JobRef, OutputRecord, Rework, Run, RunStatus, Step, StepMetrics, StepSpec, StepState,
 };
 
 /// Histories keep the newest entries only.
@@ -237,4 +237,41 @@ pub fn park(run: &mut Run, index: usize, cx: &Cx) -> Outcome {
         Some(gate) => Outcome::AwaitingDecision { gate_id: gate.id },
         None => Outcome::Noop,
     }
+}
+
+/// Marks a step done, or parks it on approval when the pipeline gates it.
+/// A companion's gate proposes its producer's work, which is what the
+/// companion just cleared.
+pub(super) fn finish_or_gate(run: &mut Run, index: usize, is_final: bool, cx: &Cx) -> Outcome {
+    let gated = run
+        .steps
+        .get(index)
+        .is_some_and(|s| s.requires_approval && !is_final);
+    // Only a gate needs the proposal, so only a gate copies it.
+    let proposal = gated
+        .then(|| run.steps.get(proposer_index(run, index)))
+        .flatten()
+        .and_then(|s| s.output.clone());
+    let Some(step) = run.steps.get_mut(index) else {
+        return Outcome::Noop;
+    };
+    if gated {
+        step.approval = Some(Approval {
+            id: cx.ids.mint("g"),
+            status: ApprovalStatus::Pending,
+            proposal: proposal.unwrap_or_default(),
+            feedback: None,
+            comments: Vec::new(),
+        });
+        return park(run, index, cx);
+    }
+    finish(step, cx);
+    Outcome::Continue
+}
+
+/// A step's work is accepted.
+pub(super) fn finish(step: &mut Step, cx: &Cx) {
+    step.state = StepState::Done;
+    step.finished_at = Some(cx.now);
+    step.rework = None;
 }

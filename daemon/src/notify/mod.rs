@@ -5,7 +5,7 @@ pub mod deliver;
 pub mod rules;
 
 use crate::clock::Clock;
-use crate::engine::IdGen;
+use crate::clock::IdGen;
 use crate::events::EventSink;
 use crate::store::{CardChange, CardOp, NewCard, Store, StoreError};
 use cattery_protocol::event::Event;
@@ -285,12 +285,12 @@ impl Attention {
 
 /// Runs the escalation sweep at start and then every so often; the sweep
 /// reads stored timestamps, so the period only bounds how late it can be.
-pub async fn escalate_periodically(daemon: Arc<crate::service::Daemon>) {
+pub async fn escalate_periodically(attention: Arc<Attention>) {
     loop {
-        if let Err(e) = daemon.attention.sweep() {
+        if let Err(e) = attention.sweep() {
             tracing::error!("the escalation sweep failed; trying again later: {e}");
         }
-        let quarter = daemon.attention.settings().escalate_after_ms / 4;
+        let quarter = attention.settings().escalate_after_ms / 4;
         let period = quarter.clamp(1_000, 30_000) as u64;
         tokio::time::sleep(std::time::Duration::from_millis(period)).await;
     }

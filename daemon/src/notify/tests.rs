@@ -2,8 +2,9 @@
 
 use super::*;
 use crate::clock::ManualClock;
+use crate::clock::SeqIds;
 use crate::engine::tests::{block, quick};
-use crate::engine::{Cx, SeqIds, start};
+use crate::engine::{Cx, start};
 use crate::events::Bus;
 use cattery_protocol::{Approval, ApprovalStatus, RunStatus, Severity, StepState};
 use tokio::sync::mpsc;

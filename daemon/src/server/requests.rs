@@ -4,9 +4,7 @@ use super::Shared;
 use crate::service::ServiceError;
 use crate::service::ops::NewBlock;
 use cattery_protocol::wire::{Call, DaemonStatus, Reply, Resumed, WireError};
-use cattery_protocol::{
-    GateDecision, Notification, NotificationStatus, PROTOCOL_VERSION, PendingGate, Run,
-};
+use cattery_protocol::{GateDecision, Notification, NotificationStatus, PROTOCOL_VERSION, Run};
 
 pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Reply, WireError> {
     let daemon = &shared.daemon;
@@ -14,20 +12,20 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Reply, W
         Call::Status => Reply::Status(DaemonStatus {
             daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
             protocol_version: PROTOCOL_VERSION,
-            executor: daemon.executor.name().to_owned(),
+            executor: daemon.executor_name().to_owned(),
             pid: std::process::id(),
             seq: shared.bus.seq(),
-            live_runs: daemon.store.live_runs().map_err(service)?.len(),
+            live_runs: daemon.live_runs().map_err(service)?.len(),
         }),
         Call::Shutdown => {
             shared.shutdown.notify_one();
             Reply::Done
         }
         Call::Board => Reply::Board(daemon.board().map_err(service)?),
-        Call::Runs => Reply::Runs(daemon.store.runs().map_err(service)?),
-        Call::Inbox => Reply::Inbox(inbox(shared)?),
+        Call::Runs => Reply::Runs(daemon.runs().map_err(service)?),
+        Call::Inbox => Reply::Inbox(daemon.inbox().map_err(service)?),
         Call::Notifications { all } => {
-            Reply::Notifications(daemon.store.notifications(all).map_err(service)?)
+            Reply::Notifications(daemon.notifications(all).map_err(service)?)
         }
         Call::Act { id } => Reply::Notification(Box::new(close_card(
             shared,
@@ -41,11 +39,11 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Reply, W
         )?)),
         Call::ResumePaused => Reply::Resumed(Resumed {
             resumed: daemon.resume_paused().map_err(service)?,
-            spend: daemon.spend.report(),
+            spend: daemon.spend_report(),
         }),
-        Call::Spend => Reply::Spend(daemon.spend.report()),
+        Call::Spend => Reply::Spend(daemon.spend_report()),
         Call::Audit { run_id } => Reply::Audit(daemon.audit(run_id.as_deref()).map_err(service)?),
-        Call::Pipelines => Reply::Pipelines(daemon.catalog.pipelines.values().cloned().collect()),
+        Call::Pipelines => Reply::Pipelines(daemon.pipelines()),
         Call::AddBlock {
             title,
             description,
@@ -99,15 +97,7 @@ fn close_card(
     id: &str,
     status: NotificationStatus,
 ) -> Result<Notification, WireError> {
-    shared.daemon.attention.resolve(id, status).map_err(service)
-}
-
-/// Gates waiting for a human across all live runs, oldest first.
-pub fn inbox(shared: &Shared) -> Result<Vec<PendingGate>, WireError> {
-    let runs = shared.daemon.store.live_runs().map_err(service)?;
-    let mut gates: Vec<_> = runs.iter().filter_map(|r| r.pending_gate()).collect();
-    gates.sort_by_key(|g| g.since);
-    Ok(gates)
+    shared.daemon.close_card(id, status).map_err(service)
 }
 
 pub fn service(error: impl Into<ServiceError>) -> WireError {

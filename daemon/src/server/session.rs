@@ -99,7 +99,7 @@ async fn greet(ws: &mut Ws, shared: &Shared) -> Result<Option<String>, SessionEr
     let welcome = ServerFrame::Welcome {
         protocol_version: PROTOCOL_VERSION,
         daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
-        executor: shared.daemon.executor.name().to_owned(),
+        executor: shared.daemon.executor_name().to_owned(),
         seq: shared.bus.seq(),
     };
     send(ws, &welcome).await?;
@@ -303,13 +303,13 @@ impl Session {
     }
 
     fn snapshot(&self, seq: u64) -> Result<ServerFrame, WireError> {
-        let daemon = &self.shared.daemon;
+        let snapshot = self.shared.daemon.snapshot().map_err(requests::service)?;
         Ok(ServerFrame::Snapshot {
             seq,
-            board: daemon.board().map_err(requests::service)?,
-            runs: daemon.store.runs().map_err(requests::service)?,
-            inbox: requests::inbox(&self.shared)?,
-            notifications: daemon.attention.open_cards().map_err(requests::service)?,
+            board: snapshot.board,
+            runs: snapshot.runs,
+            inbox: snapshot.inbox,
+            notifications: snapshot.notifications,
         })
     }
 }

@@ -1,15 +1,22 @@
 //! The daemon's operations: load → pure engine transition → one SQLite
-//! transaction → publish. Drivers and (later) the websocket server call these.
+//! transaction → publish. The websocket server calls these, and only these:
+//! every read and write of the daemon's state goes through `Daemon`.
+//! `drive/` is the part that moves running runs forward.
 
+mod drive;
 mod error;
 mod limits;
 pub mod ops;
+mod reads;
+
+pub use reads::Snapshot;
 
 pub use error::ServiceError;
 
 use crate::clock::Clock;
+use crate::clock::IdGen;
 use crate::config::{Catalog, LimitsConfig, Paths, Settings};
-use crate::engine::{self, Cx, IdGen, Outcome, Transition};
+use crate::engine::{self, Cx, Outcome, Transition};
 use crate::events::EventSink;
 use crate::exec::Executor;
 use crate::notify::{Attention, CardQueue, NotifySettings};
@@ -42,18 +49,18 @@ where
 }
 
 pub struct Daemon {
-    pub store: Arc<Store>,
-    pub catalog: Catalog,
-    pub paths: Paths,
-    pub executor: Arc<dyn Executor>,
-    pub clock: Arc<dyn Clock>,
-    pub ids: Arc<dyn IdGen>,
-    pub events: Arc<dyn EventSink>,
+    store: Arc<Store>,
+    catalog: Catalog,
+    paths: Paths,
+    executor: Arc<dyn Executor>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGen>,
+    events: Arc<dyn EventSink>,
     /// Attention cards raised and closed as runs change.
-    pub attention: Arc<Attention>,
+    attention: Arc<Attention>,
     cards: CardQueue,
     /// Prices calls, keeps the ledger, and says when runs must pause.
-    pub spend: Spend,
+    spend: Spend,
     /// Live runs allowed per service frame.
     limits: std::sync::RwLock<LimitsConfig>,
     /// Stop switches of the runs that have a driver task right now.

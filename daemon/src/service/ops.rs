@@ -1,7 +1,7 @@
 //! One method per user-facing operation.
 
+use super::drive;
 use super::{Daemon, Planned, Result, ServiceError, retry_lost_cas};
-use crate::drive;
 use crate::engine::{self, EngineError};
 use crate::store::NewAudit;
 use cattery_protocol::{AuditEntry, Block, BlockLevel, BlockStatus, GateDecision, Run, RunStatus};

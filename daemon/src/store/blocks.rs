@@ -64,20 +64,24 @@ impl Store {
     }
 
     pub fn blocks(&self) -> Result<Vec<Block>> {
-        let conn = self.read();
-        let sql = format!("SELECT {COLUMNS} FROM blocks ORDER BY created_at, id");
-        let mut stmt = conn
-            .prepare_cached(&sql)
-            .map_err(StoreError::sql("list blocks"))?;
-        let rows = stmt
-            .query_map([], from_row)
-            .map_err(StoreError::sql("list blocks"))?;
-        let mut blocks = Vec::new();
-        for row in rows {
-            blocks.push(row.map_err(StoreError::sql("list blocks"))??);
-        }
-        Ok(blocks)
+        blocks_on(&self.read())
     }
+}
+
+/// Every block, oldest first, read on `conn` (maybe inside a transaction).
+pub(super) fn blocks_on(conn: &Connection) -> Result<Vec<Block>> {
+    let sql = format!("SELECT {COLUMNS} FROM blocks ORDER BY created_at, id");
+    let mut stmt = conn
+        .prepare_cached(&sql)
+        .map_err(StoreError::sql("list blocks"))?;
+    let rows = stmt
+        .query_map([], from_row)
+        .map_err(StoreError::sql("list blocks"))?;
+    let mut blocks = Vec::new();
+    for row in rows {
+        blocks.push(row.map_err(StoreError::sql("list blocks"))??);
+    }
+    Ok(blocks)
 }
 
 pub fn write_status(tx: &Connection, block: &BlockWrite) -> Result<()> {

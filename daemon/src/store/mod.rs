@@ -27,6 +27,14 @@ use tokio::sync::oneshot;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// The board, every run and the open cards as of one committed state.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub board: Vec<cattery_protocol::Block>,
+    pub runs: Vec<cattery_protocol::Run>,
+    pub notifications: Vec<cattery_protocol::Notification>,
+}
+
 pub struct Store {
     conn: Mutex<Connection>,
     /// Reads go through their own connection, so they never wait behind a
@@ -77,6 +85,22 @@ pub struct Commit {
 }
 
 impl Store {
+    /// Reads the board, the runs and the open cards in one read
+    /// transaction, so no commit lands between the tables.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        let conn = self.read();
+        let tx = conn
+            .unchecked_transaction()
+            .map_err(StoreError::sql("begin a snapshot"))?;
+        let snapshot = Snapshot {
+            board: blocks::blocks_on(&tx)?,
+            runs: runs::query_runs_on(&tx, "")?,
+            notifications: notifications::notifications_on(&tx, false)?,
+        };
+        tx.finish().map_err(StoreError::sql("end a snapshot"))?;
+        Ok(snapshot)
+    }
+
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub fn open(path: &Path) -> Result<Self> {
         let open_error = |e| StoreError::open(path, e);

@@ -83,21 +83,25 @@ impl Store {
 
     /// Open cards, oldest first; with `all`, every card, newest first.
     pub fn notifications(&self, all: bool) -> Result<Vec<Notification>> {
-        let conn = self.read();
-        let sql = match all {
-            false => format!(
-                "SELECT {COLUMNS} FROM notifications WHERE status = 'open' ORDER BY created_at, id"
-            ),
-            true => format!("SELECT {COLUMNS} FROM notifications ORDER BY created_at DESC, id"),
-        };
-        let mut stmt = conn
-            .prepare_cached(&sql)
-            .map_err(StoreError::sql("list notifications"))?;
-        let rows = stmt
-            .query_map([], from_row)
-            .map_err(StoreError::sql("list notifications"))?;
-        collect(rows, "list notifications")
+        notifications_on(&self.read(), all)
     }
+}
+
+/// Open cards, oldest first (or every card, newest first), read on `conn`.
+pub(super) fn notifications_on(conn: &Connection, all: bool) -> Result<Vec<Notification>> {
+    let sql = match all {
+        false => format!(
+            "SELECT {COLUMNS} FROM notifications WHERE status = 'open' ORDER BY created_at, id"
+        ),
+        true => format!("SELECT {COLUMNS} FROM notifications ORDER BY created_at DESC, id"),
+    };
+    let mut stmt = conn
+        .prepare_cached(&sql)
+        .map_err(StoreError::sql("list notifications"))?;
+    let rows = stmt
+        .query_map([], from_row)
+        .map_err(StoreError::sql("list notifications"))?;
+    collect(rows, "list notifications")
 }
 
 /// One change to a block's cards.

@@ -183,36 +183,40 @@ impl Store {
     }
 
     fn query_runs(&self, filter: &str) -> Result<Vec<Run>> {
-        let conn = self.read();
-        let headers = format!("SELECT id, doc FROM runs {filter} ORDER BY created_at, id");
-        let mut stmt = conn
-            .prepare_cached(&headers)
-            .map_err(StoreError::sql("list runs"))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(StoreError::sql("list runs"))?;
-        let mut runs = Vec::new();
-        let mut position = std::collections::HashMap::new();
-        for row in rows {
-            let (id, doc) = row.map_err(StoreError::sql("list runs"))?;
-            position.insert(id, runs.len());
-            runs.push(decode::<Run>(&doc, "run")?);
-        }
-        let steps = format!(
-            "SELECT run_id, doc FROM run_steps WHERE run_id IN (SELECT id FROM runs {filter}) ORDER BY run_id, idx"
-        );
-        let mut stmt = conn
-            .prepare_cached(&steps)
-            .map_err(StoreError::sql("list runs' steps"))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(StoreError::sql("list runs' steps"))?;
-        for row in rows {
-            let (run_id, doc) = row.map_err(StoreError::sql("list runs' steps"))?;
-            if let Some(run) = position.get(&run_id).and_then(|&i| runs.get_mut(i)) {
-                run.steps.push(decode(&doc, "step")?);
-            }
-        }
-        Ok(runs)
+        query_runs_on(&self.read(), filter)
     }
+}
+
+/// Runs matching `filter` (a SQL `WHERE` clause or nothing), read on `conn`.
+pub(super) fn query_runs_on(conn: &Connection, filter: &str) -> Result<Vec<Run>> {
+    let headers = format!("SELECT id, doc FROM runs {filter} ORDER BY created_at, id");
+    let mut stmt = conn
+        .prepare_cached(&headers)
+        .map_err(StoreError::sql("list runs"))?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(StoreError::sql("list runs"))?;
+    let mut runs = Vec::new();
+    let mut position = std::collections::HashMap::new();
+    for row in rows {
+        let (id, doc) = row.map_err(StoreError::sql("list runs"))?;
+        position.insert(id, runs.len());
+        runs.push(decode::<Run>(&doc, "run")?);
+    }
+    let steps = format!(
+        "SELECT run_id, doc FROM run_steps WHERE run_id IN (SELECT id FROM runs {filter}) ORDER BY run_id, idx"
+    );
+    let mut stmt = conn
+        .prepare_cached(&steps)
+        .map_err(StoreError::sql("list runs' steps"))?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(StoreError::sql("list runs' steps"))?;
+    for row in rows {
+        let (run_id, doc) = row.map_err(StoreError::sql("list runs' steps"))?;
+        if let Some(run) = position.get(&run_id).and_then(|&i| runs.get_mut(i)) {
+            run.steps.push(decode(&doc, "step")?);
+        }
+    }
+    Ok(runs)
 }

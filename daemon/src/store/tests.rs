@@ -1,6 +1,7 @@
 use super::*;
+use crate::clock::SeqIds;
 use crate::engine::tests::{block, quick};
-use crate::engine::{Cx, SeqIds, start};
+use crate::engine::{Cx, start};
 use cattery_protocol::RunStatus;
 
 fn open() -> (tempfile::TempDir, Store) {

@@ -97,6 +97,12 @@ impl Model {
             Event::Block { block } => self.put_block(block),
             Event::Run { run } => self.put_run(run),
             Event::RunPatch { patch } => {
+                let held = self.runs.get(&patch.id).map(|run| run.rev);
+                // A snapshot taken just before a commit's event was published
+                // already holds that commit: nothing to do, and no gap.
+                if held.is_some_and(|rev| patch.rev <= rev) {
+                    return Applied::Unchanged;
+                }
                 let applied = self
                     .runs
                     .get_mut(&patch.id)

@@ -704,7 +704,8 @@ fn a_bell_from_the_daemon_rings_the_terminal_and_says_why() {
 }
 
 #[test]
-fn a_run_patch_updates_the_run_and_one_for_another_rev_asks_for_a_snapshot() {
+fn a_run_patch_updates_the_run_one_it_already_holds_is_ignored_and_one_from_ahead_asks_for_a_snapshot()
+ {
     let mut app = app();
     let old = (*app.model.runs["run-vault"]).clone();
     let mut new = old.clone();
@@ -717,10 +718,21 @@ fn a_run_patch_updates_the_run_and_one_for_another_rev_asks_for_a_snapshot() {
     };
     assert!(app.on_frame(frame(11, patch.clone())).is_empty());
     assert_eq!(*app.model.runs["run-vault"], new);
+    assert!(
+        app.on_frame(frame(12, patch)).is_empty(),
+        "a patch whose rev is held (a snapshot raced its event) is no gap"
+    );
+    assert_eq!(*app.model.runs["run-vault"], new);
+    let mut newer = new.clone();
+    newer.rev += 1;
+    let mut newest = newer.clone();
+    newest.rev += 1;
+    newest.steps[1].progress = 1.0;
+    let ahead = cattery_protocol::event::RunPatch::between(&newer, &newest).unwrap();
     assert_eq!(
-        app.on_frame(frame(12, patch)),
+        app.on_frame(frame(13, ahead)),
         [Effect::Resubscribe],
-        "already applied"
+        "a patch on a rev this client never saw"
     );
 }
 

@@ -1,0 +1,94 @@
+//! What the daemon shows: the board, runs, the inbox, cards, spend. Reads
+//! change nothing; the server answers calls and snapshots from these alone.
+
+use super::{Daemon, Result};
+use crate::config::Paths;
+use crate::notify::Attention;
+use cattery_protocol::wire::SpendReport;
+use cattery_protocol::{Notification, NotificationStatus, PendingGate, Pipeline, Run};
+use std::sync::Arc;
+
+/// Everything a subscribing client starts from, as of one committed state.
+pub struct Snapshot {
+    pub board: Vec<cattery_protocol::Block>,
+    pub runs: Vec<Run>,
+    pub inbox: Vec<PendingGate>,
+    pub notifications: Vec<Notification>,
+}
+
+impl Daemon {
+    pub fn runs(&self) -> Result<Vec<Run>> {
+        Ok(self.store.runs()?)
+    }
+
+    /// Runs that may still change: running, blocked or paused.
+    pub fn live_runs(&self) -> Result<Vec<Run>> {
+        Ok(self.store.live_runs()?)
+    }
+
+    /// Gates waiting for a human across all live runs, oldest first.
+    pub fn inbox(&self) -> Result<Vec<PendingGate>> {
+        Ok(inbox_of(&self.live_runs()?))
+    }
+
+    /// Attention cards: the open ones, or with `all` every card.
+    pub fn notifications(&self, all: bool) -> Result<Vec<Notification>> {
+        Ok(self.store.notifications(all)?)
+    }
+
+    /// The board, runs, inbox and open cards read in one transaction.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        let stored = self.store.snapshot()?;
+        let live: Vec<Run> = stored
+            .runs
+            .iter()
+            .filter(|r| r.status.is_live())
+            .cloned()
+            .collect();
+        Ok(Snapshot {
+            board: stored.board,
+            inbox: inbox_of(&live),
+            runs: stored.runs,
+            notifications: stored.notifications,
+        })
+    }
+
+    pub fn pipelines(&self) -> Vec<Pipeline> {
+        self.catalog.pipelines.values().cloned().collect()
+    }
+
+    pub fn spend_report(&self) -> SpendReport {
+        self.spend.report()
+    }
+
+    /// Marks an open card acted on or dismissed.
+    pub fn close_card(&self, id: &str, status: NotificationStatus) -> Result<Notification> {
+        Ok(self.attention.resolve(id, status)?)
+    }
+
+    /// The executor's name: `docker`, `process` or why it is unavailable.
+    pub fn executor_name(&self) -> &str {
+        self.executor.name()
+    }
+
+    /// Engine transitions committed since open, and the SQLite
+    /// transactions they took (fewer, under group commit).
+    pub fn commit_counts(&self) -> (u64, u64) {
+        (self.store.commits(), self.store.transactions())
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    /// The attention inbox, for the escalation sweep and alert wiring.
+    pub(crate) fn attention(&self) -> Arc<Attention> {
+        Arc::clone(&self.attention)
+    }
+}
+
+fn inbox_of(live: &[Run]) -> Vec<PendingGate> {
+    let mut gates: Vec<_> = live.iter().filter_map(Run::pending_gate).collect();
+    gates.sort_by_key(|g| g.since);
+    gates
+}
