@@ -1,9 +1,24 @@
 //! The action registry: one table drives key dispatch, the help overlay,
-//! footer hints and the `:` palette, so they can never disagree.
+//! footer hints and the `:` palette, so they can never disagree. Whether an
+//! action applies where the user is, is said in one place only:
+//! `App::applies` (app/applies.rs), which the footer and the key path both ask.
 
-/// Every thing a user can do in the control room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Action {
+macro_rules! actions {
+    ($($action:ident),+ $(,)?) => {
+        /// Every thing a user can do in the control room.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Action {
+            $($action),+
+        }
+
+        impl Action {
+            /// Every action; the registry test checks each has one row.
+            pub const ALL: &'static [Action] = &[$(Action::$action),+];
+        }
+    };
+}
+
+actions! {
     Quit,
     Back,
     Help,
@@ -145,12 +160,23 @@ pub const REGISTRY: &[ActionSpec] = &[
     spec(A::Quit, "quit", &["q", "ctrl-c"], "quit (q backs out first when not at the top)", Global, Safe, true),
 ];
 
+/// What an action without a registry row is taken to be: the most guarded
+/// kind, never offered. The registry test fails for such an action.
+const UNREGISTERED: ActionSpec = spec(
+    Action::Quit,
+    "unregistered",
+    &[],
+    "an action with no registry row",
+    Global,
+    Final,
+    false,
+);
+
 pub fn spec_of(action: Action) -> &'static ActionSpec {
-    // Every action has a row; the registry test pins that.
     REGISTRY
         .iter()
         .find(|s| s.action == action)
-        .unwrap_or(&REGISTRY[REGISTRY.len() - 1])
+        .unwrap_or(&UNREGISTERED)
 }
 
 pub fn by_name(name: &str) -> Option<&'static ActionSpec> {

@@ -29,24 +29,15 @@ impl App {
     }
 
     fn on_gate(&mut self, action: Action, index: usize) -> Vec<Effect> {
-        let Some(gate) = self.selected_gate() else {
-            let why = match self.shown_gate() {
-                Some(_) => "a decision on this gate is on its way; waiting for catteryd",
-                None => "no gate is selected here; the inbox (3) lists them",
-            };
-            self.info(why.to_owned());
-            return Vec::new();
-        };
-        let needs = match action {
+        let kind = match action {
             Action::ChooseOption => GateKind::Decision,
             Action::ExtraRound | Action::Proceed | Action::StopReset => GateKind::IterationCap,
             _ => GateKind::Approval,
         };
-        if gate.kind != needs {
-            let message = wrong_kind(&gate, self);
-            self.info(message);
+        // `applies` has checked the gate; this only fetches it.
+        let Ok(gate) = self.gate_of_kind(kind) else {
             return Vec::new();
-        }
+        };
         match action {
             Action::Approve => self.approve(&gate, None).into_iter().collect(),
             Action::EditApprove => self.edit(gate.prompt.clone(), EditPurpose::Proposal(gate)),
@@ -72,17 +63,12 @@ impl App {
             .values()
             .filter(|r| r.status == RunStatus::Paused)
             .count();
-        if paused == 0 {
-            self.info("no run is paused".to_owned());
-            return Vec::new();
-        }
         let what = format!("resume {paused} paused run{}", plural(paused));
         self.send(Call::ResumePaused, what).into_iter().collect()
     }
 
     fn close_card(&mut self, action: Action) -> Vec<Effect> {
         let Some(card) = self.selected_card() else {
-            self.info("no card is selected; gates are decided with their own keys".to_owned());
             return Vec::new();
         };
         let (call, what) = match action {
@@ -219,44 +205,19 @@ impl App {
     }
 
     fn pick_pipeline(&mut self) {
-        let Some(block_id) = self.target_block() else {
-            self.info("select a block on the board to start a pipeline".to_owned());
+        let Some(block_id) = self.board_sel.clone() else {
             return;
         };
-        if self
-            .model
-            .run_of_block(&block_id)
-            .is_some_and(|r| r.status.is_live())
-        {
-            self.info("this block already has a live run".to_owned());
-            return;
-        }
-        if self.model.pipelines.is_empty() {
-            self.error("no pipelines known yet; is the daemon connected?".to_owned());
-            return;
-        }
         self.modal = Some(Modal::Picker {
             block_id,
             selected: 0,
         });
     }
 
-    fn target_block(&self) -> Option<String> {
-        match self.view() {
-            View::Board => self.board_sel.clone(),
-            _ => self.selected_run().map(|r| r.block_id.clone()),
-        }
-    }
-
     fn retry(&mut self) -> Vec<Effect> {
         let Some(run) = self.selected_run().cloned() else {
-            self.info("no run is selected".to_owned());
             return Vec::new();
         };
-        if run.status != RunStatus::Failed {
-            self.info("only a failed run can be retried".to_owned());
-            return Vec::new();
-        }
         let call = Call::Retry {
             run_id: run.id.clone(),
         };
@@ -265,14 +226,9 @@ impl App {
 
     fn confirm_restart(&mut self) {
         let Some(run) = self.selected_run().cloned() else {
-            self.info("no run is selected".to_owned());
             return;
         };
-        let step = if self.view() == View::Run {
-            self.step_sel
-        } else {
-            run.current_step
-        };
+        let step = self.step_sel;
         let Some(agent) = run.steps.get(step).map(|s| s.agent_kind.clone()) else {
             return;
         };
@@ -288,7 +244,6 @@ impl App {
 
     fn confirm_stop(&mut self) {
         let Some(run) = self.selected_run().filter(|r| r.status.is_live()).cloned() else {
-            self.info("no live run is selected".to_owned());
             return;
         };
         let call = Call::Stop {
@@ -305,7 +260,6 @@ impl App {
 
     fn toggle_mark(&mut self) {
         let Some(gate) = self.selected_gate() else {
-            self.info("no gate is selected here".to_owned());
             return;
         };
         if !self.marked.remove(&gate.id) {
@@ -323,10 +277,6 @@ impl App {
             .into_iter()
             .filter(|g| self.marked.contains(&g.id) && g.kind == GateKind::Approval)
             .collect();
-        if approvals.is_empty() {
-            self.info("no marked approvals; mark gates with space first".to_owned());
-            return;
-        }
         let calls = approvals
             .iter()
             .map(|g| {
@@ -386,7 +336,7 @@ pub(super) fn decide_call(gate: &PendingGate, action: GateAction) -> Call {
     }
 }
 
-fn wrong_kind(gate: &PendingGate, app: &App) -> String {
+pub(super) fn wrong_kind(gate: &PendingGate, app: &App) -> String {
     let keys = |a| app.keymap.label(a);
     match gate.kind {
         GateKind::Approval => format!(

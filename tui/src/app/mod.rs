@@ -3,6 +3,7 @@
 //! every key path is testable without a terminal.
 
 pub mod actions;
+mod applies;
 mod decide;
 pub mod filter;
 pub mod keymap;
@@ -10,7 +11,7 @@ mod modal;
 pub mod model;
 mod nav;
 
-use actions::{Action, Scope, Weight, spec_of};
+use actions::{Action, Scope, spec_of};
 use cattery_protocol::wire::{Call, FromReply, Reply, ServerFrame, WireError};
 use cattery_protocol::{GateKind, Millis, PendingGate, Run};
 use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
@@ -508,14 +509,13 @@ impl App {
         }
     }
 
-    /// Hidden in read-only mode: anything that changes a run.
-    pub fn shows(&self, action: Action) -> bool {
-        !(self.read_only && spec_of(action).weight != Weight::Safe)
-    }
-
     fn perform(&mut self, action: Action, index: usize) -> Vec<Effect> {
-        if !self.shows(action) {
-            self.error("read-only: decisions are off (started with --read-only)".to_owned());
+        if let Err(why) = self.applies(action, index) {
+            if self.shows(action) {
+                self.info(why);
+            } else {
+                self.error(why);
+            }
             return Vec::new();
         }
         match action {
@@ -653,25 +653,14 @@ fn gate_of(call: &Call) -> Option<&str> {
     }
 }
 
-/// Footer hints for where the user is: the actions that can act right now.
+/// Footer hints for where the user is: the actions that apply right now.
 pub fn hints(app: &App) -> Vec<(String, &'static str)> {
     use actions::REGISTRY;
     let gate = app.selected_gate();
-    let run = app.selected_run();
     REGISTRY
         .iter()
-        .filter(|spec| spec.hint && app.shows(spec.action) && app.in_scope(spec.action))
-        .filter(|spec| match spec.scope {
-            Scope::Gate => gate_hint(spec.action, gate.as_ref(), app),
-            Scope::Run => run_hint(spec.action, run.map(|r| r.status), app.view()),
-            Scope::Card => app.selected_card().is_some(),
-            Scope::Global if spec.action == Action::ResumePaused => app
-                .model
-                .runs
-                .values()
-                .any(|r| r.status == cattery_protocol::RunStatus::Paused),
-            Scope::Logs | Scope::Global => true,
-        })
+        .filter(|spec| spec.hint && app.in_scope(spec.action))
+        .filter(|spec| app.applies(spec.action, 0).is_ok())
         .map(|spec| {
             let label = match (spec.action, gate.as_ref()) {
                 (Action::ChooseOption, Some(g)) => option_label(app, g.options.len()),
@@ -680,33 +669,6 @@ pub fn hints(app: &App) -> Vec<(String, &'static str)> {
             (label, spec.name)
         })
         .collect()
-}
-
-fn gate_hint(action: Action, gate: Option<&PendingGate>, app: &App) -> bool {
-    let Some(gate) = gate else {
-        return false;
-    };
-    match action {
-        Action::ChooseOption => gate.kind == GateKind::Decision && app.can_answer(0),
-        Action::ExtraRound | Action::Proceed | Action::StopReset => {
-            gate.kind == GateKind::IterationCap
-        }
-        Action::Mark | Action::ApproveMarked => {
-            app.view() == View::Inbox && gate.kind == GateKind::Approval
-        }
-        _ => gate.kind == GateKind::Approval,
-    }
-}
-
-fn run_hint(action: Action, status: Option<cattery_protocol::RunStatus>, view: View) -> bool {
-    use cattery_protocol::RunStatus;
-    match action {
-        Action::Start => view == View::Board && !status.is_some_and(RunStatus::is_live),
-        Action::Retry => status == Some(RunStatus::Failed),
-        Action::RestartFrom => view == View::Run && status.is_some(),
-        Action::Stop => status.is_some_and(RunStatus::is_live),
-        _ => true,
-    }
 }
 
 fn option_label(app: &App, options: usize) -> String {

@@ -91,15 +91,39 @@ impl App {
         Vec::new()
     }
 
+    /// What a key means inside a pop-up, through the keymap, so remaps
+    /// apply there too. In pop-ups that take typing, a plain character is
+    /// text, never an action.
+    fn popup_action(&self, key: &Key, typing: bool) -> Option<Action> {
+        if typing && !key.ctrl && matches!(key.code, KeyCode::Char(_)) {
+            return None;
+        }
+        const POPUP: [Action; 8] = [
+            Action::Up,
+            Action::Down,
+            Action::PageUp,
+            Action::PageDown,
+            Action::Top,
+            Action::Bottom,
+            Action::Open,
+            Action::Back,
+        ];
+        self.keymap
+            .actions_for(key)
+            .iter()
+            .map(|(action, _)| *action)
+            .find(|action| POPUP.contains(action))
+    }
+
     fn help_key(&mut self, key: Key, mut query: String, scroll: usize) {
-        let scroll = match key.code {
-            KeyCode::Esc => return,
-            KeyCode::Char('?') if query.is_empty() => return,
-            KeyCode::Up => scroll.saturating_sub(1),
-            KeyCode::Down => scroll + 1,
-            KeyCode::PageUp => scroll.saturating_sub(10),
-            KeyCode::PageDown => scroll + 10,
-            code => {
+        let scroll = match (self.popup_action(&key, true), key.code) {
+            (Some(Action::Back), _) => return,
+            (_, KeyCode::Char('?')) if query.is_empty() => return,
+            (Some(Action::Up), _) => scroll.saturating_sub(1),
+            (Some(Action::Down), _) => scroll + 1,
+            (Some(Action::PageUp), _) => scroll.saturating_sub(10),
+            (Some(Action::PageDown), _) => scroll + 10,
+            (_, code) => {
                 edit_line(&mut query, code);
                 0
             }
@@ -121,18 +145,20 @@ impl App {
 
     fn palette_key(&mut self, key: Key, mut input: String, selected: usize) -> Vec<Effect> {
         let matches = self.palette_matches(&input);
-        let selected = match key.code {
-            KeyCode::Esc => return Vec::new(),
-            KeyCode::Enter => return self.run_palette(&input, matches.get(selected).copied()),
-            KeyCode::Tab => {
+        let selected = match (self.popup_action(&key, true), key.code) {
+            (Some(Action::Back), _) => return Vec::new(),
+            (Some(Action::Open), _) => {
+                return self.run_palette(&input, matches.get(selected).copied());
+            }
+            (_, KeyCode::Tab) => {
                 if let Some(spec) = matches.get(selected) {
                     input = format!("{} ", spec.name);
                 }
                 0
             }
-            KeyCode::Up => selected.saturating_sub(1),
-            KeyCode::Down => (selected + 1).min(matches.len().saturating_sub(1)),
-            code => {
+            (Some(Action::Up), _) => selected.saturating_sub(1),
+            (Some(Action::Down), _) => (selected + 1).min(matches.len().saturating_sub(1)),
+            (_, code) => {
                 edit_line(&mut input, code);
                 0
             }
@@ -173,13 +199,13 @@ impl App {
     }
 
     fn filter_key(&mut self, key: Key, mut input: String) {
-        match key.code {
-            KeyCode::Esc => {
+        match (self.popup_action(&key, true), key.code) {
+            (Some(Action::Back), _) => {
                 self.set_filter(String::new());
                 return;
             }
-            KeyCode::Enter => return,
-            code => edit_line(&mut input, code),
+            (Some(Action::Open), _) => return,
+            (_, code) => edit_line(&mut input, code),
         }
         self.set_filter(input.clone());
         self.modal = Some(Modal::Filter { input });
@@ -202,9 +228,10 @@ impl App {
     }
 
     fn confirm_key(&mut self, key: Key, prompt: String, calls: Vec<(Call, String)>) -> Vec<Effect> {
-        match key.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => self.confirmed(calls),
-            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+        // `y` and `n` are the prompt's own words; open and back follow the keymap.
+        match (self.popup_action(&key, false), key.code) {
+            (Some(Action::Open), _) | (_, KeyCode::Char('y' | 'Y')) => self.confirmed(calls),
+            (Some(Action::Back), _) | (_, KeyCode::Char('n' | 'N')) => {
                 self.info("cancelled; nothing was sent".to_owned());
                 Vec::new()
             }
@@ -222,11 +249,11 @@ impl App {
         mut text: String,
         purpose: EditPurpose,
     ) -> Vec<Effect> {
+        if self.popup_action(&key, true) == Some(Action::Back) {
+            self.info("cancelled; nothing was sent".to_owned());
+            return Vec::new();
+        }
         match key.code {
-            KeyCode::Esc => {
-                self.info("cancelled; nothing was sent".to_owned());
-                return Vec::new();
-            }
             KeyCode::Char('s') if key.ctrl => return self.on_edited(purpose, Ok(text)),
             KeyCode::Enter => text.push('\n'),
             code => edit_line(&mut text, code),
@@ -241,11 +268,14 @@ impl App {
 
     fn picker_key(&mut self, key: Key, block_id: String, selected: usize) -> Vec<Effect> {
         let count = self.model.pipelines.len();
-        let selected = match key.code {
-            KeyCode::Esc => return Vec::new(),
-            KeyCode::Enter => return self.start(block_id, selected),
-            KeyCode::Up | KeyCode::Char('k') => selected.saturating_sub(1),
-            KeyCode::Down | KeyCode::Char('j') => (selected + 1).min(count.saturating_sub(1)),
+        let last = count.saturating_sub(1);
+        let selected = match self.popup_action(&key, false) {
+            Some(Action::Back) => return Vec::new(),
+            Some(Action::Open) => return self.start(block_id, selected),
+            Some(Action::Up) => selected.saturating_sub(1),
+            Some(Action::Down) => (selected + 1).min(last),
+            Some(Action::Top) => 0,
+            Some(Action::Bottom) => last,
             _ => selected,
         };
         self.modal = Some(Modal::Picker { block_id, selected });

@@ -65,7 +65,6 @@ fn calls(effects: &[Effect]) -> Vec<Call> {
         .collect()
 }
 
-/// The inbox with the gate of `kind` selected (order: cap, decision, approval).
 /// The decision call the app should send for the fixture gate `gate_id`.
 fn decided(app: &App, gate_id: &str, action: GateAction) -> Call {
     let run_id = app
@@ -83,6 +82,7 @@ fn decided(app: &App, gate_id: &str, action: GateAction) -> Call {
     }
 }
 
+/// The inbox with the gate of `kind` selected (order: cap, decision, approval).
 fn at_gate(app: &mut App, kind: GateKind) {
     press(app, &["3"]);
     let downs = match kind {
@@ -367,12 +367,102 @@ fn a_bad_keys_toml_says_what_is_wrong_and_how_to_fix_it() {
 }
 
 #[test]
-fn the_default_keys_have_no_conflicts_and_every_action_a_row() {
+fn remapped_movement_keys_move_the_pipeline_picker_too() {
+    let keymap = Keymap::with_overrides("keys.toml", "down = \"n\"\nup = \"m\"\n").unwrap();
+    let mut app = app_with(keymap, false, false);
+    app.model.pipelines.push(Pipeline {
+        id: "build".into(),
+        name: "Build".into(),
+        ..app.model.pipelines[0].clone()
+    });
+    let planned = app
+        .model
+        .blocks
+        .values()
+        .find(|b| {
+            app.model
+                .run_of_block(&b.id)
+                .is_none_or(|r| !r.status.is_live())
+        })
+        .map(|b| b.id.clone())
+        .unwrap();
+    app.board_sel = Some(planned);
+    press(&mut app, &["s", "n"]);
+    assert!(
+        matches!(app.modal, Some(Modal::Picker { selected: 1, .. })),
+        "{:?}",
+        app.modal
+    );
+    press(&mut app, &["j"]);
+    assert!(
+        matches!(app.modal, Some(Modal::Picker { selected: 1, .. })),
+        "j is no longer down"
+    );
+    press(&mut app, &["m"]);
+    assert!(matches!(app.modal, Some(Modal::Picker { selected: 0, .. })));
+}
+
+#[test]
+fn the_default_keys_have_no_conflicts_and_every_action_exactly_one_row() {
     assert!(Keymap::with_overrides("keys.toml", "").is_ok());
-    for spec in actions::REGISTRY {
+    for &action in Action::ALL {
+        let rows = actions::REGISTRY
+            .iter()
+            .filter(|s| s.action == action)
+            .count();
+        assert_eq!(rows, 1, "{action:?} has {rows} registry rows");
+        let spec = actions::spec_of(action);
         assert!(!spec.keys.is_empty(), "{} has no key", spec.name);
-        assert_eq!(actions::spec_of(spec.action).name, spec.name);
     }
+    assert_eq!(actions::REGISTRY.len(), Action::ALL.len());
+}
+
+/// Places in the control room, as the keys that reach them from the start.
+const PLACES: &[&[&str]] = &[
+    &[],
+    &["j"],
+    &["j", "j"],
+    &["j", "j", "j"],
+    &["2"],
+    &["2", "j"],
+    &["3"],
+    &["3", "j"],
+    &["3", "j", "j"],
+    &["3", "j", "j", "j"],
+    &["3", "j", "j", "j", "j"],
+    &["3", "space"],
+    &["4"],
+];
+
+#[test]
+fn every_key_the_footer_offers_means_its_action_there_and_is_not_refused() {
+    for place in PLACES {
+        for read_only in [false, true] {
+            let mut app = app_with(Keymap::defaults(), read_only, false);
+            press(&mut app, place);
+            for (_, name) in hints(&app) {
+                let action = actions::by_name(name).unwrap().action;
+                let key = app.keymap.keys_of(action)[0].clone();
+                let (meant, index) = app.resolve(&key).unwrap_or_else(|| {
+                    panic!("at {place:?} the footer offers {name}, but its key means nothing")
+                });
+                assert_eq!(
+                    meant, action,
+                    "at {place:?} the key of {name} means another action"
+                );
+                assert_eq!(app.applies(meant, index), Ok(()), "at {place:?}: {name}");
+            }
+        }
+    }
+}
+
+#[test]
+fn an_action_that_does_not_apply_says_why_and_sends_nothing() {
+    let mut app = app();
+    press(&mut app, &["3"]);
+    assert!(calls(&press(&mut app, &["r"])).is_empty());
+    let toast = app.toast.clone().unwrap();
+    assert_eq!(Err(toast.text), app.applies(Action::Retry, 0));
 }
 
 #[test]
