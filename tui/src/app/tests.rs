@@ -442,7 +442,7 @@ fn every_key_the_footer_offers_means_its_action_there_and_is_not_refused() {
             press(&mut app, place);
             for (_, name) in hints(&app) {
                 let action = actions::by_name(name).unwrap().action;
-                let key = app.keymap.keys_of(action)[0].clone();
+                let key = app.keymap.keys_of(action)[0];
                 let (meant, index) = app.resolve(&key).unwrap_or_else(|| {
                     panic!("at {place:?} the footer offers {name}, but its key means nothing")
                 });
