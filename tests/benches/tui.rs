@@ -61,10 +61,10 @@ fn render() {
             frame_times(&mut filtered, w, h),
         );
         let mut run = app_with(Vec::new(), vec![fixtures::long_run(50)]);
-        run.run_sel = Some("run-long".into());
+        run.sel.run = Some("run-long".into());
         run.on_key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::empty()));
-        run.run_sel = Some("run-long".into());
-        run.step_sel = 25;
+        run.sel.run = Some("run-long".into());
+        run.sel.step = 25;
         report(
             &format!("run of 50 steps {w}x{h}"),
             frame_times(&mut run, w, h),
@@ -77,7 +77,9 @@ fn frame_times(app: &mut App, w: u16, h: u16) -> Vec<Duration> {
     (0..FRAMES)
         .map(|_| {
             let start = Instant::now();
-            terminal.draw(|frame| ui::draw(frame, app)).unwrap();
+            let mut drawn = Default::default();
+            terminal.draw(|frame| drawn = ui::draw(frame, app)).unwrap();
+            app.on_drawn(drawn);
             start.elapsed()
         })
         .collect()

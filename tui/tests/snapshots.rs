@@ -68,7 +68,9 @@ fn typed(app: &mut App, text: &str) {
 
 fn render(app: &mut App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|frame| ui::draw(frame, app)).unwrap();
+    let mut drawn = Default::default();
+    terminal.draw(|frame| drawn = ui::draw(frame, app)).unwrap();
+    app.on_drawn(drawn);
     terminal.backend().to_string()
 }
 
@@ -167,10 +169,10 @@ fn run_working_step_with_live_metrics() {
                 },
             });
         }
-        app.run_sel = Some("run-vault".into());
-        app.step_sel = 1;
+        app.sel.run = Some("run-vault".into());
+        app.sel.step = 1;
         keys(&mut app, &["2"]);
-        app.run_sel = Some("run-vault".into());
+        app.sel.run = Some("run-vault".into());
         app
     });
 }
@@ -180,7 +182,7 @@ fn run_failed() {
     snap("run_failed", || {
         let mut app = busy();
         keys(&mut app, &["2"]);
-        app.run_sel = Some("run-rounding".into());
+        app.sel.run = Some("run-rounding".into());
         app
     });
 }
@@ -202,8 +204,8 @@ fn run_of_fifty_steps_scrolls_to_the_selection() {
         let run = fixtures::long_run(50);
         app.on_frame(fixtures::run_event(11, run));
         keys(&mut app, &["2"]);
-        app.run_sel = Some("run-long".into());
-        app.step_sel = 25;
+        app.sel.run = Some("run-long".into());
+        app.sel.step = 25;
         app
     });
 }
@@ -249,9 +251,9 @@ fn logs_following_with_a_search() {
             };
             app.on_frame(fixtures::log_event(11 + i, "run-vault", 1, &line));
         }
-        app.run_sel = Some("run-vault".into());
+        app.sel.run = Some("run-vault".into());
         keys(&mut app, &["4"]);
-        app.run_sel = Some("run-vault".into());
+        app.sel.run = Some("run-vault".into());
         keys(&mut app, &["/"]);
         typed(&mut app, "migration");
         keys(&mut app, &["enter", "f"]);
@@ -341,7 +343,7 @@ fn every_view_draws_at_every_size_from_tiny_to_huge_without_panicking() {
     ] {
         for view in ["1", "2", "3", "4"] {
             let mut app = busy();
-            app.run_sel = Some("run-vault".into());
+            app.sel.run = Some("run-vault".into());
             keys(&mut app, &[view]);
             render(&mut app, w, h);
         }
@@ -364,16 +366,16 @@ fn a_click_selects_the_row_under_it_and_the_wheel_scrolls() {
         modifiers: KeyModifiers::empty(),
     };
     app.on_mouse(mouse(MouseEventKind::Down(MouseButton::Left), row));
-    assert_eq!(app.board_sel.as_deref(), Some("task-ledger"));
+    assert_eq!(app.sel.board.as_deref(), Some("task-ledger"));
     app.on_mouse(mouse(MouseEventKind::ScrollDown, 0));
     assert_eq!(
-        app.board_sel.as_deref(),
+        app.sel.board.as_deref(),
         Some("task-idle"),
         "three rows down"
     );
     app.on_mouse(mouse(MouseEventKind::Down(MouseButton::Left), 23));
     assert_eq!(
-        app.board_sel.as_deref(),
+        app.sel.board.as_deref(),
         Some("task-idle"),
         "the footer is not a row"
     );
@@ -403,7 +405,7 @@ fn inbox_with_cards_and_spend_in_the_header() {
 fn run_with_its_decision_history() {
     snap("run_history", || {
         let mut app = busy();
-        app.run_sel = Some("run-rounding".into());
+        app.sel.run = Some("run-rounding".into());
         let effects = app.on_key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::empty()));
         let history = cattery_protocol::wire::Reply::Audit(fixtures::rounding_history());
         let answer = fixtures::answer(

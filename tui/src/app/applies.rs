@@ -125,7 +125,7 @@ impl App {
 
     fn startable(&self) -> Result<(), String> {
         let block = match self.view() {
-            View::Board => self.board_sel.as_deref(),
+            View::Board => self.sel.board.as_deref(),
             _ => None,
         };
         let Some(block) = block else {

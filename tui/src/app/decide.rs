@@ -205,7 +205,7 @@ impl App {
     }
 
     fn pick_pipeline(&mut self) {
-        let Some(block_id) = self.board_sel.clone() else {
+        let Some(block_id) = self.sel.board.clone() else {
             return;
         };
         self.modal = Some(Modal::Picker {
@@ -228,7 +228,7 @@ impl App {
         let Some(run) = self.selected_run().cloned() else {
             return;
         };
-        let step = self.step_sel;
+        let step = self.sel.step;
         let Some(agent) = run.steps.get(step).map(|s| s.agent_kind.clone()) else {
             return;
         };

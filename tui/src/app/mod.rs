@@ -6,20 +6,24 @@ pub mod actions;
 mod applies;
 mod decide;
 pub mod filter;
+mod hints;
 pub mod keymap;
 mod modal;
 pub mod model;
 mod nav;
+mod requests;
 
 use actions::{Action, Scope, spec_of};
 use cattery_protocol::wire::{Call, FromReply, Reply, ServerFrame, WireError};
 use cattery_protocol::{GateKind, Millis, PendingGate, Run};
 use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
 use filter::Filter;
+pub use hints::hints;
 use keymap::{Key, Keymap};
 pub use modal::{EditPurpose, Modal};
 use model::{Applied, Model};
-use std::collections::{HashMap, HashSet};
+use requests::{Pending, Requests};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// The top-level views, in `tab` order.
@@ -105,6 +109,14 @@ pub struct LogView {
     pub search: Option<String>,
 }
 
+/// What the last frame told the app: where the list was (for mouse clicks
+/// and keeping the scroll steady) and how many log rows fit.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Drawn {
+    pub list: ListArea,
+    pub log_rows: usize,
+}
+
 /// Screen regions the last frame drew, for mouse clicks.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ListArea {
@@ -128,6 +140,18 @@ impl ListArea {
     }
 }
 
+/// The selection in each view: by id, so it follows its row as rows come
+/// and go, with the position as the fallback when the row is gone.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Selection {
+    pub board: Option<String>,
+    pub board_index: usize,
+    pub inbox: Option<String>,
+    pub inbox_index: usize,
+    pub run: Option<String>,
+    pub step: usize,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct DaemonInfo {
     pub version: String,
@@ -144,13 +168,6 @@ pub struct History {
     asked: Option<(String, usize)>,
 }
 
-enum Pending {
-    Pipelines,
-    Spend,
-    Audit { run_id: String },
-    Decision { what: String, gate: Option<String> },
-}
-
 pub struct App {
     pub model: Model,
     pub keymap: Keymap,
@@ -163,29 +180,23 @@ pub struct App {
     pub modal: Option<Modal>,
     pub viewer: Option<Viewer>,
     pub filter: Filter,
-    pub board_sel: Option<String>,
-    pub board_index: usize,
-    pub inbox_sel: Option<String>,
-    pub inbox_index: usize,
-    pub run_sel: Option<String>,
-    pub step_sel: usize,
+    /// What is selected in each view.
+    pub sel: Selection,
     pub logs: LogView,
     pub marked: HashSet<String>,
-    /// Gates a decision was sent for; keys on them wait for the answer
-    /// instead of deciding twice.
-    pub in_flight: HashSet<String>,
+    /// Requests on their way, and the gates with a decision in flight.
+    pub requests: Requests,
     pub toast: Option<Toast>,
     pub now: Millis,
     /// Set when the screen must be drawn again.
     pub dirty: bool,
+    /// Where the last frame drew the list; set by [`App::on_drawn`] only.
     pub list_area: ListArea,
     /// Month-to-date spend, as last asked.
     pub spend: Option<cattery_protocol::wire::SpendReport>,
     spend_asked: Millis,
     /// Decisions on the run in the Run view, for its history pane.
     pub history: History,
-    pending: HashMap<u64, Pending>,
-    next_id: u64,
 }
 
 impl App {
@@ -201,15 +212,10 @@ impl App {
             modal: None,
             viewer: None,
             filter: Filter::default(),
-            board_sel: None,
-            board_index: 0,
-            inbox_sel: None,
-            inbox_index: 0,
-            run_sel: None,
-            step_sel: 0,
+            sel: Selection::default(),
             logs: LogView::default(),
             marked: HashSet::new(),
-            in_flight: HashSet::new(),
+            requests: Requests::default(),
             toast: None,
             now,
             dirty: true,
@@ -217,13 +223,38 @@ impl App {
             spend: None,
             spend_asked: 0,
             history: History::default(),
-            pending: HashMap::new(),
-            next_id: 1,
         }
     }
 
     pub fn view(&self) -> View {
         self.stack.last().copied().unwrap_or(View::Board)
+    }
+
+    /// The frame just drawn: keeps the list geometry for the mouse and the
+    /// next frame's scroll, and holds the log scroll within the log.
+    pub fn on_drawn(&mut self, drawn: Drawn) {
+        self.list_area = drawn.list;
+        if self.view() == View::Logs {
+            let lines = self.shown_log_len();
+            let most = lines.saturating_sub(drawn.log_rows);
+            self.logs.scroll_back = self.logs.scroll_back.min(most);
+        }
+    }
+
+    /// Lines in the log the Logs view shows.
+    fn shown_log_len(&self) -> usize {
+        self.selected_run().map_or(0, |run| {
+            self.model
+                .logs
+                .get(&(run.id.clone(), run.current_step))
+                .map_or(0, |lines| lines.len())
+        })
+    }
+
+    /// The step selected in the Run view, within the run's steps.
+    pub fn selected_step(&self) -> usize {
+        let steps = self.selected_run().map_or(0, |r| r.steps.len());
+        self.sel.step.min(steps.saturating_sub(1))
     }
 
     // ---- inputs from the connection ----
@@ -267,14 +298,8 @@ impl App {
             // An answer lost with the connection is asked for again.
             self.history.asked = None;
         }
-        if state != ConnState::Connected && !self.pending.is_empty() {
-            let decisions = self
-                .pending
-                .values()
-                .filter(|p| matches!(p, Pending::Decision { .. }))
-                .count();
-            self.pending.clear();
-            self.in_flight.clear();
+        if state != ConnState::Connected {
+            let decisions = self.requests.lose_all();
             if decisions > 0 {
                 self.error(format!(
                     "the connection broke with {decisions} request(s) unanswered; check the run before deciding again"
@@ -365,7 +390,7 @@ impl App {
         };
         let watched = self.view() == View::Logs
             && self.logs.frozen
-            && self.run_sel.as_ref() == Some(run_id)
+            && self.sel.run.as_ref() == Some(run_id)
             && self.model.runs.get(run_id).map(|r| r.current_step) == Some(*step_index);
         if watched {
             self.logs.scroll_back += 1;
@@ -378,7 +403,7 @@ impl App {
         result: Option<Reply>,
         error: Option<WireError>,
     ) -> Vec<Effect> {
-        let Some(pending) = self.pending.remove(&id) else {
+        let Some(pending) = self.requests.answered(id) else {
             return Vec::new();
         };
         match (pending, error) {
@@ -415,7 +440,7 @@ impl App {
             }
             (Pending::Decision { what, gate }, Some(e)) => {
                 if let Some(gate) = gate {
-                    self.in_flight.remove(&gate);
+                    self.requests.refused(&gate);
                 }
                 self.error(format!("{what} refused: {}", e.message));
                 vec![Effect::Resubscribe]
@@ -552,10 +577,7 @@ impl App {
     }
 
     fn register(&mut self, pending: Pending) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.pending.insert(id, pending);
-        id
+        self.requests.register(pending)
     }
 
     /// A request for a decision, or nothing (and a message) when offline.
@@ -565,9 +587,6 @@ impl App {
             return None;
         }
         let gate = gate_of(&call).map(str::to_owned);
-        if let Some(gate) = &gate {
-            self.in_flight.insert(gate.clone());
-        }
         let id = self.register(Pending::Decision { what, gate });
         Some(Effect::Send { id, call })
     }
@@ -593,12 +612,12 @@ impl App {
     /// The run the current view is about.
     pub fn selected_run(&self) -> Option<&Arc<Run>> {
         match self.view() {
-            View::Board => self.model.run_of_block(self.board_sel.as_deref()?),
+            View::Board => self.model.run_of_block(self.sel.board.as_deref()?),
             View::Inbox => {
                 let gate = self.inbox_gate()?;
                 self.model.runs.get(&gate.run_id)
             }
-            View::Run | View::Logs | View::Viewer => self.model.runs.get(self.run_sel.as_deref()?),
+            View::Run | View::Logs | View::Viewer => self.model.runs.get(self.sel.run.as_deref()?),
         }
     }
 
@@ -606,7 +625,7 @@ impl App {
     /// is on its way.
     pub fn selected_gate(&self) -> Option<PendingGate> {
         self.shown_gate()
-            .filter(|g| !self.in_flight.contains(&g.id))
+            .filter(|g| !self.requests.is_in_flight(&g.id))
     }
 
     pub(super) fn shown_gate(&self) -> Option<PendingGate> {
@@ -650,32 +669,5 @@ fn gate_of(call: &Call) -> Option<&str> {
     match call {
         Call::Decide { gate_id, .. } => Some(gate_id),
         _ => None,
-    }
-}
-
-/// Footer hints for where the user is: the actions that apply right now.
-pub fn hints(app: &App) -> Vec<(String, &'static str)> {
-    use actions::REGISTRY;
-    let gate = app.selected_gate();
-    REGISTRY
-        .iter()
-        .filter(|spec| spec.hint && app.in_scope(spec.action))
-        .filter(|spec| app.applies(spec.action, 0).is_ok())
-        .map(|spec| {
-            let label = match (spec.action, gate.as_ref()) {
-                (Action::ChooseOption, Some(g)) => option_label(app, g.options.len()),
-                _ => app.keymap.label(spec.action),
-            };
-            (label, spec.name)
-        })
-        .collect()
-}
-
-fn option_label(app: &App, options: usize) -> String {
-    let keys = app.keymap.keys_of(Action::ChooseOption);
-    match keys.get(..options.min(keys.len())) {
-        Some([only]) => only.to_string(),
-        Some([first, .., last]) => format!("{first}-{last}"),
-        _ => app.keymap.label(Action::ChooseOption),
     }
 }

@@ -43,7 +43,7 @@ pub struct Model {
     pub seq: u64,
     pub synced: bool,
     /// Board rows in tree order with their depth; rebuilt when blocks change.
-    board_order: Option<Vec<(String, u16)>>,
+    board_order: Vec<(String, u16)>,
 }
 
 /// What applying a frame did.
@@ -74,7 +74,7 @@ impl Model {
                     .into_iter()
                     .map(|r| (r.id.clone(), Arc::new(r)))
                     .collect();
-                self.board_order = None;
+                self.board_order = tree_order(&self.blocks);
                 self.seq = seq;
                 self.synced = true;
                 Applied::Changed
@@ -152,10 +152,11 @@ impl Model {
             .blocks
             .get(&block.id)
             .is_none_or(|old| old.parent_id != block.parent_id);
-        if moved {
-            self.board_order = None;
-        }
         self.blocks.insert(block.id.clone(), block);
+        // Kept built, so drawing never has to change the model.
+        if moved {
+            self.board_order = tree_order(&self.blocks);
+        }
     }
 
     fn put_run(&mut self, run: Arc<Run>) {
@@ -254,16 +255,8 @@ impl Model {
     }
 
     /// Frames, then their modules, then tasks, each level oldest first.
-    pub fn board_order(&mut self) -> &[(String, u16)] {
-        if self.board_order.is_none() {
-            self.board_order = Some(tree_order(&self.blocks));
-        }
-        self.board_order.as_deref().unwrap_or(&[])
-    }
-
-    /// The tree order as last built by [`Model::board_order`]; empty before.
-    pub fn board_order_built(&self) -> &[(String, u16)] {
-        self.board_order.as_deref().unwrap_or(&[])
+    pub fn board_order(&self) -> &[(String, u16)] {
+        &self.board_order
     }
 }
 

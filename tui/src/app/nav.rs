@@ -39,11 +39,11 @@ impl App {
             _ => None,
         };
         if let Some(run) = run {
-            if self.run_sel.as_ref() != Some(&run) {
-                self.step_sel = self.model.runs.get(&run).map_or(0, |r| r.current_step);
+            if self.sel.run.as_ref() != Some(&run) {
+                self.sel.step = self.model.runs.get(&run).map_or(0, |r| r.current_step);
                 self.logs = Default::default();
             }
-            self.run_sel = Some(run);
+            self.sel.run = Some(run);
         }
     }
 
@@ -57,12 +57,12 @@ impl App {
             View::Inbox => {
                 let rows = self.visible_inbox();
                 let at = step(self.inbox_position(&rows), delta, rows.len());
-                self.inbox_index = at;
-                self.inbox_sel = rows.get(at).map(|row| row.id().to_owned());
+                self.sel.inbox_index = at;
+                self.sel.inbox = rows.get(at).map(|row| row.id().to_owned());
             }
             View::Run => {
                 let steps = self.selected_run().map_or(0, |r| r.steps.len());
-                self.step_sel = step(self.step_sel, delta, steps);
+                self.sel.step = step(self.sel.step, delta, steps);
             }
             View::Logs => {
                 self.logs.scroll_back = step(self.logs.scroll_back, -delta, usize::MAX / 2);
@@ -110,8 +110,8 @@ impl App {
                     }
                 }
                 Some(gate) => {
-                    self.run_sel = Some(gate.run_id.clone());
-                    self.step_sel = gate.step_index;
+                    self.sel.run = Some(gate.run_id.clone());
+                    self.sel.step = gate.step_index;
                     let title = format!("{} · {}", gate.agent_kind, gate.kind.as_str());
                     self.show(title, &gate.prompt);
                 }
@@ -128,14 +128,14 @@ impl App {
         let Some(run) = self.selected_run().cloned() else {
             return;
         };
-        let Some(step) = run.steps.get(self.step_sel) else {
+        let Some(step) = run.steps.get(self.sel.step) else {
             return;
         };
         let mut text = step.output.clone().unwrap_or_default();
         if let Some(failure) = run
             .failure
             .as_ref()
-            .filter(|f| f.step_index == self.step_sel)
+            .filter(|f| f.step_index == self.sel.step)
         {
             text = format!(
                 "{}\n\n{}",
@@ -184,14 +184,14 @@ impl App {
             View::Inbox => {
                 let rows = self.visible_inbox();
                 if let Some(row) = rows.get(target) {
-                    self.inbox_index = target;
-                    self.inbox_sel = Some(row.id().to_owned());
+                    self.sel.inbox_index = target;
+                    self.sel.inbox = Some(row.id().to_owned());
                 }
             }
             View::Run => {
                 let steps = self.selected_run().map_or(0, |r| r.steps.len());
                 if target < steps {
-                    self.step_sel = target;
+                    self.sel.step = target;
                 }
             }
             _ => {}
@@ -207,13 +207,13 @@ impl App {
     }
 
     /// Board rows passing the filter, as indices into the tree order.
-    pub fn visible_board(&mut self) -> Vec<usize> {
+    pub fn visible_board(&self) -> Vec<usize> {
         let len = self.model.board_order().len();
         if self.filter.is_empty() {
             return (0..len).collect();
         }
         let model = &self.model;
-        let order = model.board_order_built();
+        let order = model.board_order();
         (0..len)
             .filter(|i| {
                 order
@@ -279,30 +279,30 @@ impl App {
 
     /// Where the selection sits in `rows`: the selected block if it is
     /// still shown, else the same position, so updates never lose the place.
-    pub fn board_position(&mut self, rows: &[usize]) -> usize {
-        let sel = self.board_sel.clone();
+    pub fn board_position(&self, rows: &[usize]) -> usize {
+        let sel = self.sel.board.clone();
         let order = self.model.board_order();
         sel.and_then(|id| {
             rows.iter()
                 .position(|i| order.get(*i).is_some_and(|(b, _)| *b == id))
         })
-        .unwrap_or(self.board_index.min(rows.len().saturating_sub(1)))
+        .unwrap_or(self.sel.board_index.min(rows.len().saturating_sub(1)))
     }
 
     fn select_board(&mut self, rows: &[usize], at: usize) {
-        self.board_index = at;
+        self.sel.board_index = at;
         let order = self.model.board_order();
-        self.board_sel = rows
+        self.sel.board = rows
             .get(at)
             .and_then(|i| order.get(*i))
             .map(|(id, _)| id.clone());
     }
 
     pub fn inbox_position(&self, rows: &[InboxRow]) -> usize {
-        let sel = self.inbox_sel.as_deref();
+        let sel = self.sel.inbox.as_deref();
         rows.iter()
             .position(|row| Some(row.id()) == sel)
-            .unwrap_or(self.inbox_index.min(rows.len().saturating_sub(1)))
+            .unwrap_or(self.sel.inbox_index.min(rows.len().saturating_sub(1)))
     }
 }
 

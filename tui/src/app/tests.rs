@@ -386,7 +386,7 @@ fn remapped_movement_keys_move_the_pipeline_picker_too() {
         })
         .map(|b| b.id.clone())
         .unwrap();
-    app.board_sel = Some(planned);
+    app.sel.board = Some(planned);
     press(&mut app, &["s", "n"]);
     assert!(
         matches!(app.modal, Some(Modal::Picker { selected: 1, .. })),
@@ -502,11 +502,11 @@ fn a_gap_in_sequence_numbers_asks_for_a_snapshot() {
 fn the_selection_survives_a_resync() {
     let mut app = app();
     press(&mut app, &["j", "j", "j"]);
-    let selected = app.board_sel.clone().unwrap();
+    let selected = app.sel.board.clone().unwrap();
     let (mut board, runs) = fixtures::busy();
     board.reverse();
     app.on_frame(fixtures::snapshot(board, runs, 40));
-    assert_eq!(app.board_sel.as_deref(), Some(selected.as_str()));
+    assert_eq!(app.sel.board.as_deref(), Some(selected.as_str()));
     let rows = app.visible_board();
     let at = app.board_position(&rows);
     assert_eq!(app.model.board_order()[rows[at]].0, selected);
@@ -583,16 +583,16 @@ fn esc_backs_out_one_level_and_q_quits_only_at_the_top() {
 #[test]
 fn run_keys_retry_a_failed_run_and_confirm_restart_and_stop() {
     let mut app = app();
-    app.run_sel = Some("run-rounding".into());
+    app.sel.run = Some("run-rounding".into());
     press(&mut app, &["2"]);
-    app.run_sel = Some("run-rounding".into());
+    app.sel.run = Some("run-rounding".into());
     assert_eq!(
         calls(&press(&mut app, &["r"])),
         [Call::Retry {
             run_id: "run-rounding".into()
         }]
     );
-    app.run_sel = Some("run-vault".into());
+    app.sel.run = Some("run-vault".into());
     press(&mut app, &["j", "R"]);
     assert!(matches!(&app.modal, Some(Modal::Confirm { prompt, .. }) if prompt.contains("step 2")));
     assert_eq!(
@@ -668,9 +668,9 @@ fn the_clock_ticks_only_while_something_on_screen_moves() {
 fn a_frozen_log_stays_on_its_lines_while_new_ones_arrive() {
     let mut app = app();
     app.on_frame(fixtures::log_event(11, "run-vault", 1, "first"));
-    app.run_sel = Some("run-vault".into());
+    app.sel.run = Some("run-vault".into());
     press(&mut app, &["4"]);
-    app.run_sel = Some("run-vault".into());
+    app.sel.run = Some("run-vault".into());
     press(&mut app, &["f"]);
     app.on_frame(fixtures::log_event(12, "run-vault", 1, "second"));
     app.on_frame(fixtures::log_event(13, "run-vault", 1, "third"));
@@ -839,7 +839,7 @@ fn audit_calls(effects: &[Effect]) -> Vec<Option<String>> {
 #[test]
 fn the_run_view_asks_for_its_history_once_and_again_after_a_decision() {
     let mut app = app();
-    app.run_sel = Some("run-rounding".into());
+    app.sel.run = Some("run-rounding".into());
     let effects = press(&mut app, &["2"]);
     assert_eq!(audit_calls(&effects), [Some("run-rounding".to_owned())]);
     let history = cattery_protocol::wire::Reply::Audit(fixtures::rounding_history());
@@ -866,7 +866,7 @@ fn the_run_view_asks_for_its_history_once_and_again_after_a_decision() {
 #[test]
 fn a_history_lost_with_the_connection_is_asked_for_again() {
     let mut app = app();
-    app.run_sel = Some("run-rounding".into());
+    app.sel.run = Some("run-rounding".into());
     assert_eq!(audit_calls(&press(&mut app, &["2"])).len(), 1);
     app.on_conn_state(ConnState::Connecting { attempt: 1 });
     app.on_connected("0.1.0".into(), "process".into());

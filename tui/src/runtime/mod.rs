@@ -79,7 +79,9 @@ async fn event_loop(
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         if app.dirty && last_draw.elapsed() >= FRAME_BUDGET {
-            term.draw(|frame| ui::draw(frame, app))?;
+            let mut drawn = Default::default();
+            term.draw(|frame| drawn = ui::draw(frame, app))?;
+            app.on_drawn(drawn);
             app.dirty = false;
             last_draw = Instant::now();
         }

@@ -2,7 +2,7 @@
 //! pipeline, current step and progress.
 
 use super::{bar, cut, style, window_start};
-use crate::app::{App, ListArea};
+use crate::app::{App, Drawn, ListArea};
 use cattery_protocol::{Block, BlockLevel, Run};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -10,7 +10,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block as Border, Cell, Paragraph, Row, Table};
 
-pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
+pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, drawn: &mut Drawn) {
     let rows = app.visible_board();
     let title = format!(" Board · {} blocks ", rows.len());
     let outer = Border::bordered().title(Span::styled(title, style::title()));
@@ -62,7 +62,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
     };
     let header = Row::new(["block", "status", "progress", "run"]).style(style::dim());
     frame.render_widget(Table::new(table_rows, widths).header(header), inner);
-    app.list_area = ListArea::below_header(inner, start);
+    drawn.list = ListArea::below_header(inner, start);
 }
 
 fn empty_text(app: &App) -> Vec<Line<'static>> {

@@ -2,7 +2,7 @@
 
 use super::{cut, duration, first_line, style, window_start};
 use crate::app::model::InboxRow;
-use crate::app::{App, ListArea};
+use crate::app::{App, Drawn, ListArea};
 use cattery_protocol::{GateKind, Notification, PendingGate, Severity};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -10,7 +10,7 @@ use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block as Border, Cell, Paragraph, Row, Table, Wrap};
 
-pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
+pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, drawn: &mut Drawn) {
     let rows_all = app.visible_inbox();
     let preview_height = if area.height > 16 { 8 } else { 5 };
     let [list_area, preview_area] =
@@ -62,7 +62,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
     ];
     let header = Row::new(["", "kind", "agent", "block", "age", "asks"]).style(style::dim());
     frame.render_widget(Table::new(rows, widths).header(header), inner);
-    app.list_area = ListArea::below_header(inner, start);
+    drawn.list = ListArea::below_header(inner, start);
     match rows_all.get(selected) {
         Some(InboxRow::Gate { gate, .. }) => preview(frame, preview_area, app, gate),
         Some(InboxRow::Card(card)) => card_preview(frame, preview_area, card),

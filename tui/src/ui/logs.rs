@@ -2,14 +2,14 @@
 //! unless frozen or scrolled back, and highlights a search.
 
 use super::style;
-use crate::app::App;
+use crate::app::{App, Drawn};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block as Border, Paragraph};
 
-pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
+pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, drawn: &mut Drawn) {
     let Some(run) = app.selected_run().cloned() else {
         let outer = Border::bordered().title(" Logs ");
         let text = Line::styled(
@@ -29,7 +29,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
         .unwrap_or(&empty);
     let height = usize::from(area.height.saturating_sub(2));
     let back = app.logs.scroll_back.min(lines.len().saturating_sub(height));
-    app.logs.scroll_back = back;
+    drawn.log_rows = height;
     let end = lines.len() - back;
     let start = end.saturating_sub(height);
     let search = app.logs.search.as_deref().map(str::to_lowercase);

@@ -10,7 +10,7 @@ mod run;
 pub mod style;
 mod viewer;
 
-use crate::app::{App, View};
+use crate::app::{App, Drawn, View};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
@@ -20,11 +20,15 @@ use ratatui::widgets::Paragraph;
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 12;
 
-pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
+/// Draws the app. Drawing changes nothing in it: what the app needs to know
+/// about the frame (where the list is, how many log rows fit) comes back as
+/// [`Drawn`], for the runtime to hand to [`App::on_drawn`].
+pub fn draw(frame: &mut Frame<'_>, app: &App) -> Drawn {
+    let mut drawn = Drawn::default();
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         too_small(frame, area);
-        return;
+        return drawn;
     }
     let [header, body, footer] = Layout::vertical([
         Constraint::Length(2),
@@ -34,14 +38,15 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
     .areas(area);
     chrome::header(frame, header, app);
     match app.view() {
-        View::Board => board::draw(frame, body, app),
-        View::Run => run::draw(frame, body, app),
-        View::Inbox => inbox::draw(frame, body, app),
-        View::Logs => logs::draw(frame, body, app),
+        View::Board => board::draw(frame, body, app, &mut drawn),
+        View::Run => run::draw(frame, body, app, &mut drawn),
+        View::Inbox => inbox::draw(frame, body, app, &mut drawn),
+        View::Logs => logs::draw(frame, body, app, &mut drawn),
         View::Viewer => viewer::draw(frame, body, app),
     }
     chrome::footer(frame, footer, app);
     overlay::draw(frame, body, app);
+    drawn
 }
 
 fn too_small(frame: &mut Frame<'_>, area: Rect) {

@@ -1,7 +1,7 @@
 //! One run: its steps with live metrics, and the selected step in detail.
 
 use super::{bar, cut, duration, first_line, style, window_start};
-use crate::app::{App, ListArea};
+use crate::app::{App, Drawn, ListArea};
 use cattery_protocol::{Run, Step, StepMetrics, StepState};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -9,7 +9,7 @@ use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block as Border, Cell, Gauge, Paragraph, Row, Sparkline, Table, Wrap};
 
-pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
+pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, drawn: &mut Drawn) {
     let Some(run) = app.selected_run().cloned() else {
         let text = vec![
             Line::from("no run selected"),
@@ -25,7 +25,6 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
         );
         return;
     };
-    app.step_sel = app.step_sel.min(run.steps.len().saturating_sub(1));
     let steps_height = (run.steps.len() as u16 + 3).min(area.height / 2 + 2);
     let history_height = history_height(app, &run, area.height);
     let [steps_area, detail_area, history_area] = Layout::vertical([
@@ -34,8 +33,8 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
         Constraint::Length(history_height),
     ])
     .areas(area);
-    draw_steps(frame, steps_area, app, &run);
-    if let Some(step) = run.steps.get(app.step_sel) {
+    draw_steps(frame, steps_area, app, &run, drawn);
+    if let Some(step) = run.steps.get(app.selected_step()) {
         draw_detail(frame, detail_area, app, &run, step);
     }
     if history_height > 0 {
@@ -131,13 +130,18 @@ fn run_title(app: &App, run: &Run) -> Line<'static> {
     ])
 }
 
-fn draw_steps(frame: &mut Frame<'_>, area: Rect, app: &mut App, run: &Run) {
+fn draw_steps(frame: &mut Frame<'_>, area: Rect, app: &App, run: &Run, drawn: &mut Drawn) {
     let outer = Border::bordered().title(run_title(app, run));
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
     let wide = inner.width >= 120;
     let height = usize::from(inner.height.saturating_sub(1));
-    let start = window_start(app.list_area.offset, app.step_sel, height, run.steps.len());
+    let start = window_start(
+        app.list_area.offset,
+        app.selected_step(),
+        height,
+        run.steps.len(),
+    );
     let rows: Vec<Row<'static>> = run
         .steps
         .iter()
@@ -146,7 +150,7 @@ fn draw_steps(frame: &mut Frame<'_>, area: Rect, app: &mut App, run: &Run) {
         .take(height)
         .map(|(i, step)| {
             let row = step_row(i, step, run, wide, app.now);
-            match i == app.step_sel {
+            match i == app.selected_step() {
                 true => row.style(style::selected()),
                 false => row,
             }
@@ -183,7 +187,7 @@ fn draw_steps(frame: &mut Frame<'_>, area: Rect, app: &mut App, run: &Run) {
     }
     let table = Table::new(rows, widths).header(Row::new(header).style(style::dim()));
     frame.render_widget(table, inner);
-    app.list_area = ListArea::below_header(inner, start);
+    drawn.list = ListArea::below_header(inner, start);
 }
 
 fn step_row(index: usize, step: &Step, run: &Run, wide: bool, now: i64) -> Row<'static> {
@@ -298,14 +302,14 @@ fn headroom_style(m: &StepMetrics) -> Style {
 }
 
 fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, run: &Run, step: &Step) {
-    let title = format!(" step {} · {} ", app.step_sel + 1, step.agent_kind);
+    let title = format!(" step {} · {} ", app.selected_step() + 1, step.agent_kind);
     let outer = Border::bordered().title(Span::styled(title, style::title()));
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
     let samples: Vec<u64> = app
         .model
         .tokens
-        .get(&(run.id.clone(), app.step_sel))
+        .get(&(run.id.clone(), app.selected_step()))
         .map(|s| s.iter().copied().collect())
         .unwrap_or_default();
     let show_spark = step.state == StepState::Working && samples.len() > 1 && inner.height > 8;
@@ -316,7 +320,7 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, run: &Run, step: &S
         Constraint::Length(if show_spark { 3 } else { 0 }),
     ])
     .areas(inner);
-    let lines = detail_lines(run, step, app.step_sel, inner.width);
+    let lines = detail_lines(run, step, app.selected_step(), inner.width);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
     if show_gauge {
         let used = step.metrics.headroom_used().unwrap_or(0.0);
