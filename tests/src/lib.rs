@@ -136,18 +136,13 @@ impl Home {
 
     /// Waits until the run satisfies `done`, up to `secs`.
     pub async fn wait_run(&self, id: &str, secs: u64, done: impl Fn(&Run) -> bool) -> Arc<Run> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-        loop {
-            let run = self.daemon.run(id).unwrap();
-            if done(&run) {
-                return run;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "run {id} did not get there in {secs}s: {run:#?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let run = || self.daemon.run(id).unwrap();
+        eventually_async(
+            secs,
+            || std::future::ready(Some(run()).filter(|r| done(r))),
+            || format!("run {id} did not get there: {:#?}", run()),
+        )
+        .await
     }
 }
 
@@ -166,24 +161,116 @@ pub fn write_config(home: &Path, files: &[(&str, &str)]) {
     }
 }
 
+/// What an end-to-end test may need from the machine. Without it the test
+/// is skipped and says so, unless the tool's `CATTERY_REQUIRE_*` variable
+/// is `1` (CI sets all three), which makes a missing tool a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    Docker,
+    Tmux,
+    Desktop,
+}
+
+impl Tool {
+    fn required_by(self) -> &'static str {
+        match self {
+            Tool::Docker => "CATTERY_REQUIRE_DOCKER",
+            Tool::Tmux => "CATTERY_REQUIRE_TMUX",
+            Tool::Desktop => "CATTERY_REQUIRE_DESKTOP",
+        }
+    }
+}
+
+/// A test cannot have `tool` (`why` says what is missing): fails when the
+/// tool is required, else writes a SKIPPED line and returns `None`. The line
+/// goes to the process's stderr itself, which the test harness does not
+/// capture, so a skip shows even when the test "passes".
+pub fn skip<T>(tool: Tool, why: &str) -> Option<T> {
+    let var = tool.required_by();
+    if std::env::var(var).is_ok_and(|v| v == "1") {
+        panic!("{var}=1 but this test cannot run: {why}");
+    }
+    let line = format!("SKIPPED ({tool:?}): {why}; set {var}=1 to make this a failure\n");
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+    None
+}
+
+/// `Some(())` when every program in `programs` is on PATH; otherwise
+/// [`skip`] for `tool`, naming the first one missing.
+pub fn require(tool: Tool, programs: &[&str]) -> Option<()> {
+    let missing = programs.iter().find(|program| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {program}")])
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(true)
+    });
+    match missing {
+        Some(program) => skip(tool, &format!("{program} is not installed")),
+        None => Some(()),
+    }
+}
+
+/// Polls `check` until it returns `Some`, for up to `secs` seconds, and
+/// returns what it found. When time runs out the test fails with `fail()`,
+/// built then, so it can show the state that never came right.
+pub fn eventually<T>(
+    secs: u64,
+    mut check: impl FnMut() -> Option<T>,
+    fail: impl FnOnce() -> String,
+) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(found) = check() {
+            return found;
+        }
+        if std::time::Instant::now() >= deadline {
+            panic!("{} (waited {secs}s)", fail());
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// [`eventually`] for async tests: polls without blocking the runtime.
+pub async fn eventually_async<T, Fut>(
+    secs: u64,
+    mut check: impl FnMut() -> Fut,
+    fail: impl FnOnce() -> String,
+) -> T
+where
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("{} (waited {secs}s)", fail());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Awaits `work`, failing the test with `what` if it takes over `secs`
+/// seconds: for waits that need `&mut` access, such as reading a client.
+pub async fn within<T>(secs: u64, what: &str, work: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(Duration::from_secs(secs), work).await {
+        Ok(done) => done,
+        Err(_) => panic!("{what} (waited {secs}s)"),
+    }
+}
+
 /// The engine the Docker tests use: `DOCKER_HOST`, else the default socket.
 pub fn docker_socket() -> String {
     std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned())
 }
 
-/// A Docker executor on the test engine, or `None` (said on stderr) when no
-/// engine answers. With `CATTERY_REQUIRE_DOCKER=1`, as CI sets, a missing
-/// engine fails the test instead.
+/// A Docker executor on the test engine, or a [`skip`] when no engine answers.
 pub async fn docker(daemon_id: &str) -> Option<DockerExecutor> {
     match DockerExecutor::connect(&docker_socket(), daemon_id.to_owned()).await {
         Ok(executor) => Some(executor),
-        Err(reason) if std::env::var("CATTERY_REQUIRE_DOCKER").is_ok_and(|v| v == "1") => {
-            panic!("CATTERY_REQUIRE_DOCKER=1 but {reason}")
-        }
-        Err(reason) => {
-            eprintln!("SKIPPED: this test needs a Docker engine: {reason}");
-            None
-        }
+        Err(reason) => skip(Tool::Docker, &format!("no Docker engine answers: {reason}")),
     }
 }
 
@@ -278,14 +365,11 @@ pub fn spawn_catteryd_with(home: &Path, env: &[(&str, &Path)]) -> std::process::
         command.env(key, value);
     }
     let child = command.spawn().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !port_file.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "catteryd wrote no port file"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually(
+        20,
+        || port_file.exists().then_some(()),
+        || "catteryd wrote no port file".to_owned(),
+    );
     child
 }
 
@@ -300,21 +384,24 @@ pub fn import_workspace(home: &Path, toml: &str) {
 /// Waits until no run is running (each is done, failed or parked at a gate),
 /// then stops the daemon through the API and waits for it to exit.
 pub fn settle_then_stop(home: &Path, child: &mut std::process::Child, secs: u64) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    // Three quiet looks in a row, a moment apart: a run between steps is
+    // briefly not running.
     let mut quiet = 0;
-    while quiet < 3 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "runs were still running after {secs}s"
-        );
-        assert!(child.try_wait().unwrap().is_none(), "catteryd exited early");
-        let runs: Vec<Run> = serde_json::from_value(cattery_ok(home, &["ctl", "runs"])).unwrap();
-        let running = runs
-            .iter()
-            .any(|r| r.status == cattery_protocol::RunStatus::Running);
-        quiet = if running { 0 } else { quiet + 1 };
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    eventually(
+        secs,
+        || {
+            assert!(child.try_wait().unwrap().is_none(), "catteryd exited early");
+            let runs: Vec<Run> =
+                serde_json::from_value(cattery_ok(home, &["ctl", "runs"])).unwrap();
+            let running = runs
+                .iter()
+                .any(|r| r.status == cattery_protocol::RunStatus::Running);
+            quiet = if running { 0 } else { quiet + 1 };
+            std::thread::sleep(Duration::from_millis(150));
+            (quiet >= 3).then_some(())
+        },
+        || "runs were still running".to_owned(),
+    );
     cattery_ok(home, &["daemon", "stop"]);
     assert!(
         child.wait().unwrap().success(),
@@ -401,18 +488,11 @@ impl CtlHome {
 
     /// Polls run `id` until `done` holds, for up to a minute.
     pub fn wait_run(&self, id: &str, what: &str, done: impl Fn(&Run) -> bool) -> Run {
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let run = self.run(id);
-            if done(&run) {
-                return run;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "run {id} never {what}: {run:#?}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        eventually(
+            60,
+            || Some(self.run(id)).filter(|r| done(r)),
+            || format!("run {id} never {what}: {:#?}", self.run(id)),
+        )
     }
 
     /// Waits for run `id` to park and returns the gate it waits on.

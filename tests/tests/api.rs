@@ -7,7 +7,7 @@ use cattery_protocol::wire::{Call, ClientFrame, ErrorCode, ServerFrame};
 use cattery_protocol::*;
 use cattery_tests::DaemonProcess;
 use cattery_tui::client::{Client, ClientError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
 fn daemon() -> DaemonProcess {
@@ -100,15 +100,16 @@ async fn several_clients_see_the_same_gap_free_events_in_order() {
 }
 
 async fn first_gate(client: &mut Client) -> PendingGate {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let inbox: Vec<PendingGate> = client.call_as(Call::Inbox).await.unwrap();
-        if let Some(gate) = inbox.into_iter().next() {
-            return gate;
+    let opened = async {
+        loop {
+            let inbox: Vec<PendingGate> = client.call_as(Call::Inbox).await.unwrap();
+            if let Some(gate) = inbox.into_iter().next() {
+                return gate;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert!(Instant::now() < deadline, "no gate opened");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    };
+    cattery_tests::within(30, "no gate opened", opened).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -154,18 +155,17 @@ async fn a_reconnect_with_since_seq_replays_what_was_missed() {
     let second = start_task(&mut driver, "@demo * sleep 0", "build").await;
     let mut again = client(&d.home, "watcher").await;
     // Wait until the second run is over, so everything is in the past.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let runs: Vec<Run> = driver.call_as(Call::Runs).await.unwrap();
-        if runs
-            .iter()
-            .any(|r| r.id == second.id && !r.status.is_live())
-        {
-            break;
+    let over = async {
+        loop {
+            let runs: Vec<Run> = driver.call_as(Call::Runs).await.unwrap();
+            let ended = |r: &Run| r.id == second.id && !r.status.is_live();
+            if runs.iter().any(ended) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    };
+    cattery_tests::within(60, "the second run never ended", over).await;
     again.subscribe(Some(last)).await.unwrap();
     let replay = events_until(&mut again, 10, run_done(&second.id)).await;
     assert_eq!(

@@ -18,18 +18,12 @@ fn open_cards(home: &Home) -> Vec<Notification> {
 
 /// Cards follow their run on a thread of their own; wait until they agree.
 async fn cards_when(home: &Home, ready: impl Fn(&[Notification]) -> bool) -> Vec<Notification> {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let cards = open_cards(home);
-        if ready(&cards) {
-            return cards;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the cards never settled: {cards:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    cattery_tests::eventually_async(
+        10,
+        || std::future::ready(Some(open_cards(home)).filter(|cards| ready(cards))),
+        || format!("the cards never settled: {:?}", open_cards(home)),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,13 +109,16 @@ async fn over_budget_a_run_pauses_with_a_card_and_resumes_only_once_there_is_roo
     assert_eq!(cards[0].kind, NotificationType::BudgetPaused);
 
     assert_eq!(home.daemon.resume_paused().unwrap(), 1);
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // The re-driven run finds the budget still spent and stays paused
+    // without a write; wait for its driver to finish rather than for a time.
+    cattery_tests::eventually_async(
+        10,
+        || std::future::ready((home.daemon.active_drivers() == 0).then_some(())),
+        || "the resumed run's driver never finished".to_owned(),
+    )
+    .await;
     let still = home.daemon.run(&run.id).unwrap();
-    assert_eq!(
-        still.status,
-        RunStatus::Paused,
-        "still over budget, so paused again"
-    );
+    assert_eq!(still.rev, paused.rev, "re-pausing writes nothing");
     assert_eq!(
         still.steps[1].state,
         StepState::Pending,

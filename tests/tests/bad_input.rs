@@ -85,19 +85,17 @@ async fn stop_kills_the_running_agent_and_fails_the_run_as_cancelled() {
         stopped.failure.as_ref().unwrap().kind,
         FailureKind::Cancelled
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
-        // A zombie still has a /proc entry until reaped; its state says so.
+    // A zombie still has a /proc entry until reaped; its state says so.
+    let gone = || {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        if stat.contains(") Z") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "agent {pid} still alive 5s after stop"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+        (stat.is_empty() || stat.contains(") Z")).then_some(())
+    };
+    cattery_tests::eventually_async(
+        5,
+        || std::future::ready(gone()),
+        || format!("agent {pid} still alive after stop"),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,18 +161,14 @@ fn a_second_catteryd_on_the_same_home_is_refused() {
         .spawn()
         .unwrap();
     let pidfile = dir.path().join("data/catteryd.pid");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::fs::read_to_string(&pidfile)
-        .unwrap_or_default()
-        .trim()
-        .is_empty()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "first daemon never locked its home"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    cattery_tests::eventually(
+        10,
+        || {
+            let pid = std::fs::read_to_string(&pidfile).unwrap_or_default();
+            (!pid.trim().is_empty()).then_some(())
+        },
+        || "first daemon never locked its home".to_owned(),
+    );
     let second = std::process::Command::new(cattery_tests::catteryd())
         .arg("--home")
         .arg(dir.path())

@@ -5,7 +5,7 @@
 use cattery_protocol::{GateKind, Notification, NotificationStatus, PendingGate, Run, RunStatus};
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn home() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -16,7 +16,7 @@ fn home() -> tempfile::TempDir {
     dir
 }
 
-use cattery_tests::{cattery_cli as cattery, cattery_ok as ok};
+use cattery_tests::{cattery_cli as cattery, cattery_ok as ok, eventually};
 
 struct Stopper<'a>(&'a Path);
 
@@ -26,16 +26,16 @@ impl Drop for Stopper<'_> {
     }
 }
 
+fn inbox(home: &Path) -> Vec<PendingGate> {
+    serde_json::from_value(ok(home, &["ctl", "inbox"])).unwrap()
+}
+
 fn next_gate(home: &Path, kind: GateKind) -> PendingGate {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let inbox: Vec<PendingGate> = serde_json::from_value(ok(home, &["ctl", "inbox"])).unwrap();
-        if let Some(gate) = inbox.into_iter().find(|g| g.kind == kind) {
-            return gate;
-        }
-        assert!(Instant::now() < deadline, "no {kind:?} gate opened");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(
+        60,
+        || inbox(home).into_iter().find(|g| g.kind == kind),
+        || format!("no {kind:?} gate opened"),
+    )
 }
 
 #[test]
@@ -86,16 +86,15 @@ fn ctl_drives_a_run_through_an_approval_a_decision_and_an_iteration_cap() {
     let cap = next_gate(home, GateKind::IterationCap);
     ok(home, &["ctl", "cap", &cap.id, "proceed"]);
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let done = loop {
-        let runs: Vec<Run> = serde_json::from_value(ok(home, &["ctl", "runs"])).unwrap();
-        let current = runs.into_iter().find(|r| r.id == run.id).unwrap();
-        if !current.status.is_live() {
-            break current;
-        }
-        assert!(Instant::now() < deadline, "the run did not finish");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let done = eventually(
+        60,
+        || {
+            let runs: Vec<Run> = serde_json::from_value(ok(home, &["ctl", "runs"])).unwrap();
+            let current = runs.into_iter().find(|r| r.id == run.id).unwrap();
+            (!current.status.is_live()).then_some(current)
+        },
+        || "the run did not finish".to_owned(),
+    );
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     assert_eq!(done.steps[0].output.as_deref(), Some("an edited plan"));
     assert!(
@@ -203,19 +202,15 @@ fn the_demo_fills_the_inbox_with_every_gate_kind_within_a_minute() {
     let (code, out, err) = cattery(home, &["demo"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("seeded 9 demo blocks"), "{out}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let inbox: Vec<PendingGate> = serde_json::from_value(ok(home, &["ctl", "inbox"])).unwrap();
-        let has = |kind| inbox.iter().any(|g| g.kind == kind);
-        if has(GateKind::Approval) && has(GateKind::Decision) && has(GateKind::IterationCap) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the inbox never held all three kinds: {inbox:?}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    let all_kinds = |gates: &[PendingGate]| {
+        let has = |kind| gates.iter().any(|g| g.kind == kind);
+        has(GateKind::Approval) && has(GateKind::Decision) && has(GateKind::IterationCap)
+    };
+    eventually(
+        60,
+        || all_kinds(&inbox(home)).then_some(()),
+        || format!("the inbox never held all three kinds: {:?}", inbox(home)),
+    );
     let runs: Vec<Run> = serde_json::from_value(ok(home, &["ctl", "runs"])).unwrap();
     let working = runs
         .iter()
@@ -290,16 +285,15 @@ fn ctl_lists_cards_acts_on_one_and_a_second_act_exits_stale() {
         home,
         "[[blocks]]\nlevel = \"task\"\ntitle = \"Docs\"\npipeline = \"quick\"\ndescription = \"@demo * sleep 0\"\n",
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let card = loop {
-        let cards: Vec<Notification> =
-            serde_json::from_value(ok(home, &["ctl", "notifications"])).unwrap();
-        if let Some(card) = cards.into_iter().next() {
-            break card;
-        }
-        assert!(Instant::now() < deadline, "no card was raised");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let card = eventually(
+        30,
+        || {
+            let cards: Vec<Notification> =
+                serde_json::from_value(ok(home, &["ctl", "notifications"])).unwrap();
+            cards.into_iter().next()
+        },
+        || "no card was raised".to_owned(),
+    );
     let acted: Notification = serde_json::from_value(ok(home, &["ctl", "act", &card.id])).unwrap();
     assert_eq!(acted.status, NotificationStatus::Acted);
     let (code, _, err) = cattery(home, &["ctl", "dismiss", &card.id]);

@@ -25,23 +25,10 @@ struct Desktop {
 
 impl Desktop {
     fn start() -> Option<Self> {
-        let missing = ["Xvfb", "dunst", "dbus-daemon", "dbus-send"]
-            .into_iter()
-            .find(|tool| {
-                Command::new("sh")
-                    .args(["-c", &format!("command -v {tool}")])
-                    .output()
-                    .map(|o| !o.status.success())
-                    .unwrap_or(true)
-            });
-        if let Some(tool) = missing {
-            assert!(
-                std::env::var_os("CATTERY_REQUIRE_DESKTOP").is_none(),
-                "{tool} is required (CATTERY_REQUIRE_DESKTOP is set) but not installed"
-            );
-            eprintln!("SKIPPED: this test needs {tool}");
-            return None;
-        }
+        cattery_tests::require(
+            cattery_tests::Tool::Desktop,
+            &["Xvfb", "dunst", "dbus-daemon", "dbus-send"],
+        )?;
         let dir = tempfile::tempdir().unwrap();
         // Tests in one process run side by side: each needs its own display,
         // or a second Xvfb fails and its dunst dies with the first one's.
@@ -168,11 +155,11 @@ impl Drop for Desktop {
 }
 
 fn wait_until(what: &str, secs: u64, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !ready() {
-        assert!(Instant::now() < deadline, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    cattery_tests::eventually(
+        secs,
+        || ready().then_some(()),
+        || format!("gave up waiting for {what}"),
+    );
 }
 
 fn home(notify: &str) -> tempfile::TempDir {

@@ -43,11 +43,12 @@ fn inspect(id: &str, format: &str) -> Option<String> {
 }
 
 async fn wait_gone(id: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while inspect(id, "{{.Id}}").is_some() {
-        assert!(Instant::now() < deadline, "container {id} was not removed");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    cattery_tests::eventually_async(
+        10,
+        || std::future::ready(inspect(id, "{{.Id}}").is_none().then_some(())),
+        || format!("container {id} was not removed"),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

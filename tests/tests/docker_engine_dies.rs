@@ -90,11 +90,10 @@ impl Engine {
 }
 
 fn skip<T>(reason: &str) -> Option<T> {
-    if std::env::var("CATTERY_REQUIRE_DOCKER").is_ok_and(|v| v == "1") {
-        panic!("CATTERY_REQUIRE_DOCKER=1 but {reason}");
-    }
-    eprintln!("SKIPPED: this test runs its own Docker engine: {reason}");
-    None
+    cattery_tests::skip(
+        cattery_tests::Tool::Docker,
+        &format!("this test runs its own Docker engine: {reason}"),
+    )
 }
 
 fn build_image(engine: &Engine) {

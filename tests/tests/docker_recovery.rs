@@ -9,7 +9,7 @@ use cattery_protocol::{Run, RunStatus};
 use cattery_tests::{docker, docker_cli, docker_socket, write_config};
 use std::path::Path;
 use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn seed(sleep_ms: u32) -> String {
     format!(
@@ -59,11 +59,11 @@ fn containers(daemon_id: &str, extra: &[&str]) -> Vec<String> {
 }
 
 fn wait_for(what: &str, secs: u64, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !ready() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    cattery_tests::eventually(
+        secs,
+        || ready().then_some(()),
+        || format!("timed out waiting for {what}"),
+    );
 }
 
 /// Containers the engine created for this daemon since `since` (unix secs).

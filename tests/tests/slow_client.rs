@@ -24,12 +24,25 @@ fn log(n: usize) -> Event {
     }
 }
 
+async fn subscribed(client: &mut Client) {
+    client.subscribe(None).await.unwrap();
+    let first = client.next_frame().await.unwrap();
+    assert!(matches!(first, ServerFrame::Snapshot { .. }), "{first:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_client_is_told_to_resync_while_others_keep_up() {
     let dir = tempfile::tempdir().unwrap();
     let paths = Paths::under(dir.path());
     let bus = Arc::new(Bus::new(64));
-    let daemon = app::open(paths.clone(), Arc::new(ProcessExecutor), bus.clone()).unwrap();
+    let settings = cattery_daemon::config::Settings::load(&paths.config).unwrap();
+    let daemon = app::boot(
+        paths.clone(),
+        &settings,
+        Arc::new(ProcessExecutor),
+        bus.clone(),
+    )
+    .unwrap();
     let token = server::load_or_create_token(&paths.token()).unwrap();
     let listener = server::bind(0).await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -41,10 +54,12 @@ async fn a_stalled_client_is_told_to_resync_while_others_keep_up() {
     });
     tokio::spawn(server::serve(listener, shared));
 
+    // A snapshot is sent once the subscription is in place; having read
+    // it, each client is known to be on the stream before anything is published.
     let mut stalled = Client::connect_to(port, &token, "stalled").await.unwrap();
-    stalled.subscribe(None).await.unwrap();
+    subscribed(&mut stalled).await;
     let mut keeping_up = Client::connect_to(port, &token, "reader").await.unwrap();
-    keeping_up.subscribe(None).await.unwrap();
+    subscribed(&mut keeping_up).await;
     // A well-behaved client: on a resync it subscribes again from its last seq.
     let reader = tokio::spawn(async move {
         let mut last = 0;
@@ -60,8 +75,6 @@ async fn a_stalled_client_is_told_to_resync_while_others_keep_up() {
         }
         last
     });
-    tokio::time::sleep(Duration::from_millis(200)).await;
-
     let started = Instant::now();
     for n in 0..5_000 {
         bus.publish(log(n));
@@ -81,17 +94,14 @@ async fn a_stalled_client_is_told_to_resync_while_others_keep_up() {
         .unwrap();
     assert_eq!(last, 5_000, "the reading client got everything");
 
-    let mut resynced = false;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        match stalled.next_frame().await.unwrap() {
-            ServerFrame::Resync { reason } => {
-                assert!(reason.contains("subscribe again"), "{reason}");
-                resynced = true;
-                break;
+    let told = async {
+        loop {
+            if let ServerFrame::Resync { reason } = stalled.next_frame().await.unwrap() {
+                return reason;
             }
-            _ => continue,
         }
-    }
-    assert!(resynced, "the stalled client was told to resync");
+    };
+    let reason =
+        cattery_tests::within(20, "the stalled client was never told to resync", told).await;
+    assert!(reason.contains("subscribe again"), "{reason}");
 }

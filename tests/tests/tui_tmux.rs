@@ -5,10 +5,9 @@
 
 use cattery_protocol::wire::Call;
 use cattery_protocol::*;
-use cattery_tests::DaemonProcess;
+use cattery_tests::{DaemonProcess, Tool, eventually};
 use cattery_tui::client::Client;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 /// One tmux server per test, on its own socket, killed when dropped.
 struct Screen {
@@ -22,14 +21,7 @@ impl Screen {
 
     /// Runs `cattery`, then `after` in the same shell once it exits.
     fn open_then(home: &std::path::Path, name: &str, after: &str) -> Option<Self> {
-        if Command::new("tmux").arg("-V").output().is_err() {
-            assert!(
-                std::env::var_os("CATTERY_REQUIRE_TMUX").is_none(),
-                "tmux is required (CATTERY_REQUIRE_TMUX is set) but not installed"
-            );
-            eprintln!("SKIPPED: this test needs tmux");
-            return None;
-        }
+        cattery_tests::require(Tool::Tmux, &["tmux"])?;
         let screen = Self {
             socket: format!("cattery-{name}-{}", std::process::id()),
         };
@@ -54,11 +46,11 @@ impl Screen {
             .unwrap()
     }
 
+    /// Types `keys` in order; callers wait for what they should show.
     fn keys(&self, keys: &[&str]) {
-        for key in keys {
-            self.tmux(&["send-keys", key]);
-            std::thread::sleep(Duration::from_millis(150));
-        }
+        let mut args = vec!["send-keys"];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
     }
 
     fn text(&self) -> String {
@@ -67,18 +59,11 @@ impl Screen {
 
     /// Waits until the screen shows `what`; fails with the screen if not.
     fn wait_for(&self, what: &str, secs: u64) -> String {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let text = self.text();
-            if text.contains(what) {
-                return text;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the screen never showed `{what}`:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        eventually(
+            secs,
+            || Some(self.text()).filter(|text| text.contains(what)),
+            || format!("the screen never showed `{what}`:\n{}", self.text()),
+        )
     }
 }
 
