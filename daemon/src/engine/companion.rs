@@ -133,7 +133,7 @@ fn no_grade(run: &mut Run, index: usize, repairs: u32, cx: &Cx) -> Outcome {
         ..step::FailureSpec::plain(FailureKind::CompanionRejected, message.clone())
     };
     step::fail(run, spec, cx);
-    Outcome::JobFailed {
+    Outcome::Failed {
         error: message,
         kind: FailureKind::CompanionRejected,
         detail: Some(detail),

@@ -225,7 +225,7 @@ fn fail_with(run: &mut Run, spec: FailureSpec, cx: &Cx) -> Outcome {
     let error = spec.message.clone();
     let kind = spec.kind;
     step::fail(run, spec, cx);
-    Outcome::JobFailed {
+    Outcome::Failed {
         error,
         kind,
         detail: None,

@@ -149,7 +149,7 @@ fn end_live(
     step::fail(&mut next, FailureSpec::cancelled(how, message.clone()), cx);
     Ok(Transition::new(
         next,
-        Outcome::JobFailed {
+        Outcome::Failed {
             error: message,
             kind: FailureKind::Cancelled,
             detail: None,

@@ -47,11 +47,8 @@ pub enum Outcome {
         job_id: String,
         step_index: usize,
     },
-    /// Parked on a polling gate (no polling gates are wired yet).
-    AwaitingGate {
-        step_index: usize,
-    },
-    JobFailed {
+    /// The run failed: a job's failure, or a person's reject, stop or cancel.
+    Failed {
         error: String,
         kind: cattery_protocol::FailureKind,
         detail: Option<String>,

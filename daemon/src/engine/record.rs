@@ -65,7 +65,7 @@ pub fn record_result(
                 cancellation: None,
             };
             step::fail(&mut next, spec, cx);
-            Outcome::JobFailed {
+            Outcome::Failed {
                 error,
                 kind,
                 detail: detail_out,

@@ -547,7 +547,7 @@ fn failed_at_coder() -> Harness {
     let outcome = h.finish(failed);
     assert!(matches!(
         outcome,
-        Outcome::JobFailed {
+        Outcome::Failed {
             kind: FailureKind::Agent,
             ..
         }

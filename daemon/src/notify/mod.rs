@@ -129,7 +129,7 @@ impl Attention {
         match self.store.apply_cards(&ops, self.clock.now()) {
             Ok(changes) => changes.into_iter().for_each(|change| match change {
                 CardChange::New(card) => self.changed(card, true),
-                CardChange::Again(card) | CardChange::Closed(card) => self.changed(card, false),
+                CardChange::Updated(card) | CardChange::Closed(card) => self.changed(card, false),
             }),
             Err(e) => tracing::error!("cannot update notification cards: {e}"),
         }

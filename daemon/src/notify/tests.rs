@@ -151,22 +151,32 @@ fn acting_on_a_card_twice_is_refused_and_changes_nothing() {
     assert_eq!(stored.status, NotificationStatus::Acted);
 }
 
-#[test]
-fn a_failed_test_step_raises_test_failed_and_a_plain_failure_raises_nothing() {
-    let f = fixture();
+/// The parked run, failed at its first step, an agent `kind` with `role`.
+fn failed_at(kind: &str, role: cattery_protocol::AgentRole, message: &str) -> Run {
     let mut run = parked();
     run.status = RunStatus::Failed;
-    run.steps[0].agent_kind = "api-checks".into();
-    run.steps[0].role = cattery_protocol::AgentRole::Tester;
+    run.steps[0].agent_kind = kind.into();
+    run.steps[0].role = role;
     run.failure = Some(cattery_protocol::Failure {
         cancellation: None,
         kind: cattery_protocol::FailureKind::Agent,
-        message: "3 tests failed".into(),
+        message: message.into(),
         detail: None,
         hint: None,
         occurred_at: 0,
         step_index: 0,
     });
+    run
+}
+
+#[test]
+fn a_failed_test_step_raises_test_failed_and_a_plain_failure_raises_nothing() {
+    let f = fixture();
+    let mut run = failed_at(
+        "api-checks",
+        cattery_protocol::AgentRole::Tester,
+        "3 tests failed",
+    );
     f.attention.on_run(&run);
     let open = f.store.notifications(false).unwrap();
     assert_eq!(open.len(), 1);
@@ -219,19 +229,11 @@ fn a_gate_on_a_step_with_the_merger_role_is_a_merge_review_whatever_its_name() {
 #[test]
 fn a_failed_gate_helper_raises_ci_failed_whatever_its_name() {
     let f = fixture();
-    let mut run = parked();
-    run.status = RunStatus::Failed;
-    run.steps[0].agent_kind = "lint-and-build".into();
-    run.steps[0].role = cattery_protocol::AgentRole::GateHelper;
-    run.failure = Some(cattery_protocol::Failure {
-        cancellation: None,
-        kind: cattery_protocol::FailureKind::Agent,
-        message: "build red".into(),
-        detail: None,
-        hint: None,
-        occurred_at: 0,
-        step_index: 0,
-    });
+    let run = failed_at(
+        "lint-and-build",
+        cattery_protocol::AgentRole::GateHelper,
+        "build red",
+    );
     f.attention.on_run(&run);
     let open = f.store.notifications(false).unwrap();
     assert_eq!(open[0].kind, NotificationType::CiFailed);

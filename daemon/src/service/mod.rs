@@ -191,7 +191,7 @@ impl Daemon {
     /// Like [`Daemon::transact`] for operations that name no rev (stop,
     /// cancel): a driver committing at the same moment is not the user's
     /// concern, so a lost compare-and-swap is retried on the newer run.
-    pub(crate) async fn transact_whatever_rev<F>(
+    pub(crate) async fn transact_latest<F>(
         &self,
         run_id: &str,
         actor: &str,

@@ -198,7 +198,7 @@ impl Daemon {
         };
         match live {
             Some(run) => {
-                self.transact_whatever_rev(&run.id, actor, engine::cancel)
+                self.transact_latest(&run.id, actor, engine::cancel)
                     .await
                     .map_err(stale_on_conflict)?;
                 self.signal_stop(&run.id);
@@ -214,7 +214,7 @@ impl Daemon {
 
     pub async fn stop(&self, run_id: &str, actor: &str) -> Result<Arc<Run>> {
         let (run, _) = self
-            .transact_whatever_rev(run_id, actor, engine::stop)
+            .transact_latest(run_id, actor, engine::stop)
             .await
             .map_err(stale_on_conflict)?;
         self.signal_stop(run_id);

@@ -120,7 +120,7 @@ pub enum CardOp {
 pub enum CardChange {
     New(Notification),
     /// The open card was updated in place; severity and created-at kept.
-    Again(Notification),
+    Updated(Notification),
     Closed(Notification),
 }
 
@@ -129,7 +129,7 @@ fn raise_in(conn: &Connection, card: &NewCard, now: Millis) -> Result<CardChange
     match open_card(conn, &card.block_id, card.kind)? {
         Some(existing) => {
             update_in_place(conn, &existing.id, card)?;
-            Ok(CardChange::Again(read(conn, &existing.id)?))
+            Ok(CardChange::Updated(read(conn, &existing.id)?))
         }
         None => {
             insert(conn, card, now)?;

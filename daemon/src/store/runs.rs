@@ -61,28 +61,25 @@ pub fn write(tx: &Connection, write: RunWrite) -> Result<Run> {
                 ])
             })
             .map_err(StoreError::sql("insert a run"))?,
-        // Naming `status` in the SET rewrites its index entry even when the
-        // value stays; most transitions keep the status, so leave it out then.
-        Some(expected) if write.previous.as_ref().map(|p| p.status) == Some(run.status) => tx
-            .prepare_cached(
-                "UPDATE runs SET rev = ?3, doc = ?4, updated_at = ?5 WHERE id = ?1 AND rev = ?6",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    run.id, status, run.rev as i64, header, run.updated_at, expected as i64
-                ])
-            })
-            .map_err(StoreError::sql("update a run"))?,
-        Some(expected) => tx
-            .prepare_cached(
-                "UPDATE runs SET status = ?2, rev = ?3, doc = ?4, updated_at = ?5 WHERE id = ?1 AND rev = ?6",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    run.id, status, run.rev as i64, header, run.updated_at, expected as i64
-                ])
-            })
-            .map_err(StoreError::sql("update a run"))?,
+        Some(expected) => {
+            // Naming `status` in the SET rewrites its index entry even when
+            // the value stays; most transitions keep the status, so leave it
+            // out then. Both statements are cached; only the SET differs (?2
+            // is bound either way: SQLite counts parameters up to ?6).
+            let same_status = write.previous.as_ref().map(|p| p.status) == Some(run.status);
+            let sql = if same_status {
+                "UPDATE runs SET rev = ?3, doc = ?4, updated_at = ?5 WHERE id = ?1 AND rev = ?6"
+            } else {
+                "UPDATE runs SET status = ?2, rev = ?3, doc = ?4, updated_at = ?5 WHERE id = ?1 AND rev = ?6"
+            };
+            tx.prepare_cached(sql)
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        run.id, status, run.rev as i64, header, run.updated_at, expected as i64
+                    ])
+                })
+                .map_err(StoreError::sql("update a run"))?
+        }
     };
     if changed == 0 {
         return Err(conflict(tx, run.id, write.expected_rev));

@@ -326,7 +326,7 @@ mod cards {
             panic!("not new");
         };
         store.escalate(100, 150).unwrap();
-        let CardChange::Again(again) = raise(&store, card("n_2", kind, "second"), 200) else {
+        let CardChange::Updated(again) = raise(&store, card("n_2", kind, "second"), 200) else {
             panic!("a second open card of the same kind was made");
         };
         assert_eq!(again.id, first.id);

@@ -55,6 +55,16 @@ fn typed(app: &mut App, text: &str) {
     }
 }
 
+/// The app shows a message containing `text`.
+#[track_caller]
+fn assert_toast(app: &App, text: &str) {
+    let shown = app.toast.as_ref().map(|t| t.text.as_str());
+    assert!(
+        shown.is_some_and(|t| t.contains(text)),
+        "expected a message with `{text}`, got {shown:?}"
+    );
+}
+
 fn calls(effects: &[Effect]) -> Vec<Call> {
     effects
         .iter()
@@ -180,13 +190,7 @@ fn iteration_cap_keys_send_extra_round_and_proceed_and_confirm_stop_reset() {
     assert!(calls(&press(&mut app, &["S"])).is_empty(), "S asks first");
     assert!(matches!(app.modal, Some(Modal::Confirm { .. })));
     assert!(calls(&press(&mut app, &["n"])).is_empty());
-    assert!(
-        app.toast
-            .as_ref()
-            .unwrap()
-            .text
-            .contains("nothing was sent")
-    );
+    assert_toast(&app, "nothing was sent");
     press(&mut app, &["S"]);
     assert_eq!(
         calls(&press(&mut app, &["y"])),
@@ -200,11 +204,7 @@ fn a_second_key_on_a_gate_already_decided_waits_instead_of_sending_again() {
     at_gate(&mut app, GateKind::IterationCap);
     assert_eq!(calls(&press(&mut app, &["+"])).len(), 1);
     assert!(calls(&press(&mut app, &["p"])).is_empty());
-    assert!(
-        app.toast.as_ref().unwrap().text.contains("on its way"),
-        "{:?}",
-        app.toast
-    );
+    assert_toast(&app, "on its way");
 }
 
 #[test]
@@ -212,11 +212,7 @@ fn a_gate_key_on_the_wrong_kind_of_gate_says_which_keys_fit() {
     let mut app = app();
     at_gate(&mut app, GateKind::Decision);
     assert!(calls(&press(&mut app, &["a"])).is_empty());
-    assert!(
-        app.toast.as_ref().unwrap().text.contains("answer with 1-2"),
-        "{:?}",
-        app.toast
-    );
+    assert_toast(&app, "answer with 1-2");
 }
 
 #[test]
@@ -298,13 +294,7 @@ fn an_editor_that_fails_sends_nothing_and_says_why() {
     };
     let effects = app.on_edited(purpose, Err("the editor `vim` exited with 1".into()));
     assert!(effects.is_empty());
-    assert!(
-        app.toast
-            .as_ref()
-            .unwrap()
-            .text
-            .contains("nothing was sent")
-    );
+    assert_toast(&app, "nothing was sent");
 }
 
 #[test]
@@ -328,7 +318,7 @@ fn read_only_hides_decisions_and_refuses_their_keys() {
     let mut app = app_with(Keymap::defaults(), true, false);
     at_gate(&mut app, GateKind::Approval);
     assert!(calls(&press(&mut app, &["a"])).is_empty());
-    assert!(app.toast.as_ref().unwrap().text.contains("read-only"));
+    assert_toast(&app, "read-only");
     let names: Vec<&str> = hints(&app).iter().map(|(_, n)| *n).collect();
     assert!(!names.contains(&"approve"), "{names:?}");
     assert!(app.palette_matches("appr").is_empty());
@@ -553,7 +543,7 @@ fn a_facet_filter_narrows_the_board_and_a_bad_one_says_how_to_write_it() {
     assert_eq!(ids, ["task-refund", "task-webhooks"]);
     press(&mut app, &["/"]);
     typed(&mut app, " owner:me");
-    assert!(app.toast.as_ref().unwrap().text.contains("status:"));
+    assert_toast(&app, "status:");
     press(&mut app, &["esc"]);
     assert!(app.filter.is_empty());
 }

@@ -164,10 +164,9 @@ fn count_line(app: &App) -> Line<'static> {
         if i > 0 {
             spans.push(Span::styled(" · ", style::dim()));
         }
-        let color = status_color(*status);
         spans.push(Span::styled(
             format!("{n} {}", status.label()),
-            Style::new().fg(color),
+            style::block_status(*status),
         ));
     }
     if !app.filter.is_empty() {
@@ -181,18 +180,6 @@ fn count_line(app: &App) -> Line<'static> {
         ));
     }
     Line::from(spans)
-}
-
-fn status_color(status: cattery_protocol::BlockStatus) -> Color {
-    use cattery_protocol::BlockStatus;
-    match status {
-        BlockStatus::Planned => Color::Gray,
-        BlockStatus::Ready => Color::Blue,
-        BlockStatus::InProgress => Color::Cyan,
-        BlockStatus::Blocked => Color::Yellow,
-        BlockStatus::PrReady => Color::Magenta,
-        BlockStatus::Done => Color::Green,
-    }
 }
 
 pub fn footer(frame: &mut Frame<'_>, area: Rect, app: &App) {

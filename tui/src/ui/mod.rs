@@ -1,5 +1,6 @@
 //! Drawing: one function per view, plus the header, footer and overlays.
-//! Everything takes the app state and draws it; nothing here changes runs.
+//! Everything reads the app state and draws it; nothing here changes the
+//! app. What drawing learns about the screen returns as `Drawn`.
 
 mod board;
 mod chrome;

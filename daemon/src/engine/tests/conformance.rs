@@ -55,7 +55,7 @@ fn a_grader_that_returns_no_grade_is_asked_once_more_then_fails_the_run_as_compa
     let outcome = h.finish(no_grade("still no grade here"));
     assert!(matches!(
         outcome,
-        Outcome::JobFailed {
+        Outcome::Failed {
             kind: FailureKind::CompanionRejected,
             ..
         }
