@@ -65,6 +65,12 @@ crate::wire_enum! {
     }
 }
 
+impl AgentRole {
+    pub fn is_producer(&self) -> bool {
+        *self == Self::Producer
+    }
+}
+
 /// Automatic grading of a producer step by the step that holds this spec.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompanionSpec {
@@ -294,8 +300,8 @@ pub struct JobRef {
 pub struct Step {
     pub agent_kind: String,
     /// What the agent does here; the engine and the cards read this, never
-    /// the kind's name.
-    #[serde(default)]
+    /// the kind's name. Left out when `producer`, to keep stored steps small.
+    #[serde(default, skip_serializing_if = "AgentRole::is_producer")]
     pub role: AgentRole,
     pub state: StepState,
     pub progress: f64,

@@ -100,6 +100,19 @@ pub enum Call {
     },
 }
 
+impl Call {
+    /// The decision `action` on an inbox gate, at the rev it was seen at:
+    /// the one way the TUI and `ctl` build a decision.
+    pub fn decide(gate: &PendingGate, action: GateAction) -> Self {
+        Self::Decide {
+            run_id: gate.run_id.clone(),
+            gate_id: gate.id.clone(),
+            rev: gate.rev,
+            action,
+        }
+    }
+}
+
 fn task_level() -> crate::BlockLevel {
     crate::BlockLevel::Task
 }

@@ -232,7 +232,7 @@ async fn to_call(client: &mut Client, command: CtlCommand) -> Result<Call, CtlEr
 async fn decide(client: &mut Client, gate: String, action: GateAction) -> Result<Call, CtlError> {
     let inbox: Vec<PendingGate> = client.call_as(Call::Inbox).await?;
     let (run_id, rev) = match inbox.iter().find(|g| g.id == gate) {
-        Some(open) => (open.run_id.clone(), open.rev),
+        Some(open) => return Ok(Call::decide(open, action)),
         None => {
             let runs: Vec<Run> = client.call_as(Call::Runs).await?;
             let run = runs.iter().rev().find(|r| r.opened_gate(&gate));

@@ -27,6 +27,7 @@ pub(crate) fn quick() -> Pipeline {
     let mut architect = spec("architect");
     architect.requires_approval = true;
     let mut reviewer = spec("reviewer");
+    reviewer.role = cattery_protocol::AgentRole::Grader;
     reviewer.companion = Some(CompanionSpec {
         producer_kind: "coder".into(),
         threshold: 0.8,

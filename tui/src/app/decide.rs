@@ -95,7 +95,7 @@ impl App {
             Some(_) => "approve (edited)",
             None => "approve",
         };
-        let call = decide_call(
+        let call = Call::decide(
             gate,
             GateAction::Approve {
                 edited_proposal: edited,
@@ -106,7 +106,7 @@ impl App {
 
     fn choose(&mut self, gate: &PendingGate, index: usize) -> Option<Effect> {
         let option = gate.options.get(index)?.clone();
-        let call = decide_call(
+        let call = Call::decide(
             gate,
             GateAction::ChooseOption {
                 option: option.clone(),
@@ -159,14 +159,14 @@ impl App {
                     feedback: text,
                     comments: Vec::new(),
                 };
-                let call = decide_call(&gate, action);
+                let call = Call::decide(&gate, action);
                 return self
                     .send(call, "request changes".to_owned())
                     .into_iter()
                     .collect();
             }
             EditPurpose::Reject(gate) => {
-                let call = decide_call(&gate, GateAction::Reject { reason: text });
+                let call = Call::decide(&gate, GateAction::Reject { reason: text });
                 self.confirm(
                     format!("Reject the {} proposal? The run fails.", gate.agent_kind),
                     vec![(call, "reject".to_owned())],
@@ -280,7 +280,7 @@ impl App {
         let calls = approvals
             .iter()
             .map(|g| {
-                let call = decide_call(
+                let call = Call::decide(
                     g,
                     GateAction::Approve {
                         edited_proposal: None,
@@ -322,18 +322,8 @@ impl App {
 }
 
 fn cap_call(gate: &PendingGate, choice: IterationCapChoice) -> (Call, String) {
-    let call = decide_call(gate, GateAction::ResolveIterationCap { choice });
+    let call = Call::decide(gate, GateAction::ResolveIterationCap { choice });
     (call, format!("{} at the iteration cap", choice.as_str()))
-}
-
-/// The one call every gate decision is sent as.
-pub(super) fn decide_call(gate: &PendingGate, action: GateAction) -> Call {
-    Call::Decide {
-        run_id: gate.run_id.clone(),
-        gate_id: gate.id.clone(),
-        rev: gate.rev,
-        action,
-    }
 }
 
 pub(super) fn wrong_kind(gate: &PendingGate, app: &App) -> String {
