@@ -241,6 +241,29 @@ async fn a_browser_origin_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_request_that_fails_to_parse_is_answered_under_its_id() {
+    let d = daemon();
+    let mut c = client(&d.home, "c").await;
+    let bad = r#"{"type":"request","id":41,"method":"decide","params":{"run_id":5}}"#;
+    c.send_raw(Message::text(bad)).await.unwrap();
+    let frame = c.next_frame().await.unwrap();
+    let ServerFrame::Response {
+        id: 41,
+        result: None,
+        error: Some(error),
+    } = &frame
+    else {
+        panic!("not an answer to request 41: {frame:?}")
+    };
+    assert_eq!(error.code, ErrorCode::BadFrame);
+    assert!(
+        error.message.contains("cannot read this frame"),
+        "{}",
+        error.message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_frames_get_errors_and_repeated_garbage_disconnects() {
     let d = daemon();
     let mut c = client(&d.home, "c").await;

@@ -13,6 +13,8 @@ use toml::Spanned;
 const DEFAULT_THRESHOLD: f64 = 0.8;
 const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 const MAX_ATTEMPTS_LIMIT: u32 = 20;
+/// A step may run for a week at most; 0 would fail every step at once.
+const TIMEOUT_LIMIT_SECS: u64 = 7 * 24 * 3600;
 
 /// How one agent kind runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,7 +116,7 @@ struct StepFields {
     requires_approval: bool,
     threshold: Option<Spanned<f64>>,
     max_attempts: Option<Spanned<u32>>,
-    timeout_secs: Option<u64>,
+    timeout_secs: Option<Spanned<u64>>,
 }
 
 /// A file's text with the name used in error messages.
@@ -275,12 +277,16 @@ impl Catalog {
                 None
             }
         };
+        let timeout_secs = match &step.timeout_secs {
+            Some(t) => checked_timeout(*t.get_ref(), source, t.span().start)?,
+            None => agent.timeout_secs,
+        };
         Ok(StepSpec {
             agent_kind: kind,
             role: agent.role,
             requires_approval: step.requires_approval,
             companion,
-            timeout_secs: step.timeout_secs.unwrap_or(agent.timeout_secs),
+            timeout_secs,
         })
     }
 }
@@ -411,13 +417,14 @@ fn resolve_agents(
             pids: fields.pids_limit.unwrap_or(256),
             network: fields.network.unwrap_or_else(|| "none".to_owned()),
         };
-        if limits.memory_mb < 6 || limits.cpus <= 0.0 || limits.pids < 1 {
+        if limits.memory_mb < 6 || !(limits.cpus > 0.0 && limits.cpus <= 1024.0) || limits.pids < 1
+        {
             return source.error(
                 Some(offset),
                 format!(
-                    "agent `{kind}` has a memory, cpus or pids_limit too small to run anything"
+                    "agent `{kind}` has a memory, cpus or pids_limit out of range (too small to run anything, or cpus above 1024)"
                 ),
-                "use at least memory_mb = 6, cpus > 0 and pids_limit >= 1",
+                "use at least memory_mb = 6, cpus between 0 and 1024 and pids_limit >= 1",
             );
         }
         agents.insert(
@@ -429,7 +436,7 @@ fn resolve_agents(
                 image_command: fields.image_command.unwrap_or_default(),
                 env: fields.env.unwrap_or_default(),
                 limits,
-                timeout_secs: fields.timeout_secs.unwrap_or(600),
+                timeout_secs: checked_timeout(fields.timeout_secs.unwrap_or(600), &source, offset)?,
                 role,
                 companion_of: fields.companion_of,
                 threshold: fields.threshold.unwrap_or(DEFAULT_THRESHOLD),
@@ -438,6 +445,18 @@ fn resolve_agents(
         );
     }
     Ok(agents)
+}
+
+/// A step timeout in 1 s ..= a week.
+fn checked_timeout(secs: u64, source: &Source, at: usize) -> Result<u64, ConfigError> {
+    if (1..=TIMEOUT_LIMIT_SECS).contains(&secs) {
+        return Ok(secs);
+    }
+    source.error(
+        Some(at),
+        format!("timeout_secs = {secs} is outside 1..={TIMEOUT_LIMIT_SECS} (a week)"),
+        "give a step the seconds it may run, such as timeout_secs = 600",
+    )
 }
 
 /// An agent's role: a companion grades, and only a companion may.

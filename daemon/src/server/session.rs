@@ -225,6 +225,20 @@ impl Session {
                 let message = format!(
                     "cannot read this frame ({e}); send JSON such as {{\"type\":\"request\",\"id\":1,\"method\":\"status\"}}"
                 );
+                // A request whose id can be read is answered under that id,
+                // so a client waiting on it hears why instead of hanging.
+                if let Some(id) = request_id(text) {
+                    let frame = ServerFrame::Response {
+                        id,
+                        result: None,
+                        error: Some(WireError {
+                            code: ErrorCode::BadFrame,
+                            message,
+                        }),
+                    };
+                    send(&mut self.ws, &frame).await?;
+                    return Ok(true);
+                }
                 return self.on_garbage(&message).await;
             }
         };
@@ -312,6 +326,15 @@ impl Session {
             notifications: snapshot.notifications,
         })
     }
+}
+
+/// The `id` of a frame that is a request in shape (an object with
+/// `"type": "request"` and a numeric `id`), whatever else is wrong with it.
+fn request_id(text: &str) -> Option<u64> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    (value.get("type")?.as_str()? == "request")
+        .then(|| value.get("id")?.as_u64())
+        .flatten()
 }
 
 /// The next event, or never when not subscribed.

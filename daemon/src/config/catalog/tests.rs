@@ -165,3 +165,29 @@ fn a_role_that_contradicts_companion_of_is_refused() {
     let err = load_with(&[("agents.toml", "[agents.bot]\nrole = \"grader\"\n")]).unwrap_err();
     assert!(err.to_string().contains("grades nothing"), "{err}");
 }
+
+#[test]
+fn regression_a_zero_timeout_is_refused_at_load_with_file_and_line() {
+    let err = load_with(&[("agents.toml", "[agents.coder]\ntimeout_secs = 0\n")]).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("agents.toml:1:") && text.contains("timeout_secs = 0"),
+        "{text}"
+    );
+    let err = load_with(&[(
+        "pipelines/fast.toml",
+        "name = \"Fast\"\n[[steps]]\nagent = \"coder\"\ntimeout_secs = 0\n",
+    )])
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("fast.toml:4:") && text.contains("outside 1..="),
+        "{text}"
+    );
+}
+
+#[test]
+fn regression_cpus_that_are_not_a_number_are_refused() {
+    let err = load_with(&[("agents.toml", "[agents.coder]\ncpus = nan\n")]).unwrap_err();
+    assert!(err.to_string().contains("cpus"), "{err}");
+}
