@@ -10,6 +10,7 @@ use crate::notify::escalate_periodically;
 use crate::service::Daemon;
 use crate::store::{Store, StoreError};
 use std::fs::File;
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -50,14 +51,58 @@ pub fn lock_home(paths: &Paths) -> Result<HomeLock, StartError> {
         .write(true)
         .open(&path)
         .map_err(io("open", &path))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => return Err(StartError::Locked { path }),
-        Err(std::fs::TryLockError::Error(e)) => return Err(io("lock", &path)(e)),
+    match crate::os::try_lock(&file) {
+        Ok(true) => {}
+        Ok(false) => return Err(StartError::Locked { path }),
+        Err(e) => return Err(io("lock", &path)(e)),
     }
-    file.set_len(0).map_err(io("write", &path))?;
-    std::fs::write(&path, format!("{}\n", std::process::id())).map_err(io("write", &path))?;
+    // Written through the locked handle: opening the file again and closing
+    // it would drop this process's record lock.
+    let mut handle = &file;
+    file.set_len(0)
+        .and_then(|()| handle.write_all(format!("{}\n", std::process::id()).as_bytes()))
+        .map_err(io("write", &path))?;
     Ok(HomeLock { _file: file })
+}
+
+/// Makes a home private to its user: directories 0700, files 0600. The
+/// daemon creates everything private (`os::private_umask`); this tightens
+/// what an older version, or another tool, left readable. Returns how many
+/// entries were tightened.
+pub fn tighten_home(paths: &Paths) -> usize {
+    [&paths.data, &paths.config]
+        .into_iter()
+        .map(|root| tighten(root, 0))
+        .sum()
+}
+
+fn tighten(path: &std::path::Path, depth: usize) -> usize {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if meta.file_type().is_symlink() {
+        return 0;
+    }
+    let wanted = if meta.is_dir() { 0o700 } else { 0o600 };
+    let mode = meta.permissions().mode() & 0o777;
+    let mut changed = 0;
+    if mode & !wanted != 0 {
+        let tightened = std::fs::Permissions::from_mode(mode & wanted);
+        if std::fs::set_permissions(path, tightened).is_ok() {
+            changed += 1;
+        }
+    }
+    // Job folders nest two levels below data; nothing is deeper than a few.
+    if meta.is_dir()
+        && depth < 4
+        && let Ok(entries) = std::fs::read_dir(path)
+    {
+        for entry in entries.flatten() {
+            changed += tighten(&entry.path(), depth + 1);
+        }
+    }
+    changed
 }
 
 /// This home's daemon id, created on first use: it labels the containers this

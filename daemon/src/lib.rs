@@ -7,6 +7,7 @@ pub mod engine;
 pub mod events;
 pub mod exec;
 pub mod notify;
+pub mod os;
 pub mod server;
 pub mod service;
 pub mod spend;

@@ -54,7 +54,20 @@ fn run() -> Result<()> {
 }
 
 async fn serve(paths: Paths) -> Result<()> {
+    cattery_daemon::os::private_umask();
     let _lock = app::lock_home(&paths)?;
+    let tightened = app::tighten_home(&paths);
+    if tightened > 0 {
+        tracing::warn!(
+            tightened,
+            "made {} private to its user (directories 0700, files 0600)",
+            paths.data.display()
+        );
+    }
+    match cattery_daemon::os::raise_file_limit() {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
+    }
     let bus = Arc::new(Bus::new(4096));
     let settings = Settings::load(&paths.config)?;
     let executor = app::choose_executor(&settings, &paths).await?;
@@ -68,7 +81,8 @@ async fn serve(paths: Paths) -> Result<()> {
         )
     })?;
     let port = listener.local_addr().context("no local address")?.port();
-    std::fs::write(paths.port_file(), port.to_string())
+    // Atomic: a client reading it during a restart sees a whole port or none.
+    cattery_daemon::os::write_atomically(&paths.port_file(), port.to_string().as_bytes())
         .with_context(|| format!("cannot write {}", paths.port_file().display()))?;
     let shared = Arc::new(server::Shared {
         daemon: daemon.clone(),

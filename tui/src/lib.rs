@@ -7,5 +7,6 @@ pub mod ctl;
 pub mod fixtures;
 pub mod home;
 pub mod lifecycle;
+mod lockcheck;
 pub mod runtime;
 pub mod ui;

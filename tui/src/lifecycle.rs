@@ -30,8 +30,17 @@ pub enum LifecycleError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "catteryd (pid {pid}) owns this home but does not answer; `cattery daemon restart` stops it and starts a fresh one"
+    )]
+    Unreachable { pid: u32 },
     #[error(transparent)]
     Client(#[from] ClientError),
+}
+
+/// The pid of a daemon that owns `home` (holds its lock), answering or not.
+pub fn owner(home: &Home) -> Option<u32> {
+    crate::lockcheck::lock_holder(&home.pidfile())
 }
 
 /// How long a client waits for a daemon to answer after starting it (or
@@ -83,8 +92,12 @@ pub async fn status(home: &Home) -> Option<DaemonStatus> {
     match Client::connect(home, "cattery").await {
         Ok(mut client) => client.call_as(Call::Status).await.ok(),
         Err(ClientError::NoDaemon { .. }) => {
-            // A port file nobody answers on is left over from a killed daemon.
-            let _ = std::fs::remove_file(home.port_file());
+            // A port file nobody answers on is left over from a killed
+            // daemon, but only if no daemon owns the home: one that is
+            // starting, or restarting, may be about to answer on it.
+            if owner(home).is_none() {
+                let _ = std::fs::remove_file(home.port_file());
+            }
             None
         }
         Err(_) => None,
@@ -100,6 +113,11 @@ pub async fn ensure_running(home: &Home) -> Result<DaemonStatus, LifecycleError>
     // Another client may have started one while this one waited for the lock.
     if let Some(status) = status(home).await {
         return Ok(status);
+    }
+    if let Some(pid) = owner(home) {
+        // A daemon owns the home but has not answered yet: wait for it
+        // rather than start a second one that would find the home locked.
+        return answer_of(home, pid).await;
     }
     let log = home.daemon_log();
     let mut child = spawn_daemon(home, &log)?;
@@ -161,23 +179,42 @@ async fn exited(
     })
 }
 
-/// Asks the daemon to stop and waits until it no longer answers.
-/// Returns false when none was running.
+/// Waits for the daemon `pid`, which owns the home, to answer.
+async fn answer_of(home: &Home, pid: u32) -> Result<DaemonStatus, LifecycleError> {
+    let deadline = Instant::now() + START_WAIT;
+    while Instant::now() < deadline {
+        if let Some(status) = status(home).await {
+            return Ok(status);
+        }
+        if owner(home).is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(LifecycleError::Unreachable { pid })
+}
+
+/// Stops the daemon that owns the home and waits until it has exited (its
+/// lock is free). One that answers is asked to shut down; one that owns the
+/// home but does not answer gets SIGTERM. Returns false when none was
+/// running.
 pub async fn stop(home: &Home) -> Result<bool, LifecycleError> {
-    let mut client = match Client::connect(home, "cattery").await {
-        Ok(client) => client,
-        Err(ClientError::NoDaemon { .. }) => return Ok(false),
+    match Client::connect(home, "cattery").await {
+        Ok(mut client) => {
+            client.call(Call::Shutdown).await?;
+        }
+        Err(ClientError::NoDaemon { .. }) => match owner(home) {
+            Some(pid) => {
+                crate::lockcheck::terminate(pid);
+            }
+            None => return Ok(false),
+        },
         Err(e) => return Err(e.into()),
-    };
-    client.call(Call::Shutdown).await?;
-    drop(client);
+    }
     let deadline = Instant::now() + Duration::from_secs(15);
-    while status(home).await.is_some() {
+    while let Some(pid) = owner(home) {
         if Instant::now() > deadline {
-            return Err(LifecycleError::NoAnswer {
-                secs: 15,
-                log: "the daemon log".to_owned(),
-            });
+            return Err(LifecycleError::Unreachable { pid });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -108,7 +108,9 @@ fn code_of(failure: &Failure) -> u8 {
     let client = match failure {
         Failure::Ctl(CtlError::Client(e)) | Failure::Client(e) => e,
         Failure::Lifecycle(LifecycleError::Client(e)) => e,
-        Failure::NotRunning => return exit::NO_DAEMON,
+        Failure::NotRunning | Failure::Lifecycle(LifecycleError::Unreachable { .. }) => {
+            return exit::NO_DAEMON;
+        }
         Failure::Usage(_) | Failure::Keys(_) => return 2,
         _ => return exit::FAILED,
     };
@@ -173,7 +175,13 @@ async fn control_room(home: &Home, read_only: bool) -> Result<(), Failure> {
 
 async fn daemon(home: &Home, action: DaemonAction, json: bool) -> Result<(), Failure> {
     let status = match action {
-        DaemonAction::Status => lifecycle::status(home).await.ok_or(Failure::NotRunning)?,
+        DaemonAction::Status => match lifecycle::status(home).await {
+            Some(status) => status,
+            None => match lifecycle::owner(home) {
+                Some(pid) => return Err(LifecycleError::Unreachable { pid }.into()),
+                None => return Err(Failure::NotRunning),
+            },
+        },
         DaemonAction::Start => lifecycle::ensure_running(home).await?,
         DaemonAction::Stop => {
             let stopped = lifecycle::stop(home).await?;

@@ -1,7 +1,6 @@
 //! The API token: created once, readable by its owner only.
 
-use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::Read;
 use std::path::Path;
 
 /// Reads the token at `path`, creating it (mode 0600) on first start.
@@ -18,13 +17,7 @@ pub fn load_or_create_token(path: &Path) -> std::io::Result<String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(token.as_bytes())?;
+    crate::os::write_atomically(path, token.as_bytes())?;
     Ok(token)
 }
 
