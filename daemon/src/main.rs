@@ -45,6 +45,10 @@ fn run() -> Result<()> {
         Some(home) => Paths::under(home),
         None => platform_paths().context("no home directory found; pass --home DIR")?,
     };
+    cattery_daemon::os::private_umask();
+    // Held until the process ends, after the runtime's shutdown: a client
+    // that sees the lock free knows this daemon is gone, not finishing.
+    let _lock = app::lock_home(&paths)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let served = runtime.block_on(serve(paths));
     // A notification server that never answers holds a blocking thread;
@@ -54,8 +58,6 @@ fn run() -> Result<()> {
 }
 
 async fn serve(paths: Paths) -> Result<()> {
-    cattery_daemon::os::private_umask();
-    let _lock = app::lock_home(&paths)?;
     let tightened = app::tighten_home(&paths);
     if tightened > 0 {
         tracing::warn!(

@@ -168,3 +168,145 @@ fn regression_a_home_is_private_to_its_user_under_umask_022() {
     let _ = daemon.kill();
     let _ = daemon.wait();
 }
+
+/// Live processes that carry a `CATTERY_JOB_ID`: (job id, process group).
+fn job_processes() -> Vec<(String, i32)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !alive(pid) {
+            continue;
+        }
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        let job = env
+            .split(|b| *b == 0)
+            .find_map(|var| var.strip_prefix(b"CATTERY_JOB_ID="))
+            .map(|id| String::from_utf8_lossy(id).into_owned());
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let group = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(2)?.parse().ok());
+        if let (Some(job), Some(group)) = (job, group) {
+            found.push((job, group));
+        }
+    }
+    found
+}
+
+/// A home whose architect runs `script` under `sh -c` as a local process.
+fn home_with_architect(script: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let agents = format!(
+        "[agents.architect]\ncommand = [\"sh\", \"-c\", {}]\n",
+        toml_string(script)
+    );
+    cattery_tests::write_config(
+        dir.path(),
+        &[
+            ("config.toml", "executor = \"process\"\nport = 0\n"),
+            ("agents.toml", &agents),
+        ],
+    );
+    dir
+}
+
+fn toml_string(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn start_quick(home: &Path) -> String {
+    let block = cattery_tests::cattery_ok(home, &["ctl", "block", "add", "--title", "t"]);
+    let run = cattery_tests::cattery_ok(
+        home,
+        &["ctl", "start", block["id"].as_str().unwrap(), "quick"],
+    );
+    run["id"].as_str().unwrap().to_owned()
+}
+
+/// A catteryd child killed (SIGKILL) when dropped, even by a failing test.
+struct Killed(std::process::Child);
+
+impl Killed {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[test]
+fn regression_daemon_stop_kills_an_agents_grandchildren_too() {
+    let marker = tempfile::tempdir().unwrap();
+    let pidfile = marker.path().join("grandchild.pid");
+    let script = format!("sleep 300 & echo $! > '{}'; wait", pidfile.display());
+    let dir = home_with_architect(&script);
+    let mut daemon = Killed(cattery_tests::spawn_catteryd_with(dir.path(), &[]));
+    start_quick(dir.path());
+    let grandchild: u32 = eventually(
+        20,
+        || std::fs::read_to_string(&pidfile).ok()?.trim().parse().ok(),
+        || "the agent never started its grandchild".into(),
+    );
+    assert!(alive(grandchild));
+    let (code, out, err) = cattery_cli(dir.path(), &["daemon", "stop"]);
+    assert_eq!((code, out.as_str()), (0, "stopped"), "{err}");
+    let _ = daemon.0.wait();
+    eventually(
+        5,
+        || (!alive(grandchild)).then_some(()),
+        || format!("grandchild {grandchild} outlived daemon stop"),
+    );
+}
+
+#[test]
+fn regression_a_job_spawned_just_before_a_sigkill_never_runs_twice_at_once() {
+    let dir = home_with_architect("sleep 30");
+    let mut daemon = Killed(cattery_tests::spawn_catteryd_with(dir.path(), &[]));
+    let mut two_at_once = Vec::new();
+    for trial in 0..5u64 {
+        let known: Vec<String> = job_processes().into_iter().map(|(job, _)| job).collect();
+        start_quick(dir.path());
+        // The moment a new job's process appears, kill the daemon 0-9 ms later.
+        eventually(
+            20,
+            || {
+                job_processes()
+                    .iter()
+                    .any(|(job, _)| !known.contains(job))
+                    .then_some(())
+            },
+            || "no agent process appeared".into(),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(trial * 2));
+        daemon.kill();
+        daemon = Killed(cattery_tests::spawn_catteryd_with(dir.path(), &[]));
+        for _ in 0..40 {
+            let mut groups: std::collections::BTreeMap<String, std::collections::BTreeSet<i32>> =
+                Default::default();
+            for (job, group) in job_processes() {
+                groups.entry(job).or_default().insert(group);
+            }
+            two_at_once.extend(groups.into_iter().filter(|(_, g)| g.len() > 1));
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+    }
+    let _ = cattery_cli(dir.path(), &["daemon", "stop"]);
+    drop(daemon);
+    assert!(
+        two_at_once.is_empty(),
+        "one job ran in two process groups at once: {two_at_once:?}"
+    );
+}

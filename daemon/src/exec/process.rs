@@ -57,6 +57,17 @@ async fn run_job(
         Ok(path) => path,
         Err(failure) => return failure,
     };
+    // A daemon killed right after spawning this job, before it recorded the
+    // process group, leaves a copy running that no handle names. It carries
+    // the job id in its environment; kill it so this dispatch runs alone.
+    let leftovers = sys::kill_job_leftovers(&job.job_id);
+    if leftovers > 0 {
+        tracing::warn!(
+            job = job.job_id,
+            leftovers,
+            "killed what a previous daemon left of this job"
+        );
+    }
     let mut child = match spawn(&job, &context_path) {
         Ok(child) => child,
         Err(e) => {
@@ -72,6 +83,9 @@ async fn run_job(
         }
     };
     let pgid = child.id().map(|p| p as i32).unwrap_or(0);
+    // Whatever ends this job (exit, stop, timeout, or the daemon shutting
+    // down and dropping it), no process of its group outlives it.
+    let _group = GroupGuard(pgid);
     let _ = events.send(JobEvent::Dispatched {
         handle: pgid.to_string(),
     });
@@ -87,6 +101,16 @@ async fn run_job(
         let _ = child.wait().await;
     }
     conclude(ended, &job, &mut reader)
+}
+
+/// Kills a job's whole process group when dropped, so an agent's children
+/// die with it on stop, timeout and shutdown alike.
+struct GroupGuard(i32);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        sys::kill_group(self.0);
+    }
 }
 
 enum Ended {
