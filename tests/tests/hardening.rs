@@ -310,3 +310,48 @@ fn regression_a_job_spawned_just_before_a_sigkill_never_runs_twice_at_once() {
         "one job ran in two process groups at once: {two_at_once:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_idle_and_half_open_connections_cannot_shut_clients_out() {
+    use std::io::Write;
+    let _ = cattery_daemon::os::raise_file_limit();
+    let d = cattery_tests::DaemonProcess::start();
+    let (port, _) = cattery_tui::client::endpoint(&d.home).unwrap();
+    let address = format!("127.0.0.1:{port}");
+    let mut held = Vec::new();
+    for _ in 0..2_000 {
+        held.push(std::net::TcpStream::connect(&address).unwrap());
+    }
+    for _ in 0..500 {
+        let mut half = std::net::TcpStream::connect(&address).unwrap();
+        // An upgrade request that never ends its headers.
+        let _ = half.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n");
+        held.push(half);
+    }
+    let mut client = cattery_tui::client::Client::connect(&d.home, "after-the-flood")
+        .await
+        .expect("a real client still gets in");
+    let run =
+        cattery_tests::start_task_over_api(&mut client, "t", "@demo * sleep 0", "quick").await;
+    let gate = cattery_tests::within(30, "the run never reached its first gate", async {
+        loop {
+            let runs: Vec<cattery_protocol::Run> = client
+                .call_as(cattery_protocol::wire::Call::Runs)
+                .await
+                .unwrap();
+            let now = runs.into_iter().find(|r| r.id == run.id).unwrap();
+            if let Some(gate) = now.pending_gate() {
+                return gate;
+            }
+            assert!(
+                now.status.is_live(),
+                "the run failed under the flood: {:?}",
+                now.failure
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert_eq!(gate.kind, cattery_protocol::GateKind::Approval);
+    drop(held);
+}

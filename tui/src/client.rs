@@ -23,6 +23,11 @@ pub enum ClientError {
     Unreadable(String),
 }
 
+/// How long connecting (TCP, upgrade, hello and welcome) may take.
+pub const CONNECT_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a request may wait for its answer.
+pub const REQUEST_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// What the daemon said in its welcome.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Welcome {
@@ -72,6 +77,16 @@ impl Client {
     }
 
     pub async fn connect_to(port: u16, token: &str, name: &str) -> Result<Self, ClientError> {
+        match tokio::time::timeout(CONNECT_WITHIN, Self::handshake(port, token, name)).await {
+            Ok(client) => client,
+            Err(_) => Err(ClientError::Broken(format!(
+                "nothing answered on port {port} within {}s",
+                CONNECT_WITHIN.as_secs()
+            ))),
+        }
+    }
+
+    async fn handshake(port: u16, token: &str, name: &str) -> Result<Self, ClientError> {
         let url = format!("ws://127.0.0.1:{port}/");
         let (ws, _) = tokio_tungstenite::connect_async(url)
             .await
@@ -157,10 +172,21 @@ impl Client {
     }
 
     /// Sends a request and waits for its response; other frames are kept.
+    /// A daemon that does not answer within [`REQUEST_WITHIN`] is an error.
     pub async fn call(&mut self, call: Call) -> Result<Reply, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
         self.send(&ClientFrame::Request { id, call }).await?;
+        match tokio::time::timeout(REQUEST_WITHIN, self.response_to(id)).await {
+            Ok(answer) => answer,
+            Err(_) => Err(ClientError::Broken(format!(
+                "catteryd did not answer request {id} within {}s",
+                REQUEST_WITHIN.as_secs()
+            ))),
+        }
+    }
+
+    async fn response_to(&mut self, id: u64) -> Result<Reply, ClientError> {
         loop {
             match self.read().await? {
                 ServerFrame::Response {

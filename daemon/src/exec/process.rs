@@ -68,7 +68,7 @@ async fn run_job(
             "killed what a previous daemon left of this job"
         );
     }
-    let mut child = match spawn(&job, &context_path) {
+    let mut child = match spawn_when_descriptors_allow(&job, &context_path).await {
         Ok(child) => child,
         Err(e) => {
             let message = format!(
@@ -141,6 +141,34 @@ fn describe(status: ExitStatus) -> String {
         (None, Some(signal)) => format!("was killed by signal {signal}"),
         _ => "ended in an unknown way".to_owned(),
     }
+}
+
+/// How long a spawn waits for file descriptors to free up.
+const DESCRIPTOR_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Spawns the agent; while the process is out of file descriptors (a flood
+/// of connections, say), waits and tries again instead of failing the run.
+async fn spawn_when_descriptors_allow(
+    job: &JobSpec,
+    context_path: &std::path::Path,
+) -> std::io::Result<Child> {
+    let started = tokio::time::Instant::now();
+    loop {
+        match spawn(job, context_path) {
+            Err(e) if out_of_descriptors(&e) && started.elapsed() < DESCRIPTOR_WAIT => {
+                tracing::warn!(
+                    job = job.job_id,
+                    "no file descriptors to start the agent; waiting: {e}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn out_of_descriptors(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
 fn spawn(job: &JobSpec, context_path: &std::path::Path) -> std::io::Result<Child> {

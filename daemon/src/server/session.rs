@@ -43,14 +43,36 @@ fn refuse_browsers(request: &Request, response: Response) -> Result<Response, Er
     Ok(response)
 }
 
-pub async fn run(stream: TcpStream, shared: Arc<Shared>) -> Result<(), SessionError> {
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(MAX_FRAME_BYTES))
-        .max_frame_size(Some(MAX_FRAME_BYTES));
-    let mut ws =
-        tokio_tungstenite::accept_hdr_async_with_config(stream, refuse_browsers, Some(config))
-            .await?;
-    let Some(actor) = greet(&mut ws, &shared).await? else {
+/// The websocket upgrade and the hello together must finish within this;
+/// a connection that dawdles is closed.
+const HANDSHAKE_WITHIN: Duration = Duration::from_secs(5);
+
+pub async fn run(
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    ungreeted: tokio::sync::OwnedSemaphorePermit,
+    evicted: tokio::sync::oneshot::Receiver<()>,
+) -> Result<(), SessionError> {
+    let handshake = async {
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_FRAME_BYTES))
+            .max_frame_size(Some(MAX_FRAME_BYTES));
+        let mut ws =
+            tokio_tungstenite::accept_hdr_async_with_config(stream, refuse_browsers, Some(config))
+                .await?;
+        let actor = greet(&mut ws, &shared).await?;
+        Ok::<_, SessionError>(actor.map(|actor| (ws, actor)))
+    };
+    let greeted = tokio::select! {
+        greeted = tokio::time::timeout(HANDSHAKE_WITHIN, handshake) => match greeted {
+            Ok(greeted) => greeted,
+            Err(_) => return Ok(()),
+        },
+        // Closed to make room for a newer connection.
+        _ = evicted => return Ok(()),
+    };
+    drop(ungreeted);
+    let Some((ws, actor)) = greeted? else {
         return Ok(());
     };
     Session {
