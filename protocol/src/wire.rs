@@ -78,6 +78,13 @@ pub enum Call {
         block_id: String,
         pipeline_id: String,
     },
+    /// A workspace file's blocks, checked whole and created in one
+    /// transaction; blocks whose key is on the board already are skipped.
+    Import {
+        /// The file's name, for refusals (`demo.toml:12: ...`).
+        source: String,
+        blocks: Vec<crate::workspace::ImportBlock>,
+    },
     /// A human decision on one gate of one run, made at the run's `rev`.
     Decide {
         run_id: String,
@@ -232,6 +239,7 @@ pub enum Reply {
     Resumed(Resumed),
     Spend(SpendReport),
     Audit(Vec<AuditEntry>),
+    Imported(crate::workspace::Imported),
 }
 
 /// A type a [`Reply`] can carry; lets a client ask for the answer it expects.
@@ -301,4 +309,5 @@ from_reply! {
     Resumed => Resumed,
     Spend => SpendReport,
     Audit => Vec<AuditEntry>,
+    Imported => crate::workspace::Imported,
 }

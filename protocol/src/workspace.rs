@@ -29,6 +29,22 @@ pub struct WorkspaceBlock {
     pub pipeline: Option<String>,
 }
 
+/// One block of an import, with the line of the file it came from, so the
+/// daemon's refusals can name it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportBlock {
+    pub line: u32,
+    pub block: WorkspaceBlock,
+}
+
+/// What an import did: the blocks it created, and how many of the file's
+/// blocks were there already (same key) and were left alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Imported {
+    pub created: Vec<crate::Block>,
+    pub unchanged: usize,
+}
+
 fn task() -> BlockLevel {
     BlockLevel::Task
 }

@@ -355,3 +355,81 @@ async fn regression_idle_and_half_open_connections_cannot_shut_clients_out() {
     assert_eq!(gate.kind, cattery_protocol::GateKind::Approval);
     drop(held);
 }
+
+#[test]
+fn regression_an_import_with_a_bad_block_creates_nothing_and_a_second_import_changes_nothing() {
+    let home = CtlHome::with_config(&[]);
+    let file = home.path().join("work.toml");
+    let block = |key: &str, parent: &str, pipeline: &str| {
+        format!(
+            "[[blocks]]\nkey = \"{key}\"\nlevel = \"task\"\n{parent}title = \"{key}\"\ndescription = \"@demo * sleep 0\"\npipeline = \"{pipeline}\"\n\n"
+        )
+    };
+    let bad = [
+        block("a", "", "quick"),
+        block("b", "parent = \"a\"\n", "quick"),
+        block("c", "", "no-such-pipeline"),
+    ]
+    .concat();
+    std::fs::write(&file, &bad).unwrap();
+    let (code, _, err) = home.cli(&["ctl", "block", "import", file.to_str().unwrap()]);
+    assert_eq!(code, 7, "an invalid file is refused: {err}");
+    assert!(
+        err.contains("work.toml:16:") && err.contains("no-such-pipeline"),
+        "{err}"
+    );
+    let board = home.ctl(&["board"]);
+    assert_eq!(
+        board.as_array().unwrap().len(),
+        0,
+        "nothing was created: {board}"
+    );
+    assert_eq!(
+        home.ctl(&["runs"]).as_array().unwrap().len(),
+        0,
+        "nothing was started"
+    );
+
+    let good = bad.replace("no-such-pipeline", "quick");
+    std::fs::write(&file, &good).unwrap();
+    let first = home.ctl(&["block", "import", file.to_str().unwrap()]);
+    assert_eq!(
+        (
+            first["created"].as_array().unwrap().len(),
+            first["unchanged"].as_u64()
+        ),
+        (3, Some(0))
+    );
+    let again = home.ctl(&["block", "import", file.to_str().unwrap()]);
+    assert_eq!(
+        (
+            again["created"].as_array().unwrap().len(),
+            again["unchanged"].as_u64()
+        ),
+        (0, Some(3))
+    );
+    assert_eq!(
+        home.ctl(&["board"]).as_array().unwrap().len(),
+        3,
+        "no duplicates"
+    );
+    assert_eq!(
+        home.ctl(&["runs"]).as_array().unwrap().len(),
+        3,
+        "each started once"
+    );
+
+    std::fs::write(&file, "[[blocks]]\ntitle = \" \"\n").unwrap();
+    let (code, _, err) = home.cli(&["ctl", "block", "import", file.to_str().unwrap()]);
+    assert_eq!(code, 7);
+    assert!(
+        err.contains("work.toml:1:") && err.contains("empty title"),
+        "{err}"
+    );
+    std::fs::write(&file, "[[blocks]]\ntitle = \"x\"\nparent = \"nope\"\n").unwrap();
+    let (_, _, err) = home.cli(&["ctl", "block", "import", file.to_str().unwrap()]);
+    assert!(
+        err.contains("work.toml:1:") && err.contains("parent `nope` not found"),
+        "{err}"
+    );
+}

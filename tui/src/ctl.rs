@@ -2,12 +2,11 @@
 
 use crate::client::{Client, ClientError};
 use cattery_protocol::wire::{Call, ErrorCode, Reply, ServerFrame, WireError};
-use cattery_protocol::workspace::WorkspaceFile;
+use cattery_protocol::workspace::{ImportBlock, Imported, WorkspaceBlock};
 use cattery_protocol::{
     AuditEntry, Block, BlockLevel, GateAction, IterationCapChoice, PendingGate, Run,
 };
 use clap::{Subcommand, ValueEnum};
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -147,7 +146,7 @@ pub async fn run(client: &mut Client, command: CtlCommand, json: bool) -> Result
         CtlCommand::Watch { since } => return watch(client, since).await,
         CtlCommand::Block {
             action: BlockCommand::Import { file },
-        } => Reply::Board(import(client, &file).await?),
+        } => Reply::Imported(import(client, &file).await?),
         other => {
             let call = to_call(client, other).await?;
             client.call(call).await?
@@ -253,7 +252,7 @@ async fn decide(client: &mut Client, gate: String, action: GateAction) -> Result
     })
 }
 
-async fn import(client: &mut Client, file: &std::path::Path) -> Result<Vec<Block>, CtlError> {
+async fn import(client: &mut Client, file: &std::path::Path) -> Result<Imported, CtlError> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| CtlError::Input(format!("cannot read {}: {e}", file.display())))?;
     import_text(client, &file.display().to_string(), &text).await
@@ -268,37 +267,38 @@ pub async fn demo(client: &mut Client) -> Result<usize, CtlError> {
     if !board.is_empty() {
         return Ok(0);
     }
-    let created = import_text(client, "the demo workspace", DEMO).await?;
-    Ok(created.len())
+    let imported = import_text(client, "the demo workspace", DEMO).await?;
+    Ok(imported.created.len())
 }
 
-async fn import_text(client: &mut Client, label: &str, text: &str) -> Result<Vec<Block>, CtlError> {
-    let parsed: WorkspaceFile =
+/// The blocks of a workspace file with the line each starts on.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinedFile {
+    blocks: Vec<toml::Spanned<WorkspaceBlock>>,
+}
+
+/// Sends a workspace file as one import: the daemon checks every block
+/// before it writes any, and skips blocks already imported.
+async fn import_text(client: &mut Client, label: &str, text: &str) -> Result<Imported, CtlError> {
+    let parsed: LinedFile =
         toml::from_str(text).map_err(|e| CtlError::Input(format!("{label}: {e}")))?;
-    let mut keys: HashMap<String, String> = HashMap::new();
-    let mut created = Vec::new();
-    for entry in parsed.blocks {
-        let parent_id = entry.parent.map(|p| keys.get(&p).cloned().unwrap_or(p));
-        let call = Call::AddBlock {
-            title: entry.title,
-            description: entry.description,
-            parent_id,
-            level: entry.level,
-        };
-        let block: Block = client.call_as(call).await?;
-        if let Some(key) = entry.key {
-            keys.insert(key, block.id.clone());
-        }
-        if let Some(pipeline) = entry.pipeline {
-            let start = Call::Start {
-                block_id: block.id.clone(),
-                pipeline_id: pipeline,
-            };
-            client.call(start).await?;
-        }
-        created.push(block);
-    }
-    Ok(created)
+    let blocks = parsed
+        .blocks
+        .into_iter()
+        .map(|spanned| {
+            let before = &text[..spanned.span().start.min(text.len())];
+            ImportBlock {
+                line: before.matches('\n').count() as u32 + 1,
+                block: spanned.into_inner(),
+            }
+        })
+        .collect();
+    let call = Call::Import {
+        source: label.to_owned(),
+        blocks,
+    };
+    Ok(client.call_as(call).await?)
 }
 
 async fn watch(client: &mut Client, since: Option<u64>) -> Result<(), CtlError> {
@@ -354,6 +354,15 @@ fn lines(reply: &Reply) -> Vec<String> {
         Reply::Block(block) => vec![block.id.clone()],
         Reply::Run(run) => vec![run.id.clone()],
         Reply::Notification(card) => vec![card.id.clone()],
+        Reply::Imported(imported) => {
+            let mut lines: Vec<String> = imported.created.iter().map(block_line).collect();
+            lines.push(format!(
+                "created {} block(s); {} already imported, left unchanged",
+                imported.created.len(),
+                imported.unchanged
+            ));
+            lines
+        }
         other => vec![other.payload().map(|v| v.to_string()).unwrap_or_default()],
     }
 }

@@ -62,6 +62,12 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Reply, W
             block_id,
             pipeline_id,
         } => run_reply(daemon.start(&block_id, &pipeline_id, actor).await)?,
+        Call::Import { source, blocks } => Reply::Imported(
+            daemon
+                .import(&source, blocks, actor)
+                .await
+                .map_err(service)?,
+        ),
         Call::Decide {
             run_id,
             gate_id,

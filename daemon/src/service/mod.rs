@@ -5,6 +5,7 @@
 
 mod drive;
 mod error;
+mod import;
 mod limits;
 pub mod ops;
 mod reads;

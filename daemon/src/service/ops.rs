@@ -57,7 +57,7 @@ impl Daemon {
         Ok(self.store.blocks()?)
     }
 
-    fn block(&self, id: &str) -> Result<Block> {
+    pub(super) fn block(&self, id: &str) -> Result<Block> {
         self.store
             .block(id)?
             .ok_or_else(|| ServiceError::not_found("block", id, "list the board to see block ids"))

@@ -66,6 +66,58 @@ impl Store {
     pub fn blocks(&self) -> Result<Vec<Block>> {
         blocks_on(&self.read())
     }
+
+    /// Ids of the blocks imported under a key, by key.
+    pub fn imported_keys(&self) -> Result<std::collections::HashMap<String, String>> {
+        let conn = self.read();
+        let mut stmt = conn
+            .prepare_cached("SELECT import_key, id FROM blocks WHERE import_key IS NOT NULL")
+            .map_err(StoreError::sql("list import keys"))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(StoreError::sql("list import keys"))?;
+        let mut keys = std::collections::HashMap::new();
+        for row in rows {
+            let (key, id) = row.map_err(StoreError::sql("list import keys"))?;
+            keys.insert(key, id);
+        }
+        Ok(keys)
+    }
+
+    /// Inserts an import's blocks, each under its key, in one transaction:
+    /// all of them or, on any error, none.
+    pub fn import_blocks(&self, blocks: &[(String, Block)]) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction()
+            .map_err(StoreError::sql("begin an import"))?;
+        {
+            let mut insert = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO blocks ({COLUMNS}, import_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                ))
+                .map_err(StoreError::sql("import a block"))?;
+            for (key, block) in blocks {
+                insert
+                    .execute(params![
+                        block.id,
+                        codec::text(&block.level),
+                        block.parent_id,
+                        block.title,
+                        block.description,
+                        codec::text(&block.status),
+                        block.progress,
+                        block.run_id,
+                        block.created_at,
+                        block.updated_at,
+                        pr_url(block.pull_request.as_ref()),
+                        key,
+                    ])
+                    .map_err(StoreError::sql("import a block"))?;
+            }
+        }
+        tx.commit().map_err(StoreError::sql("commit an import"))
+    }
 }
 
 /// Every block, oldest first, read on `conn` (maybe inside a transaction).

@@ -116,6 +116,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         END)
     WHERE json_extract(doc, '$.role') IS NULL;
     "#,
+    // 7: the key a block was imported under, so importing the same file
+    // again finds it and changes nothing.
+    r#"
+    ALTER TABLE blocks ADD COLUMN import_key TEXT;
+    CREATE UNIQUE INDEX blocks_import_key ON blocks(import_key)
+        WHERE import_key IS NOT NULL;
+    "#,
 ];
 
 pub fn supported_version() -> i64 {

@@ -213,7 +213,9 @@ fn steps_stored_before_roles_get_the_role_their_kind_implied() {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
             "UPDATE run_steps SET doc = json_remove(doc, '$.role');
-             UPDATE run_steps SET doc = json_set(doc, '$.agent_kind', 'ci-lint') WHERE idx = 1;",
+             UPDATE run_steps SET doc = json_set(doc, '$.agent_kind', 'ci-lint') WHERE idx = 1;
+             DROP INDEX blocks_import_key;
+             ALTER TABLE blocks DROP COLUMN import_key;",
         )
         .unwrap();
         conn.pragma_update(None, "user_version", 5).unwrap();

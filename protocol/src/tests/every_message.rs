@@ -27,6 +27,7 @@ fn call_name(call: &Call) -> &'static str {
         Call::Audit { .. } => "audit",
         Call::AddBlock { .. } => "add_block",
         Call::Start { .. } => "start",
+        Call::Import { .. } => "import",
         Call::Decide { .. } => "decide",
         Call::Retry { .. } => "retry",
         Call::RestartFromStep { .. } => "restart_from_step",
@@ -83,6 +84,7 @@ fn reply_name(reply: &Reply) -> &'static str {
         Reply::Resumed(_) => "resumed",
         Reply::Spend(_) => "spend",
         Reply::Audit(_) => "audit",
+        Reply::Imported(_) => "imported",
     }
 }
 
@@ -138,6 +140,20 @@ fn every_call() -> Vec<Call> {
         Call::Start {
             block_id: "b_1".into(),
             pipeline_id: "quick".into(),
+        },
+        Call::Import {
+            source: "demo.toml".into(),
+            blocks: vec![crate::workspace::ImportBlock {
+                line: 7,
+                block: crate::workspace::WorkspaceBlock {
+                    key: Some("api".into()),
+                    level: BlockLevel::Module,
+                    parent: Some("payments".into()),
+                    title: "Public API".into(),
+                    description: String::new(),
+                    pipeline: Some("quick".into()),
+                },
+            }],
         },
         Call::Retry {
             run_id: "r_1".into(),
@@ -214,6 +230,10 @@ fn every_reply() -> Vec<Reply> {
         }),
         Reply::Spend(spend()),
         Reply::Audit(vec![audit]),
+        Reply::Imported(crate::workspace::Imported {
+            created: vec![block()],
+            unchanged: 2,
+        }),
     ]
 }
 
@@ -335,13 +355,13 @@ where
 #[test]
 fn every_call_round_trips_under_its_method_name() {
     let seen = check(&every_call(), "method", call_name);
-    assert_eq!(seen.len(), 19, "an example per Call variant: {seen:?}");
+    assert_eq!(seen.len(), 20, "an example per Call variant: {seen:?}");
 }
 
 #[test]
 fn every_reply_round_trips_under_its_reply_name_and_hands_back_its_payload() {
     let seen = check(&every_reply(), "reply", reply_name);
-    assert_eq!(seen.len(), 13, "an example per Reply variant: {seen:?}");
+    assert_eq!(seen.len(), 14, "an example per Reply variant: {seen:?}");
     let runs: Vec<Run> = FromReply::from_reply(Reply::Runs(vec![run()])).unwrap();
     assert_eq!(runs, [run()]);
     let wrong = <Vec<Block> as FromReply>::from_reply(Reply::Spend(spend()));
