@@ -76,6 +76,13 @@ async fn serve(paths: Paths) -> Result<()> {
     let daemon = app::boot(paths.clone(), &settings, executor, bus.clone())?;
     let token = server::load_or_create_token(&paths.token())
         .with_context(|| format!("cannot create the API token at {}", paths.token().display()))?;
+    let read_only_token =
+        server::load_or_create_token(&paths.read_only_token()).with_context(|| {
+            format!(
+                "cannot create the read-only token at {}",
+                paths.read_only_token().display()
+            )
+        })?;
     let listener = server::bind(settings.port).await.with_context(|| {
         format!(
             "cannot listen on 127.0.0.1:{}; set another port in config.toml",
@@ -90,6 +97,7 @@ async fn serve(paths: Paths) -> Result<()> {
         daemon: daemon.clone(),
         bus: bus.clone(),
         token,
+        read_only_token,
         shutdown: tokio::sync::Notify::new(),
     });
     tokio::spawn(server::serve(listener, shared.clone()));

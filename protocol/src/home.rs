@@ -63,6 +63,12 @@ impl Layout {
         self.data.join("token")
     }
 
+    /// The read-only API token, mode 0600: a client that greets with it may
+    /// look but not change anything (`cattery --read-only`).
+    pub fn read_only_token(&self) -> PathBuf {
+        self.data.join("token-read-only")
+    }
+
     /// The port the API listens on, written at every start.
     pub fn port_file(&self) -> PathBuf {
         self.data.join("port")

@@ -108,6 +108,33 @@ pub enum Call {
 }
 
 impl Call {
+    /// Whether this call changes anything; a read-only client may send only
+    /// the others.
+    pub fn mutates(&self) -> bool {
+        match self {
+            Call::Status
+            | Call::Board
+            | Call::Runs
+            | Call::Inbox
+            | Call::Pipelines
+            | Call::Notifications { .. }
+            | Call::Spend
+            | Call::Audit { .. } => false,
+            Call::Shutdown
+            | Call::Act { .. }
+            | Call::Dismiss { .. }
+            | Call::ResumePaused
+            | Call::AddBlock { .. }
+            | Call::Start { .. }
+            | Call::Import { .. }
+            | Call::Decide { .. }
+            | Call::Retry { .. }
+            | Call::RestartFromStep { .. }
+            | Call::Cancel { .. }
+            | Call::Stop { .. } => true,
+        }
+    }
+
     /// The decision `action` on an inbox gate, at the rev it was seen at:
     /// the one way the TUI and `ctl` build a decision.
     pub fn decide(gate: &PendingGate, action: GateAction) -> Self {
@@ -133,6 +160,8 @@ crate::wire_enum! {
         Unavailable = "unavailable" / "unavailable",
         /// The frame itself was malformed or too big.
         BadFrame = "bad_frame" / "bad frame",
+        /// The client greeted with the read-only token and asked for a change.
+        ReadOnly = "read_only" / "read-only",
     }
 }
 

@@ -81,6 +81,7 @@ async fn latency() {
         daemon: daemon.clone(),
         bus: bus.clone(),
         token: token.clone(),
+        read_only_token: "unused-read-only-token".to_owned(),
         shutdown: tokio::sync::Notify::new(),
     });
     tokio::spawn(server::serve(listener, shared));

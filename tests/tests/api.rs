@@ -330,3 +330,44 @@ async fn pipelines_lists_the_catalog_a_run_can_start_with() {
     assert_eq!(quick.steps[0].agent_kind, "architect");
     assert!(quick.steps[0].requires_approval);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_with_the_read_only_token_can_read_but_every_change_is_refused() {
+    let d = daemon();
+    let mut full = client(&d.home, "ana").await;
+    start_task(&mut full, "@demo * sleep 0", "quick").await;
+    let gate = first_gate(&mut full).await;
+    let mut viewer = Client::connect_read_only(&d.home, "viewer").await.unwrap();
+    let runs: Vec<Run> = viewer.call_as(Call::Runs).await.unwrap();
+    assert_eq!(runs.len(), 1, "reads are answered");
+    let changes = [
+        Call::decide(
+            &gate,
+            GateAction::Approve {
+                edited_proposal: None,
+            },
+        ),
+        Call::AddBlock {
+            title: "x".into(),
+            description: String::new(),
+            parent_id: None,
+            level: BlockLevel::Task,
+        },
+        Call::Stop {
+            run_id: gate.run_id.clone(),
+        },
+        Call::Shutdown,
+    ];
+    for change in changes {
+        let refused = viewer.call(change.clone()).await.unwrap_err();
+        let ClientError::Daemon(error) = refused else {
+            panic!("{change:?}: {refused}")
+        };
+        assert_eq!(error.code, ErrorCode::ReadOnly, "{change:?}");
+        assert!(error.message.contains("read-only"), "{}", error.message);
+    }
+    let after: Vec<Run> = full.call_as(Call::Runs).await.unwrap();
+    assert_eq!(after[0].rev, gate.rev, "nothing changed");
+    let status: cattery_protocol::wire::DaemonStatus = full.call_as(Call::Status).await.unwrap();
+    assert_eq!(status.executor, "process", "the daemon still runs");
+}

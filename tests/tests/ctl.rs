@@ -307,3 +307,21 @@ fn ctl_lists_cards_acts_on_one_and_a_second_act_exits_stale() {
     let spend = ok(home, &["ctl", "spend"]);
     assert_eq!(spend["budget"], 100.0);
 }
+
+#[test]
+fn ctl_with_read_only_lists_but_exits_9_on_a_change() {
+    let dir = home();
+    let home = dir.path();
+    let _stop = Stopper(home);
+    ok(home, &["daemon", "start"]);
+    let (code, out, err) = cattery(home, &["--read-only", "ctl", "board"]);
+    assert_eq!((code, out.as_str()), (0, "[]"), "{err}");
+    let (code, _, err) = cattery(
+        home,
+        &["--read-only", "ctl", "block", "add", "--title", "t"],
+    );
+    assert_eq!(code, 9, "{err}");
+    assert!(err.contains("read-only"), "{err}");
+    let board = ok(home, &["ctl", "board"]);
+    assert_eq!(board.as_array().unwrap().len(), 0, "nothing was added");
+}

@@ -50,6 +50,7 @@ async fn a_stalled_client_is_told_to_resync_while_others_keep_up() {
         daemon,
         bus: bus.clone(),
         token: token.clone(),
+        read_only_token: "unused-read-only-token".to_owned(),
         shutdown: tokio::sync::Notify::new(),
     });
     tokio::spawn(server::serve(listener, shared));

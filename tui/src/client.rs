@@ -46,6 +46,18 @@ pub struct Client {
 
 /// The port and token a daemon left in its home.
 pub fn endpoint(home: &Layout) -> Result<(u16, String), ClientError> {
+    endpoint_with(home, &home.token())
+}
+
+/// The port and the read-only token: a client greeting with it may only read.
+pub fn endpoint_read_only(home: &Layout) -> Result<(u16, String), ClientError> {
+    endpoint_with(home, &home.read_only_token())
+}
+
+fn endpoint_with(
+    home: &Layout,
+    token_file: &std::path::Path,
+) -> Result<(u16, String), ClientError> {
     let no_daemon = |why: String| ClientError::NoDaemon {
         home: home.data.display().to_string(),
         why,
@@ -56,7 +68,7 @@ pub fn endpoint(home: &Layout) -> Result<(u16, String), ClientError> {
         .trim()
         .parse()
         .map_err(|e| no_daemon(format!("unreadable port file ({e})")))?;
-    let token = std::fs::read_to_string(home.token())
+    let token = std::fs::read_to_string(token_file)
         .map_err(|e| no_daemon(format!("no token file ({e})")))?;
     Ok((port, token.trim().to_owned()))
 }
@@ -64,7 +76,19 @@ pub fn endpoint(home: &Layout) -> Result<(u16, String), ClientError> {
 impl Client {
     /// Connects to the daemon of `home`.
     pub async fn connect(home: &Layout, name: &str) -> Result<Self, ClientError> {
-        let (port, token) = endpoint(home)?;
+        Self::connect_with(home, name, endpoint(home)?).await
+    }
+
+    /// Connects with the read-only token: the daemon refuses every change.
+    pub async fn connect_read_only(home: &Layout, name: &str) -> Result<Self, ClientError> {
+        Self::connect_with(home, name, endpoint_read_only(home)?).await
+    }
+
+    async fn connect_with(
+        home: &Layout,
+        name: &str,
+        (port, token): (u16, String),
+    ) -> Result<Self, ClientError> {
         Self::connect_to(port, &token, name)
             .await
             .map_err(|e| match e {

@@ -66,6 +66,7 @@ mod exit {
     pub const CONFLICT: u8 = 6;
     pub const INVALID: u8 = 7;
     pub const UNAVAILABLE: u8 = 8;
+    pub const READ_ONLY: u8 = 9;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +123,7 @@ fn code_of(failure: &Failure) -> u8 {
             ErrorCode::Conflict => exit::CONFLICT,
             ErrorCode::Invalid | ErrorCode::BadFrame => exit::INVALID,
             ErrorCode::Unavailable => exit::UNAVAILABLE,
+            ErrorCode::ReadOnly => exit::READ_ONLY,
         },
         _ => exit::FAILED,
     }
@@ -148,7 +150,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Some(Command::Ctl { command }) => {
             lifecycle::ensure_running(&home).await?;
-            let mut client = Client::connect(&home, "ctl").await?;
+            let mut client = match cli.read_only {
+                true => Client::connect_read_only(&home, "ctl").await?,
+                false => Client::connect(&home, "ctl").await?,
+            };
             ctl::run(&mut client, command, cli.json).await?;
             Ok(())
         }

@@ -18,6 +18,8 @@ pub struct Shared {
     pub daemon: Arc<Daemon>,
     pub bus: Arc<Bus>,
     pub token: String,
+    /// Greeting with this one gives a session that may only read.
+    pub read_only_token: String,
     /// Notified when a client asks the daemon to stop.
     pub shutdown: tokio::sync::Notify,
 }

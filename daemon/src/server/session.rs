@@ -72,13 +72,14 @@ pub async fn run(
         _ = evicted => return Ok(()),
     };
     drop(ungreeted);
-    let Some((ws, actor)) = greeted? else {
+    let Some((ws, (actor, read_only))) = greeted? else {
         return Ok(());
     };
     Session {
         ws,
         shared,
         actor,
+        read_only,
         feed: None,
         garbage: 0,
     }
@@ -86,8 +87,10 @@ pub async fn run(
     .await
 }
 
-/// Checks the hello frame; answers with a welcome or closes with the reason.
-async fn greet(ws: &mut Ws, shared: &Shared) -> Result<Option<String>, SessionError> {
+/// Checks the hello frame; answers with a welcome or closes with the
+/// reason. A client greeted with the read-only token gets a session that
+/// may only read: the actor's name and whether it is read-only.
+async fn greet(ws: &mut Ws, shared: &Shared) -> Result<Option<(String, bool)>, SessionError> {
     let first = tokio::time::timeout(HELLO_WITHIN, ws.next()).await;
     let text = match first {
         Ok(Some(Ok(Message::Text(text)))) => text,
@@ -110,7 +113,9 @@ async fn greet(ws: &mut Ws, shared: &Shared) -> Result<Option<String>, SessionEr
         );
         return refuse(ws, &reason).await;
     }
-    if !auth::same_token(&shared.token, &token) {
+    let read_only = !auth::same_token(&shared.token, &token)
+        && auth::same_token(&shared.read_only_token, &token);
+    if !read_only && !auth::same_token(&shared.token, &token) {
         let reason = if token.is_empty() {
             "no token: send the token from the daemon's data dir"
         } else {
@@ -125,11 +130,12 @@ async fn greet(ws: &mut Ws, shared: &Shared) -> Result<Option<String>, SessionEr
         seq: shared.bus.seq(),
     };
     send(ws, &welcome).await?;
-    Ok(Some(if client.is_empty() {
+    let actor = if client.is_empty() {
         "client".to_owned()
     } else {
         client
-    }))
+    };
+    Ok(Some((actor, read_only)))
 }
 
 async fn refuse<T>(ws: &mut Ws, reason: &str) -> Result<Option<T>, SessionError> {
@@ -165,6 +171,8 @@ struct Session {
     ws: Ws,
     shared: Arc<Shared>,
     actor: String,
+    /// Greeted with the read-only token: every mutating call is refused.
+    read_only: bool,
     feed: Option<broadcast::Receiver<crate::events::Numbered>>,
     garbage: u32,
 }
@@ -275,7 +283,14 @@ impl Session {
             }
             ClientFrame::Subscribe { since_seq } => self.subscribe(since_seq).await?,
             ClientFrame::Request { id, call } => {
-                let answer = requests::handle(&self.shared, &self.actor, call).await;
+                let answer = if self.read_only && call.mutates() {
+                    Err(WireError {
+                        code: ErrorCode::ReadOnly,
+                        message: "this client attached read-only (the read-only token); it can look but not change anything".to_owned(),
+                    })
+                } else {
+                    requests::handle(&self.shared, &self.actor, call).await
+                };
                 let frame = match answer {
                     Ok(result) => ServerFrame::Response {
                         id,

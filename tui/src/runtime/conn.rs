@@ -28,6 +28,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 pub async fn run(
     home: Layout,
+    read_only: bool,
     to_ui: UnboundedSender<Incoming>,
     mut from_ui: UnboundedReceiver<Outgoing>,
 ) {
@@ -35,7 +36,11 @@ pub async fn run(
     let mut last_seq = None;
     loop {
         let _ = to_ui.send(Incoming::State(ConnState::Connecting { attempt }));
-        let why = match Client::connect(&home, "cattery-tui").await {
+        let connect = match read_only {
+            true => Client::connect_read_only(&home, "cattery-tui").await,
+            false => Client::connect(&home, "cattery-tui").await,
+        };
+        let why = match connect {
             Ok(client) => {
                 attempt = 1;
                 let welcome = client.welcome.clone();
@@ -156,7 +161,7 @@ mod tests {
         other_version_daemon(&home).await;
         let (to_ui, mut incoming) = mpsc::unbounded_channel();
         let (_outgoing, from_ui) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(home, to_ui, from_ui));
+        let task = tokio::spawn(run(home, false, to_ui, from_ui));
         let mut states = Vec::new();
         while states.len() < 3 {
             if let Some(Incoming::State(state)) = incoming.recv().await {

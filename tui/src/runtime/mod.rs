@@ -49,7 +49,7 @@ pub async fn run(options: Options) -> std::io::Result<()> {
     }
     let (to_ui, mut incoming) = mpsc::unbounded_channel();
     let (outgoing, from_ui) = mpsc::unbounded_channel();
-    let connection = tokio::spawn(conn::run(options.home, to_ui, from_ui));
+    let connection = tokio::spawn(conn::run(options.home, options.read_only, to_ui, from_ui));
     let mut term = terminal::enter()?;
     let result = event_loop(
         &mut term,
