@@ -433,3 +433,68 @@ fn regression_an_import_with_a_bad_block_creates_nothing_and_a_second_import_cha
         "{err}"
     );
 }
+
+/// catteryd on `home` run to its end: exit code and what it said.
+fn catteryd_says(home: &Path) -> (Option<i32>, String) {
+    let out = Command::new(cattery_tests::catteryd())
+        .arg("--home")
+        .arg(home)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A home whose database was made by a daemon that then stopped.
+fn stopped_home() -> CtlHome {
+    let home = CtlHome::with_config(&[]);
+    home.start_task("@demo * sleep 0", "quick");
+    assert_eq!(home.cli(&["daemon", "stop"]).0, 0);
+    home
+}
+
+#[test]
+fn regression_a_damaged_database_is_refused_at_start_and_left_as_it_is() {
+    let home = stopped_home();
+    let db = home.path().join("data/cattery.db");
+    // Everything into the main file, so the damage below hits real pages.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    drop(conn);
+    let mut bytes = std::fs::read(&db).unwrap();
+    assert!(bytes.len() > 8192, "the database has more than one page");
+    for byte in &mut bytes[4096..8192] {
+        *byte = 0xA5;
+    }
+    std::fs::write(&db, &bytes).unwrap();
+    let (code, said) = catteryd_says(home.path());
+    assert_ne!(code, Some(0), "{said}");
+    assert!(
+        said.contains("is damaged") && said.contains("restore it from a backup"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        bytes,
+        "the file was not touched"
+    );
+}
+
+#[test]
+fn regression_a_database_from_a_newer_cattery_is_refused_naming_both_versions() {
+    let home = stopped_home();
+    let db = home.path().join("data/cattery.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let (code, said) = catteryd_says(home.path());
+    assert_ne!(code, Some(0), "{said}");
+    assert!(
+        said.contains("schema version 99") && said.contains("(7)"),
+        "{said}"
+    );
+}

@@ -17,6 +17,10 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
+    #[error(
+        "the database {path} is damaged (SQLite's check says: {found}); it was left as it is: restore it from a backup, or move it aside and start again"
+    )]
+    Corrupt { path: String, found: String },
     #[error("run {run_id} was changed by someone else (expected rev {expected}, found {})", found_rev(.found))]
     Conflict {
         run_id: String,
@@ -46,6 +50,12 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn open(path: &Path, source: rusqlite::Error) -> Self {
+        if source.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt) {
+            return Self::Corrupt {
+                path: path.display().to_string(),
+                found: source.to_string(),
+            };
+        }
         Self::Open {
             path: path.display().to_string(),
             source,

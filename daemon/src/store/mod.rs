@@ -106,6 +106,7 @@ impl Store {
         let open_error = |e| StoreError::open(path, e);
         let mut writer = Connection::open(path).map_err(open_error)?;
         configure_writer(&writer).map_err(open_error)?;
+        check_integrity(&writer, path)?;
         migrate::run(&mut writer, path)?;
         // Opened after the migrations, so it never sees a half-made schema.
         let reader = Connection::open(path).map_err(open_error)?;
@@ -221,6 +222,26 @@ impl Store {
             let _ = reply.send(result);
         }
     }
+}
+
+/// Refuses a damaged database before anything writes to it. `quick_check`
+/// reads every page once (milliseconds for a home's database) without
+/// changing it.
+fn check_integrity(conn: &Connection, path: &Path) -> Result<()> {
+    let found: Vec<String> = conn
+        .prepare("PRAGMA quick_check(5)")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |row| row.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(|e| StoreError::open(path, e))?;
+    if found.iter().all(|line| line == "ok") {
+        return Ok(());
+    }
+    Err(StoreError::Corrupt {
+        path: path.display().to_string(),
+        found: found.join("; "),
+    })
 }
 
 fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
