@@ -1,6 +1,8 @@
 //! Helpers for end-to-end tests that start the real binaries.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod fuzz;
+
 use cattery_daemon::app;
 use cattery_daemon::config::Paths;
 use cattery_daemon::events::{Bus, Numbered};

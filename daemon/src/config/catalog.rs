@@ -139,17 +139,39 @@ impl Catalog {
     /// Embedded defaults, overridden by `agents.toml` and `pipelines/*.toml`
     /// in `config_dir` when present. `{assets}` in commands becomes `assets_dir`.
     pub fn load(config_dir: Option<&Path>, assets_dir: &Path) -> Result<Self, ConfigError> {
+        let user_agents = config_dir.map(|d| d.join(home::AGENTS_FILE));
+        let user_text = read_optional(user_agents.as_deref())?;
+        let agents = match (&user_agents, &user_text) {
+            (Some(path), Some(text)) => Some((path.display().to_string(), text.as_str())),
+            _ => None,
+        };
+        let pipelines = match config_dir {
+            Some(dir) => user_pipelines(&dir.join(home::PIPELINES_DIR))?,
+            None => Vec::new(),
+        };
+        let pipelines: Vec<(&str, String, &str)> = pipelines
+            .iter()
+            .map(|(id, label, text)| (id.as_str(), label.clone(), text.as_str()))
+            .collect();
+        Self::from_texts(agents, &pipelines, assets_dir)
+    }
+
+    /// The catalog the built-in files give with a user's `agents.toml` text
+    /// (and its label) and pipeline texts (id, label, text) laid over them.
+    pub fn from_texts(
+        user_agents: Option<(String, &str)>,
+        user_pipelines: &[(&str, String, &str)],
+        assets_dir: &Path,
+    ) -> Result<Self, ConfigError> {
         let embedded = Source {
             label: "assets/agents.toml (built in)".to_owned(),
             text: AGENTS_TOML,
         };
         let mut agents_file: AgentsFile = embedded.parse()?;
-        let user_agents = config_dir.map(|d| d.join(home::AGENTS_FILE));
-        let user_text = read_optional(user_agents.as_deref())?;
         let mut spans = BTreeMap::new();
-        if let (Some(path), Some(text)) = (&user_agents, &user_text) {
+        if let Some((label, text)) = &user_agents {
             let source = Source {
-                label: path.display().to_string(),
+                label: label.clone(),
                 text,
             };
             let user: AgentsFile = source.parse()?;
@@ -169,8 +191,10 @@ impl Catalog {
             agents_file,
             &spans,
             &embedded,
-            user_agents.as_deref(),
-            user_text.as_deref(),
+            user_agents
+                .as_ref()
+                .map(|(label, _)| Path::new(label.as_str())),
+            user_agents.as_ref().map(|(_, text)| *text),
             assets_dir,
         )?;
         let mut catalog = Catalog {
@@ -184,34 +208,14 @@ impl Catalog {
             };
             catalog.add_pipeline(id, &source)?;
         }
-        if let Some(dir) = config_dir {
-            catalog.load_user_pipelines(&dir.join(home::PIPELINES_DIR))?;
+        for (id, label, text) in user_pipelines {
+            let source = Source {
+                label: label.clone(),
+                text,
+            };
+            catalog.add_pipeline(id, &source)?;
         }
         Ok(catalog)
-    }
-
-    fn load_user_pipelines(&mut self, dir: &Path) -> Result<(), ConfigError> {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return Ok(());
-        };
-        let mut paths: Vec<_> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        paths.sort();
-        for path in paths {
-            let text = read_optional(Some(&path))?.unwrap_or_default();
-            let id = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let source = Source {
-                label: path.display().to_string(),
-                text: &text,
-            };
-            self.add_pipeline(&id, &source)?;
-        }
-        Ok(())
     }
 
     fn add_pipeline(&mut self, id: &str, source: &Source) -> Result<(), ConfigError> {
@@ -484,6 +488,28 @@ fn role_of(
         ),
         (role, None) => Ok(role.unwrap_or_default()),
     }
+}
+
+/// The user's pipeline files, sorted: (id, label, text).
+fn user_pipelines(dir: &Path) -> Result<Vec<(String, String, String)>, ConfigError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut paths: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    let mut files = Vec::new();
+    for path in paths {
+        let text = read_optional(Some(&path))?.unwrap_or_default();
+        let id = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        files.push((id, path.display().to_string(), text));
+    }
+    Ok(files)
 }
 
 fn read_optional(path: Option<&Path>) -> Result<Option<String>, ConfigError> {

@@ -75,7 +75,12 @@ impl Settings {
                 });
             }
         };
-        let label = path.display().to_string();
+        Self::parse(&path.display().to_string(), &text)
+    }
+
+    /// The settings a `config.toml` text gives; `label` names it in errors.
+    pub fn parse(label: &str, text: &str) -> Result<Self, ConfigError> {
+        let (label, text) = (label.to_owned(), text.to_owned());
         let file: SettingsFile =
             toml::from_str(&text).map_err(|e| ConfigError::parse(&label, &text, &e))?;
         let executor = match file.executor {
