@@ -163,7 +163,7 @@ impl DockerExecutor {
             image: Some(image.to_owned()),
             cmd,
             env: Some(environment(job)),
-            user: Some("65534:65534".to_owned()),
+            user: Some(container_user(&job.workdir)),
             labels: Some(labels),
             host_config: Some(host_config),
             ..ContainerCreateBody::default()
@@ -448,5 +448,38 @@ fn docker_message(error: &bollard::errors::Error) -> String {
     match error {
         bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
         other => other.to_string(),
+    }
+}
+
+/// Who the agent runs as inside its container, so it can read the job folder
+/// the daemon keeps private (0700, files 0600). A daemon running as a user
+/// runs its agents as that same unprivileged user. A daemon running as root
+/// never runs agents as root: it hands the job folder to `nobody` (65534),
+/// still unreadable to every other local user, and runs the agent as nobody.
+fn container_user(workdir: &std::path::Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    const NOBODY: u32 = 65534;
+    let owner = std::fs::metadata(workdir).map(|m| (m.uid(), m.gid()));
+    match owner {
+        Ok((0, _)) | Err(_) => {
+            hand_over(workdir, NOBODY);
+            format!("{NOBODY}:{NOBODY}")
+        }
+        Ok((uid, gid)) => format!("{uid}:{gid}"),
+    }
+}
+
+/// Gives `dir` and the files in it to `uid`, so a container user can read them.
+fn hand_over(dir: &std::path::Path, uid: u32) {
+    let chown = |path: &std::path::Path| {
+        if let Err(e) = std::os::unix::fs::chown(path, Some(uid), Some(uid)) {
+            tracing::warn!(path = %path.display(), "cannot hand a job file to the agent's user: {e}");
+        }
+    };
+    chown(dir);
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            chown(&entry.path());
+        }
     }
 }
