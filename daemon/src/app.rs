@@ -20,7 +20,7 @@ pub enum StartError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot {what} {path}: {source}")]
+    #[error("cannot {what} {path}: {source}{}", io_hint(.source))]
     Io {
         what: &'static str,
         path: PathBuf,
@@ -30,6 +30,20 @@ pub enum StartError {
         "another catteryd already runs on {path} (its lock is held); stop it first, or use another --home"
     )]
     Locked { path: PathBuf },
+}
+
+/// What to do about the I/O errors a start meets most.
+fn io_hint(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::ReadOnlyFilesystem => {
+            "; the data dir is on a read-only file system: remount it read-write, or use another --home"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "; this user may not write there: fix the owner or mode, or use another --home"
+        }
+        std::io::ErrorKind::StorageFull => "; the disk is full: free some space, then start again",
+        _ => "",
+    }
 }
 
 /// Holds the home's lock for as long as the daemon lives.

@@ -171,6 +171,8 @@ pub enum Tool {
     Docker,
     Tmux,
     Desktop,
+    /// Mounting a small tmpfs (root with CAP_SYS_ADMIN), for disk faults.
+    Mount,
 }
 
 impl Tool {
@@ -179,6 +181,7 @@ impl Tool {
             Tool::Docker => "CATTERY_REQUIRE_DOCKER",
             Tool::Tmux => "CATTERY_REQUIRE_TMUX",
             Tool::Desktop => "CATTERY_REQUIRE_DESKTOP",
+            Tool::Mount => "CATTERY_REQUIRE_MOUNT",
         }
     }
 }

@@ -498,3 +498,115 @@ fn regression_a_database_from_a_newer_cattery_is_refused_naming_both_versions() 
         "{said}"
     );
 }
+
+/// A tmpfs of `size` mounted at `dir`, unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &Path, size: &str) -> Option<Self> {
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output();
+        match out {
+            Ok(out) if out.status.success() => Some(Self(dir.to_owned())),
+            Ok(out) => cattery_tests::skip(
+                cattery_tests::Tool::Mount,
+                &format!(
+                    "cannot mount a tmpfs: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            ),
+            Err(e) => cattery_tests::skip(cattery_tests::Tool::Mount, &format!("no mount: {e}")),
+        }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Fills the file system under `dir` with one file; returns its path.
+fn fill(dir: &Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut file = std::fs::File::create(&path).unwrap();
+    let chunk = vec![0u8; 64 * 1024];
+    while file.write_all(&chunk).is_ok() {}
+    let _ = file.flush();
+    path
+}
+
+#[test]
+fn a_full_disk_refuses_writes_clearly_keeps_reads_and_recovers_without_a_restart() {
+    let outer = tempfile::tempdir().unwrap();
+    let Some(_disk) = SmallDisk::mount(outer.path(), "8m") else {
+        return;
+    };
+    let home = outer.path().join("home");
+    cattery_tests::write_config(
+        &home,
+        &[("config.toml", "executor = \"process\"\nport = 0\n")],
+    );
+    let _daemon = Killed(cattery_tests::spawn_catteryd_with(&home, &[]));
+    let ok = |args: &[&str]| cattery_tests::cattery_ok(&home, args);
+    ok(&["ctl", "block", "add", "--title", "before"]);
+    let filler = fill(outer.path());
+    let (code, _, err) = cattery_cli(&home, &["ctl", "block", "add", "--title", "during"]);
+    assert_eq!(
+        code, 8,
+        "a write on a full disk is refused as unavailable: {err}"
+    );
+    assert!(
+        err.contains("disk") && err.contains("full") && err.contains("free some space"),
+        "{err}"
+    );
+    let board = ok(&["ctl", "board"]);
+    let titles: Vec<&str> = board
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["title"].as_str())
+        .collect();
+    assert_eq!(
+        titles,
+        ["before"],
+        "reads keep serving and nothing saved was lost"
+    );
+    std::fs::remove_file(filler).unwrap();
+    ok(&["ctl", "block", "add", "--title", "after"]);
+    let board = ok(&["ctl", "board"]);
+    assert_eq!(
+        board.as_array().unwrap().len(),
+        2,
+        "the same daemon writes again: {board}"
+    );
+}
+
+#[test]
+fn a_read_only_data_dir_is_refused_at_start_with_what_to_do() {
+    let outer = tempfile::tempdir().unwrap();
+    let Some(_disk) = SmallDisk::mount(outer.path(), "4m") else {
+        return;
+    };
+    let home = outer.path().join("home");
+    cattery_tests::write_config(
+        &home,
+        &[("config.toml", "executor = \"process\"\nport = 0\n")],
+    );
+    std::fs::create_dir_all(home.join("data")).unwrap();
+    let remounted = Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(outer.path())
+        .status()
+        .unwrap();
+    assert!(remounted.success(), "cannot remount read-only");
+    let (code, said) = catteryd_says(&home);
+    assert_ne!(code, Some(0), "{said}");
+    assert!(
+        said.contains("read-only file system") && said.contains("remount it read-write"),
+        "{said}"
+    );
+}

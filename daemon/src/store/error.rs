@@ -41,6 +41,10 @@ pub enum StoreError {
     },
     #[error("the shared transaction this write was part of failed: {message}")]
     Batch { message: String },
+    #[error(
+        "the disk holding the database is full, so the daemon could not {context}; nothing already saved was lost: free some space and the daemon goes on by itself"
+    )]
+    DiskFull { context: &'static str },
     #[error("stored {what} is unreadable: {source}")]
     Decode {
         what: &'static str,
@@ -64,7 +68,17 @@ impl StoreError {
 
     /// Wraps a rusqlite error with what the store was doing.
     pub(crate) fn sql(context: &'static str) -> impl Fn(rusqlite::Error) -> Self {
-        move |source| Self::Sql { context, source }
+        move |source| {
+            if source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+                return Self::DiskFull { context };
+            }
+            Self::Sql { context, source }
+        }
+    }
+
+    /// A write refused for want of disk space: worth trying again later.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, Self::DiskFull { .. })
     }
 }
 

@@ -203,14 +203,17 @@ impl Store {
             }
             Ok(())
         });
-        let failed = outcome.err().map(|e| e.to_string());
+        let failed = outcome.err();
         if failed.is_none() {
             self.transactions.fetch_add(1, Ordering::Relaxed);
         }
         for (reply, result) in replies {
             let result = match &failed {
-                Some(message) => Err(StoreError::Batch {
-                    message: message.clone(),
+                Some(e) if e.is_disk_full() => Err(StoreError::DiskFull {
+                    context: "write a batch of changes",
+                }),
+                Some(e) => Err(StoreError::Batch {
+                    message: e.to_string(),
                 }),
                 None => {
                     self.commits

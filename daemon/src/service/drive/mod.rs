@@ -44,7 +44,7 @@ async fn drive(daemon: &Arc<Daemon>, run_id: &str, stop: watch::Receiver<bool>) 
         if *stop.borrow() {
             return Exit::Settled;
         }
-        let (run, outcome) = match advance(daemon, run_id).await {
+        let (run, outcome) = match patiently(run_id, || advance(daemon, run_id)).await {
             Ok(next) => next,
             Err(e) => return report(run_id, "advance", &e),
         };
@@ -53,7 +53,10 @@ async fn drive(daemon: &Arc<Daemon>, run_id: &str, stop: watch::Receiver<bool>) 
             Outcome::AwaitingJob { job_id, step_index } => {
                 let (result, handle) =
                     follow_job(daemon, &run, &job_id, step_index, stop.clone()).await;
-                let recorded = job::record(daemon, run_id, &job_id, result).await;
+                let recorded = patiently(run_id, || {
+                    job::record(daemon, run_id, &job_id, result.clone())
+                })
+                .await;
                 // Once recorded, or refused because the run moved on (a stop),
                 // nothing needs the job any more. After a store error it stays,
                 // so the next daemon can follow it again.
@@ -122,6 +125,32 @@ async fn advance(daemon: &Daemon, run_id: &str) -> Result<(Arc<Run>, Outcome), S
         .pop()
         .ok_or_else(|| ServiceError::Invalid("the store returned no run".to_owned()))?;
     Ok((run, outcome))
+}
+
+/// Runs `attempt` until it succeeds or fails for a reason other than a full
+/// disk. A full disk refuses the write and keeps nothing half-done, so the
+/// same write is tried again once there is room: the run goes on with no
+/// restart.
+async fn patiently<T, Fut>(
+    run_id: &str,
+    mut attempt: impl FnMut() -> Fut,
+) -> Result<T, ServiceError>
+where
+    Fut: std::future::Future<Output = Result<T, ServiceError>>,
+{
+    let mut warned = false;
+    loop {
+        match attempt().await {
+            Err(ServiceError::Store(e)) if e.is_disk_full() => {
+                if !warned {
+                    tracing::error!(run = run_id, "{e}");
+                    warned = true;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 fn report(run_id: &str, what: &str, error: &ServiceError) -> Exit {
