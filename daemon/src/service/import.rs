@@ -2,9 +2,10 @@
 //! then all written in one transaction, and a block whose key the board
 //! already holds left alone, so importing the same file twice is harmless.
 
+use super::ops::NewBlock;
 use super::{Daemon, Result, ServiceError};
+use cattery_protocol::Block;
 use cattery_protocol::workspace::{ImportBlock, Imported};
-use cattery_protocol::{Block, BlockStatus};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -52,7 +53,6 @@ impl Daemon {
         let mut ids_by_key = existing.clone();
         let mut planned = Vec::new();
         let mut unchanged = 0;
-        let now = self.clock.now();
         for ImportBlock { line, block } in blocks {
             let at = |what: String| ServiceError::Invalid(format!("{source}:{line}: {what}"));
             if block.title.trim().is_empty() {
@@ -86,24 +86,17 @@ impl Daemon {
             if ids_by_key.contains_key(&key) {
                 return Err(at(format!("key `{key}` is used twice in this file")));
             }
-            let id = self.ids.mint("b");
-            ids_by_key.insert(key.clone(), id.clone());
+            let block_row = self.planned_block(NewBlock {
+                level: block.level,
+                parent_id,
+                title: block.title,
+                description: block.description,
+            });
+            ids_by_key.insert(key.clone(), block_row.id.clone());
             planned.push(Planned {
                 key,
                 pipeline: block.pipeline,
-                block: Block {
-                    id,
-                    level: block.level,
-                    parent_id,
-                    title: block.title,
-                    description: block.description,
-                    status: BlockStatus::Planned,
-                    progress: 0.0,
-                    run_id: None,
-                    pull_request: None,
-                    created_at: now,
-                    updated_at: now,
-                },
+                block: block_row,
             });
         }
         Ok((planned, unchanged))

@@ -23,8 +23,18 @@ impl Daemon {
                 "a block needs a non-empty title".to_owned(),
             ));
         }
+        let block = self.planned_block(new);
+        self.store.insert_block(&block)?;
+        self.events.publish(cattery_protocol::event::Event::Block {
+            block: block.clone(),
+        });
+        Ok(block)
+    }
+
+    /// A new planned block with a fresh id, not yet stored.
+    pub(super) fn planned_block(&self, new: NewBlock) -> Block {
         let now = self.clock.now();
-        let block = Block {
+        Block {
             id: self.ids.mint("b"),
             level: new.level,
             parent_id: new.parent_id,
@@ -36,12 +46,7 @@ impl Daemon {
             pull_request: None,
             created_at: now,
             updated_at: now,
-        };
-        self.store.insert_block(&block)?;
-        self.events.publish(cattery_protocol::event::Event::Block {
-            block: block.clone(),
-        });
-        Ok(block)
+        }
     }
 
     /// Accepted decisions, oldest first; a run that does not exist is

@@ -21,26 +21,7 @@ impl Store {
                 });
             }
         }
-        let inserted = conn
-            .prepare_cached(&format!(
-                "INSERT OR IGNORE INTO blocks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-            ))
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    block.id,
-                    codec::text(&block.level),
-                    block.parent_id,
-                    block.title,
-                    block.description,
-                    codec::text(&block.status),
-                    block.progress,
-                    block.run_id,
-                    block.created_at,
-                    block.updated_at,
-                    pr_url(block.pull_request.as_ref()),
-                ])
-            })
-            .map_err(StoreError::sql("insert a block"))?;
+        let inserted = insert(&conn, block, None)?;
         if inserted == 0 {
             return Err(StoreError::Duplicate {
                 what: "block",
@@ -91,33 +72,40 @@ impl Store {
         let tx = conn
             .transaction()
             .map_err(StoreError::sql("begin an import"))?;
-        {
-            let mut insert = tx
-                .prepare_cached(&format!(
-                    "INSERT INTO blocks ({COLUMNS}, import_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-                ))
-                .map_err(StoreError::sql("import a block"))?;
-            for (key, block) in blocks {
-                insert
-                    .execute(params![
-                        block.id,
-                        codec::text(&block.level),
-                        block.parent_id,
-                        block.title,
-                        block.description,
-                        codec::text(&block.status),
-                        block.progress,
-                        block.run_id,
-                        block.created_at,
-                        block.updated_at,
-                        pr_url(block.pull_request.as_ref()),
-                        key,
-                    ])
-                    .map_err(StoreError::sql("import a block"))?;
+        for (key, block) in blocks {
+            if insert(&tx, block, Some(key))? == 0 {
+                return Err(StoreError::Duplicate {
+                    what: "block",
+                    id: block.id.clone(),
+                });
             }
         }
         tx.commit().map_err(StoreError::sql("commit an import"))
     }
+}
+
+/// Inserts one block (under an import key, if any); 0 when its id exists.
+fn insert(conn: &Connection, block: &Block, key: Option<&str>) -> Result<usize> {
+    conn.prepare_cached(&format!(
+        "INSERT OR IGNORE INTO blocks ({COLUMNS}, import_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+    ))
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            block.id,
+            codec::text(&block.level),
+            block.parent_id,
+            block.title,
+            block.description,
+            codec::text(&block.status),
+            block.progress,
+            block.run_id,
+            block.created_at,
+            block.updated_at,
+            pr_url(block.pull_request.as_ref()),
+            key,
+        ])
+    })
+    .map_err(StoreError::sql("insert a block"))
 }
 
 /// Every block, oldest first, read on `conn` (maybe inside a transaction).
