@@ -528,6 +528,31 @@ impl Drop for SmallDisk {
     }
 }
 
+/// A home (process executor, free port) on its own small tmpfs. The disk is
+/// unmounted before the temp dir is removed (fields drop in this order).
+struct DiskHome {
+    _disk: SmallDisk,
+    outer: tempfile::TempDir,
+    home: std::path::PathBuf,
+}
+
+impl DiskHome {
+    fn new(size: &str) -> Option<Self> {
+        let outer = tempfile::tempdir().unwrap();
+        let disk = SmallDisk::mount(outer.path(), size)?;
+        let home = outer.path().join("home");
+        cattery_tests::write_config(
+            &home,
+            &[("config.toml", "executor = \"process\"\nport = 0\n")],
+        );
+        Some(Self {
+            _disk: disk,
+            outer,
+            home,
+        })
+    }
+}
+
 /// Fills the file system under `dir` with one file; returns its path.
 fn fill(dir: &Path) -> std::path::PathBuf {
     use std::io::Write;
@@ -541,19 +566,14 @@ fn fill(dir: &Path) -> std::path::PathBuf {
 
 #[test]
 fn a_full_disk_refuses_writes_clearly_keeps_reads_and_recovers_without_a_restart() {
-    let outer = tempfile::tempdir().unwrap();
-    let Some(_disk) = SmallDisk::mount(outer.path(), "8m") else {
+    let Some(disk) = DiskHome::new("8m") else {
         return;
     };
-    let home = outer.path().join("home");
-    cattery_tests::write_config(
-        &home,
-        &[("config.toml", "executor = \"process\"\nport = 0\n")],
-    );
+    let (outer, home) = (disk.outer.path(), disk.home.clone());
     let _daemon = Killed(cattery_tests::spawn_catteryd_with(&home, &[]));
     let ok = |args: &[&str]| cattery_tests::cattery_ok(&home, args);
     ok(&["ctl", "block", "add", "--title", "before"]);
-    let filler = fill(outer.path());
+    let filler = fill(outer);
     let (code, _, err) = cattery_cli(&home, &["ctl", "block", "add", "--title", "during"]);
     assert_eq!(
         code, 8,
@@ -587,19 +607,14 @@ fn a_full_disk_refuses_writes_clearly_keeps_reads_and_recovers_without_a_restart
 
 #[test]
 fn a_read_only_data_dir_is_refused_at_start_with_what_to_do() {
-    let outer = tempfile::tempdir().unwrap();
-    let Some(_disk) = SmallDisk::mount(outer.path(), "4m") else {
+    let Some(disk) = DiskHome::new("4m") else {
         return;
     };
-    let home = outer.path().join("home");
-    cattery_tests::write_config(
-        &home,
-        &[("config.toml", "executor = \"process\"\nport = 0\n")],
-    );
+    let (outer, home) = (disk.outer.path(), disk.home.clone());
     std::fs::create_dir_all(home.join("data")).unwrap();
     let remounted = Command::new("mount")
         .args(["-o", "remount,ro"])
-        .arg(outer.path())
+        .arg(outer)
         .status()
         .unwrap();
     assert!(remounted.success(), "cannot remount read-only");

@@ -80,9 +80,8 @@ impl Settings {
 
     /// The settings a `config.toml` text gives; `label` names it in errors.
     pub fn parse(label: &str, text: &str) -> Result<Self, ConfigError> {
-        let (label, text) = (label.to_owned(), text.to_owned());
         let file: SettingsFile =
-            toml::from_str(&text).map_err(|e| ConfigError::parse(&label, &text, &e))?;
+            toml::from_str(text).map_err(|e| ConfigError::parse(label, text, &e))?;
         let executor = match file.executor {
             None => ExecutorChoice::Auto,
             Some(choice) => match choice.get_ref().as_str() {
@@ -91,8 +90,8 @@ impl Settings {
                 "process" => ExecutorChoice::Process,
                 other => {
                     return Err(ConfigError::at(
-                        &label,
-                        &text,
+                        label,
+                        text,
                         Some(choice.span().start),
                         format!("unknown executor `{other}`"),
                         "use executor = \"auto\", \"docker\" or \"process\"",
@@ -100,10 +99,7 @@ impl Settings {
                 }
             },
         };
-        let check = Checker {
-            label: &label,
-            text: &text,
-        };
+        let check = Checker { label, text };
         Ok(Self {
             executor,
             docker_socket: file.docker_socket,
