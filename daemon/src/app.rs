@@ -185,6 +185,7 @@ pub fn boot(
     let deliverer = Deliverer::new(settings.notify.clone(), bus);
     tokio::spawn(deliverer.run(alerts_in));
     tokio::spawn(escalate_periodically(daemon.attention()));
+    tokio::spawn(daemon.watch_health());
     Ok(daemon)
 }
 

@@ -32,6 +32,8 @@ pub enum Event {
     /// No desktop or command could be reached: attached clients should ring
     /// the terminal bell and show this.
     Bell { title: String, body: String },
+    /// The daemon became degraded, or recovered.
+    Health { health: crate::wire::Health },
     /// Fresh metrics for a working step.
     StepMetrics {
         run_id: String,

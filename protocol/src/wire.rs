@@ -193,6 +193,29 @@ pub struct DaemonStatus {
     pub pid: u32,
     pub seq: u64,
     pub live_runs: usize,
+    #[serde(default)]
+    pub health: Health,
+}
+
+/// Whether the daemon can do everything it should. Degraded, it keeps
+/// serving reads and refuses (or holds back) writes until the cause clears,
+/// which it watches for by itself.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Health {
+    #[default]
+    Ok,
+    Degraded {
+        /// What is wrong and what to do, in one sentence.
+        reason: String,
+        since: crate::Millis,
+    },
+}
+
+impl Health {
+    pub fn is_degraded(&self) -> bool {
+        matches!(self, Self::Degraded { .. })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -203,10 +226,14 @@ pub enum ServerFrame {
         daemon_version: String,
         executor: String,
         seq: u64,
+        #[serde(default)]
+        health: Health,
     },
     /// The whole state as of `seq`; events after it follow.
     Snapshot {
         seq: u64,
+        #[serde(default)]
+        health: Health,
         board: Vec<Block>,
         runs: Vec<Run>,
         inbox: Vec<PendingGate>,

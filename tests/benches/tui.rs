@@ -33,7 +33,7 @@ fn main() {
 
 fn app_with(board: Vec<Block>, runs: Vec<cattery_protocol::Run>) -> App {
     let mut app = App::new(Keymap::defaults(), false, false, NOW);
-    app.on_connected("0.1.0".into(), "process".into());
+    app.on_connected(cattery_tui::client::Welcome::from("0.1.0", "process"));
     app.on_frame(fixtures::snapshot(board, runs, 1));
     app
 }

@@ -489,12 +489,15 @@ fn regression_a_database_from_a_newer_cattery_is_refused_naming_both_versions() 
     let home = stopped_home();
     let db = home.path().join("data/cattery.db");
     let conn = rusqlite::Connection::open(&db).unwrap();
+    let supported: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
     conn.pragma_update(None, "user_version", 99).unwrap();
     drop(conn);
     let (code, said) = catteryd_says(home.path());
     assert_ne!(code, Some(0), "{said}");
     assert!(
-        said.contains("schema version 99") && said.contains("(7)"),
+        said.contains("schema version 99") && said.contains(&format!("({supported})")),
         "{said}"
     );
 }
@@ -583,6 +586,14 @@ fn a_full_disk_refuses_writes_clearly_keeps_reads_and_recovers_without_a_restart
         err.contains("disk") && err.contains("full") && err.contains("free some space"),
         "{err}"
     );
+    let health =
+        |home: &Path| cattery_tests::cattery_ok(home, &["daemon", "status"])["health"].clone();
+    let degraded = health(&home);
+    assert_eq!(degraded["state"], "degraded", "{degraded}");
+    assert!(
+        degraded["reason"].as_str().unwrap().contains("is full"),
+        "the reason says what is wrong: {degraded}"
+    );
     let board = ok(&["ctl", "board"]);
     let titles: Vec<&str> = board
         .as_array()
@@ -596,6 +607,16 @@ fn a_full_disk_refuses_writes_clearly_keeps_reads_and_recovers_without_a_restart
         "reads keep serving and nothing saved was lost"
     );
     std::fs::remove_file(filler).unwrap();
+    eventually(
+        20,
+        || (health(&home)["state"] == "ok").then_some(()),
+        || {
+            format!(
+                "still {} with space freed and no write tried",
+                health(&home)
+            )
+        },
+    );
     ok(&["ctl", "block", "add", "--title", "after"]);
     let board = ok(&["ctl", "board"]);
     assert_eq!(
@@ -603,6 +624,79 @@ fn a_full_disk_refuses_writes_clearly_keeps_reads_and_recovers_without_a_restart
         2,
         "the same daemon writes again: {board}"
     );
+}
+
+#[test]
+fn a_step_that_finishes_on_a_full_disk_is_recorded_once_space_is_freed_not_failed() {
+    let Some(disk) = DiskHome::new("8m") else {
+        return;
+    };
+    let (outer, home) = (disk.outer.path(), disk.home.clone());
+    let signals = tempfile::tempdir().unwrap();
+    let go = signals.path().join("go");
+    let agent = format!(
+        "[agents.coder]\ncommand = [\"sh\", \"-c\", \"while [ ! -e {} ]; do sleep 0.05; done; echo '{{\\\"type\\\":\\\"result\\\",\\\"output\\\":\\\"built\\\"}}'\"]\n",
+        go.display()
+    );
+    cattery_tests::write_config(
+        &home,
+        &[
+            ("agents.toml", &agent),
+            (
+                "pipelines/one.toml",
+                "name = \"One\"\n[[steps]]\nagent = \"coder\"\n",
+            ),
+        ],
+    );
+    let _daemon = Killed(cattery_tests::spawn_catteryd_with(&home, &[]));
+    let ok = |args: &[&str]| cattery_tests::cattery_ok(&home, args);
+    let block = ok(&["ctl", "block", "add", "--title", "build it"]);
+    let run = ok(&["ctl", "start", block["id"].as_str().unwrap(), "one"]);
+    let run_id = run["id"].as_str().unwrap().to_owned();
+    let status = |home: &Path, id: &str| {
+        let runs = cattery_tests::cattery_ok(home, &["ctl", "runs"]);
+        let run = runs
+            .as_array()
+            .and_then(|runs| runs.iter().find(|r| r["id"] == id))
+            .cloned()
+            .unwrap_or_default();
+        (run["status"].as_str().unwrap_or("?").to_owned(), run)
+    };
+    eventually(
+        20,
+        || (status(&home, &run_id).1["steps"][0]["state"] == "working").then_some(()),
+        || format!("the step never started: {}", status(&home, &run_id).1),
+    );
+    let filler = fill(outer);
+    std::fs::write(&go, "").unwrap();
+    eventually(
+        20,
+        || {
+            let health = cattery_tests::cattery_ok(&home, &["daemon", "status"])["health"].clone();
+            (health["state"] == "degraded").then_some(())
+        },
+        || "the step's result was never refused by the full disk".to_owned(),
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let (held, run) = status(&home, &run_id);
+    assert_eq!(
+        held, "running",
+        "the run waits for room, it does not fail: {run}"
+    );
+    std::fs::remove_file(filler).unwrap();
+    eventually(
+        30,
+        || (status(&home, &run_id).0 == "done").then_some(()),
+        || {
+            format!(
+                "the run did not finish once space was freed: {}",
+                status(&home, &run_id).1
+            )
+        },
+    );
+    let (_, run) = status(&home, &run_id);
+    assert_eq!(run["steps"][0]["output"], "built", "{run}");
+    assert_eq!(run["steps"][0]["attempts"], 1, "the agent ran once: {run}");
 }
 
 #[test]

@@ -29,11 +29,23 @@ pub const CONNECT_WITHIN: std::time::Duration = std::time::Duration::from_secs(5
 pub const REQUEST_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What the daemon said in its welcome.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Welcome {
     pub daemon_version: String,
     pub executor: String,
     pub seq: u64,
+    pub health: cattery_protocol::wire::Health,
+}
+
+impl Welcome {
+    /// A welcome from a healthy daemon at seq 0.
+    pub fn from(daemon_version: &str, executor: &str) -> Self {
+        Self {
+            daemon_version: daemon_version.to_owned(),
+            executor: executor.to_owned(),
+            ..Self::default()
+        }
+    }
 }
 
 pub struct Client {
@@ -119,11 +131,7 @@ impl Client {
             ws,
             next_id: 1,
             backlog: VecDeque::new(),
-            welcome: Welcome {
-                daemon_version: String::new(),
-                executor: String::new(),
-                seq: 0,
-            },
+            welcome: Welcome::default(),
         };
         client
             .send(&ClientFrame::Hello {
@@ -137,12 +145,14 @@ impl Client {
                 daemon_version,
                 executor,
                 seq,
+                health,
                 ..
             } => {
                 client.welcome = Welcome {
                     daemon_version,
                     executor,
                     seq,
+                    health,
                 };
                 Ok(client)
             }

@@ -313,8 +313,9 @@ async fn watch(client: &mut Client, since: Option<u64>) -> Result<(), CtlError> 
                 runs,
                 inbox,
                 notifications,
+                health,
             } => {
-                serde_json::json!({ "seq": seq, "snapshot": { "board": board, "runs": runs, "inbox": inbox, "notifications": notifications } })
+                serde_json::json!({ "seq": seq, "snapshot": { "board": board, "runs": runs, "inbox": inbox, "notifications": notifications, "health": health } })
             }
             ServerFrame::Resync { .. } => {
                 client.subscribe(None).await?;

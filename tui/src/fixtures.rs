@@ -383,6 +383,7 @@ pub fn snapshot(board: Vec<Block>, runs: Vec<Run>, seq: u64) -> ServerFrame {
         runs,
         inbox: Vec::new(),
         notifications: Vec::new(),
+        health: cattery_protocol::wire::Health::Ok,
     }
 }
 

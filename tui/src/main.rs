@@ -210,6 +210,9 @@ async fn daemon(home: &Home, action: DaemonAction, json: bool) -> Result<(), Fai
             status.live_runs,
             status.seq
         );
+        if let cattery_protocol::wire::Health::Degraded { reason, .. } = &status.health {
+            println!("degraded: {reason}");
+        }
     }
     Ok(())
 }

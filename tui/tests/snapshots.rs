@@ -17,7 +17,7 @@ const SIZES: [(u16, u16); 2] = [(80, 24), (200, 50)];
 
 fn connected(read_only: bool) -> App {
     let mut app = App::new(Keymap::defaults(), read_only, false, NOW);
-    app.on_connected("0.1.0".into(), "docker".into());
+    app.on_connected(cattery_tui::client::Welcome::from("0.1.0", "docker"));
     app
 }
 
@@ -265,7 +265,7 @@ fn logs_following_with_a_search() {
 fn viewer_shows_an_edit_as_a_diff() {
     snap("viewer_diff", || {
         let mut app = App::new(Keymap::defaults(), false, true, NOW);
-        app.on_connected("0.1.0".into(), "docker".into());
+        app.on_connected(cattery_tui::client::Welcome::from("0.1.0", "docker"));
         let (board, runs) = fixtures::busy();
         app.on_frame(fixtures::snapshot(board, runs, 10));
         at_gate(&mut app, GateKind::Approval);
@@ -415,6 +415,24 @@ fn run_with_its_decision_history() {
         )
         .unwrap();
         app.on_frame(answer);
+        app
+    });
+}
+
+#[test]
+fn a_degraded_daemon_shows_in_the_header_with_its_reason() {
+    snap("degraded_daemon", || {
+        let mut app = busy();
+        let health = cattery_protocol::wire::Health::Degraded {
+            reason:
+                "the disk holding /home/me/.cattery/data/cattery.db is full, so writes are refused"
+                    .into(),
+            since: NOW,
+        };
+        app.on_frame(ServerFrame::Event {
+            seq: 11,
+            event: cattery_protocol::event::Event::Health { health },
+        });
         app
     });
 }

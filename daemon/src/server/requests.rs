@@ -16,6 +16,7 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Reply, W
             pid: std::process::id(),
             seq: shared.bus.seq(),
             live_runs: daemon.live_runs().map_err(service)?.len(),
+            health: daemon.health(),
         }),
         Call::Shutdown => {
             shared.shutdown.notify_one();

@@ -128,6 +128,7 @@ async fn greet(ws: &mut Ws, shared: &Shared) -> Result<Option<(String, bool)>, S
         daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
         executor: shared.daemon.executor_name().to_owned(),
         seq: shared.bus.seq(),
+        health: shared.daemon.health(),
     };
     send(ws, &welcome).await?;
     let actor = if client.is_empty() {
@@ -357,6 +358,7 @@ impl Session {
         let snapshot = self.shared.daemon.snapshot().map_err(requests::service)?;
         Ok(ServerFrame::Snapshot {
             seq,
+            health: self.shared.daemon.health(),
             board: snapshot.board,
             runs: snapshot.runs,
             inbox: snapshot.inbox,

@@ -5,6 +5,7 @@
 
 mod drive;
 mod error;
+mod health;
 mod import;
 mod limits;
 pub mod ops;
@@ -70,6 +71,8 @@ pub struct Daemon {
     /// not re-read and re-decode what it just wrote. The store stays the
     /// source of truth: every write is still compare-and-swapped there.
     live: Mutex<HashMap<String, Arc<Run>>>,
+    /// Ok, or degraded with the reason; see `health.rs`.
+    health: health::Shared,
 }
 
 /// A run write produced by one engine call.
@@ -111,6 +114,7 @@ impl Daemon {
             cards,
             drivers: Mutex::new(HashMap::new()),
             live: Mutex::new(HashMap::new()),
+            health: health::Shared::default(),
         })
     }
 

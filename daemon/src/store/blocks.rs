@@ -7,28 +7,7 @@ const COLUMNS: &str = "id, level, parent_id, title, description, status, progres
 
 impl Store {
     pub fn insert_block(&self, block: &Block) -> Result<()> {
-        let conn = self.lock();
-        if let Some(parent) = &block.parent_id {
-            let exists: bool = conn
-                .query_row("SELECT 1 FROM blocks WHERE id = ?1", [parent], |_| Ok(true))
-                .optional()
-                .map_err(StoreError::sql("look up a parent block"))?
-                .unwrap_or(false);
-            if !exists {
-                return Err(StoreError::NotFound {
-                    what: "parent block",
-                    id: parent.clone(),
-                });
-            }
-        }
-        let inserted = insert(&conn, block, None)?;
-        if inserted == 0 {
-            return Err(StoreError::Duplicate {
-                what: "block",
-                id: block.id.clone(),
-            });
-        }
-        Ok(())
+        self.writing(|conn| insert_checked(conn, block))
     }
 
     pub fn block(&self, id: &str) -> Result<Option<Block>> {
@@ -68,20 +47,49 @@ impl Store {
     /// Inserts an import's blocks, each under its key, in one transaction:
     /// all of them or, on any error, none.
     pub fn import_blocks(&self, blocks: &[(String, Block)]) -> Result<()> {
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction()
-            .map_err(StoreError::sql("begin an import"))?;
-        for (key, block) in blocks {
-            if insert(&tx, block, Some(key))? == 0 {
-                return Err(StoreError::Duplicate {
-                    what: "block",
-                    id: block.id.clone(),
-                });
-            }
-        }
-        tx.commit().map_err(StoreError::sql("commit an import"))
+        self.writing(|conn| import_in(conn, blocks))
     }
+}
+
+/// All of an import's blocks in one transaction, or none.
+fn import_in(conn: &mut Connection, blocks: &[(String, Block)]) -> Result<()> {
+    let tx = conn
+        .transaction()
+        .map_err(StoreError::sql("begin an import"))?;
+    for (key, block) in blocks {
+        if insert(&tx, block, Some(key))? == 0 {
+            return Err(StoreError::Duplicate {
+                what: "block",
+                id: block.id.clone(),
+            });
+        }
+    }
+    tx.commit().map_err(StoreError::sql("commit an import"))
+}
+
+/// Inserts a new block, refusing an unknown parent or a taken id.
+fn insert_checked(conn: &mut Connection, block: &Block) -> Result<()> {
+    if let Some(parent) = &block.parent_id {
+        let exists: bool = conn
+            .query_row("SELECT 1 FROM blocks WHERE id = ?1", [parent], |_| Ok(true))
+            .optional()
+            .map_err(StoreError::sql("look up a parent block"))?
+            .unwrap_or(false);
+        if !exists {
+            return Err(StoreError::NotFound {
+                what: "parent block",
+                id: parent.clone(),
+            });
+        }
+    }
+    let inserted = insert(conn, block, None)?;
+    if inserted == 0 {
+        return Err(StoreError::Duplicate {
+            what: "block",
+            id: block.id.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// Inserts one block (under an import key, if any); 0 when its id exists.

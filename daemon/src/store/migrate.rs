@@ -123,6 +123,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX blocks_import_key ON blocks(import_key)
         WHERE import_key IS NOT NULL;
     "#,
+    // 8: one row the daemon rewrites to learn whether a full disk takes
+    // writes again, with no other write to try.
+    r#"
+    CREATE TABLE disk_probe (
+        id  INTEGER PRIMARY KEY CHECK (id = 1),
+        at  INTEGER NOT NULL,
+        pad BLOB
+    );
+    "#,
 ];
 
 pub fn supported_version() -> i64 {

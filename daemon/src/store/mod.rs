@@ -23,7 +23,7 @@ use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -45,6 +45,9 @@ pub struct Store {
     transactions: AtomicU64,
     /// Commits waiting for the next group commit.
     queue: Mutex<Vec<Pending>>,
+    /// What the last write found the disk too full to do; `None` once a
+    /// write succeeds again. Watched by the daemon to tell its clients.
+    disk_full: watch::Sender<Option<&'static str>>,
 }
 
 struct Pending {
@@ -121,7 +124,51 @@ impl Store {
             commits: AtomicU64::new(0),
             transactions: AtomicU64::new(0),
             queue: Mutex::new(Vec::new()),
+            disk_full: watch::Sender::new(None),
         })
+    }
+
+    /// Follows whether writes are being refused for want of disk space:
+    /// `Some(what could not be done)` from the first refusal until
+    /// [`Store::probe_disk`] finds room again.
+    pub fn watch_disk(&self) -> watch::Receiver<Option<&'static str>> {
+        self.disk_full.subscribe()
+    }
+
+    /// Writes one small padded row and commits it. Success means the disk
+    /// takes writes again and ends the refusal. A write that happened to
+    /// succeed without needing new space (an update of nothing) says
+    /// nothing about the disk, so only this probe ends it.
+    pub fn probe_disk(&self, now: Millis) -> Result<()> {
+        self.writing(|conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO disk_probe (id, at, pad) VALUES (1, ?1, zeroblob(2048))",
+                [now],
+            )
+            .map(drop)
+            .map_err(StoreError::sql("probe the disk"))
+        })?;
+        self.disk_full
+            .send_if_modified(|full| full.take().is_some());
+        Ok(())
+    }
+
+    /// Runs one write on the writer connection, noting a refusal for want
+    /// of disk space, so the daemon's health follows every write path.
+    pub(crate) fn writing<T>(&self, write: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let result = write(&mut self.lock());
+        self.note_disk(result.as_ref().err());
+        result
+    }
+
+    fn note_disk(&self, failed: Option<&StoreError>) {
+        if let Some(StoreError::DiskFull { context }) = failed {
+            self.disk_full.send_if_modified(|full| {
+                let first = full.is_none();
+                full.get_or_insert(context);
+                first
+            });
+        }
     }
 
     /// Commits (engine transitions) applied since open.
@@ -151,8 +198,7 @@ impl Store {
     /// Applies a transition in its own transaction: CAS run writes, the
     /// block, and the audit entry. Returns the runs as stored (new `rev`).
     pub fn commit(&self, commit: Commit) -> Result<Vec<cattery_protocol::Run>> {
-        let conn = self.lock();
-        let stored = tx::transaction(&conn, |conn| apply(conn, commit))?;
+        let stored = self.writing(|conn| tx::transaction(conn, |conn| apply(conn, commit)))?;
         self.commits.fetch_add(1, Ordering::Relaxed);
         self.transactions.fetch_add(1, Ordering::Relaxed);
         Ok(stored)
@@ -204,6 +250,7 @@ impl Store {
             Ok(())
         });
         let failed = outcome.err();
+        self.note_disk(failed.as_ref());
         if failed.is_none() {
             self.transactions.fetch_add(1, Ordering::Relaxed);
         }

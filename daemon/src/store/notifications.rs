@@ -24,20 +24,21 @@ impl Store {
     /// Applies many card changes in one transaction (a burst of runs costs
     /// one write, not one per run). Returns each change, in order.
     pub fn apply_cards(&self, ops: &[CardOp], now: Millis) -> Result<Vec<CardChange>> {
-        let conn = self.lock();
-        tx::transaction(&conn, |conn| {
-            let mut changes = Vec::new();
-            for op in ops {
-                match op {
-                    CardOp::Close { block_id, kinds } => {
-                        let closed =
-                            close_in(conn, block_id, kinds, NotificationStatus::Acted, now)?;
-                        changes.extend(closed.into_iter().map(CardChange::Closed));
+        self.writing(|conn| {
+            tx::transaction(conn, |conn| {
+                let mut changes = Vec::new();
+                for op in ops {
+                    match op {
+                        CardOp::Close { block_id, kinds } => {
+                            let closed =
+                                close_in(conn, block_id, kinds, NotificationStatus::Acted, now)?;
+                            changes.extend(closed.into_iter().map(CardChange::Closed));
+                        }
+                        CardOp::Raise(card) => changes.push(raise_in(conn, card, now)?),
                     }
-                    CardOp::Raise(card) => changes.push(raise_in(conn, card, now)?),
                 }
-            }
-            Ok(changes)
+                Ok(changes)
+            })
         })
     }
 
@@ -48,43 +49,47 @@ impl Store {
         status: NotificationStatus,
         now: Millis,
     ) -> Result<Notification> {
-        let conn = self.lock();
-        tx::transaction(&conn, |conn| {
-            let card = read_optional(conn, id)?.ok_or_else(|| StoreError::NotFound {
-                what: "notification",
-                id: id.to_owned(),
-            })?;
-            if card.status != NotificationStatus::Open {
-                return Err(StoreError::AlreadyClosed {
+        self.writing(|conn| {
+            tx::transaction(conn, |conn| {
+                let card = read_optional(conn, id)?.ok_or_else(|| StoreError::NotFound {
+                    what: "notification",
                     id: id.to_owned(),
-                    status: codec::text(&card.status),
-                });
-            }
-            close(conn, id, status, now)
+                })?;
+                if card.status != NotificationStatus::Open {
+                    return Err(StoreError::AlreadyClosed {
+                        id: id.to_owned(),
+                        status: codec::text(&card.status),
+                    });
+                }
+                close(conn, id, status, now)
+            })
         })
     }
 
     /// Open normal cards created at or before `cutoff` become urgent.
     pub fn escalate(&self, cutoff: Millis, now: Millis) -> Result<Vec<Notification>> {
-        let conn = self.lock();
-        let sql = format!(
-            "UPDATE notifications SET severity = 'urgent', updated_at = ?2
-             WHERE status = 'open' AND severity = 'normal' AND created_at <= ?1
-             RETURNING {COLUMNS}"
-        );
-        let mut stmt = conn
-            .prepare_cached(&sql)
-            .map_err(StoreError::sql("escalate notifications"))?;
-        let rows = stmt
-            .query_map(params![cutoff, now], from_row)
-            .map_err(StoreError::sql("escalate notifications"))?;
-        collect(rows, "escalate notifications")
+        self.writing(|conn| escalate_in(conn, cutoff, now))
     }
 
     /// Open cards, oldest first; with `all`, every card, newest first.
     pub fn notifications(&self, all: bool) -> Result<Vec<Notification>> {
         notifications_on(&self.read(), all)
     }
+}
+
+fn escalate_in(conn: &Connection, cutoff: Millis, now: Millis) -> Result<Vec<Notification>> {
+    let sql = format!(
+        "UPDATE notifications SET severity = 'urgent', updated_at = ?2
+             WHERE status = 'open' AND severity = 'normal' AND created_at <= ?1
+             RETURNING {COLUMNS}"
+    );
+    let mut stmt = conn
+        .prepare_cached(&sql)
+        .map_err(StoreError::sql("escalate notifications"))?;
+    let rows = stmt
+        .query_map(params![cutoff, now], from_row)
+        .map_err(StoreError::sql("escalate notifications"))?;
+    collect(rows, "escalate notifications")
 }
 
 /// Open cards, oldest first (or every card, newest first), read on `conn`.

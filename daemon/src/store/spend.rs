@@ -2,7 +2,7 @@
 
 use super::{Result, Store, StoreError};
 use cattery_protocol::Millis;
-use rusqlite::params;
+use rusqlite::{Connection, params};
 
 /// One priced model call.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,8 +24,21 @@ impl Store {
     /// Records a call's cost; false when this call was already recorded
     /// (a job followed again replays its output).
     pub fn record_spend(&self, row: &SpendRow) -> Result<bool> {
-        let conn = self.lock();
-        let inserted = conn
+        self.writing(|conn| record_in(conn, row))
+    }
+
+    /// Total cost recorded in `month` (`YYYY-MM`).
+    pub fn spent_in(&self, month: &str) -> Result<f64> {
+        let conn = self.read();
+        conn.prepare_cached("SELECT COALESCE(SUM(cost), 0.0) FROM spend WHERE month = ?1")
+            .and_then(|mut stmt| stmt.query_row([month], |row| row.get(0)))
+            .map_err(StoreError::sql("sum spend"))
+    }
+}
+
+/// Records a call's cost once.
+fn record_in(conn: &Connection, row: &SpendRow) -> Result<bool> {
+    let inserted = conn
             .prepare_cached(
                 "INSERT OR IGNORE INTO spend (job_id, call_no, at, month, run_id, step_index, model, cost, currency)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -44,14 +57,5 @@ impl Store {
                 ])
             })
             .map_err(StoreError::sql("record spend"))?;
-        Ok(inserted == 1)
-    }
-
-    /// Total cost recorded in `month` (`YYYY-MM`).
-    pub fn spent_in(&self, month: &str) -> Result<f64> {
-        let conn = self.read();
-        conn.prepare_cached("SELECT COALESCE(SUM(cost), 0.0) FROM spend WHERE month = ?1")
-            .and_then(|mut stmt| stmt.query_row([month], |row| row.get(0)))
-            .map_err(StoreError::sql("sum spend"))
-    }
+    Ok(inserted == 1)
 }

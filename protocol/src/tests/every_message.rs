@@ -66,6 +66,7 @@ fn event_name(event: &Event) -> &'static str {
         Event::Notification { .. } => "notification",
         Event::Bell { .. } => "bell",
         Event::StepMetrics { .. } => "step_metrics",
+        Event::Health { .. } => "health",
     }
 }
 
@@ -85,6 +86,13 @@ fn reply_name(reply: &Reply) -> &'static str {
         Reply::Spend(_) => "spend",
         Reply::Audit(_) => "audit",
         Reply::Imported(_) => "imported",
+    }
+}
+
+fn degraded() -> Health {
+    Health::Degraded {
+        reason: "the disk is full".into(),
+        since: 1_700_000_000_000,
     }
 }
 
@@ -215,6 +223,7 @@ fn every_reply() -> Vec<Reply> {
             pid: 42,
             seq: 9,
             live_runs: 1,
+            health: degraded(),
         }),
         Reply::Board(vec![block()]),
         Reply::Block(Box::new(block())),
@@ -268,6 +277,8 @@ fn every_event() -> Vec<Event> {
             step_index: 0,
             metrics: StepMetrics::default(),
         },
+        Event::Health { health: degraded() },
+        Event::Health { health: Health::Ok },
     ]
 }
 
@@ -300,9 +311,11 @@ fn every_server_frame() -> Vec<ServerFrame> {
             daemon_version: "0.1.0".into(),
             executor: "docker".into(),
             seq: 9,
+            health: Health::Ok,
         },
         ServerFrame::Snapshot {
             seq: 9,
+            health: degraded(),
             board: vec![block()],
             runs: vec![run()],
             inbox: vec![gate()],
@@ -375,7 +388,7 @@ fn every_reply_round_trips_under_its_reply_name_and_hands_back_its_payload() {
 #[test]
 fn every_event_round_trips_under_its_kind() {
     let seen = check(&every_event(), "kind", event_name);
-    assert_eq!(seen.len(), 8, "an example per Event variant: {seen:?}");
+    assert_eq!(seen.len(), 9, "an example per Event variant: {seen:?}");
 }
 
 #[test]

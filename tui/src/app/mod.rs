@@ -259,8 +259,12 @@ impl App {
 
     // ---- inputs from the connection ----
 
-    pub fn on_connected(&mut self, version: String, executor: String) -> Vec<Effect> {
-        self.daemon = DaemonInfo { version, executor };
+    pub fn on_connected(&mut self, welcome: crate::client::Welcome) -> Vec<Effect> {
+        self.daemon = DaemonInfo {
+            version: welcome.daemon_version,
+            executor: welcome.executor,
+        };
+        self.model.health = welcome.health;
         self.conn = ConnState::Connected;
         self.dirty = true;
         let id = self.register(Pending::Pipelines);
@@ -356,13 +360,29 @@ impl App {
             _ => None,
         };
         self.hold_frozen_log(&frame);
+        let was_degraded = self.model.health.is_degraded();
         let mut effects: Vec<Effect> = self.refresh_spend(&frame).into_iter().collect();
         effects.extend(self.apply_to_model(frame));
         if let Some(title) = bell {
             self.info(format!("⚑ {title}"));
             effects.push(Effect::Bell);
         }
+        self.tell_health_change(was_degraded);
         effects
+    }
+
+    /// The header says degraded for as long as it lasts; the footer says
+    /// the whole reason once, when it starts, and says when it is over.
+    fn tell_health_change(&mut self, was_degraded: bool) {
+        match (&self.model.health, was_degraded) {
+            (cattery_protocol::wire::Health::Degraded { reason, .. }, false) => {
+                self.error(format!("catteryd is degraded: {reason}"));
+            }
+            (cattery_protocol::wire::Health::Ok, true) => {
+                self.info("catteryd is healthy again".to_owned());
+            }
+            _ => {}
+        }
     }
 
     fn apply_to_model(&mut self, frame: ServerFrame) -> Vec<Effect> {

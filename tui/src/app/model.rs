@@ -44,6 +44,8 @@ pub struct Model {
     pub synced: bool,
     /// Board rows in tree order with their depth; rebuilt when blocks change.
     board_order: Vec<(String, u16)>,
+    /// The daemon's own health, as of its welcome, snapshot or last event.
+    pub health: cattery_protocol::wire::Health,
 }
 
 /// What applying a frame did.
@@ -63,8 +65,10 @@ impl Model {
                 board,
                 runs,
                 notifications,
+                health,
                 ..
             } => {
+                self.health = health;
                 self.cards = notifications
                     .into_iter()
                     .map(|c| (c.id.clone(), c))
@@ -115,6 +119,7 @@ impl Model {
             Event::GateOpened { .. } => {}
             Event::Notification { card } => self.put_card(card),
             Event::Bell { .. } => {}
+            Event::Health { health } => self.health = health,
             Event::StepLog {
                 run_id,
                 step_index,

@@ -11,7 +11,7 @@ use crossterm::event::{KeyCode, KeyModifiers};
 
 fn app_with(keymap: Keymap, read_only: bool, editor: bool) -> App {
     let mut app = App::new(keymap, read_only, editor, NOW);
-    app.on_connected("0.1.0".into(), "process".into());
+    app.on_connected(crate::client::Welcome::from("0.1.0", "process"));
     let (board, runs) = fixtures::busy();
     app.on_frame(fixtures::snapshot(board, runs, 10));
     app.model.pipelines = vec![Pipeline {
@@ -643,7 +643,7 @@ fn the_log_keeps_a_bounded_tail() {
 #[test]
 fn the_clock_ticks_only_while_something_on_screen_moves() {
     let mut app = App::new(Keymap::defaults(), false, false, NOW);
-    app.on_connected("0.1.0".into(), "process".into());
+    app.on_connected(crate::client::Welcome::from("0.1.0", "process"));
     let (board, _) = fixtures::busy();
     app.on_frame(fixtures::snapshot(board, Vec::new(), 1));
     assert!(!app.needs_clock(), "nothing live, no toast: no ticks");
@@ -747,7 +747,7 @@ fn u_resumes_paused_runs_only_when_some_are_paused() {
 #[test]
 fn spend_is_asked_for_on_connect_and_again_as_metered_calls_arrive() {
     let mut app = App::new(Keymap::defaults(), false, false, NOW);
-    let asked = calls(&app.on_connected("0.1.0".into(), "process".into()));
+    let asked = calls(&app.on_connected(crate::client::Welcome::from("0.1.0", "process")));
     assert!(asked.contains(&Call::Spend), "{asked:?}");
     let (board, runs) = fixtures::busy();
     app.on_frame(fixtures::snapshot(board, runs, 10));
@@ -859,8 +859,45 @@ fn a_history_lost_with_the_connection_is_asked_for_again() {
     app.sel.run = Some("run-rounding".into());
     assert_eq!(audit_calls(&press(&mut app, &["2"])).len(), 1);
     app.on_conn_state(ConnState::Connecting { attempt: 1 });
-    app.on_connected("0.1.0".into(), "process".into());
+    app.on_connected(crate::client::Welcome::from("0.1.0", "process"));
     let (board, runs) = fixtures::busy();
     let effects = app.on_frame(fixtures::snapshot(board, runs, 20));
     assert_eq!(audit_calls(&effects), [Some("run-rounding".to_owned())]);
+}
+
+#[test]
+fn the_daemons_health_follows_its_welcome_its_snapshot_and_its_health_events() {
+    use cattery_protocol::wire::Health;
+    let degraded = Health::Degraded {
+        reason: "the disk is full".into(),
+        since: NOW,
+    };
+    let mut app = App::new(Keymap::defaults(), false, false, NOW);
+    let mut welcome = crate::client::Welcome::from("0.1.0", "process");
+    welcome.health = degraded.clone();
+    app.on_connected(welcome);
+    assert_eq!(app.model.health, degraded, "a welcome says it first");
+    let (board, runs) = fixtures::busy();
+    app.on_frame(fixtures::snapshot(board, runs, 10));
+    assert_eq!(app.model.health, Health::Ok, "the snapshot is newer");
+    let health = |seq, health| ServerFrame::Event {
+        seq,
+        event: cattery_protocol::event::Event::Health { health },
+    };
+    app.dirty = false;
+    app.on_frame(health(11, degraded.clone()));
+    assert_eq!(app.model.health, degraded);
+    assert!(app.dirty, "the header is redrawn");
+    let told = app.toast.clone().unwrap();
+    assert!(
+        told.error && told.text.contains("the disk is full"),
+        "{told:?}"
+    );
+    app.on_frame(health(12, Health::Ok));
+    assert_eq!(
+        app.model.health,
+        Health::Ok,
+        "recovery shows without a restart"
+    );
+    assert!(app.toast.unwrap().text.contains("healthy again"));
 }

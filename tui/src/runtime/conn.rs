@@ -12,7 +12,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 /// From the connection to the UI.
 #[derive(Debug)]
 pub enum Incoming {
-    Connected { version: String, executor: String },
+    Connected(crate::client::Welcome),
     State(ConnState),
     Frame(ServerFrame),
 }
@@ -43,11 +43,7 @@ pub async fn run(
         let why = match connect {
             Ok(client) => {
                 attempt = 1;
-                let welcome = client.welcome.clone();
-                let _ = to_ui.send(Incoming::Connected {
-                    version: welcome.daemon_version,
-                    executor: welcome.executor,
-                });
+                let _ = to_ui.send(Incoming::Connected(client.welcome.clone()));
                 match session(client, &to_ui, &mut from_ui, &mut last_seq).await {
                     Some(why) => why,
                     None => return,

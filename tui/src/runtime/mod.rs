@@ -141,7 +141,7 @@ fn on_terminal(app: &mut App, event: TermEvent) -> Vec<Effect> {
 fn on_incoming(app: &mut App, message: Incoming) -> Vec<Effect> {
     app.now = now_ms();
     match message {
-        Incoming::Connected { version, executor } => app.on_connected(version, executor),
+        Incoming::Connected(welcome) => app.on_connected(welcome),
         Incoming::State(state) => {
             app.on_conn_state(state);
             Vec::new()

@@ -4,6 +4,7 @@
 use super::style;
 use crate::app::model::status_counts;
 use crate::app::{App, ConnState, Modal, View, hints};
+use cattery_protocol::wire::Health;
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -44,11 +45,13 @@ pub fn header(frame: &mut Frame<'_>, area: Rect, app: &App) {
 /// Shorter than this, a cut daemon segment says nothing; it is left out.
 const MIN_DAEMON_WIDTH: usize = 10;
 
-/// Which daemon this is, or while down, why it cannot be reached, in at
-/// most `max` columns (with its trailing space).
+/// Which daemon this is; while down, why it cannot be reached; while
+/// degraded, why and what to do. In at most `max` columns (with its
+/// trailing space).
 fn daemon_line(app: &App, max: usize) -> Line<'static> {
-    let (text, style) = match &app.conn {
-        ConnState::Down { why, .. } => (why.clone(), style::error()),
+    let (text, style) = match (&app.conn, &app.model.health) {
+        (ConnState::Down { why, .. }, _) => (why.clone(), style::error()),
+        (_, Health::Degraded { reason, .. }) => (reason.clone(), style::warning()),
         _ if app.daemon.version.is_empty() => return Line::default(),
         _ => (
             format!("catteryd {} · {}", app.daemon.version, app.daemon.executor),
@@ -141,6 +144,9 @@ fn inbox_badge(app: &App) -> Span<'static> {
 
 fn connection(app: &App) -> Line<'static> {
     let (text, color) = match &app.conn {
+        ConnState::Connected if app.model.health.is_degraded() => {
+            ("▲ degraded".to_owned(), Color::Yellow)
+        }
         ConnState::Connected => ("● connected".to_owned(), Color::Green),
         ConnState::Connecting { attempt } => (format!("◌ connecting ({attempt})"), Color::Yellow),
         ConnState::Down { retry_secs, .. } => {

@@ -61,6 +61,11 @@ pub fn error() -> Style {
     Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
 }
 
+/// Something is wrong but work goes on (a degraded daemon).
+pub fn warning() -> Style {
+    Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
+}
+
 pub fn title() -> Style {
     Style::new().add_modifier(Modifier::BOLD)
 }
