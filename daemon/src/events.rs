@@ -17,7 +17,9 @@ pub trait EventSink: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct Numbered {
     pub seq: u64,
-    pub event: Event,
+    /// Shared, so handing the event to every subscriber copies a pointer,
+    /// not the run patch inside it.
+    pub event: Arc<Event>,
     /// The event's wire frame, encoded once and shared (not copied) by
     /// every client that sends it.
     wire: Arc<OnceLock<Utf8Bytes>>,
@@ -36,7 +38,7 @@ impl Numbered {
     pub fn new(seq: u64, event: Event) -> Self {
         Self {
             seq,
-            event,
+            event: Arc::new(event),
             wire: Arc::new(OnceLock::new()),
         }
     }

@@ -124,20 +124,21 @@ async fn latency() {
         .await
         .unwrap();
     let elapsed = started.elapsed();
-    let received: Vec<(u64, SystemTime)> = String::from_utf8_lossy(&output.stdout)
+    let received: Vec<(u64, SystemTime, usize)> = String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| {
-            let (seq, nanos) = line.split_once(' ')?;
+            let mut parts = line.split(' ');
             Some((
-                seq.parse().ok()?,
-                UNIX_EPOCH + Duration::from_nanos(nanos.parse().ok()?),
+                parts.next()?.parse().ok()?,
+                UNIX_EPOCH + Duration::from_nanos(parts.next()?.parse().ok()?),
+                parts.next()?.parse().ok()?,
             ))
         })
         .collect();
     let stamps = stamped.stamps.lock().unwrap();
     let mut latencies: Vec<Duration> = received
         .iter()
-        .filter_map(|(seq, at)| {
+        .filter_map(|(seq, at, _)| {
             stamps
                 .get(seq)
                 .and_then(|published| at.duration_since(*published).ok())
@@ -157,6 +158,49 @@ async fn latency() {
         pct(0.99),
         latencies[latencies.len() - 1]
     );
+    if std::env::var("BENCH_TRACE").is_ok() {
+        trace(&received, &stamps);
+    }
+}
+
+/// Where the slow deliveries were: the worst ones by client and time, and
+/// any pause in publishing itself.
+fn trace(received: &[(u64, SystemTime, usize)], stamps: &HashMap<u64, SystemTime>) {
+    let first = stamps.values().min().copied().unwrap();
+    let ms = |t: SystemTime| t.duration_since(first).unwrap_or_default().as_secs_f64() * 1e3;
+    let mut slow: Vec<(f64, u64, usize, f64, f64)> = received
+        .iter()
+        .filter_map(|(seq, at, n)| {
+            let published = stamps.get(seq)?;
+            let late = at.duration_since(*published).ok()?.as_secs_f64() * 1e3;
+            Some((late, *seq, *n, ms(*published), ms(*at)))
+        })
+        .collect();
+    slow.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (late, seq, n, published, at) in slow.iter().take(15) {
+        println!(
+            "  slow: {late:.1} ms seq {seq} client {n} published at {published:.1} received at {at:.1}"
+        );
+    }
+    let mut clients: Vec<usize> = slow.iter().take(1500).map(|s| s.2).collect();
+    clients.sort();
+    clients.dedup();
+    println!("  clients among the slowest 1500: {clients:?}");
+    let mut times: Vec<(u64, SystemTime)> = stamps.iter().map(|(s, t)| (*s, *t)).collect();
+    times.sort();
+    for pair in times.windows(2) {
+        let gap = pair[1].1.duration_since(pair[0].1).unwrap_or_default();
+        if gap > Duration::from_millis(5) {
+            println!(
+                "  publish pause: {:.1} ms before seq {} at {:.1}",
+                gap.as_secs_f64() * 1e3,
+                pair[1].0,
+                ms(pair[0].1)
+            );
+        }
+    }
+    let last = times.last().map(|t| ms(t.1)).unwrap_or_default();
+    println!("  publishing took {last:.1} ms");
 }
 
 /// The client side: connects, subscribes, reads until every run is done, then
@@ -177,7 +221,7 @@ fn clients_process(spec: &str) {
                 .await
                 .unwrap();
             client.subscribe(Some(since)).await.unwrap();
-            readers.push(tokio::spawn(read_until_done(client, runs)));
+            readers.push(tokio::spawn(read_until_done(client, runs, n)));
         }
         println!("subscribed");
         let mut all = Vec::new();
@@ -187,9 +231,9 @@ fn clients_process(spec: &str) {
         all
     });
     let mut out = String::new();
-    for (seq, at) in received {
+    for (seq, at, n) in received {
         let nanos = at.duration_since(UNIX_EPOCH).unwrap().as_nanos();
-        out.push_str(&format!("{seq} {nanos}\n"));
+        out.push_str(&format!("{seq} {nanos} {n}\n"));
     }
     print!("{out}");
 }
@@ -216,7 +260,11 @@ struct LightRun {
 }
 
 /// Reads events until `runs` runs are done; returns (seq, receipt time) pairs.
-async fn read_until_done(mut client: Client, runs: usize) -> Vec<(u64, SystemTime)> {
+async fn read_until_done(
+    mut client: Client,
+    runs: usize,
+    n: usize,
+) -> Vec<(u64, SystemTime, usize)> {
     let mut seen = Vec::new();
     let mut done = std::collections::HashSet::new();
     while done.len() < runs {
@@ -228,7 +276,7 @@ async fn read_until_done(mut client: Client, runs: usize) -> Vec<(u64, SystemTim
         let Some(seq) = frame.seq.filter(|_| frame.event.is_some()) else {
             continue;
         };
-        seen.push((seq, at));
+        seen.push((seq, at, n));
         if let Some(run) = frame
             .event
             .and_then(|e| e.run.or(e.patch))

@@ -122,12 +122,10 @@ impl Home {
     pub async fn next_gate(&mut self, secs: u64) -> PendingGate {
         let wait = async {
             loop {
-                if let Ok(Numbered {
-                    event: Event::GateOpened { gate },
-                    ..
-                }) = self.events.recv().await
+                if let Ok(Numbered { event, .. }) = self.events.recv().await
+                    && let Event::GateOpened { gate } = &*event
                 {
-                    return gate;
+                    return gate.clone();
                 }
             }
         };

@@ -370,7 +370,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        match rung.event {
+        match &*rung.event {
             Event::Bell { title, .. } => assert_eq!(title, "cattery: 2 cards need you"),
             other => panic!("not a bell: {other:?}"),
         }

@@ -43,6 +43,9 @@ fn refuse_browsers(request: &Request, response: Response) -> Result<Response, Er
     Ok(response)
 }
 
+/// What one read from a client's socket takes at most; see `run`.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
 /// The websocket upgrade and the hello together must finish within this;
 /// a connection that dawdles is closed.
 const HANDSHAKE_WITHIN: Duration = Duration::from_secs(5);
@@ -54,7 +57,12 @@ pub async fn run(
     evicted: tokio::sync::oneshot::Receiver<()>,
 ) -> Result<(), SessionError> {
     let handshake = async {
+        // tungstenite zero-fills its whole read buffer each time the socket
+        // is polled, and a session polls it on every event it sends. Client
+        // frames are small, so a small buffer (which still grows for a big
+        // frame) keeps that cost off the event stream.
         let config = WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER_BYTES)
             .max_message_size(Some(MAX_FRAME_BYTES))
             .max_frame_size(Some(MAX_FRAME_BYTES));
         let mut ws =

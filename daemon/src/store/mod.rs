@@ -21,7 +21,7 @@ pub use spend::SpendRow;
 use cattery_protocol::{BlockStatus, GateKind, Millis};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{oneshot, watch};
 
@@ -45,6 +45,8 @@ pub struct Store {
     transactions: AtomicU64,
     /// Commits waiting for the next group commit.
     queue: Mutex<Vec<Pending>>,
+    /// A drain is writing the queue; see [`Store::drain`].
+    draining: AtomicBool,
     /// What the last write found the disk too full to do; `None` once a
     /// write succeeds again. Watched by the daemon to tell its clients.
     disk_full: watch::Sender<Option<&'static str>>,
@@ -124,6 +126,7 @@ impl Store {
             commits: AtomicU64::new(0),
             transactions: AtomicU64::new(0),
             queue: Mutex::new(Vec::new()),
+            draining: AtomicBool::new(false),
             disk_full: watch::Sender::new(None),
         })
     }
@@ -210,14 +213,13 @@ impl Store {
     /// reply comes only after the shared transaction is committed.
     pub async fn submit(self: &Arc<Self>, commit: Commit) -> Result<Vec<cattery_protocol::Run>> {
         let (reply, answer) = oneshot::channel();
-        let first = {
-            let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            queue.push(Pending { commit, reply });
-            queue.len() == 1
-        };
-        if first {
-            // SQLite work stays off the async workers; whatever queues up
-            // while this batch is written goes into the next one.
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Pending { commit, reply });
+        // SQLite work stays off the async workers, on one writer at a time:
+        // whatever queues up while a batch is written goes into the next.
+        if !self.draining.swap(true, Ordering::AcqRel) {
             let store = self.clone();
             tokio::task::spawn_blocking(move || store.drain());
         }
@@ -228,15 +230,28 @@ impl Store {
         })
     }
 
-    /// Writes queued commits in batches until the queue is empty.
+    /// Writes queued commits in batches until the queue is empty. Only one
+    /// drain runs at a time (`draining`): a second one would only wait for
+    /// the connection, and a thread parked on that lock is a thread the
+    /// scheduler must still wake.
     fn drain(&self) {
-        let mut conn = self.lock();
         loop {
             let batch = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
-            if batch.is_empty() {
+            if !batch.is_empty() {
+                self.write_batch(&mut self.lock(), batch);
+                continue;
+            }
+            self.draining.store(false, Ordering::Release);
+            // A commit queued after the take saw `draining` still set; take
+            // it unless its submitter has started a drain of its own.
+            let queued = !self
+                .queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_empty();
+            if !queued || self.draining.swap(true, Ordering::AcqRel) {
                 return;
             }
-            self.write_batch(&mut conn, batch);
         }
     }
 
