@@ -14,6 +14,9 @@
 #   @demo <kind> pr <url>                   report a pull request at this url
 #   @demo <kind> sleep <ms>                 total time the step takes (default 1500)
 #   @demo <kind> tokens <n>                 completion tokens per model call (default 800)
+#
+# With CATTERY_DEMO_LOG set, each attempt appends `start`, `finish`, `fail` or
+# `overlap` lines (`<what> <run> <step> <attempt> <job>`) to that file.
 set -u
 
 ctx="${CATTERY_CONTEXT:-/cattery/context.json}"
@@ -59,6 +62,13 @@ tokens=$(directive tokens)
 tokens=${tokens:-800}
 ticks=3
 
+# With a ledger, a step also holds a lock for as long as its agent lives: a
+# second copy of the same step running at the same time says so, and a
+# killed agent's lock goes with it.
+if [ -n "${CATTERY_DEMO_LOG:-}" ] && command -v flock >/dev/null 2>&1; then
+  exec 9>>"$CATTERY_DEMO_LOG.$run_id.$step.lock"
+  flock -n 9 || note overlap
+fi
 note start
 echo "{\"type\":\"log\",\"level\":\"info\",\"msg\":\"$kind starting attempt $attempt\"}"
 

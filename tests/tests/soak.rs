@@ -1,0 +1,32 @@
+//! A few trials of the kill -9 soak (`cattery_tests::soak`); the bench of
+//! the same name runs a hundred (BENCHMARKS.md).
+
+use cattery_tests::soak::{Figures, trial};
+
+#[test]
+fn random_sigkills_across_approvals_decisions_and_reworks_lose_and_repeat_nothing() {
+    let trials: u64 = std::env::var("SOAK_TRIALS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5);
+    let mut total = Figures::default();
+    for seed in 1..=trials {
+        let found = trial(seed);
+        assert!(
+            found.failures().is_empty(),
+            "trial {seed}: {:?} ({found:?})",
+            found.failures()
+        );
+        total.add(&found);
+    }
+    assert_eq!(total.kills as u64, 4 * trials);
+    assert!(
+        total.agents_seen > 0,
+        "the process scan saw no agent: {total:?}"
+    );
+    assert!(total.decisions > 0, "no decision was made: {total:?}");
+    assert!(
+        total.redispatched > 0,
+        "no kill caught an agent at work: {total:?}"
+    );
+}
