@@ -70,8 +70,11 @@ impl Spend {
             .map(|price| cost(price, call))
     }
 
-    /// Prices a call and records it in the ledger; returns its cost.
-    pub fn record(&self, site: &CallSite<'_>, call: &LlmCall) -> Option<f64> {
+    /// Prices a call and records it in the ledger; returns its cost. The
+    /// ledger write runs off the async workers: it waits for the writer
+    /// connection, which a group commit may hold for milliseconds, and a
+    /// worker parked on that lock stalls every session and driver queued on it.
+    pub async fn record(&self, site: &CallSite<'_>, call: &LlmCall) -> Option<f64> {
         let Some(cost) = self.price(call) else {
             self.unpriced(&call.model);
             return None;
@@ -88,10 +91,14 @@ impl Spend {
             cost,
             currency: self.config().currency,
         };
-        match self.store.record_spend(&row) {
-            Ok(true) => self.add(&row.month, cost),
-            Ok(false) => {}
-            Err(e) => tracing::error!("cannot record spend for {}: {e}", call.model),
+        let store = Arc::clone(&self.store);
+        let (month, model) = (row.month.clone(), row.model.clone());
+        let recorded = tokio::task::spawn_blocking(move || store.record_spend(&row)).await;
+        match recorded {
+            Ok(Ok(true)) => self.add(&month, cost),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => tracing::error!("cannot record spend for {model}: {e}"),
+            Err(e) => tracing::error!("the spend ledger write for {model} did not finish: {e}"),
         }
         Some(cost)
     }

@@ -62,6 +62,11 @@ pub struct RunPatch {
     pub updated_at: Millis,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepAt>,
+    /// Step outputs appended to the run's output history, when that is all
+    /// that changed besides the head and the steps (a step finishing): far
+    /// smaller than the whole rest of the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<crate::OutputRecord>,
     /// The whole run without its steps, when anything besides the head and
     /// the steps changed (failure, histories, gates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,9 +90,13 @@ impl RunPatch {
                 step: step.clone(),
             })
             .collect();
+        let appended = new
+            .output_history
+            .strip_prefix(old.output_history.as_slice())
+            .filter(|added| !added.is_empty());
         let rest_changed = old.failure != new.failure
             || old.failure_history != new.failure_history
-            || old.output_history != new.output_history
+            || (old.output_history != new.output_history && appended.is_none())
             || old.resolved_gates != new.resolved_gates
             || old.previous_run_id != new.previous_run_id
             || old.pull_request != new.pull_request
@@ -102,6 +111,10 @@ impl RunPatch {
                 ..new.clone()
             })
         });
+        let outputs = match (&rest, appended) {
+            (None, Some(added)) => added.to_vec(),
+            _ => Vec::new(),
+        };
         Some(Self {
             id: new.id.clone(),
             base_rev: old.rev,
@@ -110,6 +123,7 @@ impl RunPatch {
             current_step: new.current_step,
             updated_at: new.updated_at,
             steps,
+            outputs,
             rest,
         })
     }
@@ -132,6 +146,7 @@ impl RunPatch {
         for at in &self.steps {
             run.steps[at.index] = at.step.clone();
         }
+        run.output_history.extend(self.outputs.iter().cloned());
         run.rev = self.rev;
         run.status = self.status;
         run.current_step = self.current_step;

@@ -558,3 +558,36 @@ fn a_run_patch_carries_only_what_changed_and_rebuilds_the_run() {
 }
 
 mod every_message;
+
+#[test]
+fn a_finished_step_sends_its_appended_output_not_the_whole_rest_of_the_run() {
+    use crate::event::RunPatch;
+    let old = run();
+    let mut new = old.clone();
+    new.rev += 1;
+    new.output_history.push(OutputRecord {
+        step_index: 0,
+        agent_kind: "architect".into(),
+        output: "the plan".into(),
+        recorded_at: 11,
+    });
+    let patch = RunPatch::between(&old, &new).unwrap();
+    assert!(patch.rest.is_none(), "only outputs were added");
+    assert_eq!(
+        patch.outputs,
+        new.output_history[old.output_history.len()..]
+    );
+    let mut applied = old.clone();
+    assert!(patch.apply(&mut applied));
+    assert_eq!(applied, new);
+
+    let mut rewritten = new.clone();
+    rewritten.rev += 1;
+    rewritten.output_history.clear();
+    let patch = RunPatch::between(&new, &rewritten).unwrap();
+    assert!(patch.outputs.is_empty());
+    assert!(patch.rest.is_some(), "a history that shrank goes whole");
+    let mut applied = new.clone();
+    assert!(patch.apply(&mut applied));
+    assert_eq!(applied, rewritten);
+}

@@ -243,13 +243,12 @@ impl Daemon {
                 None => RunWrite::insert(p.transition.run),
             })
             .collect();
-        let commit = Commit {
-            runs,
-            block: block.clone(),
-            audit,
-        };
-        let stored = match self.store.submit(commit).await {
-            Ok(stored) => stored.into_iter().map(Arc::new).collect::<Vec<_>>(),
+        let commit = Commit { runs, block, audit };
+        let (stored, block) = match self.store.submit(commit).await {
+            Ok(committed) => (
+                committed.runs.into_iter().map(Arc::new).collect::<Vec<_>>(),
+                committed.block,
+            ),
             Err(e) => {
                 // A refused write may mean a cached copy is behind; re-read next time.
                 self.live.lock().unwrap_or_else(|p| p.into_inner()).clear();
@@ -266,7 +265,7 @@ impl Daemon {
             }
         }
         if let Some(block) = block {
-            self.publish_block(&block.id);
+            self.events.publish(Event::Block { block });
         }
         Ok(stored)
     }

@@ -132,29 +132,33 @@ pub(super) fn blocks_on(conn: &Connection) -> Result<Vec<Block>> {
     Ok(blocks)
 }
 
-pub fn write_status(tx: &Connection, block: &BlockWrite) -> Result<()> {
-    let changed = tx
-        .prepare_cached(
-            "UPDATE blocks SET status = ?2, progress = ?3, run_id = COALESCE(?4, run_id), updated_at = ?5, pull_request = ?6 WHERE id = ?1",
-        )
+/// Writes a run's effect on its block and returns the block as stored, so
+/// publishing it needs no second read.
+pub fn write_status(tx: &Connection, block: &BlockWrite) -> Result<Block> {
+    let sql = format!(
+        "UPDATE blocks SET status = ?2, progress = ?3, run_id = COALESCE(?4, run_id), updated_at = ?5, pull_request = ?6 WHERE id = ?1 RETURNING {COLUMNS}"
+    );
+    let row = tx
+        .prepare_cached(&sql)
         .and_then(|mut stmt| {
-            stmt.execute(params![
-                block.id,
-                codec::text(&block.status),
-                block.progress,
-                block.run_id,
-                block.at,
-                pr_url(block.pull_request.as_ref()),
-            ])
+            stmt.query_row(
+                params![
+                    block.id,
+                    codec::text(&block.status),
+                    block.progress,
+                    block.run_id,
+                    block.at,
+                    pr_url(block.pull_request.as_ref()),
+                ],
+                from_row,
+            )
+            .optional()
         })
         .map_err(StoreError::sql("update a block"))?;
-    if changed == 0 {
-        return Err(StoreError::NotFound {
-            what: "block",
-            id: block.id.clone(),
-        });
-    }
-    Ok(())
+    row.ok_or_else(|| StoreError::NotFound {
+        what: "block",
+        id: block.id.clone(),
+    })?
 }
 
 fn from_row(row: &Row) -> rusqlite::Result<Result<Block>> {

@@ -54,7 +54,7 @@ pub struct Store {
 
 struct Pending {
     commit: Commit,
-    reply: oneshot::Sender<Result<Vec<cattery_protocol::Run>>>,
+    reply: oneshot::Sender<Result<Committed>>,
 }
 
 /// The block fields a run transition writes.
@@ -79,6 +79,14 @@ pub struct NewAudit {
     pub gate_kind: GateKind,
     pub choice: String,
     pub text: Option<String>,
+}
+
+/// What a commit stored: the runs (with their new `rev`) and the block as
+/// the commit left it, when it wrote the block.
+#[derive(Debug, Default)]
+pub struct Committed {
+    pub runs: Vec<cattery_protocol::Run>,
+    pub block: Option<cattery_protocol::Block>,
 }
 
 /// Everything one engine transition writes, applied atomically.
@@ -204,14 +212,14 @@ impl Store {
         let stored = self.writing(|conn| tx::transaction(conn, |conn| apply(conn, commit)))?;
         self.commits.fetch_add(1, Ordering::Relaxed);
         self.transactions.fetch_add(1, Ordering::Relaxed);
-        Ok(stored)
+        Ok(stored.runs)
     }
 
     /// Like [`Store::commit`], but shares one SQLite transaction with every
     /// other commit submitted meanwhile (group commit). Each commit gets its
     /// own savepoint, so a refused one changes nothing and fails alone; the
     /// reply comes only after the shared transaction is committed.
-    pub async fn submit(self: &Arc<Self>, commit: Commit) -> Result<Vec<cattery_protocol::Run>> {
+    pub async fn submit(self: &Arc<Self>, commit: Commit) -> Result<Committed> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .lock()
@@ -319,16 +327,17 @@ fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", "ON")
 }
 
-fn apply(tx: &rusqlite::Connection, commit: Commit) -> Result<Vec<cattery_protocol::Run>> {
-    let mut stored = Vec::with_capacity(commit.runs.len());
+fn apply(tx: &rusqlite::Connection, commit: Commit) -> Result<Committed> {
+    let mut runs = Vec::with_capacity(commit.runs.len());
     for write in commit.runs {
-        stored.push(runs::write(tx, write)?);
+        runs.push(runs::write(tx, write)?);
     }
-    if let Some(block) = &commit.block {
-        blocks::write_status(tx, block)?;
-    }
+    let block = match &commit.block {
+        Some(block) => Some(blocks::write_status(tx, block)?),
+        None => None,
+    };
     if let Some(entry) = &commit.audit {
         audit::append(tx, entry)?;
     }
-    Ok(stored)
+    Ok(Committed { runs, block })
 }

@@ -251,6 +251,12 @@ fn every_event() -> Vec<Event> {
     let mut new = old.clone();
     new.rev += 1;
     new.steps[0].attempts += 1;
+    new.output_history.push(OutputRecord {
+        step_index: 0,
+        agent_kind: "architect".into(),
+        output: "the plan".into(),
+        recorded_at: 3,
+    });
     vec![
         Event::Block { block: block() },
         Event::Run {

@@ -109,7 +109,7 @@ async fn on_event(
                 run_id: &run.id,
                 step_index,
             };
-            let cost = daemon.spend.record(&site, &call);
+            let cost = daemon.spend.record(&site, &call).await;
             live.calls_seen += 1;
             add_cost(&mut live.metrics, cost, daemon.spend.currency());
             live.metrics.record_call(&call);
