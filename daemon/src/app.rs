@@ -167,6 +167,20 @@ pub async fn choose_executor(
     })
 }
 
+/// The async runtime the daemon runs on: half the machine's cores as
+/// workers, at least one. The daemon shares the machine with its agents, its
+/// SQLite writer thread and its clients; a worker per core oversubscribes
+/// the cores, and then the event stream waits on the OS scheduler's time
+/// slices (BENCHMARKS.md, the websocket API). Slow reads leave the worker
+/// (`server::requests::off_worker`), so one worker is enough on two cores.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads((cores / 2).max(1))
+        .enable_all()
+        .build()
+}
+
 /// The daemon as production runs it, minus the listener: opened, configured,
 /// with its alerts going to the desktop deliverer and the escalation sweep
 /// running. `main` and the test harness both start the daemon here, so tests

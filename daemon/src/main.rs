@@ -49,7 +49,7 @@ fn run() -> Result<()> {
     // Held until the process ends, after the runtime's shutdown: a client
     // that sees the lock free knows this daemon is gone, not finishing.
     let _lock = app::lock_home(&paths)?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let runtime = app::runtime().context("cannot start the async runtime")?;
     let served = runtime.block_on(serve(paths));
     // A notification server that never answers holds a blocking thread;
     // it must not hold the daemon's exit too.

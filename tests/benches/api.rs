@@ -43,7 +43,8 @@ fn main() {
     }
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     if only != "rss" {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
+        // The daemon's own runtime, as catteryd builds it.
+        let runtime = app::runtime().unwrap();
         runtime.block_on(latency());
     }
     if only != "latency" {

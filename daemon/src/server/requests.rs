@@ -6,6 +6,17 @@ use crate::service::ops::NewBlock;
 use cattery_protocol::wire::{Call, DaemonStatus, Reply, Resumed, WireError};
 use cattery_protocol::{GateDecision, Notification, NotificationStatus, PROTOCOL_VERSION, Run};
 
+/// Runs a read that may take a while (a whole board, every run) without
+/// holding up the async worker it was called on: the worker's other tasks,
+/// the event stream among them, move to another thread meanwhile. On a
+/// current-thread runtime (some tests) it simply runs.
+pub(super) fn off_worker<T>(read: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(read),
+        _ => read(),
+    }
+}
+
 pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Reply, WireError> {
     let daemon = &shared.daemon;
     Ok(match call {
@@ -15,18 +26,18 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Reply, W
             executor: daemon.executor_name().to_owned(),
             pid: std::process::id(),
             seq: shared.bus.seq(),
-            live_runs: daemon.live_runs().map_err(service)?.len(),
+            live_runs: off_worker(|| daemon.live_runs()).map_err(service)?.len(),
             health: daemon.health(),
         }),
         Call::Shutdown => {
             shared.shutdown.notify_one();
             Reply::Done
         }
-        Call::Board => Reply::Board(daemon.board().map_err(service)?),
-        Call::Runs => Reply::Runs(daemon.runs().map_err(service)?),
-        Call::Inbox => Reply::Inbox(daemon.inbox().map_err(service)?),
+        Call::Board => Reply::Board(off_worker(|| daemon.board()).map_err(service)?),
+        Call::Runs => Reply::Runs(off_worker(|| daemon.runs()).map_err(service)?),
+        Call::Inbox => Reply::Inbox(off_worker(|| daemon.inbox()).map_err(service)?),
         Call::Notifications { all } => {
-            Reply::Notifications(daemon.notifications(all).map_err(service)?)
+            Reply::Notifications(off_worker(|| daemon.notifications(all)).map_err(service)?)
         }
         Call::Act { id } => Reply::Notification(Box::new(close_card(
             shared,
@@ -43,7 +54,9 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Reply, W
             spend: daemon.spend_report(),
         }),
         Call::Spend => Reply::Spend(daemon.spend_report()),
-        Call::Audit { run_id } => Reply::Audit(daemon.audit(run_id.as_deref()).map_err(service)?),
+        Call::Audit { run_id } => {
+            Reply::Audit(off_worker(|| daemon.audit(run_id.as_deref())).map_err(service)?)
+        }
         Call::Pipelines => Reply::Pipelines(daemon.pipelines()),
         Call::AddBlock {
             title,

@@ -363,7 +363,8 @@ impl Session {
     }
 
     fn snapshot(&self, seq: u64) -> Result<ServerFrame, WireError> {
-        let snapshot = self.shared.daemon.snapshot().map_err(requests::service)?;
+        let snapshot =
+            requests::off_worker(|| self.shared.daemon.snapshot()).map_err(requests::service)?;
         Ok(ServerFrame::Snapshot {
             seq,
             health: self.shared.daemon.health(),

@@ -100,8 +100,11 @@ pub struct Commit {
 impl Store {
     /// Reads the board, the runs and the open cards in one read
     /// transaction, so no commit lands between the tables.
+    ///
+    /// It reads on a connection of its own: a big board takes a while, and
+    /// the drivers' own reads must not queue behind it.
     pub fn snapshot(&self) -> Result<Snapshot> {
-        let conn = self.read();
+        let conn = open_reader(&self.path)?;
         let tx = conn
             .unchecked_transaction()
             .map_err(StoreError::sql("begin a snapshot"))?;
@@ -122,11 +125,7 @@ impl Store {
         check_integrity(&writer, path)?;
         migrate::run(&mut writer, path)?;
         // Opened after the migrations, so it never sees a half-made schema.
-        let reader = Connection::open(path).map_err(open_error)?;
-        reader
-            .busy_timeout(std::time::Duration::from_secs(5))
-            .and_then(|()| reader.pragma_update(None, "query_only", "ON"))
-            .map_err(open_error)?;
+        let reader = open_reader(path)?;
         Ok(Self {
             conn: Mutex::new(writer),
             reader: Mutex::new(reader),
@@ -315,6 +314,17 @@ fn check_integrity(conn: &Connection, path: &Path) -> Result<()> {
         path: path.display().to_string(),
         found: found.join("; "),
     })
+}
+
+/// A connection that may only read.
+fn open_reader(path: &Path) -> Result<Connection> {
+    let open_error = |e| StoreError::open(path, e);
+    let reader = Connection::open(path).map_err(open_error)?;
+    reader
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .and_then(|()| reader.pragma_update(None, "query_only", "ON"))
+        .map_err(open_error)?;
+    Ok(reader)
 }
 
 fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
