@@ -69,6 +69,7 @@ async fn engine_rate() -> EngineRun {
     let blocks: Vec<_> = (0..RUNS)
         .map(|i| {
             let new = NewBlock {
+                repository: None,
                 level: BlockLevel::Task,
                 parent_id: None,
                 title: format!("task {i}"),

@@ -26,6 +26,51 @@ crate::wire_enum! {
     }
 }
 
+crate::wire_enum! {
+    /// How a run's branch is finalised by its merger step.
+    pub enum MergeMode {
+        Branch = "branch" / "branch",
+        Local = "local" / "local merge",
+        Pr = "pr" / "pull request",
+    }
+}
+
+impl Default for MergeMode {
+    /// Leaving the branch for a human is the one mode that changes nothing
+    /// of the user's.
+    fn default() -> Self {
+        Self::Branch
+    }
+}
+
+/// A service frame's git repository, as checked by the daemon. The frame's
+/// modules and tasks work in it too.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Repository {
+    /// Absolute path of a local clone with a working tree.
+    pub path: String,
+    /// The branch runs start from and finish into.
+    pub base: String,
+    /// Where pull requests go (`merge = "pr"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
+    #[serde(default)]
+    pub merge: MergeMode,
+}
+
+/// A repository as a user names it; the daemon checks it and fills in the
+/// base (the clone's current branch) when it is left out.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RepositorySpec {
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<MergeMode>,
+}
+
 /// A card on the board: a service frame, a module or a task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Block {
@@ -42,6 +87,9 @@ pub struct Block {
     /// The pull request an agent of the latest run reported opening.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<PullRequest>,
+    /// A frame's repository (modules and tasks inherit their frame's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<Repository>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }

@@ -16,7 +16,7 @@ pub mod workspace;
 pub use domain::*;
 
 /// Bumped whenever a change to these types would break an older peer.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Milliseconds since the Unix epoch; every timestamp on the wire uses it.
 pub type Millis = i64;

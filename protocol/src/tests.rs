@@ -139,9 +139,26 @@ fn block() -> Block {
         status: BlockStatus::PrReady,
         progress: 0.25,
         run_id: Some("r_1".into()),
+        repository: None,
         created_at: 1,
         updated_at: 2,
     }
+}
+
+#[test]
+fn a_frame_carries_its_repository_and_a_task_leaves_it_out() {
+    let mut frame = block();
+    frame.level = BlockLevel::Frame;
+    frame.repository = Some(Repository {
+        path: "/src/payments".into(),
+        base: "main".into(),
+        remote: None,
+        merge: MergeMode::default(),
+    });
+    let json = assert_roundtrip(&frame);
+    assert_eq!(json["repository"]["base"], "main");
+    assert_eq!(json["repository"]["merge"], "branch");
+    assert!(assert_roundtrip(&block()).get("repository").is_none());
 }
 
 #[test]

@@ -73,6 +73,15 @@ pub enum Call {
         parent_id: Option<String>,
         #[serde(default = "task_level")]
         level: crate::BlockLevel,
+        /// Only on a frame.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        repository: Option<crate::RepositorySpec>,
+    },
+    /// Points a frame at a repository, or (with `None`) at none.
+    SetRepository {
+        block_id: String,
+        #[serde(default)]
+        repository: Option<crate::RepositorySpec>,
     },
     Start {
         block_id: String,
@@ -125,6 +134,7 @@ impl Call {
             | Call::Dismiss { .. }
             | Call::ResumePaused
             | Call::AddBlock { .. }
+            | Call::SetRepository { .. }
             | Call::Start { .. }
             | Call::Import { .. }
             | Call::Decide { .. }

@@ -27,6 +27,29 @@ pub struct WorkspaceBlock {
     /// Started on the block right after it is created.
     #[serde(default)]
     pub pipeline: Option<String>,
+    /// A frame's repository: the path of a local clone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
+    /// The branch runs start from; default: the clone's current branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<crate::MergeMode>,
+}
+
+impl WorkspaceBlock {
+    /// The repository this block names, if it names one.
+    pub fn repository(&self) -> Option<crate::RepositorySpec> {
+        let path = self.repo.clone()?;
+        Some(crate::RepositorySpec {
+            path,
+            base: self.base.clone(),
+            remote: self.remote.clone(),
+            merge: self.merge,
+        })
+    }
 }
 
 /// One block of an import, with the line of the file it came from, so the

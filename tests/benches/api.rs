@@ -90,6 +90,7 @@ async fn latency() {
     let mut blocks = Vec::new();
     for i in 0..RUNS {
         let new = NewBlock {
+            repository: None,
             level: BlockLevel::Task,
             parent_id: None,
             title: format!("task {i}"),
@@ -337,6 +338,7 @@ command = ["sh", "-c", "echo '{\"type\":\"result\",\"output\":\"plan\"}'"]
         let mut client = Client::connect(&layout, "bench").await.unwrap();
         for i in 0..10_000 {
             let call = Call::AddBlock {
+                repository: None,
                 title: format!("block {i}"),
                 description: "a task on a big board".into(),
                 parent_id: None,

@@ -144,6 +144,7 @@ async fn idle() {
     for i in 0..50 {
         let _: Block = client
             .call_as(Call::AddBlock {
+                repository: None,
                 title: format!("idle task {i}"),
                 description: String::new(),
                 parent_id: None,

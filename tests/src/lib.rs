@@ -106,6 +106,7 @@ impl Home {
         description: &str,
     ) -> Block {
         let new = NewBlock {
+            repository: None,
             level,
             parent_id: parent.map(str::to_owned),
             title: title.into(),
@@ -422,6 +423,7 @@ pub async fn start_task_over_api(
 ) -> Run {
     let block: Block = client
         .call_as(Call::AddBlock {
+            repository: None,
             title: title.into(),
             description: description.into(),
             parent_id: None,

@@ -348,6 +348,7 @@ async fn a_client_with_the_read_only_token_can_read_but_every_change_is_refused(
             },
         ),
         Call::AddBlock {
+            repository: None,
             title: "x".into(),
             description: String::new(),
             parent_id: None,

@@ -125,6 +125,7 @@ async fn a_dying_engine_fails_the_step_clearly_and_leaves_no_container() {
     let block = home
         .daemon
         .add_block(NewBlock {
+            repository: None,
             level: BlockLevel::Task,
             parent_id: None,
             title: "t".into(),

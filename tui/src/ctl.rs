@@ -4,9 +4,10 @@ use crate::client::{Client, ClientError};
 use cattery_protocol::wire::{Call, ErrorCode, Reply, ServerFrame, WireError};
 use cattery_protocol::workspace::{ImportBlock, Imported, WorkspaceBlock};
 use cattery_protocol::{
-    AuditEntry, Block, BlockLevel, GateAction, IterationCapChoice, PendingGate, Run,
+    AuditEntry, Block, BlockLevel, GateAction, IterationCapChoice, MergeMode, PendingGate,
+    RepositorySpec, Run,
 };
-use clap::{Subcommand, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -92,10 +93,72 @@ pub enum BlockCommand {
         parent: Option<String>,
         #[arg(long, value_enum, default_value = "task")]
         level: Level,
+        #[command(flatten)]
+        repo: RepoArgs,
+    },
+    /// Point a frame at a git repository (--repo), or at none (--no-repo).
+    Set {
+        block: String,
+        #[command(flatten)]
+        repo: RepoArgs,
+        #[arg(long, conflicts_with = "repo")]
+        no_repo: bool,
     },
     /// Blocks from a TOML file: [[blocks]] with title, description, level,
     /// key, parent (a key or an id) and pipeline (started after import).
     Import { file: PathBuf },
+}
+
+/// A frame's repository, as `block add` and `block set` take it.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RepoArgs {
+    /// A frame's git repository: the path of a local clone.
+    #[arg(long, value_name = "PATH")]
+    repo: Option<PathBuf>,
+    /// The branch runs start from (default: the clone's current branch).
+    #[arg(long, requires = "repo")]
+    base: Option<String>,
+    /// The remote pull requests go to.
+    #[arg(long, requires = "repo")]
+    remote: Option<String>,
+    /// How a finished run's branch is finalised.
+    #[arg(long, value_enum, requires = "repo")]
+    merge: Option<Merge>,
+}
+
+impl RepoArgs {
+    /// The repository named, with its path made absolute here: the daemon
+    /// runs in another directory.
+    fn spec(self) -> Result<Option<RepositorySpec>, CtlError> {
+        let Some(path) = self.repo else {
+            return Ok(None);
+        };
+        let path = std::path::absolute(&path)
+            .map_err(|e| CtlError::Input(format!("cannot resolve {}: {e}", path.display())))?;
+        Ok(Some(RepositorySpec {
+            path: path.display().to_string(),
+            base: self.base,
+            remote: self.remote,
+            merge: self.merge.map(MergeMode::from),
+        }))
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum Merge {
+    Branch,
+    Local,
+    Pr,
+}
+
+impl From<Merge> for MergeMode {
+    fn from(merge: Merge) -> Self {
+        match merge {
+            Merge::Branch => MergeMode::Branch,
+            Merge::Local => MergeMode::Local,
+            Merge::Pr => MergeMode::Pr,
+        }
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -173,13 +236,35 @@ async fn to_call(client: &mut Client, command: CtlCommand) -> Result<Call, CtlEr
                     description,
                     parent,
                     level,
+                    repo,
                 },
         } => Call::AddBlock {
             title,
             description,
             parent_id: parent,
             level: level.into(),
+            repository: repo.spec()?,
         },
+        CtlCommand::Block {
+            action:
+                BlockCommand::Set {
+                    block,
+                    repo,
+                    no_repo,
+                },
+        } => {
+            let repository = repo.spec()?;
+            if repository.is_none() && !no_repo {
+                return Err(CtlError::Input(
+                    "say what to set: --repo PATH (with --base, --remote, --merge), or --no-repo"
+                        .to_owned(),
+                ));
+            }
+            Call::SetRepository {
+                block_id: block,
+                repository,
+            }
+        }
         CtlCommand::Start { block, pipeline } => Call::Start {
             block_id: block,
             pipeline_id: pipeline,
@@ -255,7 +340,11 @@ async fn decide(client: &mut Client, gate: String, action: GateAction) -> Result
 async fn import(client: &mut Client, file: &std::path::Path) -> Result<Imported, CtlError> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| CtlError::Input(format!("cannot read {}: {e}", file.display())))?;
-    import_text(client, &file.display().to_string(), &text).await
+    let dir = std::path::absolute(file)
+        .ok()
+        .and_then(|f| f.parent().map(std::path::Path::to_owned))
+        .unwrap_or_default();
+    import_text(client, &file.display().to_string(), &text, &dir).await
 }
 
 /// The demo workspace, built into the client.
@@ -267,7 +356,8 @@ pub async fn demo(client: &mut Client) -> Result<usize, CtlError> {
     if !board.is_empty() {
         return Ok(0);
     }
-    let imported = import_text(client, "the demo workspace", DEMO).await?;
+    let here = std::env::current_dir().unwrap_or_default();
+    let imported = import_text(client, "the demo workspace", DEMO, &here).await?;
     Ok(imported.created.len())
 }
 
@@ -279,8 +369,14 @@ struct LinedFile {
 }
 
 /// Sends a workspace file as one import: the daemon checks every block
-/// before it writes any, and skips blocks already imported.
-async fn import_text(client: &mut Client, label: &str, text: &str) -> Result<Imported, CtlError> {
+/// before it writes any, and skips blocks already imported. A relative
+/// `repo` is taken from `dir`, the file's folder.
+async fn import_text(
+    client: &mut Client,
+    label: &str,
+    text: &str,
+    dir: &std::path::Path,
+) -> Result<Imported, CtlError> {
     let parsed: LinedFile =
         toml::from_str(text).map_err(|e| CtlError::Input(format!("{label}: {e}")))?;
     let blocks = parsed
@@ -288,9 +384,11 @@ async fn import_text(client: &mut Client, label: &str, text: &str) -> Result<Imp
         .into_iter()
         .map(|spanned| {
             let before = &text[..spanned.span().start.min(text.len())];
+            let mut block = spanned.into_inner();
+            block.repo = block.repo.map(|repo| dir.join(repo).display().to_string());
             ImportBlock {
                 line: before.matches('\n').count() as u32 + 1,
-                block: spanned.into_inner(),
+                block,
             }
         })
         .collect();

@@ -23,6 +23,7 @@ pub fn block(id: &str, level: BlockLevel, parent: Option<&str>, title: &str) -> 
         status: BlockStatus::Planned,
         progress: 0.0,
         run_id: None,
+        repository: None,
         created_at: NOW - 90 * MIN,
         updated_at: NOW - 30 * MIN,
     }
@@ -294,13 +295,20 @@ pub fn busy() -> (Vec<Block>, Vec<Run>) {
         failed_run(),
         done_run(),
     ];
+    let mut payments = block(
+        "frame-payments",
+        BlockLevel::Frame,
+        None,
+        "Payments service",
+    );
+    payments.repository = Some(cattery_protocol::Repository {
+        path: "/home/me/src/payments".into(),
+        base: "main".into(),
+        remote: None,
+        merge: cattery_protocol::MergeMode::Branch,
+    });
     let mut board = vec![
-        block(
-            "frame-payments",
-            BlockLevel::Frame,
-            None,
-            "Payments service",
-        ),
+        payments,
         block(
             "module-api",
             BlockLevel::Module,

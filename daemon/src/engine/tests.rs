@@ -52,6 +52,7 @@ pub(crate) fn block() -> Block {
         status: BlockStatus::Planned,
         progress: 0.0,
         run_id: None,
+        repository: None,
         created_at: 0,
         updated_at: 0,
     }

@@ -63,15 +63,25 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Reply, W
             description,
             parent_id,
             level,
+            repository,
         } => {
             let new = NewBlock {
                 level,
                 parent_id,
                 title,
                 description,
+                repository,
             };
             Reply::Block(Box::new(daemon.add_block(new).map_err(service)?))
         }
+        Call::SetRepository {
+            block_id,
+            repository,
+        } => Reply::Block(Box::new(
+            daemon
+                .set_repository(&block_id, repository)
+                .map_err(service)?,
+        )),
         Call::Start {
             block_id,
             pipeline_id,

@@ -86,12 +86,24 @@ impl Daemon {
             if ids_by_key.contains_key(&key) {
                 return Err(at(format!("key `{key}` is used twice in this file")));
             }
-            let block_row = self.planned_block(NewBlock {
-                level: block.level,
-                parent_id,
-                title: block.title,
-                description: block.description,
-            });
+            let repository = block.repository();
+            if repository.is_none()
+                && (block.base.is_some() || block.remote.is_some() || block.merge.is_some())
+            {
+                return Err(at(
+                    "`base`, `remote` and `merge` belong with `repo`: name the clone too"
+                        .to_owned(),
+                ));
+            }
+            let block_row = self
+                .planned_block(NewBlock {
+                    level: block.level,
+                    parent_id,
+                    title: block.title,
+                    description: block.description,
+                    repository,
+                })
+                .map_err(|e| at(e.to_string()))?;
             ids_by_key.insert(key.clone(), block_row.id.clone());
             planned.push(Planned {
                 key,

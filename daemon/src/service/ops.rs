@@ -4,7 +4,10 @@ use super::drive;
 use super::{Daemon, Planned, Result, ServiceError, retry_lost_cas};
 use crate::engine::{self, EngineError};
 use crate::store::NewAudit;
-use cattery_protocol::{AuditEntry, Block, BlockLevel, BlockStatus, GateDecision, Run, RunStatus};
+use cattery_protocol::{
+    AuditEntry, Block, BlockLevel, BlockStatus, GateDecision, Repository, RepositorySpec, Run,
+    RunStatus,
+};
 use std::sync::Arc;
 
 /// What a new block needs from its creator.
@@ -14,6 +17,8 @@ pub struct NewBlock {
     pub parent_id: Option<String>,
     pub title: String,
     pub description: String,
+    /// Only on a frame; checked against the clone before anything is stored.
+    pub repository: Option<RepositorySpec>,
 }
 
 impl Daemon {
@@ -23,7 +28,7 @@ impl Daemon {
                 "a block needs a non-empty title".to_owned(),
             ));
         }
-        let block = self.planned_block(new);
+        let block = self.planned_block(new)?;
         self.store.insert_block(&block)?;
         self.events.publish(cattery_protocol::event::Event::Block {
             block: block.clone(),
@@ -31,10 +36,31 @@ impl Daemon {
         Ok(block)
     }
 
-    /// A new planned block with a fresh id, not yet stored.
-    pub(super) fn planned_block(&self, new: NewBlock) -> Block {
+    /// Points a frame at a repository (checked first), or at none.
+    pub fn set_repository(&self, block_id: &str, spec: Option<RepositorySpec>) -> Result<Block> {
+        let block = self.block(block_id)?;
+        let repository = match spec {
+            Some(spec) => Some(checked_repository(block.level, &spec)?),
+            None => None,
+        };
+        let block = self
+            .store
+            .set_repository(&block.id, repository.as_ref(), self.clock.now())?;
+        self.events.publish(cattery_protocol::event::Event::Block {
+            block: block.clone(),
+        });
+        Ok(block)
+    }
+
+    /// A new planned block with a fresh id, not yet stored; its repository
+    /// is checked against the clone.
+    pub(super) fn planned_block(&self, new: NewBlock) -> Result<Block> {
+        let repository = match &new.repository {
+            Some(spec) => Some(checked_repository(new.level, spec)?),
+            None => None,
+        };
         let now = self.clock.now();
-        Block {
+        Ok(Block {
             id: self.ids.mint("b"),
             level: new.level,
             parent_id: new.parent_id,
@@ -44,9 +70,10 @@ impl Daemon {
             progress: 0.0,
             run_id: None,
             pull_request: None,
+            repository,
             created_at: now,
             updated_at: now,
-        }
+        })
     }
 
     /// Accepted decisions, oldest first; a run that does not exist is
@@ -264,4 +291,15 @@ fn stale_on_conflict(e: ServiceError) -> ServiceError {
         }),
         other => other,
     }
+}
+
+/// A repository a user named for a block: only a frame carries one, and it
+/// must be a usable clone (`git::check` says what is wrong otherwise).
+fn checked_repository(level: BlockLevel, spec: &RepositorySpec) -> Result<Repository> {
+    if level != BlockLevel::Frame {
+        return Err(ServiceError::Invalid(format!(
+            "only a frame names a repository; this {level} works in its frame's, so set it on the frame"
+        )));
+    }
+    crate::git::check(spec).map_err(|e| ServiceError::Invalid(e.to_string()))
 }

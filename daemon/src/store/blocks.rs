@@ -3,7 +3,7 @@ use cattery_protocol::Block;
 use cattery_protocol::agent::PullRequest;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-const COLUMNS: &str = "id, level, parent_id, title, description, status, progress, run_id, created_at, updated_at, pull_request";
+const COLUMNS: &str = "id, level, parent_id, title, description, status, progress, run_id, created_at, updated_at, pull_request, repository";
 
 impl Store {
     pub fn insert_block(&self, block: &Block) -> Result<()> {
@@ -42,6 +42,31 @@ impl Store {
             keys.insert(key, id);
         }
         Ok(keys)
+    }
+
+    /// Points a block at a repository (or none); returns the block as stored.
+    pub fn set_repository(
+        &self,
+        id: &str,
+        repository: Option<&cattery_protocol::Repository>,
+        at: cattery_protocol::Millis,
+    ) -> Result<Block> {
+        self.writing(|conn| {
+            let sql = format!(
+                "UPDATE blocks SET repository = ?2, updated_at = ?3 WHERE id = ?1 RETURNING {COLUMNS}"
+            );
+            let row = conn
+                .prepare_cached(&sql)
+                .and_then(|mut stmt| {
+                    stmt.query_row(params![id, repository_json(repository), at], from_row)
+                        .optional()
+                })
+                .map_err(StoreError::sql("set a block's repository"))?;
+            row.ok_or_else(|| StoreError::NotFound {
+                what: "block",
+                id: id.to_owned(),
+            })?
+        })
     }
 
     /// Inserts an import's blocks, each under its key, in one transaction:
@@ -95,7 +120,7 @@ fn insert_checked(conn: &mut Connection, block: &Block) -> Result<()> {
 /// Inserts one block (under an import key, if any); 0 when its id exists.
 fn insert(conn: &Connection, block: &Block, key: Option<&str>) -> Result<usize> {
     conn.prepare_cached(&format!(
-        "INSERT OR IGNORE INTO blocks ({COLUMNS}, import_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        "INSERT OR IGNORE INTO blocks ({COLUMNS}, import_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
     ))
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -110,6 +135,7 @@ fn insert(conn: &Connection, block: &Block, key: Option<&str>) -> Result<usize> 
             block.created_at,
             block.updated_at,
             pr_url(block.pull_request.as_ref()),
+            repository_json(block.repository.as_ref()),
             key,
         ])
     })
@@ -174,6 +200,7 @@ fn from_row(row: &Row) -> rusqlite::Result<Result<Block>> {
         progress: 0.0,
         run_id: None,
         pull_request: None,
+        repository: None,
         created_at: 0,
         updated_at: 0,
     };
@@ -193,7 +220,24 @@ fn from_row(row: &Row) -> rusqlite::Result<Result<Block>> {
     block.pull_request = row
         .get::<_, Option<String>>(10)?
         .map(|url| PullRequest { url });
+    let repository = row.get::<_, Option<String>>(11)?;
+    match repository
+        .map(|json| serde_json::from_str(&json))
+        .transpose()
+    {
+        Ok(repository) => block.repository = repository,
+        Err(source) => {
+            return Ok(Err(StoreError::Decode {
+                what: "block repository",
+                source,
+            }));
+        }
+    }
     Ok(Ok(block))
+}
+
+fn repository_json(repository: Option<&cattery_protocol::Repository>) -> Option<String> {
+    repository.and_then(|r| serde_json::to_string(r).ok())
 }
 
 fn pr_url(pr: Option<&PullRequest>) -> Option<&str> {

@@ -132,6 +132,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         pad BLOB
     );
     "#,
+    // 9: a frame's git repository (JSON: path, base, remote, merge).
+    r#"
+    ALTER TABLE blocks ADD COLUMN repository TEXT;
+    "#,
 ];
 
 pub fn supported_version() -> i64 {

@@ -216,7 +216,8 @@ fn steps_stored_before_roles_get_the_role_their_kind_implied() {
              UPDATE run_steps SET doc = json_set(doc, '$.agent_kind', 'ci-lint') WHERE idx = 1;
              DROP INDEX blocks_import_key;
              ALTER TABLE blocks DROP COLUMN import_key;
-             DROP TABLE disk_probe;",
+             DROP TABLE disk_probe;
+             ALTER TABLE blocks DROP COLUMN repository;",
         )
         .unwrap();
         conn.pragma_update(None, "user_version", 5).unwrap();

@@ -26,6 +26,7 @@ fn call_name(call: &Call) -> &'static str {
         Call::Spend => "spend",
         Call::Audit { .. } => "audit",
         Call::AddBlock { .. } => "add_block",
+        Call::SetRepository { .. } => "set_repository",
         Call::Start { .. } => "start",
         Call::Import { .. } => "import",
         Call::Decide { .. } => "decide",
@@ -144,6 +145,26 @@ fn every_call() -> Vec<Call> {
             description: "add refunds".into(),
             parent_id: Some("b_0".into()),
             level: BlockLevel::Module,
+            repository: None,
+        },
+        Call::AddBlock {
+            title: "Payments".into(),
+            description: String::new(),
+            parent_id: None,
+            level: BlockLevel::Frame,
+            repository: Some(RepositorySpec {
+                path: "/src/payments".into(),
+                base: Some("main".into()),
+                remote: Some("origin".into()),
+                merge: Some(MergeMode::Local),
+            }),
+        },
+        Call::SetRepository {
+            block_id: "b_0".into(),
+            repository: Some(RepositorySpec {
+                path: "/src/payments".into(),
+                ..RepositorySpec::default()
+            }),
         },
         Call::Start {
             block_id: "b_1".into(),
@@ -160,6 +181,10 @@ fn every_call() -> Vec<Call> {
                     title: "Public API".into(),
                     description: String::new(),
                     pipeline: Some("quick".into()),
+                    repo: Some("/src/payments".into()),
+                    base: Some("main".into()),
+                    remote: None,
+                    merge: Some(MergeMode::Pr),
                 },
             }],
         },
@@ -374,7 +399,7 @@ where
 #[test]
 fn every_call_round_trips_under_its_method_name() {
     let seen = check(&every_call(), "method", call_name);
-    assert_eq!(seen.len(), 20, "an example per Call variant: {seen:?}");
+    assert_eq!(seen.len(), 21, "an example per Call variant: {seen:?}");
 }
 
 #[test]

@@ -113,7 +113,19 @@ fn board_row(block: &Block, depth: u16, run: Option<&Run>, wide: bool, now: i64)
                 (block.progress * 100.0).round()
             )
         }
-        _ => String::new(),
+        // A frame's progress cell names its repository: the clone's
+        // folder and the base branch its runs start from.
+        _ => block.repository.as_ref().map_or_else(String::new, |repo| {
+            let folder = std::path::Path::new(&repo.path)
+                .file_name()
+                .map_or(repo.path.clone(), |name| {
+                    name.to_string_lossy().into_owned()
+                });
+            match wide {
+                true => format!("⎇ {folder}@{}", repo.base),
+                false => cut(&format!("⎇ {}", repo.base), 11),
+            }
+        }),
     };
     Row::new(vec![
         Cell::from(title),

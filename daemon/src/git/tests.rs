@@ -1,0 +1,106 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use std::process::Command;
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A clone on branch `trunk` with one commit.
+fn clone_on_trunk() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q", "-b", "trunk"]);
+    std::fs::write(dir.path().join("README"), "hi\n").unwrap();
+    git(dir.path(), &["add", "README"]);
+    git(dir.path(), &["commit", "-q", "-m", "first"]);
+    dir
+}
+
+fn spec(path: &Path) -> RepositorySpec {
+    RepositorySpec {
+        path: path.display().to_string(),
+        ..RepositorySpec::default()
+    }
+}
+
+#[test]
+fn a_clone_is_accepted_with_its_current_branch_as_the_base() {
+    let dir = clone_on_trunk();
+    let repo = check(&spec(dir.path())).unwrap();
+    assert_eq!(repo.base, "trunk");
+    assert_eq!(
+        repo.path,
+        std::fs::canonicalize(dir.path())
+            .unwrap()
+            .display()
+            .to_string()
+    );
+    assert_eq!(repo.merge, cattery_protocol::MergeMode::Branch);
+}
+
+#[test]
+fn a_named_base_must_exist_and_the_refusal_lists_the_branches() {
+    let dir = clone_on_trunk();
+    let mut named = spec(dir.path());
+    named.base = Some("develop".into());
+    let err = check(&named).unwrap_err().to_string();
+    assert!(
+        err.contains("no branch develop") && err.contains("trunk"),
+        "{err}"
+    );
+    git(dir.path(), &["branch", "develop"]);
+    assert_eq!(check(&named).unwrap().base, "develop");
+}
+
+#[test]
+fn a_folder_a_subfolder_a_bare_repository_and_an_empty_one_are_refused_with_the_fix() {
+    let plain = tempfile::tempdir().unwrap();
+    let err = check(&spec(plain.path())).unwrap_err();
+    assert!(matches!(err, RepoError::NotARepository { .. }), "{err}");
+
+    let dir = clone_on_trunk();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    let err = check(&spec(&dir.path().join("src"))).unwrap_err();
+    assert!(
+        matches!(err, RepoError::NotARepository { .. }),
+        "a subfolder is not the clone: {err}"
+    );
+
+    let bare = tempfile::tempdir().unwrap();
+    git(bare.path(), &["init", "-q", "--bare"]);
+    let err = check(&spec(bare.path())).unwrap_err().to_string();
+    assert!(err.contains("bare") && err.contains("git clone"), "{err}");
+
+    let empty = tempfile::tempdir().unwrap();
+    git(empty.path(), &["init", "-q"]);
+    let err = check(&spec(empty.path())).unwrap_err().to_string();
+    assert!(err.contains("no commits"), "{err}");
+
+    let err = check(&spec(Path::new("/no/such/clone")))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn a_detached_head_needs_a_named_base() {
+    let dir = clone_on_trunk();
+    git(dir.path(), &["checkout", "-q", "--detach"]);
+    let err = check(&spec(dir.path())).unwrap_err().to_string();
+    assert!(err.contains("detached") && err.contains("--base"), "{err}");
+}

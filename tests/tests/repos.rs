@@ -1,0 +1,217 @@
+//! Frames name their git repository: checked against the real clone when
+//! set, refused with the fix when unusable, and never written to.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use cattery_protocol::{Block, BlockLevel, MergeMode};
+use cattery_tests::CtlHome;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "u")
+        .env("GIT_AUTHOR_EMAIL", "u@example.com")
+        .env("GIT_COMMITTER_NAME", "u")
+        .env("GIT_COMMITTER_EMAIL", "u@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A user's clone on `trunk` with a commit, a staged change and an
+/// uncommitted edit: everything a careless tool could disturb.
+fn users_clone() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q", "-b", "trunk"]);
+    std::fs::write(dir.path().join("app.py"), "print('hi')\n").unwrap();
+    git(dir.path(), &["add", "app.py"]);
+    git(dir.path(), &["commit", "-q", "-m", "first"]);
+    std::fs::write(dir.path().join("staged.py"), "x = 1\n").unwrap();
+    git(dir.path(), &["add", "staged.py"]);
+    std::fs::write(dir.path().join("app.py"), "print('edited')\n").unwrap();
+    dir
+}
+
+/// Every file under `dir`, `.git` included, by path: its bytes.
+fn checksum(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(next) = stack.pop() {
+        for entry in std::fs::read_dir(&next).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let name = path.strip_prefix(dir).unwrap().display().to_string();
+                files.insert(name, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+fn repo_arg(dir: &Path) -> String {
+    dir.display().to_string()
+}
+
+#[test]
+fn a_frame_names_its_clone_and_runs_start_from_its_current_branch_unless_told() {
+    let home = CtlHome::with_config(&[]);
+    let clone = users_clone();
+    let before = checksum(clone.path());
+    let frame: Block = serde_json::from_value(home.ctl(&[
+        "block",
+        "add",
+        "--level",
+        "frame",
+        "--title",
+        "Payments",
+        "--repo",
+        &repo_arg(clone.path()),
+    ]))
+    .unwrap();
+    let repository = frame.repository.clone().unwrap();
+    assert_eq!(repository.base, "trunk", "the clone's current branch");
+    assert_eq!(
+        repository.path,
+        std::fs::canonicalize(clone.path())
+            .unwrap()
+            .display()
+            .to_string()
+    );
+    assert_eq!(repository.merge, MergeMode::Branch);
+    assert_eq!(home.block(&frame.id).repository, frame.repository, "stored");
+
+    git(clone.path(), &["branch", "release"]);
+    let set: Block = serde_json::from_value(home.ctl(&[
+        "block",
+        "set",
+        &frame.id,
+        "--repo",
+        &repo_arg(clone.path()),
+        "--base",
+        "release",
+        "--merge",
+        "local",
+    ]))
+    .unwrap();
+    let repository = set.repository.unwrap();
+    assert_eq!(
+        (repository.base.as_str(), repository.merge),
+        ("release", MergeMode::Local)
+    );
+    let cleared: Block =
+        serde_json::from_value(home.ctl(&["block", "set", &frame.id, "--no-repo"])).unwrap();
+    assert_eq!(cleared.repository, None);
+    git(clone.path(), &["branch", "-D", "release"]);
+    assert_eq!(
+        checksum(clone.path()),
+        before,
+        "the user's clone was only read"
+    );
+}
+
+#[test]
+fn unusable_repositories_are_refused_with_the_path_what_is_wrong_and_the_fix() {
+    let home = CtlHome::with_config(&[]);
+    let refused = |args: &[&str]| {
+        let mut all = vec!["ctl", "block", "add", "--level", "frame", "--title", "F"];
+        all.extend_from_slice(args);
+        let (code, _, err) = home.cli(&all);
+        assert_ne!(code, 0, "{args:?} was accepted");
+        err
+    };
+    let plain = tempfile::tempdir().unwrap();
+    let err = refused(&["--repo", &repo_arg(plain.path())]);
+    assert!(
+        err.contains("is not a git repository") && err.contains("git init"),
+        "{err}"
+    );
+
+    let bare = tempfile::tempdir().unwrap();
+    git(bare.path(), &["init", "-q", "--bare"]);
+    let err = refused(&["--repo", &repo_arg(bare.path())]);
+    assert!(
+        err.contains("bare repository") && err.contains("git clone"),
+        "{err}"
+    );
+
+    let clone = users_clone();
+    let err = refused(&["--repo", &repo_arg(clone.path()), "--base", "develop"]);
+    assert!(
+        err.contains("no branch develop") && err.contains("trunk"),
+        "{err}"
+    );
+
+    let err = refused(&["--repo", "/no/such/clone"]);
+    assert!(
+        err.contains("/no/such/clone") && err.contains("does not exist"),
+        "{err}"
+    );
+
+    let (code, _, err) = home.cli(&[
+        "ctl",
+        "block",
+        "add",
+        "--title",
+        "a task",
+        "--repo",
+        &repo_arg(clone.path()),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("only a frame names a repository"), "{err}");
+    let board: Vec<Block> = serde_json::from_value(home.ctl(&["board"])).unwrap();
+    assert!(board.is_empty(), "nothing refused was stored: {board:?}");
+}
+
+#[test]
+fn a_workspace_file_names_a_frames_repository_relative_to_the_file() {
+    let home = CtlHome::with_config(&[]);
+    let root = tempfile::tempdir().unwrap();
+    let clone = root.path().join("payments");
+    std::fs::create_dir(&clone).unwrap();
+    git(&clone, &["init", "-q", "-b", "main"]);
+    std::fs::write(clone.join("README"), "r\n").unwrap();
+    git(&clone, &["add", "README"]);
+    git(&clone, &["commit", "-q", "-m", "first"]);
+    let file = root.path().join("workspace.toml");
+    std::fs::write(
+        &file,
+        "[[blocks]]\nkey = \"pay\"\nlevel = \"frame\"\ntitle = \"Payments\"\nrepo = \"payments\"\nmerge = \"pr\"\nremote = \"origin\"\n\n[[blocks]]\nparent = \"pay\"\ntitle = \"Refunds\"\n",
+    )
+    .unwrap();
+    home.ctl(&["block", "import", file.to_str().unwrap()]);
+    let board: Vec<Block> = serde_json::from_value(home.ctl(&["board"])).unwrap();
+    let frame = board.iter().find(|b| b.level == BlockLevel::Frame).unwrap();
+    let repository = frame.repository.clone().unwrap();
+    assert_eq!(
+        repository.path,
+        std::fs::canonicalize(&clone).unwrap().display().to_string()
+    );
+    assert_eq!(repository.base, "main");
+    assert_eq!(repository.merge, MergeMode::Pr);
+    assert_eq!(repository.remote.as_deref(), Some("origin"));
+    let task = board.iter().find(|b| b.level == BlockLevel::Task).unwrap();
+    assert_eq!(task.repository, None, "a task works in its frame's");
+
+    let bad = root.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[blocks]]\nlevel = \"frame\"\ntitle = \"X\"\nbase = \"main\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = home.cli(&["ctl", "block", "import", bad.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("bad.toml:1") && err.contains("belong with `repo`"),
+        "{err}"
+    );
+}
