@@ -57,6 +57,7 @@ async fn executor_step(
 ) -> (Duration, Duration) {
     let job_id = format!("bench-{}-{round}", std::process::id());
     let job = JobSpec {
+        workspace: None,
         job_id: job_id.clone(),
         agent: AgentDef {
             kind: "bench".to_owned(),

@@ -58,6 +58,20 @@ pub struct Repository {
     pub merge: MergeMode,
 }
 
+/// Where a run's agents work: a branch of their own, made from the base
+/// tip when the run started, checked out in a worktree under the daemon's
+/// data dir. Recorded with the run before its first agent starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Worktree {
+    /// The frame's clone.
+    pub repository: String,
+    pub branch: String,
+    pub base: String,
+    /// The base tip the branch was made from.
+    pub base_commit: String,
+    pub path: String,
+}
+
 /// A repository as a user names it; the daemon checks it and fills in the
 /// base (the clone's current branch) when it is left out.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -496,6 +510,9 @@ pub struct Run {
     /// The pull request an agent of this run reported opening.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<PullRequest>,
+    /// The run's own branch and worktree, when its frame has a repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<Worktree>,
     pub initiated_by: String,
     pub created_at: Millis,
     pub updated_at: Millis,

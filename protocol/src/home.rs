@@ -44,6 +44,11 @@ impl Layout {
         self.data.join("jobs")
     }
 
+    /// Where runs' worktrees live, one folder per run.
+    pub fn worktrees(&self) -> PathBuf {
+        self.data.join("worktrees")
+    }
+
     pub fn logs(&self) -> PathBuf {
         self.data.join("logs")
     }

@@ -121,6 +121,7 @@ fn run() -> Run {
             resolved_at: 4,
         }],
         previous_run_id: Some("r_0".into()),
+        worktree: None,
         initiated_by: "me".into(),
         created_at: 1,
         updated_at: 2,

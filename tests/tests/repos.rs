@@ -215,3 +215,136 @@ fn a_workspace_file_names_a_frames_repository_relative_to_the_file() {
         "{err}"
     );
 }
+
+/// What the user sees of their checkout: the working tree (uncommitted
+/// edits included), the index, HEAD and the stash.
+fn checkout_state(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut state: BTreeMap<String, Vec<u8>> = checksum(dir)
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with(".git/") && name != ".git")
+        .collect();
+    for name in [".git/HEAD", ".git/index", ".git/refs/stash"] {
+        state.insert(
+            name.to_owned(),
+            std::fs::read(dir.join(name)).unwrap_or_default(),
+        );
+    }
+    state
+}
+
+fn rev_parse(dir: &Path, rev: &str) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", rev])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_run_of_a_task_under_a_frame_with_a_repository_works_in_its_own_branch_and_worktree() {
+    let agent = r#"[agents.coder]
+command = ["sh", "-c", "printf '{\"type\":\"result\",\"output\":\"%s %s\"}\n' \"$(pwd)\" \"$(cat app.py)\""]
+"#;
+    let home = CtlHome::with_config(&[
+        ("agents.toml", agent),
+        (
+            "pipelines/one.toml",
+            "name = \"One\"\n[[steps]]\nagent = \"coder\"\n",
+        ),
+    ]);
+    let clone = users_clone();
+    let before = checkout_state(clone.path());
+    let frame = home.ctl(&[
+        "block",
+        "add",
+        "--level",
+        "frame",
+        "--title",
+        "Payments",
+        "--repo",
+        &repo_arg(clone.path()),
+    ]);
+    let task = home.ctl(&[
+        "block",
+        "add",
+        "--title",
+        "Add refunds",
+        "--parent",
+        frame["id"].as_str().unwrap(),
+    ]);
+    let run: cattery_protocol::Run =
+        serde_json::from_value(home.ctl(&["start", task["id"].as_str().unwrap(), "one"])).unwrap();
+    let worktree = run
+        .worktree
+        .clone()
+        .expect("recorded with the run at its start");
+    assert!(
+        worktree.branch.starts_with("cattery/add-refunds-"),
+        "{worktree:?}"
+    );
+    assert_eq!(worktree.base, "trunk");
+    assert_eq!(worktree.base_commit, rev_parse(clone.path(), "trunk"));
+    assert!(
+        Path::new(&worktree.path).starts_with(home.path().join("data/worktrees")),
+        "{worktree:?}"
+    );
+    let done = home.wait_run(&run.id, "finished", |r| !r.status.is_live());
+    assert_eq!(
+        done.status,
+        cattery_protocol::RunStatus::Done,
+        "{:?}",
+        done.failure
+    );
+    assert_eq!(
+        done.steps[0].output.as_deref(),
+        Some(format!("{} print('hi')", worktree.path).as_str()),
+        "the agent ran in the worktree, which holds the base commit, not the user's edits"
+    );
+    assert_eq!(
+        rev_parse(clone.path(), &worktree.branch),
+        worktree.base_commit
+    );
+    assert_eq!(
+        checkout_state(clone.path()),
+        before,
+        "the user's checkout was not touched"
+    );
+}
+
+#[test]
+fn a_start_whose_base_branch_is_gone_is_refused_naming_the_branch_and_the_fix() {
+    let home = CtlHome::with_config(&[]);
+    let clone = users_clone();
+    git(clone.path(), &["branch", "release"]);
+    let frame = home.ctl(&[
+        "block",
+        "add",
+        "--level",
+        "frame",
+        "--title",
+        "P",
+        "--repo",
+        &repo_arg(clone.path()),
+        "--base",
+        "release",
+    ]);
+    let task = home.ctl(&[
+        "block",
+        "add",
+        "--title",
+        "t",
+        "--parent",
+        frame["id"].as_str().unwrap(),
+    ]);
+    git(clone.path(), &["branch", "-D", "release"]);
+    let (code, _, err) = home.cli(&["ctl", "start", task["id"].as_str().unwrap(), "quick"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("no branch release") && err.contains("ctl block set"),
+        "{err}"
+    );
+    let runs: Vec<cattery_protocol::Run> = serde_json::from_value(home.ctl(&["runs"])).unwrap();
+    assert!(runs.is_empty(), "nothing was started: {runs:?}");
+}

@@ -108,6 +108,7 @@ pub fn run(
         output_history: Vec::new(),
         resolved_gates: Vec::new(),
         previous_run_id: None,
+        worktree: None,
         initiated_by: "ana".to_owned(),
         created_at: NOW - 20 * MIN,
         updated_at: NOW - 5 * MIN,

@@ -35,6 +35,8 @@ pub struct JobSpec {
     pub ran_secs: u64,
     /// A folder the executor may use for this job's files.
     pub workdir: PathBuf,
+    /// The run's worktree, where the agent works, when it has one.
+    pub workspace: Option<PathBuf>,
 }
 
 /// Live output from a running job.
@@ -160,6 +162,7 @@ mod tests {
             "prior_outputs": [], "rework": null, "chosen_option": null
         });
         JobSpec {
+            workspace: None,
             job_id: "j".into(),
             agent: catalog.agents["coder"].clone(),
             context: serde_json::from_value(json).unwrap(),

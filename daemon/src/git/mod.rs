@@ -2,7 +2,7 @@
 //! user's clone and never writes to its working tree, index, stash or
 //! checked-out branch.
 
-use cattery_protocol::{Repository, RepositorySpec};
+use cattery_protocol::{Repository, RepositorySpec, Worktree};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -31,6 +31,152 @@ pub enum RepoError {
     },
     #[error("cannot read the git repository at {path}: {message}")]
     Unreadable { path: String, message: String },
+    #[error("git could not {action} in {path}: {message}")]
+    Git {
+        path: String,
+        action: &'static str,
+        message: String,
+    },
+}
+
+impl RepoError {
+    fn git<'a>(path: &'a str, action: &'static str) -> impl Fn(git2::Error) -> Self + 'a {
+        move |e| Self::Git {
+            path: path.to_owned(),
+            action,
+            message: e.message().to_owned(),
+        }
+    }
+}
+
+/// The branch a run of a task works on: `cattery/<task slug>-<short run id>`.
+pub fn branch_name(title: &str, run_id: &str) -> String {
+    let mut slug = String::new();
+    for c in title.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+        if slug.len() >= 32 {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    let slug = if slug.is_empty() { "task" } else { slug };
+    let short: String = run_id
+        .chars()
+        .rev()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("cattery/{slug}-{short}")
+}
+
+/// Plans a run's worktree: its branch, the base tip it starts from, and its
+/// folder under `worktrees`. Reads the clone only; `ensure` makes it.
+pub fn plan(
+    repository: &Repository,
+    title: &str,
+    run_id: &str,
+    worktrees: &Path,
+) -> Result<Worktree, RepoError> {
+    let path = &repository.path;
+    let repo = open_exactly(Path::new(path), path)?;
+    let tip = repo
+        .find_branch(&repository.base, git2::BranchType::Local)
+        .and_then(|branch| branch.get().peel_to_commit())
+        .map_err(|_| {
+            existing_branch(&repo, &repository.base, path)
+                .err()
+                .unwrap_or_else(|| RepoError::NoCommits { path: path.clone() })
+        })?;
+    Ok(Worktree {
+        repository: path.clone(),
+        branch: branch_name(title, run_id),
+        base: repository.base.clone(),
+        base_commit: tip.id().to_string(),
+        path: worktrees.join(run_id).display().to_string(),
+    })
+}
+
+/// Makes sure the run's branch exists (at its base commit when new) and is
+/// checked out in the run's worktree. Idempotent, so a daemon killed
+/// halfway finds what it made, or makes the rest. Touches only the new
+/// branch, the worktree and git's record of it: never the user's checkout.
+pub fn ensure(worktree: &Worktree) -> Result<(), RepoError> {
+    let path = worktree.repository.as_str();
+    let repo = open_exactly(Path::new(path), path)?;
+    let branch = match repo.find_branch(&worktree.branch, git2::BranchType::Local) {
+        Ok(branch) => branch,
+        Err(_) => {
+            let oid = git2::Oid::from_str(&worktree.base_commit)
+                .map_err(RepoError::git(path, "read the base commit"))?;
+            let commit = repo
+                .find_commit(oid)
+                .map_err(RepoError::git(path, "find the base commit"))?;
+            repo.branch(&worktree.branch, &commit, false)
+                .map_err(RepoError::git(path, "create the run's branch"))?
+        }
+    };
+    let folder = Path::new(&worktree.path);
+    if checked_out(folder, &worktree.branch) {
+        return Ok(());
+    }
+    let name = worktree_name(folder);
+    // A worktree git knows of but whose folder is gone or broken (a crash
+    // mid-creation): forget it and make it again.
+    if let Ok(stale) = repo.find_worktree(&name) {
+        let mut prune = git2::WorktreePruneOptions::new();
+        prune.valid(true).working_tree(true);
+        stale
+            .prune(Some(&mut prune))
+            .map_err(RepoError::git(path, "prune a stale worktree"))?;
+    }
+    if folder.exists() {
+        std::fs::remove_dir_all(folder).map_err(|e| RepoError::Git {
+            path: worktree.path.clone(),
+            action: "clear a half-made worktree",
+            message: e.to_string(),
+        })?;
+    }
+    if let Some(parent) = folder.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| RepoError::Git {
+            path: parent.display().to_string(),
+            action: "create the worktrees folder",
+            message: e.to_string(),
+        })?;
+    }
+    let reference = branch.into_reference();
+    let mut options = git2::WorktreeAddOptions::new();
+    options.reference(Some(&reference));
+    repo.worktree(&name, folder, Some(&options))
+        .map_err(RepoError::git(path, "add the run's worktree"))?;
+    Ok(())
+}
+
+/// git's name for a run's worktree: its folder's name (the run id).
+fn worktree_name(folder: &Path) -> String {
+    folder.file_name().map_or_else(
+        || "cattery-run".to_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// Whether `folder` is a worktree with `branch` checked out.
+fn checked_out(folder: &Path, branch: &str) -> bool {
+    let Ok(repo) = git2::Repository::open_ext(
+        folder,
+        git2::RepositoryOpenFlags::NO_SEARCH,
+        std::iter::empty::<&std::ffi::OsStr>(),
+    ) else {
+        return false;
+    };
+    let head = repo.head().ok();
+    repo.is_worktree() && head.as_ref().and_then(|h| h.shorthand().ok()) == Some(branch)
 }
 
 /// Checks that `spec` names a usable clone and resolves it: an absolute

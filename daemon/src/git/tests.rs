@@ -104,3 +104,48 @@ fn a_detached_head_needs_a_named_base() {
     let err = check(&spec(dir.path())).unwrap_err().to_string();
     assert!(err.contains("detached") && err.contains("--base"), "{err}");
 }
+
+#[test]
+fn branch_names_are_a_slug_of_the_title_and_the_run_ids_tail() {
+    assert_eq!(
+        branch_name("Add a Refund endpoint!", "r_01abcdef99"),
+        "cattery/add-a-refund-endpoint-abcdef99"
+    );
+    assert_eq!(branch_name("¿¿", "r_1"), "cattery/task-r1");
+    assert!(git2::Branch::name_is_valid(&branch_name("a/b..c", "r_9")).unwrap());
+}
+
+#[test]
+fn a_worktree_is_made_once_on_its_own_branch_and_made_again_when_lost() {
+    let dir = clone_on_trunk();
+    let repo = check(&spec(dir.path())).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let planned = plan(&repo, "Refunds", "r_0042", &home.path().join("worktrees")).unwrap();
+    assert_eq!(planned.branch, "cattery/refunds-r0042");
+    let trunk = git2::Repository::open(dir.path())
+        .unwrap()
+        .revparse_single("trunk")
+        .unwrap()
+        .id();
+    assert_eq!(planned.base_commit, trunk.to_string());
+    ensure(&planned).unwrap();
+    let folder = Path::new(&planned.path);
+    assert_eq!(
+        std::fs::read_to_string(folder.join("README")).unwrap(),
+        "hi\n"
+    );
+    assert!(checked_out(folder, &planned.branch));
+    ensure(&planned).unwrap();
+    std::fs::remove_dir_all(folder).unwrap();
+    ensure(&planned).unwrap();
+    assert!(
+        checked_out(folder, &planned.branch),
+        "a lost worktree is made again"
+    );
+    let clone = git2::Repository::open(dir.path()).unwrap();
+    assert_eq!(
+        clone.head().unwrap().shorthand().unwrap(),
+        "trunk",
+        "the user's branch is untouched"
+    );
+}

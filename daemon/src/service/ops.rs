@@ -115,14 +115,42 @@ impl Daemon {
             )
         })?;
         self.check_limits(&block, pipeline_id)?;
+        let repository = self.frame_repository(&block)?;
         // A start names no rev: the prior run's driver committing at the
         // same moment only means superseding the newer copy.
         retry_lost_cas(|| async {
             let prior = block.run_id.as_deref().map(|id| self.run(id)).transpose()?;
-            let started = engine::start(&block, pipeline, prior.as_deref(), &self.cx(actor));
+            let mut started = engine::start(&block, pipeline, prior.as_deref(), &self.cx(actor));
+            if let Some(repository) = &repository {
+                let run = &mut started.run.run;
+                let planned =
+                    crate::git::plan(repository, &block.title, &run.id, &self.paths.worktrees())
+                        .map_err(|e| {
+                            ServiceError::Invalid(format!(
+                                "{e}; fix the frame's repository (`ctl block set FRAME --repo PATH`) and start again"
+                            ))
+                        })?;
+                run.worktree = Some(planned);
+            }
             self.commit_started(None, started).await
         })
         .await
+    }
+
+    /// The repository of the frame above `block` (or of `block` itself).
+    fn frame_repository(&self, block: &Block) -> Result<Option<Repository>> {
+        let mut at = block.clone();
+        // Bounded: a board is a tree, but a damaged one must not loop.
+        for _ in 0..64 {
+            if at.repository.is_some() || at.level == BlockLevel::Frame {
+                return Ok(at.repository);
+            }
+            match at.parent_id.as_deref() {
+                Some(parent) => at = self.block(parent)?,
+                None => return Ok(None),
+            }
+        }
+        Ok(None)
     }
 
     /// Re-drives runs paused over budget; each pauses again at its next

@@ -38,6 +38,9 @@ pub async fn run(
         Ok(spec) => spec,
         Err(failure) => return (*failure, None),
     };
+    if let Some(failure) = ensure_worktree(run).await {
+        return (failure, None);
+    }
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut job = match &resume {
         Some(handle) => daemon.executor.resume(spec, handle, tx, stop),
@@ -213,6 +216,27 @@ pub async fn record(
     Ok(())
 }
 
+/// Makes the run's worktree before its agent starts (again after a crash,
+/// if it was lost); a failure fails the step with git's own message.
+async fn ensure_worktree(run: &Run) -> Option<JobResult> {
+    let worktree = run.worktree.clone()?;
+    let made = tokio::task::spawn_blocking(move || crate::git::ensure(&worktree)).await;
+    let message = match made {
+        Ok(Ok(())) => return None,
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => format!("the worktree set-up stopped: {e}"),
+    };
+    Some(JobResult::Failed {
+        kind: FailureKind::Preflight,
+        message,
+        detail: None,
+        hint: Some(
+            "fix the repository (a branch or worktree git refuses, a full disk), then retry the run"
+                .to_owned(),
+        ),
+    })
+}
+
 fn job_spec(
     daemon: &Daemon,
     run: &Run,
@@ -291,6 +315,7 @@ fn job_spec(
             .and_then(|j| j.dispatched_at)
             .map_or(0, |at| (daemon.clock.now() - at).max(0) as u64 / 1000),
         workdir: daemon.paths.jobs().join(job_id),
+        workspace: run.worktree.as_ref().map(|w| w.path.clone().into()),
     })
 }
 
