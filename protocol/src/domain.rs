@@ -355,6 +355,24 @@ pub struct JobRef {
     /// restart replays its whole output on top of these.
     #[serde(default, skip_serializing_if = "StepMetrics::is_empty")]
     pub metrics_at_start: StepMetrics,
+    /// The run's branch tip when this job was dispatched: what its change
+    /// is measured from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_commit: Option<String>,
+}
+
+/// What a finished step changed in its run's worktree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepChange {
+    /// The commit the step ended at (the daemon's, or the agent's own);
+    /// `None` when it changed nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// The branch tip the step started from.
+    pub start_commit: String,
+    pub files: u32,
+    pub insertions: u32,
+    pub deletions: u32,
 }
 
 /// One step of a live run.
@@ -386,6 +404,9 @@ pub struct Step {
     pub metrics: StepMetrics,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<JobRef>,
+    /// What the step changed in the run's worktree, once it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<StepChange>,
     pub timeout_secs: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Millis>,

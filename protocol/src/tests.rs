@@ -14,6 +14,13 @@ fn comment() -> ReviewComment {
 
 fn step() -> Step {
     Step {
+        change: Some(StepChange {
+            commit: Some("c0ffee".into()),
+            start_commit: "beef00".into(),
+            files: 2,
+            insertions: 10,
+            deletions: 3,
+        }),
         warnings: Vec::new(),
         role: AgentRole::Grader,
         agent_kind: "reviewer".into(),
@@ -73,6 +80,7 @@ fn step() -> Step {
             handle: Some("1234".into()),
             dispatched_at: Some(5),
             metrics_at_start: StepMetrics::default(),
+            start_commit: None,
         }),
         timeout_secs: 60,
         started_at: Some(1),

@@ -348,3 +348,124 @@ fn a_start_whose_base_branch_is_gone_is_refused_naming_the_branch_and_the_fix() 
     let runs: Vec<cattery_protocol::Run> = serde_json::from_value(home.ctl(&["runs"])).unwrap();
     assert!(runs.is_empty(), "nothing was started: {runs:?}");
 }
+
+fn git_out(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn each_step_is_committed_on_the_runs_branch_with_trailers_the_repos_author_and_no_hooks() {
+    // The coder edits, adds and deletes; the fixer commits by itself.
+    let agents = r#"[agents.coder]
+command = ["sh", "-c", "echo more >> app.py && echo new > new.py && echo '{\"type\":\"result\",\"output\":\"coded\"}'"]
+
+[agents.fixer]
+command = ["sh", "-c", "echo fix > fix.py && git add fix.py && git -c user.name=agent -c user.email=a@example.com commit -q --no-verify -m 'agent commit' && echo '{\"type\":\"result\",\"output\":\"fixed\"}'"]
+
+[agents.reader]
+command = ["sh", "-c", "echo '{\"type\":\"result\",\"output\":\"read\"}'"]
+"#;
+    let home = CtlHome::with_config(&[
+        ("agents.toml", agents),
+        (
+            "pipelines/three.toml",
+            "name = \"Three\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"fixer\"\n[[steps]]\nagent = \"reader\"\n",
+        ),
+    ]);
+    let clone = users_clone();
+    git(clone.path(), &["config", "user.name", "Repo Owner"]);
+    git(clone.path(), &["config", "user.email", "owner@example.com"]);
+    let hook = clone.path().join(".git/hooks/pre-commit");
+    std::fs::write(&hook, "#!/bin/sh\nexit 1\n").unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let before = checkout_state(clone.path());
+    let frame = home.ctl(&[
+        "block",
+        "add",
+        "--level",
+        "frame",
+        "--title",
+        "P",
+        "--repo",
+        &repo_arg(clone.path()),
+    ]);
+    let task = home.ctl(&[
+        "block",
+        "add",
+        "--title",
+        "Add refunds",
+        "--parent",
+        frame["id"].as_str().unwrap(),
+    ]);
+    let run: cattery_protocol::Run =
+        serde_json::from_value(home.ctl(&["start", task["id"].as_str().unwrap(), "three"]))
+            .unwrap();
+    let done = home.wait_run(&run.id, "finished", |r| !r.status.is_live());
+    assert_eq!(
+        done.status,
+        cattery_protocol::RunStatus::Done,
+        "{:?}",
+        done.failure
+    );
+    let worktree = done.worktree.clone().unwrap();
+    let [coded, fixed, read] = [0, 1, 2].map(|i| done.steps[i].change.clone().unwrap());
+
+    assert_eq!(coded.start_commit, worktree.base_commit);
+    let first = coded
+        .commit
+        .clone()
+        .expect("the coder's edits were committed");
+    assert_eq!((coded.files, coded.insertions), (2, 2), "{coded:?}");
+    let message = git_out(clone.path(), &["log", "-1", "--format=%B", &first]);
+    assert!(message.starts_with("coder: Add refunds"), "{message}");
+    assert!(
+        message.contains(&format!("Cattery-Run: {}", run.id)),
+        "{message}"
+    );
+    assert!(
+        message.contains("Cattery-Step: 0") && message.contains("Cattery-Attempt: 1"),
+        "{message}"
+    );
+    let author = git_out(clone.path(), &["log", "-1", "--format=%an <%ae>", &first]);
+    assert_eq!(
+        author, "Repo Owner <owner@example.com>",
+        "the repository's own author"
+    );
+
+    let second = fixed.commit.clone().unwrap();
+    assert_eq!(fixed.start_commit, first);
+    assert_eq!(
+        git_out(clone.path(), &["log", "-1", "--format=%s", &second]),
+        "agent commit",
+        "an agent's own commit is taken as it is, not committed again"
+    );
+    assert_eq!(
+        read.commit, None,
+        "a step that changed nothing commits nothing"
+    );
+    assert_eq!(read.files, 0);
+    assert_eq!(
+        git_out(clone.path(), &["rev-parse", &worktree.branch]),
+        second
+    );
+    let count = git_out(
+        clone.path(),
+        &[
+            "rev-list",
+            "--count",
+            &format!("{}..{}", worktree.base_commit, worktree.branch),
+        ],
+    );
+    assert_eq!(count, "2", "one commit per changing step, none twice");
+    assert_eq!(
+        checkout_state(clone.path()),
+        before,
+        "the user's checkout was not touched"
+    );
+}

@@ -51,6 +51,7 @@ pub fn step(agent: &str, state: StepState) -> Step {
         finished_at: None,
         attempts: 0,
         recoveries: 0,
+        change: None,
         skipped: None,
     }
 }
@@ -236,8 +237,16 @@ fn working_run() -> Run {
     coder.metrics = metrics(6, 3_900);
     coder.metrics.peak_completion_tokens = 3_850;
     coder.metrics.truncated_calls = 1;
+    let mut architect = done(step("architect", StepState::Pending), 10, 30);
+    architect.change = Some(cattery_protocol::StepChange {
+        commit: Some("4be7c01d9e2f".into()),
+        start_commit: "91aa03cc".into(),
+        files: 3,
+        insertions: 48,
+        deletions: 7,
+    });
     let steps = vec![
-        done(step("architect", StepState::Pending), 10, 30),
+        architect,
         coder,
         step("reviewer", StepState::Pending),
         step("merger", StepState::Pending),

@@ -178,6 +178,18 @@ fn run_working_step_with_live_metrics() {
 }
 
 #[test]
+fn a_finished_step_shows_its_commit_and_diff_stat() {
+    snap("run_step_change", || {
+        let mut app = busy();
+        app.sel.run = Some("run-vault".into());
+        keys(&mut app, &["2"]);
+        app.sel.run = Some("run-vault".into());
+        app.sel.step = 0;
+        app
+    });
+}
+
+#[test]
 fn run_failed() {
     snap("run_failed", || {
         let mut app = busy();

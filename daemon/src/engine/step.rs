@@ -39,6 +39,7 @@ pub fn from_spec(spec: &StepSpec) -> Step {
         finished_at: None,
         attempts: 0,
         recoveries: 0,
+        change: None,
         skipped: None,
         warnings: Vec::new(),
     }
@@ -86,6 +87,7 @@ pub fn new_job(step: &mut Step, index: usize, job_id: String) -> Outcome {
         handle: None,
         dispatched_at: None,
         metrics_at_start: step.metrics.clone(),
+        start_commit: None,
     });
     Outcome::AwaitingJob {
         job_id,

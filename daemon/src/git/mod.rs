@@ -2,7 +2,7 @@
 //! user's clone and never writes to its working tree, index, stash or
 //! checked-out branch.
 
-use cattery_protocol::{Repository, RepositorySpec, Worktree};
+use cattery_protocol::{Repository, RepositorySpec, StepChange, Worktree};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -156,6 +156,100 @@ pub fn ensure(worktree: &Worktree) -> Result<(), RepoError> {
     repo.worktree(&name, folder, Some(&options))
         .map_err(RepoError::git(path, "add the run's worktree"))?;
     Ok(())
+}
+
+/// The tip of the run's branch, as checked out in its worktree.
+pub fn tip(worktree: &Worktree) -> Result<String, RepoError> {
+    let repo = open_exactly(Path::new(&worktree.path), &worktree.path)?;
+    let head = repo
+        .head()
+        .and_then(|h| h.peel_to_commit())
+        .map_err(RepoError::git(&worktree.path, "read the worktree's HEAD"))?;
+    Ok(head.id().to_string())
+}
+
+/// What a finished step's commit says about it.
+pub struct StepCommit<'a> {
+    pub subject: String,
+    pub run_id: &'a str,
+    pub step_index: usize,
+    pub attempt: u32,
+}
+
+/// Commits what the step's agent left in the worktree (all of it that
+/// `.gitignore` lets in, deletions included) on the run's branch, with the
+/// repository's own author (else `cattery`), and no hooks (libgit2 runs
+/// none). An agent that committed by itself is taken as it is; a step
+/// done again after a crash finds nothing new and commits nothing twice.
+/// Returns the change from `start` (the tip at dispatch) to the new tip.
+pub fn commit_step(
+    worktree: &Worktree,
+    start: Option<&str>,
+    step: &StepCommit<'_>,
+) -> Result<StepChange, RepoError> {
+    let path = worktree.path.as_str();
+    let repo = open_exactly(Path::new(path), path)?;
+    let head = repo
+        .head()
+        .and_then(|h| h.peel_to_commit())
+        .map_err(RepoError::git(path, "read the worktree's HEAD"))?;
+    let mut index = repo
+        .index()
+        .map_err(RepoError::git(path, "read the index"))?;
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .and_then(|()| index.update_all(["*"], None))
+        .and_then(|()| index.write())
+        .map_err(RepoError::git(path, "stage the step's changes"))?;
+    let tree_id = index
+        .write_tree()
+        .map_err(RepoError::git(path, "write the step's tree"))?;
+    let tip = if tree_id == head.tree_id() {
+        head.id()
+    } else {
+        let tree = repo
+            .find_tree(tree_id)
+            .map_err(RepoError::git(path, "read the step's tree"))?;
+        let author = repo
+            .signature()
+            .or_else(|_| git2::Signature::now("cattery", "cattery@localhost"))
+            .map_err(RepoError::git(path, "make the commit's author"))?;
+        let message = format!(
+            "{}\n\nCattery-Run: {}\nCattery-Step: {}\nCattery-Attempt: {}\n",
+            step.subject, step.run_id, step.step_index, step.attempt
+        );
+        repo.commit(Some("HEAD"), &author, &author, &message, &tree, &[&head])
+            .map_err(RepoError::git(path, "commit the step's changes"))?
+    };
+    let start = start
+        .and_then(|s| git2::Oid::from_str(s).ok())
+        .unwrap_or(head.id());
+    diff_stat(&repo, start, tip, path)
+}
+
+fn diff_stat(
+    repo: &git2::Repository,
+    start: git2::Oid,
+    tip: git2::Oid,
+    path: &str,
+) -> Result<StepChange, RepoError> {
+    let tree_of = |oid| {
+        repo.find_commit(oid)
+            .and_then(|c| c.tree())
+            .map_err(RepoError::git(path, "read a commit's tree"))
+    };
+    let (old, new) = (tree_of(start)?, tree_of(tip)?);
+    let stats = repo
+        .diff_tree_to_tree(Some(&old), Some(&new), None)
+        .and_then(|diff| diff.stats())
+        .map_err(RepoError::git(path, "diff the step's change"))?;
+    Ok(StepChange {
+        commit: (tip != start).then(|| tip.to_string()),
+        start_commit: start.to_string(),
+        files: stats.files_changed() as u32,
+        insertions: stats.insertions() as u32,
+        deletions: stats.deletions() as u32,
+    })
 }
 
 /// git's name for a run's worktree: its folder's name (the run id).

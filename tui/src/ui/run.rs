@@ -343,6 +343,28 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, run: &Run, step: &S
     }
 }
 
+/// What the step changed on the run's branch: its commit and diff stat.
+fn change_line(change: &cattery_protocol::StepChange) -> Line<'static> {
+    let Some(commit) = &change.commit else {
+        return Line::from(Span::styled("⎇ no change", style::dim()));
+    };
+    let short: String = commit.chars().take(8).collect();
+    let files = if change.files == 1 { "file" } else { "files" };
+    Line::from(vec![
+        Span::styled(format!("⎇ {short} "), style::key()),
+        Span::raw(format!("{} {files} ", change.files)),
+        Span::styled(
+            format!("+{}", change.insertions),
+            Style::new().fg(Color::Green),
+        ),
+        Span::raw(" "),
+        Span::styled(
+            format!("−{}", change.deletions),
+            Style::new().fg(Color::Red),
+        ),
+    ])
+}
+
 fn detail_lines(run: &Run, step: &Step, index: usize, width: u16) -> Vec<Line<'static>> {
     let m = &step.metrics;
     let mut lines = vec![Line::from(vec![
@@ -356,6 +378,9 @@ fn detail_lines(run: &Run, step: &Step, index: usize, width: u16) -> Vec<Line<'s
             style::dim(),
         ),
     ])];
+    if let Some(change) = &step.change {
+        lines.push(change_line(change));
+    }
     if m.calls > 0 {
         lines.push(Line::from(format!(
             "calls {} · prompt {} (cache read {} / write {}) · completion {} · truncated {} · errors {} · warnings {}",

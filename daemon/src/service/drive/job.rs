@@ -24,6 +24,8 @@ struct Live {
     handle: Option<String>,
     /// Model calls seen in this job's output so far; keys the spend ledger.
     calls_seen: u64,
+    /// The branch tip as the job starts, recorded with its dispatch.
+    start_commit: Option<String>,
 }
 
 pub async fn run(
@@ -38,9 +40,10 @@ pub async fn run(
         Ok(spec) => spec,
         Err(failure) => return (*failure, None),
     };
-    if let Some(failure) = ensure_worktree(run).await {
-        return (failure, None);
-    }
+    let start_commit = match ensure_worktree(run).await {
+        Ok(tip) => tip,
+        Err(failure) => return (*failure, None),
+    };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut job = match &resume {
         Some(handle) => daemon.executor.resume(spec, handle, tx, stop),
@@ -52,6 +55,7 @@ pub async fn run(
     let mut live = Live {
         metrics: base.map(|j| j.metrics_at_start.clone()).unwrap_or_default(),
         handle: resume,
+        start_commit,
         ..Live::default()
     };
     let mut last_flush = Instant::now();
@@ -87,7 +91,8 @@ async fn on_event(
     match event {
         JobEvent::Dispatched { handle } => {
             live.handle = Some(handle.clone());
-            mark_dispatched(daemon, &run.id, job_id, handle).await
+            let start = live.start_commit.clone();
+            mark_dispatched(daemon, &run.id, job_id, handle, start).await
         }
         JobEvent::Log { level, line } => daemon.events.publish(Event::StepLog {
             run_id: run.id.clone(),
@@ -139,12 +144,22 @@ fn add_cost(metrics: &mut cattery_protocol::StepMetrics, cost: Option<f64>, curr
 }
 
 /// Persists the job handle, so a later daemon knows the job was started.
-async fn mark_dispatched(daemon: &Daemon, run_id: &str, job_id: &str, handle: String) {
+async fn mark_dispatched(
+    daemon: &Daemon,
+    run_id: &str,
+    job_id: &str,
+    handle: String,
+    start_commit: Option<String>,
+) {
     let now = daemon.clock.now();
     let marked = update_job_step(daemon, run_id, job_id, |step| {
         if let Some(job) = step.job.as_mut() {
             job.handle = Some(handle.clone());
             job.dispatched_at = Some(now);
+            // A job followed again keeps the tip it first started from.
+            if job.start_commit.is_none() {
+                job.start_commit = start_commit;
+            }
         }
     })
     .await;
@@ -208,9 +223,17 @@ pub async fn record(
     job_id: &str,
     result: JobResult,
 ) -> Result<(), ServiceError> {
+    let run = daemon.run(run_id)?;
+    let (result, change) = commit_change(daemon, &run, job_id, result).await;
     daemon
         .transact(run_id, ENGINE_ACTOR, None, |run, cx| {
-            engine::record_result(run, job_id, result, cx)
+            let mut transition = engine::record_result(run, job_id, result, cx)?;
+            if let Some((index, change)) = change
+                && let Some(step) = transition.run.steps.get_mut(index)
+            {
+                step.change = Some(change);
+            }
+            Ok(transition)
         })
         .await?;
     Ok(())
@@ -218,15 +241,24 @@ pub async fn record(
 
 /// Makes the run's worktree before its agent starts (again after a crash,
 /// if it was lost); a failure fails the step with git's own message.
-async fn ensure_worktree(run: &Run) -> Option<JobResult> {
-    let worktree = run.worktree.clone()?;
-    let made = tokio::task::spawn_blocking(move || crate::git::ensure(&worktree)).await;
-    let message = match made {
-        Ok(Ok(())) => return None,
-        Ok(Err(e)) => e.to_string(),
-        Err(e) => format!("the worktree set-up stopped: {e}"),
+/// Returns the branch tip the job starts from (`None` without a worktree).
+async fn ensure_worktree(run: &Run) -> Result<Option<String>, Box<JobResult>> {
+    let Some(worktree) = run.worktree.clone() else {
+        return Ok(None);
     };
-    Some(JobResult::Failed {
+    let made = tokio::task::spawn_blocking(move || {
+        crate::git::ensure(&worktree).and_then(|()| crate::git::tip(&worktree))
+    })
+    .await;
+    match made {
+        Ok(Ok(tip)) => Ok(Some(tip)),
+        Ok(Err(e)) => Err(git_failure(e.to_string())),
+        Err(e) => Err(git_failure(format!("the worktree set-up stopped: {e}"))),
+    }
+}
+
+fn git_failure(message: String) -> Box<JobResult> {
+    Box::new(JobResult::Failed {
         kind: FailureKind::Preflight,
         message,
         detail: None,
@@ -235,6 +267,57 @@ async fn ensure_worktree(run: &Run) -> Option<JobResult> {
                 .to_owned(),
         ),
     })
+}
+
+/// Commits what a succeeded step changed in the run's worktree, before
+/// the result is recorded; the change goes into the same transaction. A
+/// commit git refuses fails the step instead.
+async fn commit_change(
+    daemon: &Daemon,
+    run: &Run,
+    job_id: &str,
+    result: JobResult,
+) -> (JobResult, Option<(usize, cattery_protocol::StepChange)>) {
+    let Some(worktree) = run.worktree.clone() else {
+        return (result, None);
+    };
+    if !matches!(result, JobResult::Succeeded(_)) {
+        return (result, None);
+    }
+    let Some((index, step)) = run
+        .steps
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.job.as_ref().is_some_and(|j| j.id == job_id))
+    else {
+        return (result, None);
+    };
+    let title = daemon
+        .store
+        .block(&run.block_id)
+        .ok()
+        .flatten()
+        .map_or_else(|| run.block_id.clone(), |b| b.title);
+    let start = step.job.as_ref().and_then(|j| j.start_commit.clone());
+    let (run_id, kind, attempt) = (run.id.clone(), step.agent_kind.clone(), step.attempts);
+    let committed = tokio::task::spawn_blocking(move || {
+        let commit = crate::git::StepCommit {
+            subject: format!("{kind}: {title}"),
+            run_id: &run_id,
+            step_index: index,
+            attempt,
+        };
+        crate::git::commit_step(&worktree, start.as_deref(), &commit)
+    })
+    .await;
+    match committed {
+        Ok(Ok(change)) => (result, Some((index, change))),
+        Ok(Err(e)) => (*git_failure(e.to_string()), None),
+        Err(e) => (
+            *git_failure(format!("the step's commit stopped: {e}")),
+            None,
+        ),
+    }
 }
 
 fn job_spec(
