@@ -232,6 +232,25 @@ fn checkout_state(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     state
 }
 
+/// Adds a frame on `clone` with task "Add refunds" under it, and starts
+/// `pipeline` on the task.
+fn start_under_frame(home: &CtlHome, clone: &Path, pipeline: &str) -> cattery_protocol::Run {
+    let frame = home.ctl(&[
+        "block",
+        "add",
+        "--level",
+        "frame",
+        "--title",
+        "Payments",
+        "--repo",
+        &repo_arg(clone),
+    ]);
+    let parent = frame["id"].as_str().unwrap();
+    let task = home.ctl(&["block", "add", "--title", "Add refunds", "--parent", parent]);
+    let start = ["start", task["id"].as_str().unwrap(), pipeline];
+    serde_json::from_value(home.ctl(&start)).unwrap()
+}
+
 fn rev_parse(dir: &Path, rev: &str) -> String {
     let out = Command::new("git")
         .arg("-C")
@@ -256,26 +275,7 @@ command = ["sh", "-c", "printf '{\"type\":\"result\",\"output\":\"%s %s\"}\n' \"
     ]);
     let clone = users_clone();
     let before = checkout_state(clone.path());
-    let frame = home.ctl(&[
-        "block",
-        "add",
-        "--level",
-        "frame",
-        "--title",
-        "Payments",
-        "--repo",
-        &repo_arg(clone.path()),
-    ]);
-    let task = home.ctl(&[
-        "block",
-        "add",
-        "--title",
-        "Add refunds",
-        "--parent",
-        frame["id"].as_str().unwrap(),
-    ]);
-    let run: cattery_protocol::Run =
-        serde_json::from_value(home.ctl(&["start", task["id"].as_str().unwrap(), "one"])).unwrap();
+    let run = start_under_frame(&home, clone.path(), "one");
     let worktree = run
         .worktree
         .clone()
@@ -385,27 +385,7 @@ command = ["sh", "-c", "echo '{\"type\":\"result\",\"output\":\"read\"}'"]
     std::fs::write(&hook, "#!/bin/sh\nexit 1\n").unwrap();
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let before = checkout_state(clone.path());
-    let frame = home.ctl(&[
-        "block",
-        "add",
-        "--level",
-        "frame",
-        "--title",
-        "P",
-        "--repo",
-        &repo_arg(clone.path()),
-    ]);
-    let task = home.ctl(&[
-        "block",
-        "add",
-        "--title",
-        "Add refunds",
-        "--parent",
-        frame["id"].as_str().unwrap(),
-    ]);
-    let run: cattery_protocol::Run =
-        serde_json::from_value(home.ctl(&["start", task["id"].as_str().unwrap(), "three"]))
-            .unwrap();
+    let run = start_under_frame(&home, clone.path(), "three");
     let done = home.wait_run(&run.id, "finished", |r| !r.status.is_live());
     assert_eq!(
         done.status,
