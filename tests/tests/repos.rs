@@ -306,6 +306,25 @@ command = ["sh", "-c", "printf '{\"type\":\"result\",\"output\":\"%s %s\"}\n' \"
         rev_parse(clone.path(), &worktree.branch),
         worktree.base_commit
     );
+    cattery_tests::eventually(
+        20,
+        || (!Path::new(&worktree.path).exists()).then_some(()),
+        || {
+            format!(
+                "the finished run's worktree {} is still there",
+                worktree.path
+            )
+        },
+    );
+    assert_eq!(
+        rev_parse(clone.path(), &worktree.branch),
+        worktree.base_commit,
+        "the branch outlives the worktree"
+    );
+    assert!(
+        !git_out(clone.path(), &["worktree", "list"]).contains(&worktree.path),
+        "git no longer lists it"
+    );
     assert_eq!(
         checkout_state(clone.path()),
         before,

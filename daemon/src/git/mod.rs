@@ -158,6 +158,30 @@ pub fn ensure(worktree: &Worktree) -> Result<(), RepoError> {
     Ok(())
 }
 
+/// Removes a finished run's worktree and git's record of it, keeping its
+/// branch (and so every commit). Idempotent; a retry makes it again from
+/// the branch.
+pub fn remove(worktree: &Worktree) -> Result<(), RepoError> {
+    let path = worktree.repository.as_str();
+    let repo = open_exactly(Path::new(path), path)?;
+    let folder = Path::new(&worktree.path);
+    if let Ok(known) = repo.find_worktree(&worktree_name(folder)) {
+        let mut prune = git2::WorktreePruneOptions::new();
+        prune.valid(true).locked(false).working_tree(true);
+        known
+            .prune(Some(&mut prune))
+            .map_err(RepoError::git(path, "remove the run's worktree"))?;
+    }
+    if folder.exists() {
+        std::fs::remove_dir_all(folder).map_err(|e| RepoError::Git {
+            path: worktree.path.clone(),
+            action: "remove the run's worktree folder",
+            message: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
 /// The tip of the run's branch, as checked out in its worktree.
 pub fn tip(worktree: &Worktree) -> Result<String, RepoError> {
     let repo = open_exactly(Path::new(&worktree.path), &worktree.path)?;

@@ -142,6 +142,24 @@ fn a_worktree_is_made_once_on_its_own_branch_and_made_again_when_lost() {
         checked_out(folder, &planned.branch),
         "a lost worktree is made again"
     );
+    std::fs::write(folder.join("work.txt"), "done\n").unwrap();
+    let step = StepCommit {
+        subject: "coder: Refunds".into(),
+        run_id: "r_0042",
+        step_index: 0,
+        attempt: 1,
+    };
+    let change = commit_step(&planned, Some(&planned.base_commit), &step).unwrap();
+    remove(&planned).unwrap();
+    assert!(!folder.exists());
+    remove(&planned).unwrap();
+    ensure(&planned).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(folder.join("work.txt")).unwrap(),
+        "done\n",
+        "made again from the branch, with the step's commit"
+    );
+    assert_eq!(tip(&planned).unwrap(), change.commit.unwrap());
     let clone = git2::Repository::open(dir.path()).unwrap();
     assert_eq!(
         clone.head().unwrap().shorthand().unwrap(),

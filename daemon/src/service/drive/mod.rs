@@ -29,6 +29,7 @@ pub fn spawn(daemon: &Arc<Daemon>, run_id: &str) {
     tokio::spawn(async move {
         let exit = drive(&daemon, &run_id, stop).await;
         daemon.release_driver(&run_id);
+        remove_finished_worktree(&daemon, &run_id).await;
         // A decision may have landed while this driver was on its way out
         // and seen it still registered; pick the run up again if so.
         let still_running =
@@ -37,6 +38,21 @@ pub fn spawn(daemon: &Arc<Daemon>, run_id: &str) {
             spawn(&daemon, &run_id);
         }
     });
+}
+
+/// A run that has ended (done, failed, cancelled) gives its worktree back;
+/// its branch stays. A parked run keeps it.
+async fn remove_finished_worktree(daemon: &Daemon, run_id: &str) {
+    let Ok(run) = daemon.run(run_id) else {
+        return;
+    };
+    let Some(worktree) = run.worktree.clone().filter(|_| !run.status.is_live()) else {
+        return;
+    };
+    let removed = tokio::task::spawn_blocking(move || crate::git::remove(&worktree)).await;
+    if let Ok(Err(e)) = removed {
+        tracing::warn!(run = run_id, "cannot remove the run's worktree: {e}");
+    }
 }
 
 async fn drive(daemon: &Arc<Daemon>, run_id: &str, stop: watch::Receiver<bool>) -> Exit {
