@@ -468,3 +468,47 @@ command = ["sh", "-c", "echo '{\"type\":\"result\",\"output\":\"read\"}'"]
         "the user's checkout was not touched"
     );
 }
+
+#[test]
+fn at_start_the_daemon_removes_worktrees_no_live_run_needs_and_keeps_a_parked_runs() {
+    let agents = "[agents.coder]\ncommand = [\"sh\", \"-c\", \"echo '{\\\"type\\\":\\\"result\\\",\\\"output\\\":\\\"plan\\\"}'\"]\n";
+    let home = CtlHome::with_config(&[
+        ("agents.toml", agents),
+        (
+            "pipelines/gated.toml",
+            "name = \"Gated\"\n[[steps]]\nagent = \"coder\"\nrequires_approval = true\n[[steps]]\nagent = \"coder\"\n",
+        ),
+    ]);
+    let clone = users_clone();
+    let run = start_under_frame(&home, clone.path(), "gated");
+    home.gate(&run.id, cattery_protocol::GateKind::Approval);
+    let kept = run.worktree.unwrap().path;
+    assert!(Path::new(&kept).exists(), "the parked run's worktree");
+    let stray = home.path().join("data/worktrees/stray");
+    git(
+        clone.path(),
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            "stray",
+            stray.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(home.cli(&["daemon", "stop"]).0, 0);
+    assert_eq!(home.cli(&["daemon", "start"]).0, 0);
+    cattery_tests::eventually(
+        20,
+        || (!stray.exists()).then_some(()),
+        || "the stray worktree survived a start".to_owned(),
+    );
+    let listed = git_out(clone.path(), &["worktree", "list"]);
+    assert!(!listed.contains("stray"), "git forgot it too: {listed}");
+    assert!(Path::new(&kept).exists(), "a parked run keeps its worktree");
+    assert_eq!(
+        rev_parse(clone.path(), "stray").len(),
+        40,
+        "its branch is kept"
+    );
+}

@@ -182,6 +182,45 @@ pub fn remove(worktree: &Worktree) -> Result<(), RepoError> {
     Ok(())
 }
 
+/// Removes every worktree folder under `worktrees` that is not in `keep`
+/// (the live runs' worktrees), with git's record of it in its clone:
+/// leftovers of a crash never block a new run. Returns the folders removed.
+pub fn sweep(worktrees: &Path, keep: &std::collections::HashSet<PathBuf>) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(worktrees) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for folder in entries.flatten().map(|e| e.path()) {
+        if !folder.is_dir() || keep.contains(&folder) {
+            continue;
+        }
+        forget_worktree(&folder);
+        if std::fs::remove_dir_all(&folder).is_ok() {
+            removed.push(folder);
+        }
+    }
+    removed
+}
+
+/// Prunes git's record of the worktree at `folder` in the clone it belongs
+/// to, if it is one; best effort, since the folder goes either way.
+fn forget_worktree(folder: &Path) {
+    let Ok(worktree) = git2::Repository::open(folder) else {
+        return;
+    };
+    if !worktree.is_worktree() {
+        return;
+    }
+    let Ok(main) = git2::Repository::open(worktree.commondir()) else {
+        return;
+    };
+    if let Ok(known) = main.find_worktree(&worktree_name(folder)) {
+        let mut prune = git2::WorktreePruneOptions::new();
+        prune.valid(true).working_tree(true);
+        let _ = known.prune(Some(&mut prune));
+    }
+}
+
 /// The tip of the run's branch, as checked out in its worktree.
 pub fn tip(worktree: &Worktree) -> Result<String, RepoError> {
     let repo = open_exactly(Path::new(&worktree.path), &worktree.path)?;

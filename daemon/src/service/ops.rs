@@ -292,6 +292,20 @@ impl Daemon {
             .map(|job| job.id.clone())
             .collect();
         self.executor.sweep(keep).await;
+        // The same for worktrees: only live runs keep theirs.
+        let keep_worktrees = runs
+            .iter()
+            .filter_map(|r| r.worktree.as_ref())
+            .map(|w| std::path::PathBuf::from(&w.path))
+            .collect();
+        let worktrees = self.paths.worktrees();
+        let swept =
+            tokio::task::spawn_blocking(move || crate::git::sweep(&worktrees, &keep_worktrees))
+                .await
+                .unwrap_or_default();
+        if !swept.is_empty() {
+            tracing::info!(count = swept.len(), "removed worktrees no live run needs");
+        }
         // A crash between a run's commit and its card write is healed here.
         self.attention.on_runs(&runs);
         let running: Vec<_> = runs
