@@ -86,14 +86,12 @@ pub fn plan(
 ) -> Result<Worktree, RepoError> {
     let path = &repository.path;
     let repo = open_exactly(Path::new(path), path)?;
+    // Refuses a base deleted since the frame was set, naming the branches.
+    existing_branch(&repo, &repository.base, path)?;
     let tip = repo
         .find_branch(&repository.base, git2::BranchType::Local)
         .and_then(|branch| branch.get().peel_to_commit())
-        .map_err(|_| {
-            existing_branch(&repo, &repository.base, path)
-                .err()
-                .unwrap_or_else(|| RepoError::NoCommits { path: path.clone() })
-        })?;
+        .map_err(RepoError::git(path, "read the base branch's tip"))?;
     Ok(Worktree {
         repository: path.clone(),
         branch: branch_name(title, run_id),
@@ -126,23 +124,9 @@ pub fn ensure(worktree: &Worktree) -> Result<(), RepoError> {
     if checked_out(folder, &worktree.branch) {
         return Ok(());
     }
-    let name = worktree_name(folder);
     // A worktree git knows of but whose folder is gone or broken (a crash
     // mid-creation): forget it and make it again.
-    if let Ok(stale) = repo.find_worktree(&name) {
-        let mut prune = git2::WorktreePruneOptions::new();
-        prune.valid(true).working_tree(true);
-        stale
-            .prune(Some(&mut prune))
-            .map_err(RepoError::git(path, "prune a stale worktree"))?;
-    }
-    if folder.exists() {
-        std::fs::remove_dir_all(folder).map_err(|e| RepoError::Git {
-            path: worktree.path.clone(),
-            action: "clear a half-made worktree",
-            message: e.to_string(),
-        })?;
-    }
+    discard(&repo, folder, path)?;
     if let Some(parent) = folder.parent() {
         std::fs::create_dir_all(parent).map_err(|e| RepoError::Git {
             path: parent.display().to_string(),
@@ -153,7 +137,7 @@ pub fn ensure(worktree: &Worktree) -> Result<(), RepoError> {
     let reference = branch.into_reference();
     let mut options = git2::WorktreeAddOptions::new();
     options.reference(Some(&reference));
-    repo.worktree(&name, folder, Some(&options))
+    repo.worktree(&worktree_name(folder), folder, Some(&options))
         .map_err(RepoError::git(path, "add the run's worktree"))?;
     Ok(())
 }
@@ -164,18 +148,23 @@ pub fn ensure(worktree: &Worktree) -> Result<(), RepoError> {
 pub fn remove(worktree: &Worktree) -> Result<(), RepoError> {
     let path = worktree.repository.as_str();
     let repo = open_exactly(Path::new(path), path)?;
-    let folder = Path::new(&worktree.path);
+    discard(&repo, Path::new(&worktree.path), path)
+}
+
+/// Forgets the worktree at `folder` in `repo` (git's record of it) and
+/// removes whatever is left of the folder. Idempotent.
+fn discard(repo: &git2::Repository, folder: &Path, path: &str) -> Result<(), RepoError> {
     if let Ok(known) = repo.find_worktree(&worktree_name(folder)) {
         let mut prune = git2::WorktreePruneOptions::new();
-        prune.valid(true).locked(false).working_tree(true);
+        prune.valid(true).working_tree(true);
         known
             .prune(Some(&mut prune))
-            .map_err(RepoError::git(path, "remove the run's worktree"))?;
+            .map_err(RepoError::git(path, "prune the worktree"))?;
     }
     if folder.exists() {
         std::fs::remove_dir_all(folder).map_err(|e| RepoError::Git {
-            path: worktree.path.clone(),
-            action: "remove the run's worktree folder",
+            path: folder.display().to_string(),
+            action: "remove the worktree folder",
             message: e.to_string(),
         })?;
     }
@@ -194,31 +183,24 @@ pub fn sweep(worktrees: &Path, keep: &std::collections::HashSet<PathBuf>) -> Vec
         if !folder.is_dir() || keep.contains(&folder) {
             continue;
         }
-        forget_worktree(&folder);
-        if std::fs::remove_dir_all(&folder).is_ok() {
+        let discarded = match clone_of(&folder) {
+            Some(clone) => discard(&clone, &folder, &folder.display().to_string()).is_ok(),
+            None => std::fs::remove_dir_all(&folder).is_ok(),
+        };
+        if discarded {
             removed.push(folder);
         }
     }
     removed
 }
 
-/// Prunes git's record of the worktree at `folder` in the clone it belongs
-/// to, if it is one; best effort, since the folder goes either way.
-fn forget_worktree(folder: &Path) {
-    let Ok(worktree) = git2::Repository::open(folder) else {
-        return;
-    };
-    if !worktree.is_worktree() {
-        return;
-    }
-    let Ok(main) = git2::Repository::open(worktree.commondir()) else {
-        return;
-    };
-    if let Ok(known) = main.find_worktree(&worktree_name(folder)) {
-        let mut prune = git2::WorktreePruneOptions::new();
-        prune.valid(true).working_tree(true);
-        let _ = known.prune(Some(&mut prune));
-    }
+/// The clone a worktree folder belongs to, if it is a worktree at all.
+fn clone_of(folder: &Path) -> Option<git2::Repository> {
+    let worktree = open_exactly(folder, "").ok()?;
+    worktree
+        .is_worktree()
+        .then(|| git2::Repository::open(worktree.commondir()).ok())
+        .flatten()
 }
 
 /// The tip of the run's branch, as checked out in its worktree.
@@ -325,11 +307,7 @@ fn worktree_name(folder: &Path) -> String {
 
 /// Whether `folder` is a worktree with `branch` checked out.
 fn checked_out(folder: &Path, branch: &str) -> bool {
-    let Ok(repo) = git2::Repository::open_ext(
-        folder,
-        git2::RepositoryOpenFlags::NO_SEARCH,
-        std::iter::empty::<&std::ffi::OsStr>(),
-    ) else {
+    let Ok(repo) = open_exactly(folder, "") else {
         return false;
     };
     let head = repo.head().ok();
