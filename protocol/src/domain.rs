@@ -67,9 +67,21 @@ pub struct Worktree {
     pub repository: String,
     pub branch: String,
     pub base: String,
-    /// The base tip the branch was made from.
+    /// The base tip the task's work started from; a run's diff is taken
+    /// against it.
     pub base_commit: String,
     pub path: String,
+    /// Where the branch was made when that is not `base_commit`: a retry or
+    /// restart starts at the commit recorded before its first fresh step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_commit: Option<String>,
+}
+
+impl Worktree {
+    /// The commit the run's branch is made at.
+    pub fn branch_point(&self) -> &str {
+        self.start_commit.as_deref().unwrap_or(&self.base_commit)
+    }
 }
 
 /// A repository as a user names it; the daemon checks it and fills in the

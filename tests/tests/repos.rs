@@ -512,3 +512,103 @@ fn at_start_the_daemon_removes_worktrees_no_live_run_needs_and_keeps_a_parked_ru
         "its branch is kept"
     );
 }
+
+#[test]
+fn retry_resumes_from_the_failed_steps_start_restart_from_resets_the_branch_and_discarded_work_stays_reachable()
+ {
+    // The flaky step leaves work behind and fails until the flag exists.
+    let flags = tempfile::tempdir().unwrap();
+    let flag = flags.path().join("ok");
+    let agents = format!(
+        r#"[agents.coder]
+command = ["sh", "-c", "echo one >> app.py && echo '{{\"type\":\"result\",\"output\":\"coded\"}}'"]
+
+[agents.flaky]
+command = ["sh", "-c", "echo wip > wip.txt; test -f {flag} || exit 3; echo '{{\"type\":\"result\",\"output\":\"done\"}}'"]
+"#,
+        flag = flag.display()
+    );
+    let home = CtlHome::with_config(&[
+        ("agents.toml", &agents),
+        (
+            "pipelines/two.toml",
+            "name = \"Two\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"flaky\"\n",
+        ),
+    ]);
+    let clone = users_clone();
+    let before = checkout_state(clone.path());
+    let first = start_under_frame(&home, clone.path(), "two");
+    let failed = home.wait_run(&first.id, "failed", |r| !r.status.is_live());
+    assert_eq!(failed.status, cattery_protocol::RunStatus::Failed);
+    let coded = failed.steps[0].change.clone().unwrap().commit.unwrap();
+    let kept = format!("refs/cattery/attempts/{}", first.id);
+    let attempt = cattery_tests::eventually(
+        10,
+        || {
+            let found = git_out(clone.path(), &["rev-parse", "-q", "--verify", &kept]);
+            (!found.is_empty()).then_some(found)
+        },
+        || format!("no {kept}"),
+    );
+    assert_eq!(
+        git_out(clone.path(), &["show", &format!("{attempt}:wip.txt")]),
+        "wip",
+        "the failed step's uncommitted work is reachable"
+    );
+    assert_eq!(rev_parse(clone.path(), &format!("{attempt}^")), coded);
+
+    std::fs::write(&flag, "").unwrap();
+    let retried: cattery_protocol::Run =
+        serde_json::from_value(home.ctl(&["retry", &first.id])).unwrap();
+    let retried = home.wait_run(&retried.id, "done", |r| !r.status.is_live());
+    assert_eq!(
+        retried.status,
+        cattery_protocol::RunStatus::Done,
+        "{:?}",
+        retried.failure
+    );
+    let worktree = retried.worktree.clone().unwrap();
+    assert_ne!(worktree.branch, failed.worktree.clone().unwrap().branch);
+    let resumed = retried.steps[1].change.clone().unwrap();
+    assert_eq!(
+        resumed.start_commit, coded,
+        "the retry resumed from the failed step's starting commit"
+    );
+    assert_eq!(
+        rev_parse(clone.path(), &format!("{}^", worktree.branch)),
+        coded,
+        "the coder did not run again"
+    );
+
+    let restarted: cattery_protocol::Run =
+        serde_json::from_value(home.ctl(&["restart-from", &retried.id, "0"])).unwrap();
+    let restarted = home.wait_run(&restarted.id, "done", |r| !r.status.is_live());
+    assert_eq!(restarted.status, cattery_protocol::RunStatus::Done);
+    let again = restarted.steps[0].change.clone().unwrap();
+    assert_eq!(
+        again.start_commit, worktree.base_commit,
+        "a restart from step 0 starts at the base commit"
+    );
+    let count = git_out(
+        clone.path(),
+        &[
+            "rev-list",
+            "--count",
+            &format!(
+                "{}..{}",
+                worktree.base_commit,
+                restarted.worktree.clone().unwrap().branch
+            ),
+        ],
+    );
+    assert_eq!(
+        count, "2",
+        "two steps' commits on a branch made at the base"
+    );
+    assert_eq!(
+        rev_parse(clone.path(), &worktree.branch),
+        resumed.commit.unwrap(),
+        "the retried run's branch is kept as it was"
+    );
+    assert_eq!(checkout_state(clone.path()), before);
+}

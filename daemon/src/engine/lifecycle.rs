@@ -2,7 +2,9 @@
 
 use super::step::{self, FailureSpec};
 use super::{Cx, EngineError, Outcome, Transition};
-use cattery_protocol::{Block, BlockStatus, Cancellation, FailureKind, Pipeline, Run, RunStatus};
+use cattery_protocol::{
+    Block, BlockStatus, Cancellation, FailureKind, Pipeline, Run, RunStatus, Worktree,
+};
 
 /// A new run on a block, and the prior run it supersedes, if that was live.
 pub struct Started {
@@ -112,6 +114,12 @@ fn successor(run: &Run, from: usize, cx: &Cx) -> Run {
     for s in next.steps.iter_mut().skip(from) {
         *s = step::fresh_copy(s);
     }
+    // The successor's branch starts where step `from` first started; the
+    // service names its branch and folder. The prior branch keeps the rest.
+    next.worktree = run.worktree.clone().map(|w| Worktree {
+        start_commit: Some(commit_before(run, from)),
+        ..w
+    });
     next.current_step = from;
     next.status = RunStatus::Running;
     next.initiated_by = cx.actor.to_owned();
@@ -119,6 +127,22 @@ fn successor(run: &Run, from: usize, cx: &Cx) -> Run {
     next.updated_at = cx.now;
     next.rev = 0;
     next
+}
+
+/// The branch tip before step `index` ran: the last commit an earlier step
+/// recorded, else the base commit the task started from. Work of step `index` and
+/// later (even an agent's own commits) is not in it.
+pub fn commit_before(run: &Run, index: usize) -> String {
+    let recorded = run.steps.iter().take(index).rev().find_map(|s| {
+        s.change
+            .as_ref()
+            .map(|c| c.commit.clone().unwrap_or_else(|| c.start_commit.clone()))
+    });
+    match (recorded, &run.worktree) {
+        (Some(commit), _) => commit,
+        (None, Some(w)) => w.base_commit.clone(),
+        (None, None) => String::new(),
+    }
 }
 
 /// Cancels a live run; the block goes back to `planned`.

@@ -98,6 +98,7 @@ pub fn plan(
         base: repository.base.clone(),
         base_commit: tip.id().to_string(),
         path: worktrees.join(run_id).display().to_string(),
+        start_commit: None,
     })
 }
 
@@ -111,8 +112,8 @@ pub fn ensure(worktree: &Worktree) -> Result<(), RepoError> {
     let branch = match repo.find_branch(&worktree.branch, git2::BranchType::Local) {
         Ok(branch) => branch,
         Err(_) => {
-            let oid = git2::Oid::from_str(&worktree.base_commit)
-                .map_err(RepoError::git(path, "read the base commit"))?;
+            let oid = git2::Oid::from_str(worktree.branch_point())
+                .map_err(RepoError::git(path, "read the branch's starting commit"))?;
             let commit = repo
                 .find_commit(oid)
                 .map_err(RepoError::git(path, "find the base commit"))?;
@@ -149,6 +150,75 @@ pub fn remove(worktree: &Worktree) -> Result<(), RepoError> {
     let path = worktree.repository.as_str();
     let repo = open_exactly(Path::new(path), path)?;
     discard(&repo, Path::new(&worktree.path), path)
+}
+
+/// The ref that keeps a discarded run's work reachable.
+pub fn attempt_ref(run_id: &str) -> String {
+    format!("refs/cattery/attempts/{run_id}")
+}
+
+/// Keeps what a run that did not finish (failed, cancelled, superseded)
+/// left in its worktree under [`attempt_ref`]: its branch tip, or a
+/// snapshot commit on top of it when the worktree has uncommitted work.
+/// The branch itself does not move. Returns the commit kept, if the run
+/// did anything at all.
+pub fn keep_attempt(worktree: &Worktree, run_id: &str) -> Result<Option<String>, RepoError> {
+    let path = worktree.path.as_str();
+    if !Path::new(path).exists() {
+        return Ok(None);
+    }
+    let repo = open_exactly(Path::new(path), path)?;
+    let head = repo
+        .head()
+        .and_then(|h| h.peel_to_commit())
+        .map_err(RepoError::git(path, "read the worktree's HEAD"))?;
+    // Written to the object store only: the worktree's index stays as it is.
+    let tree = staged(&repo, path)?
+        .write_tree_to(&repo)
+        .map_err(RepoError::git(path, "write the attempt's tree"))?;
+    let kept = match tree {
+        tree if tree != head.tree_id() => {
+            let tree = repo
+                .find_tree(tree)
+                .map_err(RepoError::git(path, "read the snapshot's tree"))?;
+            let author = author(&repo, path)?;
+            let message = format!(
+                "attempt: work left uncommitted when run {run_id} ended\n\nCattery-Run: {run_id}\n"
+            );
+            repo.commit(None, &author, &author, &message, &tree, &[&head])
+                .map_err(RepoError::git(path, "commit the attempt's snapshot"))?
+        }
+        _ if head.id().to_string() == worktree.branch_point() => return Ok(None),
+        _ => head.id(),
+    };
+    repo.reference(
+        &attempt_ref(run_id),
+        kept,
+        true,
+        "cattery: keep a discarded attempt",
+    )
+    .map_err(RepoError::git(path, "write the attempt's ref"))?;
+    Ok(Some(kept.to_string()))
+}
+
+/// An index of everything in the worktree that `.gitignore` lets in,
+/// deletions included, in memory until written.
+fn staged(repo: &git2::Repository, path: &str) -> Result<git2::Index, RepoError> {
+    let mut index = repo
+        .index()
+        .map_err(RepoError::git(path, "read the index"))?;
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .and_then(|()| index.update_all(["*"], None))
+        .map_err(RepoError::git(path, "stage the worktree's changes"))?;
+    Ok(index)
+}
+
+/// The repository's own author, else `cattery`.
+fn author(repo: &git2::Repository, path: &str) -> Result<git2::Signature<'static>, RepoError> {
+    repo.signature()
+        .or_else(|_| git2::Signature::now("cattery", "cattery@localhost"))
+        .map_err(RepoError::git(path, "make the commit's author"))
 }
 
 /// Forgets the worktree at `folder` in `repo` (git's record of it) and
@@ -238,14 +308,10 @@ pub fn commit_step(
         .head()
         .and_then(|h| h.peel_to_commit())
         .map_err(RepoError::git(path, "read the worktree's HEAD"))?;
-    let mut index = repo
-        .index()
-        .map_err(RepoError::git(path, "read the index"))?;
+    let mut index = staged(&repo, path)?;
     index
-        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-        .and_then(|()| index.update_all(["*"], None))
-        .and_then(|()| index.write())
-        .map_err(RepoError::git(path, "stage the step's changes"))?;
+        .write()
+        .map_err(RepoError::git(path, "write the index"))?;
     let tree_id = index
         .write_tree()
         .map_err(RepoError::git(path, "write the step's tree"))?;
@@ -255,10 +321,7 @@ pub fn commit_step(
         let tree = repo
             .find_tree(tree_id)
             .map_err(RepoError::git(path, "read the step's tree"))?;
-        let author = repo
-            .signature()
-            .or_else(|_| git2::Signature::now("cattery", "cattery@localhost"))
-            .map_err(RepoError::git(path, "make the commit's author"))?;
+        let author = author(&repo, path)?;
         let message = format!(
             "{}\n\nCattery-Run: {}\nCattery-Step: {}\nCattery-Attempt: {}\n",
             step.subject, step.run_id, step.step_index, step.attempt

@@ -191,6 +191,7 @@ impl Daemon {
         let stored = self.commit(planned, None).await?;
         if let Some(old) = superseded_id {
             self.signal_stop(&old);
+            self.retire(&old);
         }
         let run = stored.into_iter().next().ok_or_else(|| {
             ServiceError::Invalid("the store returned no run for a start".to_owned())
@@ -230,7 +231,8 @@ impl Daemon {
 
     pub async fn retry(self: &Arc<Self>, run_id: &str, actor: &str) -> Result<Arc<Run>> {
         let old = self.run(run_id)?;
-        let transition = engine::retry(&old, &self.cx(actor))?;
+        let mut transition = engine::retry(&old, &self.cx(actor))?;
+        self.own_worktree(&mut transition.run)?;
         let started = engine::lifecycle::Started {
             run: transition,
             superseded: None,
@@ -245,12 +247,25 @@ impl Daemon {
         actor: &str,
     ) -> Result<Arc<Run>> {
         let old = self.run(run_id)?;
-        let started = engine::restart_from(&old, step, &self.cx(actor))?;
+        let mut started = engine::restart_from(&old, step, &self.cx(actor))?;
+        self.own_worktree(&mut started.run.run)?;
         self.commit_started(Some(old), started).await
     }
 
+    /// A retry or restart works on a branch and folder of its own, made at
+    /// the commit the engine chose; the prior run's branch keeps its work.
+    fn own_worktree(&self, run: &mut Run) -> Result<()> {
+        let Some(worktree) = run.worktree.as_mut() else {
+            return Ok(());
+        };
+        let title = self.block(&run.block_id)?.title;
+        worktree.branch = crate::git::branch_name(&title, &run.id);
+        worktree.path = self.paths.worktrees().join(&run.id).display().to_string();
+        Ok(())
+    }
+
     /// Cancels the block's live run (if any) and plans the block again.
-    pub async fn cancel(&self, block_id: &str, actor: &str) -> Result<Block> {
+    pub async fn cancel(self: &Arc<Self>, block_id: &str, actor: &str) -> Result<Block> {
         let block = self.block(block_id)?;
         let live = match block.run_id.as_deref() {
             Some(id) => Some(self.run(id)?).filter(|r| r.status.is_live()),
@@ -262,6 +277,7 @@ impl Daemon {
                     .await
                     .map_err(stale_on_conflict)?;
                 self.signal_stop(&run.id);
+                self.retire(&run.id);
             }
             None => {
                 return Err(ServiceError::Conflict(format!(
@@ -272,13 +288,21 @@ impl Daemon {
         self.block(block_id)
     }
 
-    pub async fn stop(&self, run_id: &str, actor: &str) -> Result<Arc<Run>> {
+    pub async fn stop(self: &Arc<Self>, run_id: &str, actor: &str) -> Result<Arc<Run>> {
         let (run, _) = self
             .transact_latest(run_id, actor, engine::stop)
             .await
             .map_err(stale_on_conflict)?;
         self.signal_stop(run_id);
+        self.retire(run_id);
         Ok(run)
+    }
+
+    /// An ended run's driver gives its worktree back as it exits. A run
+    /// parked at a gate has no driver, so one is started for it: it finds
+    /// the run ended and does only that. A driver still running ignores it.
+    fn retire(self: &Arc<Self>, run_id: &str) {
+        drive::spawn(self, run_id);
     }
 
     /// Re-arms every running run after a start; parked runs stay parked.

@@ -41,7 +41,8 @@ pub fn spawn(daemon: &Arc<Daemon>, run_id: &str) {
 }
 
 /// A run that has ended (done, failed, cancelled) gives its worktree back;
-/// its branch stays. A parked run keeps it.
+/// its branch stays, and the work of one that did not finish is kept
+/// under `refs/cattery/attempts/<run>`. A parked run keeps its worktree.
 async fn remove_finished_worktree(daemon: &Daemon, run_id: &str) {
     let Ok(run) = daemon.run(run_id) else {
         return;
@@ -49,7 +50,15 @@ async fn remove_finished_worktree(daemon: &Daemon, run_id: &str) {
     let Some(worktree) = run.worktree.clone().filter(|_| !run.status.is_live()) else {
         return;
     };
-    let removed = tokio::task::spawn_blocking(move || crate::git::remove(&worktree)).await;
+    let discarded = run.status == RunStatus::Failed;
+    let id = run_id.to_owned();
+    let removed = tokio::task::spawn_blocking(move || {
+        if discarded {
+            crate::git::keep_attempt(&worktree, &id)?;
+        }
+        crate::git::remove(&worktree)
+    })
+    .await;
     if let Ok(Err(e)) = removed {
         tracing::warn!(run = run_id, "cannot remove the run's worktree: {e}");
     }
