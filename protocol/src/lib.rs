@@ -5,6 +5,7 @@
 //! the change notifications the daemon publishes. Nothing here does I/O.
 
 pub mod agent;
+pub mod diff;
 pub mod domain;
 pub mod event;
 pub mod home;
@@ -16,7 +17,7 @@ pub mod workspace;
 pub use domain::*;
 
 /// Bumped whenever a change to these types would break an older peer.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Milliseconds since the Unix epoch; every timestamp on the wire uses it.
 pub type Millis = i64;

@@ -235,8 +235,12 @@ macro_rules! check_all_names {
 
 #[test]
 fn every_variant_of_every_named_enum_has_its_wire_name_as_serde_name() {
+    use crate::diff::{FileStatus, LineKind};
     use crate::wire::ErrorCode;
     check_all_names!(
+        FileStatus,
+        LineKind,
+        MergeMode,
         BlockLevel,
         BlockStatus,
         RunStatus,

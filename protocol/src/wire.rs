@@ -114,6 +114,12 @@ pub enum Call {
     Stop {
         run_id: String,
     },
+    /// What a run changed on its branch so far, or what one step changed.
+    Diff {
+        run_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<usize>,
+    },
 }
 
 impl Call {
@@ -128,7 +134,8 @@ impl Call {
             | Call::Pipelines
             | Call::Notifications { .. }
             | Call::Spend
-            | Call::Audit { .. } => false,
+            | Call::Audit { .. }
+            | Call::Diff { .. } => false,
             Call::Shutdown
             | Call::Act { .. }
             | Call::Dismiss { .. }
@@ -306,6 +313,7 @@ pub enum Reply {
     Spend(SpendReport),
     Audit(Vec<AuditEntry>),
     Imported(crate::workspace::Imported),
+    Diff(Box<crate::diff::Diff>),
 }
 
 /// A type a [`Reply`] can carry; lets a client ask for the answer it expects.
@@ -376,4 +384,5 @@ from_reply! {
     Spend => SpendReport,
     Audit => Vec<AuditEntry>,
     Imported => crate::workspace::Imported,
+    Diff => crate::diff::Diff,
 }

@@ -612,3 +612,90 @@ command = ["sh", "-c", "echo wip > wip.txt; test -f {flag} || exit 3; echo '{{\"
     );
     assert_eq!(checkout_state(clone.path()), before);
 }
+
+#[test]
+fn the_diff_of_a_run_and_of_one_step_lists_files_with_status_and_hunks_and_marks_renames_and_binaries()
+ {
+    let agents = r#"[agents.coder]
+command = ["sh", "-c", "mv app.py main.py && printf 'PNG\\000\\001\\002' > logo.png && echo '{\"type\":\"result\",\"output\":\"coded\"}'"]
+
+[agents.fixer]
+command = ["sh", "-c", "printf 'a\\nb\\nc\\n' > notes.txt && echo '{\"type\":\"result\",\"output\":\"fixed\"}'"]
+"#;
+    let home = CtlHome::with_config(&[
+        ("agents.toml", agents),
+        (
+            "pipelines/two.toml",
+            "name = \"Two\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"fixer\"\n",
+        ),
+    ]);
+    let clone = users_clone();
+    let before = checkout_state(clone.path());
+    let run = start_under_frame(&home, clone.path(), "two");
+    let done = home.wait_run(&run.id, "done", |r| !r.status.is_live());
+    assert_eq!(
+        done.status,
+        cattery_protocol::RunStatus::Done,
+        "{:?}",
+        done.failure
+    );
+
+    let whole: cattery_protocol::diff::Diff =
+        serde_json::from_value(home.ctl(&["diff", &run.id])).unwrap();
+    let by_path = |path: &str| {
+        whole
+            .files
+            .iter()
+            .find(|f| f.path == path)
+            .unwrap_or_else(|| panic!("{path} in {whole:?}"))
+            .clone()
+    };
+    use cattery_protocol::diff::{FileStatus, LineKind};
+    let renamed = by_path("main.py");
+    assert_eq!(renamed.status, FileStatus::Renamed);
+    assert_eq!(renamed.old_path.as_deref(), Some("app.py"));
+    let logo = by_path("logo.png");
+    assert!(logo.binary && logo.hunks.is_empty(), "{logo:?}");
+    let notes = by_path("notes.txt");
+    assert_eq!((notes.status, notes.insertions), (FileStatus::Added, 3));
+    let hunk = &notes.hunks[0];
+    assert_eq!((hunk.new_start, hunk.new_lines), (1, 3));
+    let numbered: Vec<_> = hunk
+        .lines
+        .iter()
+        .map(|l| (l.kind, l.new_line, l.text.as_str()))
+        .collect();
+    assert_eq!(
+        numbered,
+        [
+            (LineKind::Added, Some(1), "a"),
+            (LineKind::Added, Some(2), "b"),
+            (LineKind::Added, Some(3), "c")
+        ]
+    );
+    assert_eq!(
+        whole.from_commit,
+        done.worktree.clone().unwrap().base_commit
+    );
+
+    let step: cattery_protocol::diff::Diff =
+        serde_json::from_value(home.ctl(&["diff", &run.id, "--step", "1"])).unwrap();
+    let paths: Vec<_> = step.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["notes.txt"], "only the fixer's change");
+
+    let text = Command::new(cattery_tests::cattery())
+        .arg("--home")
+        .arg(home.path())
+        .args(["ctl", "diff", &run.id, "--stat"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("app.py → main.py | renamed +0 −0"), "{text}");
+    assert!(text.contains("logo.png | added binary"), "{text}");
+    assert!(text.contains("3 files +3 −0"), "{text}");
+
+    let (code, _, err) = home.cli(&["ctl", "diff", &run.id, "--step", "7"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("has no step 7"), "{err}");
+    assert_eq!(checkout_state(clone.path()), before);
+}

@@ -1,6 +1,7 @@
 //! `cattery ctl`: every operation from a script, with `--json` and exit codes.
 
 use crate::client::{Client, ClientError};
+use cattery_protocol::diff::{Diff, LineKind};
 use cattery_protocol::wire::{Call, ErrorCode, Reply, ServerFrame, WireError};
 use cattery_protocol::workspace::{ImportBlock, Imported, WorkspaceBlock};
 use cattery_protocol::{
@@ -75,6 +76,16 @@ pub enum CtlCommand {
     Cancel { block: String },
     /// Stop a run and kill its job.
     Stop { run: String },
+    /// What RUN changed on its branch, or what one step changed: files
+    /// and hunks (--stat: files and counts only).
+    Diff {
+        run: String,
+        /// Only this step's change (0-based).
+        #[arg(long)]
+        step: Option<usize>,
+        #[arg(long)]
+        stat: bool,
+    },
     /// Print events as JSON lines.
     Watch {
         #[arg(long)]
@@ -207,6 +218,14 @@ pub enum CtlError {
 pub async fn run(client: &mut Client, command: CtlCommand, json: bool) -> Result<(), CtlError> {
     let reply = match command {
         CtlCommand::Watch { since } => return watch(client, since).await,
+        CtlCommand::Diff { run, step, stat } => {
+            let call = Call::Diff { run_id: run, step };
+            let mut diff: Diff = client.call_as(call).await?;
+            if stat {
+                diff.files.iter_mut().for_each(|f| f.hunks.clear());
+            }
+            Reply::Diff(Box::new(diff))
+        }
         CtlCommand::Block {
             action: BlockCommand::Import { file },
         } => Reply::Imported(import(client, &file).await?),
@@ -304,7 +323,7 @@ async fn to_call(client: &mut Client, command: CtlCommand) -> Result<Call, CtlEr
         CtlCommand::RestartFrom { run, step } => Call::RestartFromStep { run_id: run, step },
         CtlCommand::Cancel { block } => Call::Cancel { block_id: block },
         CtlCommand::Stop { run } => Call::Stop { run_id: run },
-        CtlCommand::Watch { .. } | CtlCommand::Block { .. } => {
+        CtlCommand::Watch { .. } | CtlCommand::Diff { .. } | CtlCommand::Block { .. } => {
             return Err(CtlError::Input("not a single request".to_owned()));
         }
     })
@@ -462,8 +481,45 @@ fn lines(reply: &Reply) -> Vec<String> {
             ));
             lines
         }
+        Reply::Diff(diff) => diff_lines(diff),
         other => vec![other.payload().map(|v| v.to_string()).unwrap_or_default()],
     }
+}
+
+/// A diff as `git diff` prints it; a `--stat` diff (no hunks) as one line
+/// per file and a total.
+fn diff_lines(diff: &Diff) -> Vec<String> {
+    let stat = diff.files.iter().all(|f| f.hunks.is_empty());
+    let mut lines = Vec::new();
+    for file in &diff.files {
+        let name = match &file.old_path {
+            Some(old) => format!("{old} → {}", file.path),
+            None => file.path.clone(),
+        };
+        let counts = if file.binary {
+            "binary".to_owned()
+        } else {
+            format!("+{} −{}", file.insertions, file.deletions)
+        };
+        if stat {
+            lines.push(format!("{name} | {} {counts}", file.status.label()));
+            continue;
+        }
+        lines.push(format!("─── {name} ({}, {counts})", file.status.label()));
+        for hunk in &file.hunks {
+            lines.push(hunk.header.clone());
+            lines.extend(hunk.lines.iter().map(|line| {
+                let mark = match line.kind {
+                    LineKind::Added => '+',
+                    LineKind::Removed => '-',
+                    LineKind::Context => ' ',
+                };
+                format!("{mark}{}", line.text)
+            }));
+        }
+    }
+    lines.push(diff.stat());
+    lines
 }
 
 fn block_line(b: &Block) -> String {

@@ -2,6 +2,8 @@
 //! user's clone and never writes to its working tree, index, stash or
 //! checked-out branch.
 
+pub mod diff;
+
 use cattery_protocol::{Repository, RepositorySpec, StepChange, Worktree};
 use std::path::{Path, PathBuf};
 

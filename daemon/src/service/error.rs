@@ -14,6 +14,9 @@ pub enum ServiceError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// git refused or could not read the run's repository.
+    #[error(transparent)]
+    Git(#[from] crate::git::RepoError),
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]
@@ -38,6 +41,7 @@ impl ServiceError {
             Self::Store(StoreError::AlreadyClosed { .. }) => ErrorCode::Stale,
             Self::Store(_) => ErrorCode::Unavailable,
             Self::Invalid(_) => ErrorCode::Invalid,
+            Self::Git(_) => ErrorCode::Conflict,
             Self::Unavailable(_) => ErrorCode::Unavailable,
             Self::Limit(_) | Self::Conflict(_) => ErrorCode::Conflict,
         }

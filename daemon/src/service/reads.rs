@@ -1,9 +1,10 @@
 //! What the daemon shows: the board, runs, the inbox, cards, spend. Reads
 //! change nothing; the server answers calls and snapshots from these alone.
 
-use super::{Daemon, Result};
+use super::{Daemon, Result, ServiceError};
 use crate::config::Paths;
 use crate::notify::Attention;
+use cattery_protocol::diff::Diff;
 use cattery_protocol::wire::SpendReport;
 use cattery_protocol::{Notification, NotificationStatus, PendingGate, Pipeline, Run};
 use std::sync::Arc;
@@ -53,6 +54,32 @@ impl Daemon {
         })
     }
 
+    /// What the run changed on its branch (base commit to branch tip), or
+    /// what step `step` changed, read from the clone's object store.
+    pub fn diff(&self, run_id: &str, step: Option<usize>) -> Result<Diff> {
+        let run = self.run(run_id)?;
+        let Some(worktree) = &run.worktree else {
+            return Err(ServiceError::Conflict(format!(
+                "run {run_id} has no repository, so it changed no code; point its frame at a clone (`ctl block set FRAME --repo PATH`) and start again"
+            )));
+        };
+        let (from, to) = match step {
+            None => (
+                worktree.base_commit.clone(),
+                crate::git::diff::branch_tip(&worktree.repository, &worktree.branch)?,
+            ),
+            Some(index) => step_range(&run, index)?,
+        };
+        let files = crate::git::diff::between(&worktree.repository, &from, &to)?;
+        Ok(Diff {
+            run_id: run.id.clone(),
+            step_index: step,
+            from_commit: from,
+            to_commit: to,
+            files,
+        })
+    }
+
     pub fn pipelines(&self) -> Vec<Pipeline> {
         self.catalog.pipelines.values().cloned().collect()
     }
@@ -85,6 +112,25 @@ impl Daemon {
     pub(crate) fn attention(&self) -> Arc<Attention> {
         Arc::clone(&self.attention)
     }
+}
+
+/// The commits step `index` started and ended at.
+fn step_range(run: &Run, index: usize) -> Result<(String, String)> {
+    let step = run.steps.get(index).ok_or_else(|| {
+        ServiceError::Invalid(format!(
+            "run {} has no step {index}; its steps are 0 to {}",
+            run.id,
+            run.steps.len().saturating_sub(1)
+        ))
+    })?;
+    let change = step.change.as_ref().ok_or_else(|| {
+        ServiceError::Conflict(format!(
+            "step {index} ({}) of run {} has recorded no change: it has not finished yet; ask for the run's diff so far without --step",
+            step.agent_kind, run.id
+        ))
+    })?;
+    let to = change.commit.clone().unwrap_or(change.start_commit.clone());
+    Ok((change.start_commit.clone(), to))
 }
 
 fn inbox_of(live: &[Run]) -> Vec<PendingGate> {

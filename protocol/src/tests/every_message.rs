@@ -34,6 +34,7 @@ fn call_name(call: &Call) -> &'static str {
         Call::RestartFromStep { .. } => "restart_from_step",
         Call::Cancel { .. } => "cancel",
         Call::Stop { .. } => "stop",
+        Call::Diff { .. } => "diff",
     }
 }
 
@@ -87,6 +88,7 @@ fn reply_name(reply: &Reply) -> &'static str {
         Reply::Spend(_) => "spend",
         Reply::Audit(_) => "audit",
         Reply::Imported(_) => "imported",
+        Reply::Diff(_) => "diff",
     }
 }
 
@@ -201,6 +203,10 @@ fn every_call() -> Vec<Call> {
         Call::Stop {
             run_id: "r_1".into(),
         },
+        Call::Diff {
+            run_id: "r_1".into(),
+            step: Some(1),
+        },
     ];
     calls.extend(every_gate_action().into_iter().map(|action| Call::Decide {
         run_id: "r_1".into(),
@@ -268,7 +274,56 @@ fn every_reply() -> Vec<Reply> {
             created: vec![block()],
             unchanged: 2,
         }),
+        Reply::Diff(Box::new(diff())),
     ]
+}
+
+/// A diff with a hunk of every line kind, a rename and a binary file.
+fn diff() -> crate::diff::Diff {
+    use crate::diff::{DiffLine, FileDiff, FileStatus, Hunk, LineKind};
+    let line = |kind, old_line, new_line, text: &str| DiffLine {
+        kind,
+        old_line,
+        new_line,
+        text: text.into(),
+    };
+    crate::diff::Diff {
+        run_id: "r_1".into(),
+        step_index: Some(1),
+        from_commit: "a".repeat(40),
+        to_commit: "b".repeat(40),
+        files: vec![
+            FileDiff {
+                path: "src/new.rs".into(),
+                old_path: Some("src/old.rs".into()),
+                status: FileStatus::Renamed,
+                binary: false,
+                insertions: 1,
+                deletions: 1,
+                hunks: vec![Hunk {
+                    header: "@@ -1,2 +1,2 @@".into(),
+                    old_start: 1,
+                    old_lines: 2,
+                    new_start: 1,
+                    new_lines: 2,
+                    lines: vec![
+                        line(LineKind::Context, Some(1), Some(1), "fn a() {}"),
+                        line(LineKind::Removed, Some(2), None, "fn b() {}"),
+                        line(LineKind::Added, None, Some(2), "fn c() {}"),
+                    ],
+                }],
+            },
+            FileDiff {
+                path: "logo.png".into(),
+                old_path: None,
+                status: FileStatus::Added,
+                binary: true,
+                insertions: 0,
+                deletions: 0,
+                hunks: Vec::new(),
+            },
+        ],
+    }
 }
 
 fn every_event() -> Vec<Event> {
@@ -399,13 +454,13 @@ where
 #[test]
 fn every_call_round_trips_under_its_method_name() {
     let seen = check(&every_call(), "method", call_name);
-    assert_eq!(seen.len(), 21, "an example per Call variant: {seen:?}");
+    assert_eq!(seen.len(), 22, "an example per Call variant: {seen:?}");
 }
 
 #[test]
 fn every_reply_round_trips_under_its_reply_name_and_hands_back_its_payload() {
     let seen = check(&every_reply(), "reply", reply_name);
-    assert_eq!(seen.len(), 14, "an example per Reply variant: {seen:?}");
+    assert_eq!(seen.len(), 15, "an example per Reply variant: {seen:?}");
     let runs: Vec<Run> = FromReply::from_reply(Reply::Runs(vec![run()])).unwrap();
     assert_eq!(runs, [run()]);
     let wrong = <Vec<Block> as FromReply>::from_reply(Reply::Spend(spend()));
