@@ -76,6 +76,7 @@ async fn executor_step(
             companion_of: None,
             threshold: 0.8,
             max_attempts: 3,
+            workspace: cattery_protocol::WorkspaceMode::None,
         },
         context: StepContext {
             protocol_version: PROTOCOL_VERSION,
@@ -92,6 +93,7 @@ async fn executor_step(
             prior_outputs: Vec::new(),
             rework: None,
             chosen_option: None,
+            workspace: None,
         },
         timeout_secs: 60,
         ran_secs: 0,

@@ -46,6 +46,7 @@ fn run() -> Result<()> {
         None => platform_paths().context("no home directory found; pass --home DIR")?,
     };
     cattery_daemon::os::private_umask();
+    cattery_daemon::git::trust_named_clones();
     // Held until the process ends, after the runtime's shutdown: a client
     // that sees the lock free knows this daemon is gone, not finishing.
     let _lock = app::lock_home(&paths)?;

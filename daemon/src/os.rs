@@ -85,6 +85,34 @@ pub fn raise_file_limit() -> std::io::Result<u64> {
     Ok(limit.rlim_cur)
 }
 
+/// Whether this process runs as root.
+#[allow(unsafe_code)]
+pub fn is_root() -> bool {
+    // SAFETY: geteuid(2) cannot fail and takes nothing.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Gives everything under `dir` (itself included) that `from` owns to
+/// `to`, without following symlinks. Returns how many entries changed hands.
+pub fn hand_over_tree(dir: &Path, from: u32, (uid, gid): (u32, u32)) -> std::io::Result<usize> {
+    use std::os::unix::fs::MetadataExt;
+    let mut given = 0;
+    let mut stack = vec![dir.to_owned()];
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&path)?;
+        if meta.uid() == from {
+            std::os::unix::fs::lchown(&path, Some(uid), Some(gid))?;
+            given += 1;
+        }
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(&path)? {
+                stack.push(entry?.path());
+            }
+        }
+    }
+    Ok(given)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -83,6 +83,8 @@ impl Grade {
             quote: None,
             severity: CommentSeverity::Blocker,
             body: body.clone(),
+            path: None,
+            line: None,
         });
         blockers.chain(self.comments.iter().cloned()).collect()
     }
@@ -185,4 +187,32 @@ pub struct StepContext {
     pub prior_outputs: Vec<PriorOutput>,
     pub rework: Option<Rework>,
     pub chosen_option: Option<ChosenOption>,
+    /// Where the code is, when the task's frame names a repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<Workspace>,
+}
+
+/// The run's code, as its agent finds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Workspace {
+    /// The frame's clone.
+    pub repository: String,
+    pub branch: String,
+    pub base: String,
+    /// The base tip the task's work started from.
+    pub base_commit: String,
+    /// The run's worktree as the agent sees it: its working directory, or
+    /// `/workspace` in a container (absent when the kind gets none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The run's change so far, base commit to branch tip. Past
+    /// [`Workspace::DIFF_LINES`] lines, hunks are left out (`git diff
+    /// BASE_COMMIT` in the worktree shows them) and only files and counts stay.
+    pub diff: Vec<crate::diff::FileDiff>,
+    #[serde(default)]
+    pub hunks_left_out: bool,
+}
+
+impl Workspace {
+    pub const DIFF_LINES: usize = 5_000;
 }

@@ -143,6 +143,26 @@ impl AgentRole {
     pub fn is_producer(&self) -> bool {
         *self == Self::Producer
     }
+
+    /// How a kind of this role gets the run's worktree unless agents.toml
+    /// says otherwise: those that make changes may write it, those that
+    /// judge them only read it.
+    pub fn workspace(self) -> WorkspaceMode {
+        match self {
+            Self::Producer | Self::Tester | Self::GateHelper => WorkspaceMode::ReadWrite,
+            Self::Grader | Self::Merger => WorkspaceMode::ReadOnly,
+        }
+    }
+}
+
+crate::wire_enum! {
+    /// How an agent kind gets the run's worktree (`workspace` in agents.toml).
+    pub enum WorkspaceMode {
+        ReadWrite = "rw" / "read-write",
+        ReadOnly = "ro" / "read-only",
+        /// No worktree at all: the agent works in its job folder.
+        None = "none" / "none",
+    }
 }
 
 /// Automatic grading of a producer step by the step that holds this spec.
@@ -248,13 +268,36 @@ crate::wire_enum! {
     }
 }
 
-/// A review remark on a proposal, optionally anchored to quoted text.
+/// A review remark on a proposal, optionally anchored to quoted text or
+/// to a line of the run's code (`path:line`, the line's new number).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReviewComment {
     #[serde(default)]
     pub quote: Option<String>,
     pub severity: CommentSeverity,
     pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+}
+
+impl ReviewComment {
+    /// Reads `path:line: text` (or `path: text`) as a comment on that line.
+    pub fn parse_anchored(text: &str, severity: CommentSeverity) -> Option<Self> {
+        let (anchor, body) = text.split_once(": ")?;
+        let (path, line) = match anchor.rsplit_once(':') {
+            Some((path, line)) => (path, Some(line.parse().ok()?)),
+            None => (anchor, None),
+        };
+        (!path.is_empty() && !body.trim().is_empty()).then(|| Self {
+            quote: None,
+            severity,
+            body: body.trim().to_owned(),
+            path: Some(path.to_owned()),
+            line,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

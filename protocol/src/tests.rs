@@ -9,6 +9,8 @@ fn comment() -> ReviewComment {
         quote: Some("fn main".into()),
         severity: CommentSeverity::Major,
         body: "split this".into(),
+        path: Some("src/main.rs".into()),
+        line: Some(12),
     }
 }
 
@@ -241,6 +243,7 @@ fn every_variant_of_every_named_enum_has_its_wire_name_as_serde_name() {
         FileStatus,
         LineKind,
         MergeMode,
+        WorkspaceMode,
         BlockLevel,
         BlockStatus,
         RunStatus,
@@ -425,6 +428,30 @@ fn llm_calls_roll_up_into_metrics() {
 }
 
 #[test]
+fn a_comment_written_path_line_text_is_anchored_to_that_line() {
+    let c =
+        ReviewComment::parse_anchored("src/a.rs:12: off by one", CommentSeverity::Major).unwrap();
+    assert_eq!(
+        (c.path.as_deref(), c.line, c.body.as_str()),
+        (Some("src/a.rs"), Some(12), "off by one")
+    );
+    let whole =
+        ReviewComment::parse_anchored("README.md: say why", CommentSeverity::Minor).unwrap();
+    assert_eq!(
+        (whole.path.as_deref(), whole.line),
+        (Some("README.md"), None)
+    );
+    assert_eq!(
+        ReviewComment::parse_anchored("no anchor here", CommentSeverity::Minor),
+        None
+    );
+    assert_eq!(
+        ReviewComment::parse_anchored("a.rs:x: bad line", CommentSeverity::Minor),
+        None
+    );
+}
+
+#[test]
 fn step_context_and_events_round_trip() {
     let context = StepContext {
         protocol_version: PROTOCOL_VERSION,
@@ -447,6 +474,15 @@ fn step_context_and_events_round_trip() {
         chosen_option: Some(ChosenOption {
             question: "q".into(),
             option: "a".into(),
+        }),
+        workspace: Some(crate::agent::Workspace {
+            repository: "/src/pay".into(),
+            branch: "cattery/t-r".into(),
+            base: "main".into(),
+            base_commit: "c".repeat(40),
+            path: Some("/workspace".into()),
+            diff: Vec::new(),
+            hunks_left_out: true,
         }),
     };
     assert_roundtrip(&context);

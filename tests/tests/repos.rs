@@ -699,3 +699,70 @@ command = ["sh", "-c", "printf 'a\\nb\\nc\\n' > notes.txt && echo '{\"type\":\"r
     assert!(err.contains("has no step 7"), "{err}");
     assert_eq!(checkout_state(clone.path()), before);
 }
+
+#[test]
+fn an_agent_is_told_its_worktree_and_the_diff_so_far_and_a_path_line_comment_reaches_it_with_its_hunk()
+ {
+    let seen = tempfile::tempdir().unwrap();
+    let agents = format!(
+        r#"[agents.coder]
+command = ["sh", "-c", "printf 'a\\nb\\nc\\n' > notes.txt && cp \"$CATTERY_CONTEXT\" {seen}/coder-$(ls {seen} | wc -l).json && echo '{{\"type\":\"result\",\"output\":\"coded\"}}'"]
+
+[agents.reader]
+command = ["sh", "-c", "echo '{{\"type\":\"result\",\"output\":\"read\"}}'"]
+"#,
+        seen = seen.path().display()
+    );
+    let home = CtlHome::with_config(&[
+        ("agents.toml", &agents),
+        (
+            "pipelines/gated.toml",
+            "name = \"Gated\"\n[[steps]]\nagent = \"coder\"\nrequires_approval = true\n[[steps]]\nagent = \"reader\"\n",
+        ),
+    ]);
+    let clone = users_clone();
+    let before = checkout_state(clone.path());
+    let run = start_under_frame(&home, clone.path(), "gated");
+    let gate = home.gate(&run.id, cattery_protocol::GateKind::Approval);
+    home.ctl(&[
+        "request-changes",
+        &gate.id,
+        "-m",
+        "explain b",
+        "--comment",
+        "notes.txt:2: why b?",
+    ]);
+    let gate = home.gate(&run.id, cattery_protocol::GateKind::Approval);
+    home.ctl(&["approve", &gate.id]);
+    let done = home.wait_run(&run.id, "done", |r| !r.status.is_live());
+    let worktree = done.worktree.clone().unwrap();
+
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(seen.path().join(name)).unwrap()).unwrap()
+    };
+    let first = read("coder-0.json");
+    let told = &first["workspace"];
+    assert_eq!(told["path"], worktree.path.as_str(), "{told}");
+    assert_eq!(told["branch"], worktree.branch.as_str());
+    assert_eq!(told["base_commit"], worktree.base_commit.as_str());
+    assert_eq!(told["repository"], worktree.repository.as_str());
+    assert_eq!(told["diff"], serde_json::json!([]), "nothing changed yet");
+
+    let second = read("coder-1.json");
+    let files = second["workspace"]["diff"].as_array().unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0]["path"], "notes.txt");
+    assert_eq!(files[0]["insertions"], 3);
+    let comment = &second["rework"]["comments"][0];
+    assert_eq!(
+        (comment["path"].as_str(), comment["line"].as_u64()),
+        (Some("notes.txt"), Some(2))
+    );
+    assert_eq!(comment["body"], "why b?");
+    let quote = comment["quote"].as_str().unwrap();
+    assert!(
+        quote.starts_with("@@ -0,0 +1,3 @@") && quote.contains("\n+b"),
+        "{quote}"
+    );
+    assert_eq!(checkout_state(clone.path()), before);
+}

@@ -5,8 +5,8 @@ use cattery_protocol::diff::{Diff, LineKind};
 use cattery_protocol::wire::{Call, ErrorCode, Reply, ServerFrame, WireError};
 use cattery_protocol::workspace::{ImportBlock, Imported, WorkspaceBlock};
 use cattery_protocol::{
-    AuditEntry, Block, BlockLevel, GateAction, IterationCapChoice, MergeMode, PendingGate,
-    RepositorySpec, Run,
+    AuditEntry, Block, BlockLevel, CommentSeverity, GateAction, IterationCapChoice, MergeMode,
+    PendingGate, RepositorySpec, ReviewComment, Run,
 };
 use clap::{Args, Subcommand, ValueEnum};
 use std::io::Write;
@@ -57,6 +57,10 @@ pub enum CtlCommand {
         gate: String,
         #[arg(short, long)]
         message: String,
+        /// A remark on a line of the run's code, `PATH:LINE: TEXT` (or
+        /// `PATH: TEXT` for the whole file); repeat for more.
+        #[arg(long, value_name = "PATH:LINE: TEXT")]
+        comment: Vec<String>,
     },
     /// Reject a gate; the run fails as rejected.
     Reject {
@@ -300,10 +304,24 @@ async fn to_call(client: &mut Client, command: CtlCommand) -> Result<Call, CtlEr
             };
             decide(client, gate, GateAction::Approve { edited_proposal }).await?
         }
-        CtlCommand::RequestChanges { gate, message } => {
+        CtlCommand::RequestChanges {
+            gate,
+            message,
+            comment,
+        } => {
+            let comments = comment
+                .iter()
+                .map(|text| {
+                    ReviewComment::parse_anchored(text, CommentSeverity::Major).ok_or_else(|| {
+                        CtlError::Input(format!(
+                            "--comment {text:?} names no line; write it PATH:LINE: TEXT, such as src/app.py:12: check for None"
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?;
             let action = GateAction::RequestChanges {
                 feedback: message,
-                comments: Vec::new(),
+                comments,
             };
             decide(client, gate, action).await?
         }

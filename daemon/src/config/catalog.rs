@@ -4,7 +4,7 @@
 use super::assets::{AGENTS_TOML, PIPELINES};
 use super::error::ConfigError;
 use cattery_protocol::home;
-use cattery_protocol::{AgentRole, CompanionSpec, Pipeline, StepSpec};
+use cattery_protocol::{AgentRole, CompanionSpec, Pipeline, StepSpec, WorkspaceMode};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,6 +34,8 @@ pub struct AgentDef {
     pub companion_of: Option<String>,
     pub threshold: f64,
     pub max_attempts: u32,
+    /// How the kind gets the run's worktree; by default from its role.
+    pub workspace: WorkspaceMode,
 }
 
 /// Resource limits and isolation for an agent's container.
@@ -68,6 +70,7 @@ struct AgentFields {
     companion_of: Option<String>,
     threshold: Option<f64>,
     max_attempts: Option<u32>,
+    workspace: Option<WorkspaceMode>,
 }
 
 impl AgentFields {
@@ -86,6 +89,7 @@ impl AgentFields {
             companion_of: over.companion_of.or(self.companion_of),
             threshold: over.threshold.or(self.threshold),
             max_attempts: over.max_attempts.or(self.max_attempts),
+            workspace: over.workspace.or(self.workspace),
         }
     }
 }
@@ -445,6 +449,7 @@ fn resolve_agents(
                 companion_of: fields.companion_of,
                 threshold: fields.threshold.unwrap_or(DEFAULT_THRESHOLD),
                 max_attempts: fields.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
+                workspace: fields.workspace.unwrap_or(role.workspace()),
             },
         );
     }

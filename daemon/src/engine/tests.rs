@@ -245,6 +245,8 @@ fn request_changes_reruns_the_step_with_feedback_in_its_rework() {
         quote: Some("draft".into()),
         severity: CommentSeverity::Major,
         body: "too vague".into(),
+        path: None,
+        line: None,
     }];
     h.decide(GateAction::RequestChanges {
         feedback: "add detail".into(),
@@ -447,6 +449,8 @@ fn verdict_rule_order() {
         quote: None,
         severity: CommentSeverity::Major,
         body: "x".into(),
+        path: None,
+        line: None,
     }];
     let minor = [ReviewComment {
         severity: CommentSeverity::Minor,

@@ -5,7 +5,7 @@
 use super::lines::LineSplitter;
 use super::outcome::{self, failed};
 use super::output::OutputReader;
-use super::{Chore, Executor, JobEvent, JobFuture, JobSpec};
+use super::{Chore, Executor, JobEvent, JobFuture, JobSpec, JobWorkspace};
 use crate::engine::JobResult;
 use bollard::Docker;
 use bollard::container::LogOutput;
@@ -28,6 +28,10 @@ pub const LABEL_JOB: &str = "cattery.job";
 
 /// Where the step context appears inside the container.
 const CONTEXT_DIR: &str = "/cattery";
+/// Where a container finds the run's worktree.
+const WORKSPACE_DIR: &str = "/workspace";
+/// Who agents run as when no user of their own will do: never root.
+const NOBODY: u32 = 65534;
 
 const REMOVE_ATTEMPTS: u32 = 6;
 
@@ -147,7 +151,7 @@ impl DockerExecutor {
         ]);
         let memory = (limits.memory_mb * 1024 * 1024) as i64;
         let host_config = HostConfig {
-            binds: Some(vec![format!("{}:{CONTEXT_DIR}:ro", job.workdir.display())]),
+            binds: Some(binds(job)),
             network_mode: Some(limits.network.clone()),
             cap_drop: Some(vec!["ALL".to_owned()]),
             security_opt: Some(vec!["no-new-privileges".to_owned()]),
@@ -163,7 +167,8 @@ impl DockerExecutor {
             image: Some(image.to_owned()),
             cmd,
             env: Some(environment(job)),
-            user: Some(container_user(&job.workdir)),
+            user: Some(container_user(job)),
+            working_dir: job.workspace.as_ref().map(|_| WORKSPACE_DIR.to_owned()),
             labels: Some(labels),
             host_config: Some(host_config),
             ..ContainerCreateBody::default()
@@ -329,6 +334,10 @@ impl DockerExecutor {
 }
 
 impl Executor for DockerExecutor {
+    fn workspace_path(&self, _worktree: &std::path::Path) -> String {
+        WORKSPACE_DIR.to_owned()
+    }
+
     fn name(&self) -> &'static str {
         "docker"
     }
@@ -339,7 +348,8 @@ impl Executor for DockerExecutor {
         events: mpsc::UnboundedSender<JobEvent>,
         stop: watch::Receiver<bool>,
     ) -> JobFuture {
-        Box::pin(self.clone().run_job(job, events, stop))
+        let workspace = job.workspace.clone();
+        Box::pin(lent(workspace, self.clone().run_job(job, events, stop)))
     }
 
     fn resume(
@@ -349,10 +359,11 @@ impl Executor for DockerExecutor {
         events: mpsc::UnboundedSender<JobEvent>,
         stop: watch::Receiver<bool>,
     ) -> JobFuture {
-        Box::pin(
-            self.clone()
-                .resume_job(job, handle.to_owned(), events, stop),
-        )
+        let workspace = job.workspace.clone();
+        let followed = self
+            .clone()
+            .resume_job(job, handle.to_owned(), events, stop);
+        Box::pin(lent(workspace, followed))
     }
 
     fn release(&self, handle: &str) -> Chore {
@@ -437,7 +448,16 @@ fn environment(job: &JobSpec) -> Vec<String> {
         format!("CATTERY_CONTEXT={CONTEXT_DIR}/context.json"),
         format!("CATTERY_JOB_ID={}", job.job_id),
     ];
-    own.chain(ours).collect()
+    // The worktree is the agent's, whoever owns it on the host: git in the
+    // container must not refuse it as of dubious ownership.
+    let git = job.workspace.as_ref().map_or_else(Vec::new, |_| {
+        vec![
+            "GIT_CONFIG_COUNT=1".to_owned(),
+            "GIT_CONFIG_KEY_0=safe.directory".to_owned(),
+            "GIT_CONFIG_VALUE_0=*".to_owned(),
+        ]
+    });
+    own.chain(ours).chain(git).collect()
 }
 
 fn is_status(error: &bollard::errors::Error, status: u16) -> bool {
@@ -451,28 +471,77 @@ fn docker_message(error: &bollard::errors::Error) -> String {
     }
 }
 
-/// Who the agent runs as inside its container, so it can read the job folder
-/// the daemon keeps private (0700, files 0600). A daemon running as a user
-/// runs its agents as that same unprivileged user. A daemon running as root
-/// never runs agents as root: it hands the job folder to `nobody` (65534),
-/// still unreadable to every other local user, and runs the agent as nobody.
-fn container_user(workdir: &std::path::Path) -> String {
-    use std::os::unix::fs::MetadataExt;
-    const NOBODY: u32 = 65534;
-    let owner = std::fs::metadata(workdir).map(|m| (m.uid(), m.gid()));
-    match owner {
-        Ok((0, _)) | Err(_) => {
-            hand_over(workdir, NOBODY);
-            format!("{NOBODY}:{NOBODY}")
-        }
-        Ok((uid, gid)) => format!("{uid}:{gid}"),
+/// The job folder, read-only; the run's worktree at `/workspace` as the
+/// kind gets it, with the clone's git folder at its own path, so git works
+/// in the worktree as it does on the host.
+fn binds(job: &JobSpec) -> Vec<String> {
+    let mut binds = vec![format!("{}:{CONTEXT_DIR}:ro", job.workdir.display())];
+    if let Some(workspace) = &job.workspace {
+        let mode = if workspace.writable { "rw" } else { "ro" };
+        binds.push(format!(
+            "{}:{WORKSPACE_DIR}:{mode}",
+            workspace.path.display()
+        ));
+        let git = workspace.git_dir.display();
+        binds.push(format!("{git}:{git}:{mode}"));
     }
+    binds
 }
 
-/// Gives `dir` and the files in it to `uid`, so a container user can read them.
-fn hand_over(dir: &std::path::Path, uid: u32) {
+/// Who the agent runs as inside its container, so it can read the job folder
+/// the daemon keeps private (0700, files 0600). With a worktree, the agent
+/// runs as the clone's owner, so what it writes belongs to them. Otherwise
+/// a daemon running as a user runs its agents as that same unprivileged
+/// user. Agents never run as root: a daemon running as root hands the job
+/// folder to the agent's user (`nobody`, 65534, when the clone's owner is
+/// root too), still unreadable to every other local user.
+fn container_user(job: &JobSpec) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let daemon = std::fs::metadata(&job.workdir)
+        .map(|m| (m.uid(), m.gid()))
+        .ok();
+    let user = match (job.workspace.as_ref().map(|w| w.owner), daemon) {
+        (Some((0, _)), _) | (None, Some((0, _)) | None) => (NOBODY, NOBODY),
+        (Some(owner), _) => owner,
+        (None, Some(user)) => user,
+    };
+    if daemon.map(|(uid, _)| uid) != Some(user.0) {
+        hand_over(&job.workdir, user);
+    }
+    format!("{}:{}", user.0, user.1)
+}
+
+/// Runs `job` with a root-owned clone's worktree and git folder lent to
+/// `nobody`, who the agent runs as (the daemon made them private); gives them
+/// back to root when the job ends, so they stay the owner's.
+async fn lent(
+    workspace: Option<JobWorkspace>,
+    job: impl std::future::Future<Output = JobResult>,
+) -> JobResult {
+    let lend = workspace.filter(|w| w.owner.0 == 0 && crate::os::is_root());
+    let Some(workspace) = lend else {
+        return job.await;
+    };
+    let folders = [workspace.path.clone(), workspace.git_dir.clone()];
+    let hand = move |folders: [std::path::PathBuf; 2], from: u32, to: (u32, u32)| {
+        tokio::task::spawn_blocking(move || {
+            for folder in &folders {
+                if let Err(e) = crate::os::hand_over_tree(folder, from, to) {
+                    tracing::warn!(path = %folder.display(), "cannot hand the worktree over: {e}");
+                }
+            }
+        })
+    };
+    let _ = hand(folders.clone(), 0, (NOBODY, NOBODY)).await;
+    let result = job.await;
+    let _ = hand(folders, NOBODY, (0, 0)).await;
+    result
+}
+
+/// Gives `dir` and the files in it to `user`, so a container user can read them.
+fn hand_over(dir: &std::path::Path, (uid, gid): (u32, u32)) {
     let chown = |path: &std::path::Path| {
-        if let Err(e) = std::os::unix::fs::chown(path, Some(uid), Some(uid)) {
+        if let Err(e) = std::os::unix::fs::chown(path, Some(uid), Some(gid)) {
             tracing::warn!(path = %path.display(), "cannot hand a job file to the agent's user: {e}");
         }
     };

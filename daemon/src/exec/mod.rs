@@ -35,8 +35,23 @@ pub struct JobSpec {
     pub ran_secs: u64,
     /// A folder the executor may use for this job's files.
     pub workdir: PathBuf,
-    /// The run's worktree, where the agent works, when it has one.
-    pub workspace: Option<PathBuf>,
+    /// The run's worktree, where the agent works, when it has one and its
+    /// kind gets it.
+    pub workspace: Option<JobWorkspace>,
+}
+
+/// A run's worktree as one job gets it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobWorkspace {
+    pub path: PathBuf,
+    /// Read-write or read-only; a kind with `none` gets no workspace.
+    pub writable: bool,
+    /// The clone's git folder, which the worktree's `.git` file points into:
+    /// a container needs it at the same path for git to work there.
+    pub git_dir: PathBuf,
+    /// Who owns the clone: a container agent runs as them, so what it
+    /// writes belongs to them.
+    pub owner: (u32, u32),
 }
 
 /// Live output from a running job.
@@ -106,6 +121,11 @@ pub trait Executor: Send + Sync {
     /// Why no job can run right now, if so; starting a run is refused with it.
     fn unavailable(&self) -> Option<String> {
         None
+    }
+
+    /// Where the agent finds a run's worktree: where it is, for a process.
+    fn workspace_path(&self, worktree: &std::path::Path) -> String {
+        worktree.display().to_string()
     }
 }
 

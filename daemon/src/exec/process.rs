@@ -182,7 +182,7 @@ fn spawn(job: &JobSpec, context_path: &std::path::Path) -> std::io::Result<Child
         .envs(&job.agent.env)
         .env("CATTERY_CONTEXT", context_path)
         .env("CATTERY_JOB_ID", &job.job_id)
-        .current_dir(job.workspace.as_ref().unwrap_or(&job.workdir))
+        .current_dir(job.workspace.as_ref().map_or(&job.workdir, |w| &w.path))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -145,6 +145,93 @@ pub fn ensure(worktree: &Worktree) -> Result<(), RepoError> {
     Ok(())
 }
 
+/// What a job needs of its run's worktree, made ready.
+pub struct Prepared {
+    /// The branch tip the job starts from.
+    pub tip: String,
+    /// The run's change so far, base commit to tip.
+    pub diff: Vec<cattery_protocol::diff::FileDiff>,
+    /// The clone's git folder, which the worktree points into.
+    pub git_dir: PathBuf,
+    /// Who owns the clone.
+    pub owner: (u32, u32),
+}
+
+/// Makes the run's worktree ready for a job ([`ensure`]) and reads what
+/// the job is told about it. A daemon running as root gives what it made
+/// back to the clone's owner, so an agent running as them can write it.
+pub fn prepare(worktree: &Worktree) -> Result<Prepared, RepoError> {
+    ensure(worktree)?;
+    let tip = tip(worktree)?;
+    let diff = diff::between(&worktree.repository, &worktree.base_commit, &tip)?;
+    let clone = Path::new(&worktree.repository);
+    // Without the trailing `/` git2 gives, so it can name a bind mount.
+    let git_dir = open_exactly(clone, &worktree.repository)?
+        .commondir()
+        .components()
+        .collect();
+    let owner = owner_of(clone)?;
+    keep_owner(worktree, owner);
+
+    Ok(Prepared {
+        tip,
+        diff,
+        git_dir,
+        owner,
+    })
+}
+
+/// [`keep_owner`] after the daemon wrote to the clone (a commit, a ref).
+fn give_back_what_was_written(worktree: &Worktree) {
+    if let Ok(owner) = owner_of(Path::new(&worktree.repository)) {
+        keep_owner(worktree, owner);
+    }
+}
+
+fn owner_of(path: &Path) -> Result<(u32, u32), RepoError> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .map(|m| (m.uid(), m.gid()))
+        .map_err(|e| RepoError::Unreadable {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+}
+
+/// Under a root daemon, gives the run's worktree and what the daemon wrote
+/// in the clone's git folder back to a clone owner who is not root.
+fn keep_owner(worktree: &Worktree, owner: (u32, u32)) {
+    if owner.0 == 0 || !crate::os::is_root() {
+        return;
+    }
+    let git_dir =
+        open_exactly(Path::new(&worktree.repository), "").map(|r| r.commondir().to_owned());
+    let folders = [Some(PathBuf::from(&worktree.path)), git_dir.ok()];
+    for folder in folders.into_iter().flatten() {
+        if let Err(e) = crate::os::hand_over_tree(&folder, 0, owner) {
+            tracing::warn!(path = %folder.display(), "cannot give files back to the clone's owner: {e}");
+        }
+    }
+}
+
+/// A daemon running as root opens the clones its users named although it
+/// does not own them (git's "dubious ownership" check, which libgit2 also
+/// makes). Only the paths set on frames are ever opened.
+#[allow(unsafe_code)]
+pub fn trust_named_clones() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if crate::os::is_root() {
+            // SAFETY: catteryd calls this from main before the runtime and
+            // its threads start, so no other git2 call reads the option
+            // meanwhile; `Once` keeps a second caller out.
+            if let Err(e) = unsafe { git2::opts::set_verify_owner_validation(false) } {
+                tracing::warn!("cannot open clones owned by other users: {e}");
+            }
+        }
+    });
+}
+
 /// Removes a finished run's worktree and git's record of it, keeping its
 /// branch (and so every commit). Idempotent; a retry makes it again from
 /// the branch.
@@ -334,6 +421,7 @@ pub fn commit_step(
     let start = start
         .and_then(|s| git2::Oid::from_str(s).ok())
         .unwrap_or(head.id());
+    give_back_what_was_written(worktree);
     diff_stat(&repo, start, tip, path)
 }
 

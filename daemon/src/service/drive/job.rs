@@ -2,12 +2,16 @@
 
 use super::ENGINE_ACTOR;
 use crate::engine::{self, JobResult};
-use crate::exec::{JobEvent, JobSpec};
+use crate::exec::{JobEvent, JobSpec, JobWorkspace};
+use crate::git::Prepared;
 use crate::service::{Daemon, ServiceError};
 use crate::spend::CallSite;
+use cattery_protocol::agent::Workspace;
 use cattery_protocol::agent::{ChosenOption, PriorOutput, StepContext};
+use cattery_protocol::diff::LineKind;
 use cattery_protocol::event::Event;
 use cattery_protocol::{FailureKind, PROTOCOL_VERSION, Run, StepMetrics, StepState};
+use cattery_protocol::{Rework, WorkspaceMode};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -36,14 +40,15 @@ pub async fn run(
     stop: watch::Receiver<bool>,
     resume: Option<String>,
 ) -> (JobResult, Option<String>) {
-    let spec = match job_spec(daemon, run, job_id, step_index) {
+    let prepared = match prepare_worktree(run).await {
+        Ok(prepared) => prepared,
+        Err(failure) => return (*failure, None),
+    };
+    let spec = match job_spec(daemon, run, job_id, step_index, prepared.as_ref()) {
         Ok(spec) => spec,
         Err(failure) => return (*failure, None),
     };
-    let start_commit = match ensure_worktree(run).await {
-        Ok(tip) => tip,
-        Err(failure) => return (*failure, None),
-    };
+    let start_commit = prepared.map(|p| p.tip);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut job = match &resume {
         Some(handle) => daemon.executor.resume(spec, handle, tx, stop),
@@ -241,17 +246,14 @@ pub async fn record(
 
 /// Makes the run's worktree before its agent starts (again after a crash,
 /// if it was lost); a failure fails the step with git's own message.
-/// Returns the branch tip the job starts from (`None` without a worktree).
-async fn ensure_worktree(run: &Run) -> Result<Option<String>, Box<JobResult>> {
+/// Returns what the job is told of it (`None` without a worktree).
+async fn prepare_worktree(run: &Run) -> Result<Option<Prepared>, Box<JobResult>> {
     let Some(worktree) = run.worktree.clone() else {
         return Ok(None);
     };
-    let made = tokio::task::spawn_blocking(move || {
-        crate::git::ensure(&worktree).and_then(|()| crate::git::tip(&worktree))
-    })
-    .await;
+    let made = tokio::task::spawn_blocking(move || crate::git::prepare(&worktree)).await;
     match made {
-        Ok(Ok(tip)) => Ok(Some(tip)),
+        Ok(Ok(prepared)) => Ok(Some(prepared)),
         Ok(Err(e)) => Err(git_failure(e.to_string())),
         Err(e) => Err(git_failure(format!("the worktree set-up stopped: {e}"))),
     }
@@ -325,6 +327,7 @@ fn job_spec(
     run: &Run,
     job_id: &str,
     step_index: usize,
+    prepared: Option<&Prepared>,
 ) -> Result<JobSpec, Box<JobResult>> {
     let preflight = |message: String, hint: &str| {
         Box::new(JobResult::Failed {
@@ -379,13 +382,27 @@ fn job_spec(
         block_title: block.title.clone(),
         block_description: block.description.lines().map(str::to_owned).collect(),
         prior_outputs: prior_outputs(run, step_index),
-        rework: step.rework.clone(),
+        rework: step.rework.clone().map(|r| quote_anchors(r, prepared)),
         chosen_option: step.decision.as_ref().and_then(|d| {
             d.chosen.as_ref().map(|option| ChosenOption {
                 question: d.question.clone(),
                 option: option.clone(),
             })
         }),
+        workspace: None,
+    };
+    let (workspace, context) = match (&run.worktree, prepared) {
+        (Some(worktree), Some(prepared)) => {
+            let (job, told) = workspace_for(daemon, &agent, worktree, prepared);
+            (
+                job,
+                StepContext {
+                    workspace: Some(told),
+                    ..context
+                },
+            )
+        }
+        _ => (None, context),
     };
     Ok(JobSpec {
         job_id: job_id.to_owned(),
@@ -398,8 +415,82 @@ fn job_spec(
             .and_then(|j| j.dispatched_at)
             .map_or(0, |at| (daemon.clock.now() - at).max(0) as u64 / 1000),
         workdir: daemon.paths.jobs().join(job_id),
-        workspace: run.worktree.as_ref().map(|w| w.path.clone().into()),
+        workspace,
     })
+}
+
+/// The worktree as the job gets it (none for a kind with `workspace =
+/// "none"`), and what its agent is told about it.
+fn workspace_for(
+    daemon: &Daemon,
+    agent: &crate::config::AgentDef,
+    worktree: &cattery_protocol::Worktree,
+    prepared: &Prepared,
+) -> (Option<JobWorkspace>, Workspace) {
+    let path = std::path::PathBuf::from(&worktree.path);
+    let job = (agent.workspace != WorkspaceMode::None).then(|| JobWorkspace {
+        path: path.clone(),
+        writable: agent.workspace == WorkspaceMode::ReadWrite,
+        git_dir: prepared.git_dir.clone(),
+        owner: prepared.owner,
+    });
+    let mut diff = prepared.diff.clone();
+    let lines: usize = diff
+        .iter()
+        .flat_map(|f| &f.hunks)
+        .map(|h| h.lines.len())
+        .sum();
+    let hunks_left_out = lines > Workspace::DIFF_LINES;
+    if hunks_left_out {
+        diff.iter_mut().for_each(|f| f.hunks.clear());
+    }
+    let told = Workspace {
+        repository: worktree.repository.clone(),
+        branch: worktree.branch.clone(),
+        base: worktree.base.clone(),
+        base_commit: worktree.base_commit.clone(),
+        path: job.as_ref().map(|_| daemon.executor.workspace_path(&path)),
+        diff,
+        hunks_left_out,
+    };
+    (job, told)
+}
+
+/// A rework's `path:line` comments carry the hunk of the run's diff that
+/// holds the line, so the agent sees what was meant.
+fn quote_anchors(mut rework: Rework, prepared: Option<&Prepared>) -> Rework {
+    let Some(prepared) = prepared else {
+        return rework;
+    };
+    for comment in rework.comments.iter_mut().filter(|c| c.quote.is_none()) {
+        let (Some(path), Some(line)) = (&comment.path, comment.line) else {
+            continue;
+        };
+        let hunk = prepared
+            .diff
+            .iter()
+            .filter(|f| &f.path == path)
+            .flat_map(|f| &f.hunks)
+            .find(|h| (h.new_start..h.new_start + h.new_lines.max(1)).contains(&line));
+        comment.quote = hunk.map(hunk_text);
+    }
+    rework
+}
+
+/// A hunk as `git diff` prints it.
+fn hunk_text(hunk: &cattery_protocol::diff::Hunk) -> String {
+    let mut text = hunk.header.clone();
+    for line in &hunk.lines {
+        let mark = match line.kind {
+            LineKind::Added => '+',
+            LineKind::Removed => '-',
+            LineKind::Context => ' ',
+        };
+        text.push('\n');
+        text.push(mark);
+        text.push_str(&line.text);
+    }
+    text
 }
 
 fn prior_outputs(run: &Run, step_index: usize) -> Vec<PriorOutput> {
