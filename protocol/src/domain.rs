@@ -589,11 +589,50 @@ pub struct Run {
     /// The run's own branch and worktree, when its frame has a repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worktree: Option<Worktree>,
+    /// What the merger step did with the run's branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
     pub initiated_by: String,
     pub created_at: Millis,
     pub updated_at: Millis,
     /// Bumped on every write; decisions name the rev they saw.
     pub rev: u64,
+}
+
+/// How a run's merger step finalised its branch, by the frame's `merge`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Delivery {
+    /// `merge = "branch"`: the branch waits for a human.
+    Branch {
+        branch: String,
+        files: u32,
+        insertions: u32,
+        deletions: u32,
+    },
+    /// `merge = "local"`: base now points at `commit`.
+    Merged {
+        base: String,
+        commit: String,
+        fast_forward: bool,
+    },
+    /// `merge = "local"` left to the user, because base is checked out at
+    /// `at`; `command` merges it there.
+    CheckedOut {
+        base: String,
+        at: String,
+        command: String,
+    },
+    /// `merge = "pr"`: the branch was pushed to `remote` and a pull request
+    /// opened (the run's `pull_request`).
+    PullRequest { remote: String, url: String },
+}
+
+impl Delivery {
+    /// Whether the work reached base; otherwise a human has it next.
+    pub fn merged(&self) -> bool {
+        matches!(self, Self::Merged { .. })
+    }
 }
 
 /// The gate a blocked run waits on, as shown in the inbox.

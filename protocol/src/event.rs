@@ -100,6 +100,8 @@ impl RunPatch {
             || old.resolved_gates != new.resolved_gates
             || old.previous_run_id != new.previous_run_id
             || old.pull_request != new.pull_request
+            || old.worktree != new.worktree
+            || old.delivery != new.delivery
             || old.block_id != new.block_id
             || old.pipeline_id != new.pipeline_id
             || old.pipeline_name != new.pipeline_name

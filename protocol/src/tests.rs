@@ -132,6 +132,7 @@ fn run() -> Run {
         }],
         previous_run_id: Some("r_0".into()),
         worktree: None,
+        delivery: None,
         initiated_by: "me".into(),
         created_at: 1,
         updated_at: 2,
@@ -425,6 +426,38 @@ fn llm_calls_roll_up_into_metrics() {
     assert_eq!(metrics.truncated_calls, 1);
     assert_eq!(metrics.upstream_ms, 80);
     assert_eq!(metrics.headroom_used(), Some(1.0));
+}
+
+#[test]
+fn every_delivery_round_trips_under_its_mode() {
+    let deliveries = [
+        Delivery::Branch {
+            branch: "cattery/a-1".into(),
+            files: 2,
+            insertions: 3,
+            deletions: 1,
+        },
+        Delivery::Merged {
+            base: "main".into(),
+            commit: "c".repeat(40),
+            fast_forward: true,
+        },
+        Delivery::CheckedOut {
+            base: "main".into(),
+            at: "/src/pay".into(),
+            command: "git -C /src/pay merge cattery/a-1".into(),
+        },
+        Delivery::PullRequest {
+            remote: "origin".into(),
+            url: "https://example.test/pulls/1".into(),
+        },
+    ];
+    let modes: Vec<_> = deliveries
+        .iter()
+        .map(|d| assert_roundtrip(d)["mode"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(modes, ["branch", "merged", "checked_out", "pull_request"]);
+    assert_eq!(deliveries.iter().filter(|d| d.merged()).count(), 1);
 }
 
 #[test]

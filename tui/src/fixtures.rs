@@ -110,6 +110,7 @@ pub fn run(
         resolved_gates: Vec::new(),
         previous_run_id: None,
         worktree: None,
+        delivery: None,
         initiated_by: "ana".to_owned(),
         created_at: NOW - 20 * MIN,
         updated_at: NOW - 5 * MIN,

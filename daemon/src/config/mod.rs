@@ -12,4 +12,4 @@ pub use catalog::{AgentDef, Catalog, ContainerLimits};
 pub use error::ConfigError;
 pub use paths::{Paths, platform as platform_paths};
 pub use policy::{LimitsConfig, NotifyConfig, Price, SpendConfig};
-pub use settings::{ExecutorChoice, Settings};
+pub use settings::{ExecutorChoice, Settings, default_pr_command};

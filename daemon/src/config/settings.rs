@@ -29,9 +29,32 @@ pub struct Settings {
     pub notify: NotifyConfig,
     pub spend: SpendConfig,
     pub limits: LimitsConfig,
+    /// Opens a pull request for `merge = "pr"`: a program and its arguments,
+    /// with `{branch}`, `{base}`, `{remote}`, `{title}` and `{body}` (a file
+    /// holding the description) filled in. It prints the request's URL.
+    pub pr_command: Vec<String>,
 }
 
 pub const DEFAULT_PORT: u16 = 7457;
+
+/// GitHub's CLI, which most of our users have signed in already.
+pub fn default_pr_command() -> Vec<String> {
+    [
+        "gh",
+        "pr",
+        "create",
+        "--head",
+        "{branch}",
+        "--base",
+        "{base}",
+        "--title",
+        "{title}",
+        "--body-file",
+        "{body}",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
 
 impl Default for Settings {
     fn default() -> Self {
@@ -42,6 +65,7 @@ impl Default for Settings {
             notify: NotifyConfig::default(),
             spend: SpendConfig::default(),
             limits: LimitsConfig::default(),
+            pr_command: default_pr_command(),
         }
     }
 }
@@ -57,6 +81,7 @@ struct SettingsFile {
     #[serde(default)]
     prices: BTreeMap<String, PriceFile>,
     limits: Option<LimitsFile>,
+    pr_command: Option<Spanned<Vec<String>>>,
 }
 
 impl Settings {
@@ -99,8 +124,22 @@ impl Settings {
                 }
             },
         };
+        let pr_command = match file.pr_command {
+            None => default_pr_command(),
+            Some(command) if command.get_ref().is_empty() => {
+                return Err(ConfigError::at(
+                    label,
+                    text,
+                    Some(command.span().start),
+                    "pr_command is empty".to_owned(),
+                    "name the program that opens a pull request, such as pr_command = [\"gh\", \"pr\", \"create\", \"--head\", \"{branch}\", \"--base\", \"{base}\", \"--title\", \"{title}\", \"--body-file\", \"{body}\"], or leave it out",
+                ));
+            }
+            Some(command) => command.into_inner(),
+        };
         let check = Checker { label, text };
         Ok(Self {
+            pr_command,
             executor,
             docker_socket: file.docker_socket,
             port: file.port.unwrap_or(DEFAULT_PORT),
@@ -180,5 +219,15 @@ mod tests {
         assert_eq!(err.line, Some(2));
         assert!(err.message.contains("podman"), "{err}");
         assert!(err.fix.contains("\"docker\""), "{err}");
+    }
+
+    #[test]
+    fn pr_command_defaults_to_gh_and_an_empty_one_is_refused_at_its_line() {
+        assert_eq!(load("").unwrap().pr_command[0], "gh");
+        let own = load("pr_command = [\"glab\", \"mr\", \"create\"]\n").unwrap();
+        assert_eq!(own.pr_command, ["glab", "mr", "create"]);
+        let err = load("\npr_command = []\n").unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert!(err.message.contains("pr_command is empty"), "{err}");
     }
 }

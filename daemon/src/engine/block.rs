@@ -1,14 +1,18 @@
 use cattery_protocol::{AgentRole, BlockStatus, Run, RunStatus};
 
 /// The block status a run implies (DOMAIN.md "Block"). Cancel overrides this
-/// with `planned`, which the run alone cannot tell. A finished run with a
-/// merger is `done` (the merger owned the merge); without one it is `done`
-/// unless an agent opened a pull request, which then waits for a human as
-/// `pr_ready`.
+/// with `planned`, which the run alone cannot tell. A finished run whose
+/// merger merged into base is `done`; one whose merger left a branch, a
+/// pull request or a checked-out base to a human is `pr_ready`. A merger
+/// with no repository owned the merge itself (`done`). Without a merger a
+/// run is `done` unless an agent opened a pull request (`pr_ready`).
 pub fn block_status_for(run: &Run) -> BlockStatus {
     match run.status {
         RunStatus::Running => BlockStatus::InProgress,
         RunStatus::Blocked | RunStatus::Paused | RunStatus::Failed => BlockStatus::Blocked,
+        RunStatus::Done if run.delivery.as_ref().is_some_and(|d| !d.merged()) => {
+            BlockStatus::PrReady
+        }
         RunStatus::Done if has_merger(run) => BlockStatus::Done,
         RunStatus::Done if run.pull_request.is_some() => BlockStatus::PrReady,
         RunStatus::Done => BlockStatus::Done,

@@ -24,7 +24,7 @@ pub use record::{JobResult, record_result};
 
 use crate::clock::IdGen;
 use cattery_protocol::agent::PullRequest;
-use cattery_protocol::{BlockStatus, Millis, Run, RunStatus, StepState};
+use cattery_protocol::{BlockStatus, Delivery, Millis, Run, RunStatus, StepState};
 
 /// The injected world an engine call sees.
 pub struct Cx<'a> {
@@ -80,6 +80,17 @@ pub struct Transition {
 }
 
 impl Transition {
+    /// The same transition with the merger's delivery on its run, and the
+    /// block status and pull request that follow from it.
+    pub fn with_delivery(self, delivery: Delivery) -> Self {
+        let mut run = self.run;
+        if let Delivery::PullRequest { url, .. } = &delivery {
+            run.pull_request = Some(PullRequest { url: url.clone() });
+        }
+        run.delivery = Some(delivery);
+        Self::new(run, self.outcome)
+    }
+
     pub(crate) fn new(run: Run, outcome: Outcome) -> Self {
         let block = BlockUpdate {
             status: block_status_for(&run),

@@ -3,6 +3,7 @@
 //! checked-out branch.
 
 pub mod diff;
+pub mod merge;
 
 use cattery_protocol::{Repository, RepositorySpec, StepChange, Worktree};
 use std::path::{Path, PathBuf};
@@ -423,6 +424,15 @@ pub fn commit_step(
         .unwrap_or(head.id());
     give_back_what_was_written(worktree);
     diff_stat(&repo, start, tip, path)
+}
+
+/// The diff stat from `from` to `to` in the clone at `repository`.
+pub fn change_between(repository: &str, from: &str, to: &str) -> Result<StepChange, RepoError> {
+    let repo = open_exactly(Path::new(repository), repository)?;
+    let oid = |rev: &str| {
+        git2::Oid::from_str(rev).map_err(RepoError::git(repository, "read a commit id"))
+    };
+    diff_stat(&repo, oid(from)?, oid(to)?, repository)
 }
 
 fn diff_stat(

@@ -2,8 +2,9 @@
 //! to raise and the kinds to close out.
 
 use crate::engine;
+use cattery_protocol::diff::stat_line;
 use cattery_protocol::text::first_line;
-use cattery_protocol::{AgentRole, NotificationType, Run, RunStatus};
+use cattery_protocol::{AgentRole, Delivery, NotificationType, Run, RunStatus};
 use serde_json::json;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -50,9 +51,13 @@ fn waiting_kind(run: &Run) -> NotificationType {
 }
 
 /// A finished run asks a human to look when there is something to review:
-/// a merger's result, or a pull request no merger took. A run that produced
+/// a merger's result, or a pull request no merger took. A merge left undone
+/// because base is checked out is a merge review. A run that produced
 /// neither is simply done.
 fn finished_kind(run: &Run) -> Option<NotificationType> {
+    if matches!(run.delivery, Some(Delivery::CheckedOut { .. })) {
+        return Some(NotificationType::MergeReview);
+    }
     (engine::has_merger(run) || run.pull_request.is_some())
         .then_some(NotificationType::PipelineComplete)
 }
@@ -70,6 +75,7 @@ fn failure_kind(run: &Run) -> Option<NotificationType> {
 
 fn draft(run: &Run, kind: NotificationType, block: &str) -> Draft {
     let (title, body, payload) = match kind {
+        NotificationType::MergeReview if run.status == RunStatus::Done => finished(run, block),
         NotificationType::DecisionRequired | NotificationType::MergeReview => waiting(run, block),
         NotificationType::BudgetPaused => (
             format!("{block}: paused, over the spend budget"),
@@ -117,6 +123,10 @@ fn waiting(run: &Run, block: &str) -> (String, String, serde_json::Value) {
 
 fn finished(run: &Run, block: &str) -> (String, String, serde_json::Value) {
     let title = format!("{block}: {} finished", run.pipeline_name);
+    if let Some(delivery) = &run.delivery {
+        let payload = json!({ "run_id": run.id, "delivery": delivery });
+        return (title, delivered(delivery), payload);
+    }
     match &run.pull_request {
         Some(pr) if !engine::has_merger(run) => (
             title,
@@ -132,6 +142,43 @@ fn finished(run: &Run, block: &str) -> (String, String, serde_json::Value) {
             json!({ "run_id": run.id }),
         ),
     }
+}
+
+/// What the merger did with the branch, and what is left to a human.
+fn delivered(delivery: &Delivery) -> String {
+    match delivery {
+        Delivery::Branch {
+            branch,
+            files,
+            insertions,
+            deletions,
+        } => format!(
+            "branch {branch} is ready for review ({}); merge it or open a pull request",
+            stat_line(*files, *insertions, *deletions)
+        ),
+        Delivery::Merged {
+            base,
+            commit,
+            fast_forward,
+        } => {
+            let how = if *fast_forward {
+                "fast-forward"
+            } else {
+                "merge commit"
+            };
+            format!("merged into {base} at {} ({how})", short(commit))
+        }
+        Delivery::CheckedOut { base, at, command } => format!(
+            "{base} is checked out at {at}, so cattery did not merge behind it; merge there with `{command}` (or set merge = \"branch\" or \"pr\" on the frame)"
+        ),
+        Delivery::PullRequest { url, .. } => {
+            format!("pull request {url} is open; review and merge it")
+        }
+    }
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..8).unwrap_or(commit)
 }
 
 fn failed(run: &Run, block: &str) -> (String, String, serde_json::Value) {

@@ -65,6 +65,8 @@ pub struct Daemon {
     spend: Spend,
     /// Live runs allowed per service frame.
     limits: std::sync::RwLock<LimitsConfig>,
+    /// How `merge = "pr"` opens a pull request (`pr_command`).
+    pr_command: std::sync::RwLock<Vec<String>>,
     /// Stop switches of the runs that have a driver task right now.
     drivers: Mutex<HashMap<String, watch::Sender<bool>>>,
     /// Write-through copies of live runs, so a driver's next transition does
@@ -103,6 +105,7 @@ impl Daemon {
         Arc::new(Self {
             spend,
             limits: std::sync::RwLock::new(LimitsConfig::default()),
+            pr_command: std::sync::RwLock::new(crate::config::default_pr_command()),
             store,
             catalog,
             paths,
@@ -126,6 +129,14 @@ impl Daemon {
         });
         self.spend.configure(settings.spend.clone());
         *self.limits.write().unwrap_or_else(|p| p.into_inner()) = settings.limits.clone();
+        *self.pr_command.write().unwrap_or_else(|p| p.into_inner()) = settings.pr_command.clone();
+    }
+
+    pub(crate) fn pr_command(&self) -> Vec<String> {
+        self.pr_command
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub(crate) fn limits(&self) -> LimitsConfig {

@@ -138,7 +138,7 @@ impl Daemon {
     }
 
     /// The repository of the frame above `block` (or of `block` itself).
-    fn frame_repository(&self, block: &Block) -> Result<Option<Repository>> {
+    pub(crate) fn frame_repository(&self, block: &Block) -> Result<Option<Repository>> {
         let mut at = block.clone();
         // Bounded: a board is a tree, but a damaged one must not loop.
         for _ in 0..64 {

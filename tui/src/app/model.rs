@@ -233,7 +233,7 @@ impl Model {
         let cards = self
             .cards
             .values()
-            .filter(|c| !c.kind.is_waiting())
+            .filter(|c| !self.stands_for_a_gate(c))
             .cloned()
             .map(InboxRow::Card);
         let mut rows: Vec<InboxRow> = gates.chain(cards).collect();
@@ -245,6 +245,17 @@ impl Model {
                 .then(a.id().cmp(b.id()))
         });
         rows
+    }
+
+    /// Whether `card` is how a gate the inbox lists already reached a human.
+    /// A merge review with no gate (a merge left to the user) stands alone.
+    fn stands_for_a_gate(&self, card: &Notification) -> bool {
+        card.kind.is_waiting()
+            && card
+                .run_id
+                .as_deref()
+                .and_then(|id| self.runs.get(id))
+                .is_some_and(|run| run.pending_gate().is_some())
     }
 
     /// The open card that stands for a waiting gate, if the daemon raised one.

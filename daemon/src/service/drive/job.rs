@@ -10,8 +10,8 @@ use cattery_protocol::agent::Workspace;
 use cattery_protocol::agent::{ChosenOption, PriorOutput, StepContext};
 use cattery_protocol::diff::LineKind;
 use cattery_protocol::event::Event;
+use cattery_protocol::{AgentRole, Delivery, Rework, WorkspaceMode};
 use cattery_protocol::{FailureKind, PROTOCOL_VERSION, Run, StepMetrics, StepState};
-use cattery_protocol::{Rework, WorkspaceMode};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -230,6 +230,7 @@ pub async fn record(
 ) -> Result<(), ServiceError> {
     let run = daemon.run(run_id)?;
     let (result, change) = commit_change(daemon, &run, job_id, result).await;
+    let (result, delivery) = finalise(daemon, &run, job_id, result).await;
     daemon
         .transact(run_id, ENGINE_ACTOR, None, |run, cx| {
             let mut transition = engine::record_result(run, job_id, result, cx)?;
@@ -238,10 +239,39 @@ pub async fn record(
             {
                 step.change = Some(change);
             }
-            Ok(transition)
+            Ok(match delivery {
+                Some(delivery) => transition.with_delivery(delivery),
+                None => transition,
+            })
         })
         .await?;
     Ok(())
+}
+
+/// A succeeded merger step finalises the run's branch (its frame's `merge`
+/// mode) before its result is recorded; a failure to do so fails the step.
+async fn finalise(
+    daemon: &Daemon,
+    run: &Run,
+    job_id: &str,
+    result: JobResult,
+) -> (JobResult, Option<Delivery>) {
+    let merger = run
+        .steps
+        .iter()
+        .find(|s| s.job.as_ref().is_some_and(|j| j.id == job_id))
+        .is_some_and(|s| s.role == AgentRole::Merger);
+    if !merger || !matches!(result, JobResult::Succeeded(_)) {
+        return (result, None);
+    }
+    let block = match daemon.store.block(&run.block_id) {
+        Ok(Some(block)) => block,
+        _ => return (result, None),
+    };
+    match super::deliver::deliver(daemon, run, &block).await {
+        Ok(delivery) => (result, delivery),
+        Err(refusal) => (refusal.into_failure(), None),
+    }
 }
 
 /// Makes the run's worktree before its agent starts (again after a crash,

@@ -2,6 +2,7 @@
 //! record → continue, or park. A parked run holds no task; a decision
 //! re-arms it through [`spawn`].
 
+mod deliver;
 mod job;
 
 use crate::engine::{self, AdvanceOptions, JobResult, Outcome};

@@ -1,0 +1,398 @@
+//! The merger step finalises a run's branch by its frame's `merge` mode:
+//! `branch` leaves it, `local` merges into base by plumbing (never behind a
+//! checkout), `pr` pushes and opens a pull request. Real git, real clones;
+//! the user's checkout is byte-identical after every mode.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use cattery_protocol::{
+    BlockStatus, Delivery, GateKind, Notification, NotificationType, Run, RunStatus,
+};
+use cattery_tests::CtlHome;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "u")
+        .env("GIT_AUTHOR_EMAIL", "u@example.com")
+        .env("GIT_COMMITTER_NAME", "u")
+        .env("GIT_COMMITTER_EMAIL", "u@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A user's clone with `trunk` and, if `on` is not trunk, a checked-out
+/// branch `on`; with a staged file and an uncommitted edit.
+fn users_clone(on: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q", "-b", "trunk"]);
+    std::fs::write(dir.path().join("app.py"), "a = 1\nb = 2\nc = 3\n").unwrap();
+    git(dir.path(), &["add", "app.py"]);
+    git(dir.path(), &["commit", "-q", "-m", "first"]);
+    if on != "trunk" {
+        git(dir.path(), &["checkout", "-q", "-b", on]);
+    }
+    std::fs::write(dir.path().join("staged.py"), "x = 1\n").unwrap();
+    git(dir.path(), &["add", "staged.py"]);
+    std::fs::write(dir.path().join("app.py"), "edited by the user\n").unwrap();
+    dir
+}
+
+/// The checkout a careless tool could disturb: the working tree, HEAD, the
+/// index and the stash.
+fn checkout_state(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut state = BTreeMap::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(next) = stack.pop() {
+        for entry in std::fs::read_dir(&next).unwrap().flatten() {
+            let path = entry.path();
+            let name = path.strip_prefix(dir).unwrap().display().to_string();
+            if name == ".git" {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                state.insert(name, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    for name in [".git/HEAD", ".git/index", ".git/refs/stash"] {
+        state.insert(
+            name.to_owned(),
+            std::fs::read(dir.join(name)).unwrap_or_default(),
+        );
+    }
+    state
+}
+
+const AGENTS: &str = r#"[agents.coder]
+command = ["sh", "-c", "echo 'def refund(): pass' > refunds.py && echo '{\"type\":\"result\",\"output\":\"coded\"}'"]
+
+[agents.clasher]
+command = ["sh", "-c", "printf 'a = 1\\nb = 20\\nc = 3\\n' > app.py && echo '{\"type\":\"result\",\"output\":\"clashed\"}'"]
+
+[agents.merger]
+role = "merger"
+command = ["sh", "-c", "echo '{\"type\":\"result\",\"output\":\"looks good\"}'"]
+"#;
+
+fn home(extra: &[(&str, &str)]) -> CtlHome {
+    let mut files = vec![
+        ("agents.toml", AGENTS),
+        (
+            "pipelines/ship.toml",
+            "name = \"Ship\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"merger\"\n",
+        ),
+        (
+            "pipelines/gated.toml",
+            "name = \"Gated\"\n[[steps]]\nagent = \"coder\"\nrequires_approval = true\n[[steps]]\nagent = \"merger\"\n",
+        ),
+        (
+            "pipelines/clash.toml",
+            "name = \"Clash\"\n[[steps]]\nagent = \"clasher\"\nrequires_approval = true\n[[steps]]\nagent = \"merger\"\n",
+        ),
+    ];
+    files.extend_from_slice(extra);
+    CtlHome::with_config(&files)
+}
+
+/// A frame on `clone` (base trunk) with `repo_args`, task "Add refunds"
+/// under it, and `pipeline` started on the task.
+fn start(home: &CtlHome, clone: &Path, repo_args: &[&str], pipeline: &str) -> Run {
+    let path = clone.display().to_string();
+    let mut args = vec![
+        "block", "add", "--level", "frame", "--title", "Payments", "--repo", &path, "--base",
+        "trunk",
+    ];
+    args.extend_from_slice(repo_args);
+    let frame = home.ctl(&args);
+    let task = home.ctl(&[
+        "block",
+        "add",
+        "--title",
+        "Add refunds",
+        "--description",
+        "Refund a payment.",
+        "--parent",
+        frame["id"].as_str().unwrap(),
+    ]);
+    serde_json::from_value(home.ctl(&["start", task["id"].as_str().unwrap(), pipeline])).unwrap()
+}
+
+fn finish(home: &CtlHome, run: &Run) -> Run {
+    home.wait_run(&run.id, "ended", |r| !r.status.is_live())
+}
+
+fn card_of(home: &CtlHome, run: &Run) -> Notification {
+    let cards: Vec<Notification> = serde_json::from_value(home.ctl(&["notifications"])).unwrap();
+    cards
+        .into_iter()
+        .find(|c| c.run_id.as_deref() == Some(run.id.as_str()))
+        .unwrap_or_else(|| panic!("no card for {}", run.id))
+}
+
+/// Commits `file` = `text` on trunk the way a colleague's push would land,
+/// without touching the user's checkout (a throwaway worktree).
+fn move_trunk(clone: &Path, file: &str, text: &str) -> String {
+    let side = tempfile::tempdir().unwrap();
+    let at = side.path().join("wt");
+    let at_str = at.display().to_string();
+    git(clone, &["worktree", "add", "-q", &at_str, "trunk"]);
+    std::fs::write(at.join(file), text).unwrap();
+    git(&at, &["add", file]);
+    git(&at, &["commit", "-q", "-m", "colleague"]);
+    git(clone, &["worktree", "remove", &at_str]);
+    git(clone, &["rev-parse", "trunk"])
+}
+
+#[test]
+fn branch_mode_leaves_the_branch_sets_pr_ready_and_raises_a_card_naming_the_branch_and_its_stat() {
+    let home = home(&[]);
+    let clone = users_clone("trunk");
+    let before = checkout_state(clone.path());
+    let trunk = git(clone.path(), &["rev-parse", "trunk"]);
+    let run = start(&home, clone.path(), &[], "ship");
+    let done = finish(&home, &run);
+    assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
+    let branch = done.worktree.clone().unwrap().branch;
+    assert!(
+        matches!(&done.delivery, Some(Delivery::Branch { branch: b, files: 1, insertions: 1, .. }) if *b == branch),
+        "{:?}",
+        done.delivery
+    );
+    assert_eq!(home.block(&done.block_id).status, BlockStatus::PrReady);
+    let card = card_of(&home, &done);
+    assert_eq!(card.kind, NotificationType::PipelineComplete);
+    assert!(
+        card.body.contains(&branch) && card.body.contains("1 file +1 −0"),
+        "{}",
+        card.body
+    );
+    assert_eq!(
+        git(clone.path(), &["rev-parse", "trunk"]),
+        trunk,
+        "base untouched"
+    );
+    assert_eq!(checkout_state(clone.path()), before);
+}
+
+#[test]
+fn local_mode_fast_forwards_a_base_that_did_not_move_and_is_not_checked_out() {
+    let home = home(&[]);
+    let clone = users_clone("dev");
+    let before = checkout_state(clone.path());
+    let run = start(&home, clone.path(), &["--merge", "local"], "ship");
+    let done = finish(&home, &run);
+    assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
+    let branch = done.worktree.clone().unwrap().branch;
+    let tip = git(clone.path(), &["rev-parse", &branch]);
+    assert_eq!(
+        git(clone.path(), &["rev-parse", "trunk"]),
+        tip,
+        "fast-forwarded"
+    );
+    assert!(
+        matches!(&done.delivery, Some(Delivery::Merged { fast_forward: true, commit, .. }) if *commit == tip)
+    );
+    assert_eq!(home.block(&done.block_id).status, BlockStatus::Done);
+    assert_eq!(checkout_state(clone.path()), before);
+}
+
+#[test]
+fn local_mode_makes_a_merge_commit_when_base_moved_without_conflict() {
+    let home = home(&[]);
+    let clone = users_clone("dev");
+    let run = start(&home, clone.path(), &["--merge", "local"], "gated");
+    let gate = home.gate(&run.id, GateKind::Approval);
+    let moved = move_trunk(clone.path(), "other.py", "y = 2\n");
+    let before = checkout_state(clone.path());
+    home.ctl(&["approve", &gate.id]);
+    let done = finish(&home, &run);
+    assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
+    let branch = done.worktree.clone().unwrap().branch;
+    let merge = git(clone.path(), &["rev-parse", "trunk"]);
+    assert_eq!(git(clone.path(), &["rev-parse", "trunk^1"]), moved);
+    assert_eq!(
+        git(clone.path(), &["rev-parse", "trunk^2"]),
+        git(clone.path(), &["rev-parse", &branch])
+    );
+    let files = git(clone.path(), &["ls-tree", "--name-only", "trunk"]);
+    assert!(
+        files.contains("other.py") && files.contains("refunds.py"),
+        "{files}"
+    );
+    assert!(
+        matches!(&done.delivery, Some(Delivery::Merged { fast_forward: false, commit, .. }) if *commit == merge)
+    );
+    assert!(
+        git(clone.path(), &["log", "-1", "--format=%B", "trunk"])
+            .contains(&format!("Cattery-Run: {}", run.id))
+    );
+    assert_eq!(checkout_state(clone.path()), before);
+}
+
+#[test]
+fn local_mode_does_not_merge_behind_a_checked_out_base_and_its_card_names_the_command() {
+    let home = home(&[]);
+    let clone = users_clone("trunk");
+    let before = checkout_state(clone.path());
+    let trunk = git(clone.path(), &["rev-parse", "trunk"]);
+    let run = start(&home, clone.path(), &["--merge", "local"], "ship");
+    let done = finish(&home, &run);
+    assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
+    let branch = done.worktree.clone().unwrap().branch;
+    assert_eq!(
+        git(clone.path(), &["rev-parse", "trunk"]),
+        trunk,
+        "not merged"
+    );
+    assert_eq!(home.block(&done.block_id).status, BlockStatus::PrReady);
+    let card = card_of(&home, &done);
+    assert_eq!(card.kind, NotificationType::MergeReview);
+    let command = format!("git -C {} merge {branch}", clone.path().display());
+    assert!(card.body.contains(&command), "{}", card.body);
+    assert!(card.body.contains("checked out at"), "{}", card.body);
+    assert_eq!(checkout_state(clone.path()), before);
+}
+
+#[test]
+fn local_mode_refuses_a_conflicting_merge_naming_the_paths_and_leaves_base_alone() {
+    let home = home(&[]);
+    let clone = users_clone("dev");
+    let run = start(&home, clone.path(), &["--merge", "local"], "clash");
+    let gate = home.gate(&run.id, GateKind::Approval);
+    let moved = move_trunk(clone.path(), "app.py", "a = 1\nb = 99\nc = 3\n");
+    let before = checkout_state(clone.path());
+    home.ctl(&["approve", &gate.id]);
+    let done = finish(&home, &run);
+    assert_eq!(done.status, RunStatus::Failed);
+    let failure = done.failure.clone().unwrap();
+    assert_eq!(failure.step_index, 1, "the merger step failed");
+    assert!(
+        failure.message.contains("does not merge cleanly") && failure.message.contains("app.py"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(
+        git(clone.path(), &["rev-parse", "trunk"]),
+        moved,
+        "base left alone"
+    );
+    assert_eq!(checkout_state(clone.path()), before);
+}
+
+#[test]
+fn pr_mode_pushes_the_branch_to_the_remote_and_opens_a_request_through_the_pr_command() {
+    let recorded = tempfile::tempdir().unwrap();
+    let args = recorded.path().join("args");
+    let body = recorded.path().join("body");
+    let config = format!(
+        "executor = \"process\"\nport = 0\npr_command = [\"sh\", \"-c\", \"echo \\\"$@\\\" > {args} && cp \\\"$4\\\" {body} && echo https://example.test/pulls/7\", \"pr\", \"{{branch}}\", \"{{base}}\", \"{{title}}\", \"{{body}}\", \"{{remote}}\"]\n",
+        args = args.display(),
+        body = body.display()
+    );
+    let home = home(&[("config.toml", &config)]);
+    let clone = users_clone("trunk");
+    let remote = tempfile::tempdir().unwrap();
+    git(remote.path(), &["init", "-q", "--bare"]);
+    git(
+        clone.path(),
+        &[
+            "remote",
+            "add",
+            "origin",
+            &remote.path().display().to_string(),
+        ],
+    );
+    let before = checkout_state(clone.path());
+    let run = start(
+        &home,
+        clone.path(),
+        &["--remote", "origin", "--merge", "pr"],
+        "ship",
+    );
+    let done = finish(&home, &run);
+    assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
+    let branch = done.worktree.clone().unwrap().branch;
+    assert_eq!(
+        git(remote.path(), &["rev-parse", &branch]),
+        git(clone.path(), &["rev-parse", &branch]),
+        "the branch reached the remote"
+    );
+    let said = std::fs::read_to_string(&args).unwrap();
+    assert!(
+        said.starts_with(&format!("{branch} trunk Add refunds "))
+            && said.trim().ends_with(" origin"),
+        "{said}"
+    );
+    let described = std::fs::read_to_string(&body).unwrap();
+    assert!(
+        described.contains("Refund a payment.") && described.contains(&run.id),
+        "{described}"
+    );
+    assert_eq!(
+        done.pull_request.clone().unwrap().url,
+        "https://example.test/pulls/7"
+    );
+    assert!(
+        matches!(&done.delivery, Some(Delivery::PullRequest { remote, .. }) if remote == "origin")
+    );
+    assert_eq!(home.block(&done.block_id).status, BlockStatus::PrReady);
+    assert_eq!(checkout_state(clone.path()), before);
+}
+
+#[test]
+fn pr_mode_without_the_pr_program_fails_the_merger_step_clearly_and_the_run_can_be_retried() {
+    let home = home(&[(
+        "config.toml",
+        "executor = \"process\"\nport = 0\npr_command = [\"cattery-no-such-gh\", \"pr\", \"create\", \"--head\", \"{branch}\"]\n",
+    )]);
+    let clone = users_clone("trunk");
+    let remote = tempfile::tempdir().unwrap();
+    git(remote.path(), &["init", "-q", "--bare"]);
+    git(
+        clone.path(),
+        &[
+            "remote",
+            "add",
+            "origin",
+            &remote.path().display().to_string(),
+        ],
+    );
+    let before = checkout_state(clone.path());
+    let run = start(
+        &home,
+        clone.path(),
+        &["--remote", "origin", "--merge", "pr"],
+        "ship",
+    );
+    let failed = finish(&home, &run);
+    assert_eq!(failed.status, RunStatus::Failed);
+    let failure = failed.failure.clone().unwrap();
+    assert!(
+        failure
+            .message
+            .contains("`cattery-no-such-gh` is not installed"),
+        "{}",
+        failure.message
+    );
+    assert!(
+        failure.hint.clone().unwrap().contains("pr_command"),
+        "{failure:?}"
+    );
+    let retried: Run = serde_json::from_value(home.ctl(&["retry", &run.id])).unwrap();
+    assert_eq!(retried.current_step, 1, "the retry resumes at the merger");
+    finish(&home, &retried);
+    assert_eq!(checkout_state(clone.path()), before);
+}
