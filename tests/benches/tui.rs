@@ -69,7 +69,47 @@ fn render() {
             &format!("run of 50 steps {w}x{h}"),
             frame_times(&mut run, w, h),
         );
+        // The same view over a short diff and a 20,000-line one, mid-way:
+        // the long one must cost no more than the short one.
+        let mut short = diff_app(fixtures::large_diff(2, 10));
+        let short_times = frame_times(&mut short, w, h);
+        let mut long = diff_app(fixtures::large_diff(20, 1_000));
+        for _ in 0..500 {
+            long.on_key(KeyEvent::new(KeyCode::PageDown, KeyModifiers::empty()));
+        }
+        let long_times = frame_times(&mut long, w, h);
+        let ratio = median(&long_times) / median(&short_times);
+        report(&format!("diff of 20 lines {w}x{h}"), short_times);
+        report(
+            &format!("diff of 20,000 lines, mid-way {w}x{h}"),
+            long_times,
+        );
+        println!(
+            "{:<44} {ratio:.2}x the 20-line diff",
+            "  20,000-line diff frame"
+        );
     }
+}
+
+/// The Diff view of run-vault's first step, showing `diff`.
+fn diff_app(diff: cattery_protocol::diff::Diff) -> App {
+    let (board, runs) = fixtures::busy();
+    let mut app = app_with(board, runs);
+    app.sel.run = Some("run-vault".into());
+    app.on_key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::empty()));
+    app.sel.run = Some("run-vault".into());
+    app.sel.step = 0;
+    let effects = app.on_key(KeyEvent::new(KeyCode::Char('D'), KeyModifiers::SHIFT));
+    let reply = cattery_protocol::wire::Reply::Diff(Box::new(diff));
+    let answer = fixtures::answer(&effects, |c| matches!(c, Call::Diff { .. }), reply).unwrap();
+    app.on_frame(answer);
+    app
+}
+
+fn median(times: &[Duration]) -> f64 {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    sorted[sorted.len() / 2].as_secs_f64()
 }
 
 fn frame_times(app: &mut App, w: u16, h: u16) -> Vec<Duration> {

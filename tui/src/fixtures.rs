@@ -252,14 +252,155 @@ fn working_run() -> Run {
         step("reviewer", StepState::Pending),
         step("merger", StepState::Pending),
     ];
-    run(
+    let mut run = run(
         "run-vault",
         "task-vault",
         "quick",
         steps,
         1,
         RunStatus::Running,
-    )
+    );
+    run.worktree = Some(cattery_protocol::Worktree {
+        repository: "/src/payments".into(),
+        branch: "cattery/migrate-card-tokens-a1b2c3d4".into(),
+        base: "main".into(),
+        base_commit: "91aa03cc".into(),
+        path: "/home/ana/.local/share/cattery/worktrees/run-vault".into(),
+        start_commit: None,
+    });
+    run
+}
+
+/// The architect's change on run-vault: an edit in two hunks, a rename,
+/// a new file and a binary.
+pub fn vault_diff() -> cattery_protocol::diff::Diff {
+    use cattery_protocol::diff::{Diff, FileDiff, FileStatus, Hunk};
+    let file = |path: &str, status, hunks: Vec<Hunk>| {
+        let count = |kind| {
+            hunks
+                .iter()
+                .flat_map(|h| &h.lines)
+                .filter(|l| l.kind == kind)
+                .count() as u32
+        };
+        FileDiff {
+            path: path.into(),
+            old_path: None,
+            status,
+            binary: false,
+            insertions: count(cattery_protocol::diff::LineKind::Added),
+            deletions: count(cattery_protocol::diff::LineKind::Removed),
+            hunks,
+        }
+    };
+    let vault = file(
+        "src/vault.rs",
+        FileStatus::Modified,
+        vec![
+            hunk(
+                10,
+                &[
+                    " fn store(card: &Card) {",
+                    "-    db.put(card.number);",
+                    "+    vault.seal(card)?;",
+                    " }",
+                ],
+            ),
+            hunk(
+                40,
+                &[
+                    " // tokens",
+                    "+pub fn token(card: &Card) -> Token {",
+                    "+    vault.token(card)",
+                    "+}",
+                ],
+            ),
+        ],
+    );
+    let mut renamed = file("src/cards/token.rs", FileStatus::Renamed, Vec::new());
+    renamed.old_path = Some("src/token.rs".into());
+    let migration = file(
+        "migrations/0042_vault.sql",
+        FileStatus::Added,
+        vec![hunk(
+            0,
+            &[
+                "+ALTER TABLE cards ADD COLUMN token TEXT;",
+                "+UPDATE cards SET token = seal(number);",
+            ],
+        )],
+    );
+    let mut logo = file("docs/vault.png", FileStatus::Added, Vec::new());
+    logo.binary = true;
+    Diff {
+        run_id: "run-vault".into(),
+        step_index: Some(0),
+        from_commit: "91aa03cc".into(),
+        to_commit: "4be7c01d9e2f".into(),
+        files: vec![vault, renamed, migration, logo],
+    }
+}
+
+/// A hunk at old line `at` of lines written as in `git diff` (`+`, `-`, ` `).
+pub fn hunk(at: u32, text: &[&str]) -> cattery_protocol::diff::Hunk {
+    use cattery_protocol::diff::{DiffLine, Hunk, LineKind};
+    let (mut old, mut new) = (at.max(1), at.max(1));
+    let mut lines = Vec::new();
+    for row in text {
+        let (kind, body) = row.split_at(1);
+        let kind = match kind {
+            "+" => LineKind::Added,
+            "-" => LineKind::Removed,
+            _ => LineKind::Context,
+        };
+        let (old_line, new_line) = match kind {
+            LineKind::Added => (None, Some(new)),
+            LineKind::Removed => (Some(old), None),
+            LineKind::Context => (Some(old), Some(new)),
+        };
+        old += u32::from(old_line.is_some());
+        new += u32::from(new_line.is_some());
+        lines.push(DiffLine {
+            kind,
+            old_line,
+            new_line,
+            text: body.into(),
+        });
+    }
+    let count = |k: LineKind| lines.iter().filter(|l| l.kind != k).count() as u32;
+    Hunk {
+        header: format!(
+            "@@ -{at},{} +{at},{} @@",
+            count(LineKind::Added),
+            count(LineKind::Removed)
+        ),
+        old_start: at,
+        old_lines: count(LineKind::Added),
+        new_start: at.max(1),
+        new_lines: count(LineKind::Removed),
+        lines,
+    }
+}
+
+/// A diff of `files` files of `lines` added lines each, for the bench.
+pub fn large_diff(files: usize, lines: usize) -> cattery_protocol::diff::Diff {
+    let text: Vec<String> = (0..lines)
+        .map(|i| format!("+    let value_{i} = compute({i}) * 2; // generated"))
+        .collect();
+    let rows: Vec<&str> = text.iter().map(String::as_str).collect();
+    let mut diff = vault_diff();
+    diff.files = (0..files)
+        .map(|f| cattery_protocol::diff::FileDiff {
+            path: format!("src/generated/module_{f}.rs"),
+            old_path: None,
+            status: cattery_protocol::diff::FileStatus::Added,
+            binary: false,
+            insertions: lines as u32,
+            deletions: 0,
+            hunks: vec![hunk(0, &rows)],
+        })
+        .collect();
+    diff
 }
 
 fn failed_run() -> Run {

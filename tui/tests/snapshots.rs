@@ -413,6 +413,49 @@ fn inbox_with_cards_and_spend_in_the_header() {
     });
 }
 
+/// The Diff view of run-vault's first step, answered with `diff`.
+fn diff_view(diff: cattery_protocol::diff::Diff) -> App {
+    let mut app = busy();
+    app.sel.run = Some("run-vault".into());
+    keys(&mut app, &["2"]);
+    app.sel.run = Some("run-vault".into());
+    app.sel.step = 0;
+    let effects = app.on_key(KeyEvent::new(KeyCode::Char('D'), KeyModifiers::SHIFT));
+    let answer = fixtures::answer(
+        &effects,
+        |c| matches!(c, cattery_protocol::wire::Call::Diff { step: Some(0), .. }),
+        cattery_protocol::wire::Reply::Diff(Box::new(diff)),
+    )
+    .expect("D asked for the step's diff");
+    app.on_frame(answer);
+    app
+}
+
+#[test]
+fn a_steps_diff_shows_its_files_and_coloured_hunks_with_line_numbers() {
+    snap("diff_step", || diff_view(fixtures::vault_diff()));
+}
+
+#[test]
+fn bracket_keys_move_between_the_diffs_files() {
+    snap("diff_next_file", || {
+        let mut app = diff_view(fixtures::vault_diff());
+        keys(&mut app, &["]", "]"]);
+        app
+    });
+    let mut app = diff_view(fixtures::vault_diff());
+    let mut files = Vec::new();
+    for key in ["]", "]", "]", "]", "[", "["] {
+        keys(&mut app, &[key]);
+        files.push(app.diff.as_ref().unwrap().current_file());
+    }
+    assert_eq!(
+        files,
+        [1, 2, 3, 3, 2, 1],
+        "] stops at the last file, [ at the first"
+    );
+}
+
 #[test]
 fn run_with_its_decision_history() {
     snap("run_history", || {

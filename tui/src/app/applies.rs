@@ -22,6 +22,10 @@ impl App {
             A::Up | A::Down | A::PageUp | A::PageDown | A::Top | A::Bottom => Ok(()),
             A::Open | A::Refresh => Ok(()),
             A::Freeze => self.in_view(View::Logs, "freeze applies to the log view (4)"),
+            A::Diff => self.diffable().map(drop),
+            A::NextFile | A::PrevFile => {
+                self.in_view(View::Diff, "files are stepped through in a diff (D)")
+            }
             A::Approve | A::EditApprove | A::RequestChanges | A::Reject => {
                 self.gate_of_kind(GateKind::Approval).map(drop)
             }
@@ -90,7 +94,10 @@ impl App {
     /// A decision is selected where digits answer (not the board, where
     /// they switch views) and it offers option `index`.
     fn answerable(&self, index: usize) -> Result<(), String> {
-        if !matches!(self.view(), View::Inbox | View::Run | View::Viewer) {
+        if !matches!(
+            self.view(),
+            View::Inbox | View::Run | View::Viewer | View::Diff
+        ) {
             return Err("answer decisions in the inbox (3) or the run view (2)".to_owned());
         }
         let gate = self.gate_of_kind(GateKind::Decision)?;
@@ -142,6 +149,23 @@ impl App {
             return Err("no pipelines known yet; is the daemon connected?".to_owned());
         }
         Ok(())
+    }
+
+    /// The run and step whose change `D` shows: the selected step's in the
+    /// Run view when it changed code, else the whole run's so far.
+    pub(super) fn diffable(&self) -> Result<(String, Option<usize>), String> {
+        let Some(run) = self.selected_run() else {
+            return Err("no run is selected".to_owned());
+        };
+        if run.worktree.is_none() {
+            return Err("this run has no repository, so it changed no code".to_owned());
+        }
+        let step = (self.view() == View::Run)
+            .then(|| run.steps.get(self.sel.step))
+            .flatten()
+            .filter(|s| s.change.as_ref().is_some_and(|c| c.commit.is_some()))
+            .map(|_| self.sel.step);
+        Ok((run.id.clone(), step))
     }
 
     fn retryable(&self) -> Result<(), String> {

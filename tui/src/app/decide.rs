@@ -3,7 +3,10 @@
 use super::actions::Action;
 use super::{App, DiffTag, EditPurpose, Effect, Modal, View, Viewer};
 use cattery_protocol::wire::Call;
-use cattery_protocol::{GateAction, GateKind, IterationCapChoice, PendingGate, RunStatus};
+use cattery_protocol::{
+    CommentSeverity, GateAction, GateKind, IterationCapChoice, PendingGate, ReviewComment,
+    RunStatus,
+};
 
 impl App {
     pub(super) fn decide(&mut self, action: Action, index: usize) -> Vec<Effect> {
@@ -19,7 +22,7 @@ impl App {
             gate_action => {
                 let effects = self.on_gate(gate_action, index);
                 // The gate is answered; the viewer of its question has done its job.
-                if !effects.is_empty() && self.view() == View::Viewer {
+                if !effects.is_empty() && matches!(self.view(), View::Viewer | View::Diff) {
                     self.back();
                 }
                 return effects;
@@ -41,7 +44,14 @@ impl App {
         match action {
             Action::Approve => self.approve(&gate, None).into_iter().collect(),
             Action::EditApprove => self.edit(gate.prompt.clone(), EditPurpose::Proposal(gate)),
-            Action::RequestChanges => self.edit(String::new(), EditPurpose::Changes(gate)),
+            Action::RequestChanges => {
+                // From a diff, the remark starts at the line on screen.
+                let anchor = (self.view() == View::Diff)
+                    .then(|| self.diff.as_ref().and_then(|d| d.anchor()))
+                    .flatten()
+                    .map_or_else(String::new, |at| format!("{at}: "));
+                self.edit(anchor, EditPurpose::Changes(gate))
+            }
             Action::Reject => self.edit(String::new(), EditPurpose::Reject(gate)),
             Action::ChooseOption => self.choose(&gate, index).into_iter().collect(),
             Action::ExtraRound => self.cap(&gate, IterationCapChoice::ExtraRound),
@@ -155,10 +165,8 @@ impl App {
         match purpose {
             EditPurpose::Proposal(gate) => self.show_diff(gate, text),
             EditPurpose::Changes(gate) => {
-                let action = GateAction::RequestChanges {
-                    feedback: text,
-                    comments: Vec::new(),
-                };
+                let (feedback, comments) = split_comments(&text);
+                let action = GateAction::RequestChanges { feedback, comments };
                 let call = Call::decide(&gate, action);
                 return self
                     .send(call, "request changes".to_owned())
@@ -366,4 +374,18 @@ pub fn diff_lines(before: &str, after: &str) -> Vec<(DiffTag, String)> {
             (tag, change.value().trim_end_matches('\n').to_owned())
         })
         .collect()
+}
+
+/// Feedback as written: lines `path:line: text` become comments on those
+/// lines of the code; the rest is the feedback.
+fn split_comments(text: &str) -> (String, Vec<ReviewComment>) {
+    let mut feedback = Vec::new();
+    let mut comments = Vec::new();
+    for line in text.lines() {
+        match ReviewComment::parse_anchored(line, CommentSeverity::Major) {
+            Some(comment) if comment.line.is_some() => comments.push(comment),
+            _ => feedback.push(line),
+        }
+    }
+    (feedback.join("\n").trim().to_owned(), comments)
 }

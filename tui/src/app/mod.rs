@@ -5,6 +5,7 @@
 pub mod actions;
 mod applies;
 mod decide;
+mod diffview;
 pub mod filter;
 mod hints;
 pub mod keymap;
@@ -17,6 +18,7 @@ use actions::{Action, Scope, spec_of};
 use cattery_protocol::wire::{Call, FromReply, Reply, ServerFrame, WireError};
 use cattery_protocol::{GateKind, Millis, PendingGate, Run};
 use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
+pub use diffview::{DiffRow, DiffView};
 use filter::Filter;
 pub use hints::hints;
 use keymap::{Key, Keymap};
@@ -35,6 +37,8 @@ pub enum View {
     Logs,
     /// A proposal, an output, or an edited proposal's diff.
     Viewer,
+    /// A step's or run's code change: its files and hunks.
+    Diff,
 }
 
 impl View {
@@ -47,6 +51,7 @@ impl View {
             View::Inbox => "Inbox",
             View::Logs => "Logs",
             View::Viewer => "Viewer",
+            View::Diff => "Diff",
         }
     }
 }
@@ -115,6 +120,8 @@ pub struct LogView {
 pub struct Drawn {
     pub list: ListArea,
     pub log_rows: usize,
+    /// Diff rows on screen, for paging the Diff view.
+    pub diff_rows: usize,
 }
 
 /// Screen regions the last frame drew, for mouse clicks.
@@ -179,6 +186,8 @@ pub struct App {
     pub stack: Vec<View>,
     pub modal: Option<Modal>,
     pub viewer: Option<Viewer>,
+    /// The code change on screen in the Diff view.
+    pub diff: Option<DiffView>,
     pub filter: Filter,
     /// What is selected in each view.
     pub sel: Selection,
@@ -211,6 +220,7 @@ impl App {
             stack: vec![View::Board],
             modal: None,
             viewer: None,
+            diff: None,
             filter: Filter::default(),
             sel: Selection::default(),
             logs: LogView::default(),
@@ -238,6 +248,9 @@ impl App {
             let lines = self.shown_log_len();
             let most = lines.saturating_sub(drawn.log_rows);
             self.logs.scroll_back = self.logs.scroll_back.min(most);
+        }
+        if let Some(diff) = self.diff.as_mut().filter(|_| drawn.diff_rows > 0) {
+            diff.page = drawn.diff_rows;
         }
     }
 
@@ -454,6 +467,10 @@ impl App {
                 self.error(format!("cannot list pipelines: {}", e.message));
                 Vec::new()
             }
+            (Pending::Diff { run_id, step }, error) => {
+                self.on_diff(&run_id, step, result, error);
+                Vec::new()
+            }
             (Pending::Decision { what, .. }, None) => {
                 self.info(format!("{what}: done"));
                 Vec::new()
@@ -540,15 +557,18 @@ impl App {
     }
 
     fn can_answer(&self, index: usize) -> bool {
-        matches!(self.view(), View::Inbox | View::Run | View::Viewer)
-            && self
-                .selected_gate()
-                .is_some_and(|g| g.kind == GateKind::Decision && index < g.options.len())
+        matches!(
+            self.view(),
+            View::Inbox | View::Run | View::Viewer | View::Diff
+        ) && self
+            .selected_gate()
+            .is_some_and(|g| g.kind == GateKind::Decision && index < g.options.len())
     }
 
     fn in_scope(&self, action: Action) -> bool {
         match spec_of(action).scope {
             Scope::Logs => self.view() == View::Logs,
+            Scope::Diff => self.view() == View::Diff,
             Scope::Card => self.view() == View::Inbox,
             Scope::Global | Scope::Gate | Scope::Run => true,
         }
@@ -576,13 +596,19 @@ impl App {
             Action::ViewLogs => self.jump(View::Logs),
             Action::Up => self.move_by(-1),
             Action::Down => self.move_by(1),
-            Action::PageUp => self.move_by(-10),
-            Action::PageDown => self.move_by(10),
+            Action::PageUp => self.move_by(-self.page_rows()),
+            Action::PageDown => self.move_by(self.page_rows()),
             Action::Top => self.move_by(isize::MIN / 2),
             Action::Bottom => self.go_bottom(),
             Action::Open => return self.open(),
             Action::Refresh => return vec![Effect::Resubscribe],
             Action::Freeze => self.toggle_freeze(),
+            Action::Diff => return self.open_diff(None),
+            Action::NextFile | Action::PrevFile => {
+                if let Some(diff) = &mut self.diff {
+                    diff.jump_file(action == Action::NextFile);
+                }
+            }
             other => return self.decide(other, index),
         }
         Vec::new()
@@ -638,6 +664,7 @@ impl App {
                 self.model.runs.get(&gate.run_id)
             }
             View::Run | View::Logs | View::Viewer => self.model.runs.get(self.sel.run.as_deref()?),
+            View::Diff => self.model.runs.get(&self.diff.as_ref()?.run_id),
         }
     }
 

@@ -2,13 +2,18 @@
 
 use super::filter::Subject;
 use super::model::InboxRow;
-use super::{App, DiffTag, Effect, Modal, View, Viewer};
+use super::requests::Pending;
+use super::{App, ConnState, DiffTag, DiffView, Effect, Modal, View, Viewer};
+use cattery_protocol::PendingGate;
+use cattery_protocol::wire::{Call, FromReply, Reply, WireError};
 
 impl App {
     pub(super) fn back(&mut self) {
         if self.stack.len() > 1 {
-            if self.stack.pop() == Some(View::Viewer) {
-                self.viewer = None;
+            match self.stack.pop() {
+                Some(View::Viewer) => self.viewer = None,
+                Some(View::Diff) => self.diff = None,
+                _ => {}
             }
         } else if !self.filter.is_empty() {
             self.filter = Default::default();
@@ -20,6 +25,7 @@ impl App {
             self.follow_selected_run();
         }
         self.viewer = None;
+        self.diff = None;
         self.stack = match view {
             View::Board => vec![View::Board],
             other => vec![View::Board, other],
@@ -73,7 +79,86 @@ impl App {
                     viewer.scroll = step(viewer.scroll, delta, viewer.lines.len());
                 }
             }
+            View::Diff => {
+                if let Some(diff) = &mut self.diff {
+                    diff.scroll_by(delta);
+                }
+            }
         }
+    }
+
+    /// How far a page moves: a screenful in a diff, ten rows elsewhere.
+    pub(super) fn page_rows(&self) -> isize {
+        match (&self.diff, self.view()) {
+            (Some(diff), View::Diff) => diff.page.max(1) as isize,
+            _ => 10,
+        }
+    }
+
+    /// Opens the Diff view on `target` (a run, and a step or the whole run),
+    /// or on what `D` shows here, and asks the daemon for the change.
+    pub(super) fn open_diff(&mut self, target: Option<(String, Option<usize>)>) -> Vec<Effect> {
+        let target = match target.map_or_else(|| self.diffable(), Ok) {
+            Ok(target) => target,
+            Err(why) => {
+                self.info(why);
+                return Vec::new();
+            }
+        };
+        if self.conn != ConnState::Connected {
+            self.error("not connected to catteryd; the diff cannot be read".to_owned());
+            return Vec::new();
+        }
+        let (run_id, step) = target;
+        let run = self.model.runs.get(&run_id);
+        let title = match (step, run) {
+            (Some(index), Some(run)) => {
+                let kind = run.steps.get(index).map_or("?", |s| s.agent_kind.as_str());
+                format!("step {} · {kind}", index + 1)
+            }
+            _ => "the run so far".to_owned(),
+        };
+        self.diff = Some(DiffView::asking(run_id.clone(), step, title));
+        if self.view() != View::Diff {
+            self.stack.push(View::Diff);
+        }
+        let id = self.register(Pending::Diff {
+            run_id: run_id.clone(),
+            step,
+        });
+        vec![Effect::Send {
+            id,
+            call: Call::Diff { run_id, step },
+        }]
+    }
+
+    /// The daemon's diff for the Diff view, if it still shows that change.
+    pub(super) fn on_diff(
+        &mut self,
+        run_id: &str,
+        step: Option<usize>,
+        result: Option<Reply>,
+        error: Option<WireError>,
+    ) {
+        let Some(view) = self
+            .diff
+            .as_mut()
+            .filter(|d| d.run_id == run_id && d.step == step)
+        else {
+            return;
+        };
+        let diff = result.and_then(|r| cattery_protocol::diff::Diff::from_reply(r).ok());
+        match (error, diff) {
+            (None, Some(diff)) => view.load(diff),
+            (error, _) => {
+                let why = error.map_or_else(|| "catteryd sent no diff".to_owned(), |e| e.message);
+                self.error(format!("cannot show the diff: {why}"));
+                if self.view() == View::Diff {
+                    self.back();
+                }
+            }
+        }
+        self.dirty = true;
     }
 
     pub(super) fn go_bottom(&mut self) {
@@ -112,6 +197,9 @@ impl App {
                 Some(gate) => {
                     self.sel.run = Some(gate.run_id.clone());
                     self.sel.step = gate.step_index;
+                    if self.changed_code(&gate) {
+                        return self.open_diff(Some((gate.run_id.clone(), Some(gate.step_index))));
+                    }
                     let title = format!("{} · {}", gate.agent_kind, gate.kind.as_str());
                     self.show(title, &gate.prompt);
                 }
@@ -119,9 +207,21 @@ impl App {
             },
             View::Run => self.open_step(),
             View::Viewer => return self.send_edited(),
-            View::Logs => {}
+            View::Logs | View::Diff => {}
         }
         Vec::new()
+    }
+
+    /// Whether an approval's step committed code, so opening it shows the diff.
+    fn changed_code(&self, gate: &PendingGate) -> bool {
+        gate.kind == cattery_protocol::GateKind::Approval
+            && self
+                .model
+                .runs
+                .get(&gate.run_id)
+                .and_then(|r| r.steps.get(gate.step_index))
+                .and_then(|s| s.change.as_ref())
+                .is_some_and(|c| c.commit.is_some())
     }
 
     fn open_step(&mut self) {

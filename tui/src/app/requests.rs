@@ -9,6 +9,7 @@ pub(super) enum Pending {
     Pipelines,
     Spend,
     Audit { run_id: String },
+    Diff { run_id: String, step: Option<usize> },
     Decision { what: String, gate: Option<String> },
 }
 

@@ -901,3 +901,106 @@ fn the_daemons_health_follows_its_welcome_its_snapshot_and_its_health_events() {
     );
     assert!(app.toast.unwrap().text.contains("healthy again"));
 }
+
+/// The approval fixture's gate with its step's code committed, so opening
+/// it shows the diff.
+fn app_with_coded_approval() -> App {
+    let mut app = app_with(Keymap::defaults(), false, true);
+    let gate = app
+        .model
+        .inbox()
+        .into_iter()
+        .find(|g| g.id == "gate-approval")
+        .unwrap();
+    let mut run = (**app.model.runs.get(&gate.run_id).unwrap()).clone();
+    run.worktree = fixtures::busy()
+        .1
+        .into_iter()
+        .find_map(|r| r.worktree.clone());
+    run.steps[gate.step_index].change = Some(cattery_protocol::StepChange {
+        commit: Some("4be7c01d".into()),
+        start_commit: "91aa03cc".into(),
+        files: 4,
+        insertions: 6,
+        deletions: 1,
+    });
+    run.rev += 1;
+    app.on_frame(fixtures::run_event(11, run));
+    app
+}
+
+#[test]
+fn opening_an_approval_whose_step_changed_code_shows_its_diff_and_a_line_comment_reaches_the_decision()
+ {
+    let mut app = app_with_coded_approval();
+    at_gate(&mut app, GateKind::Approval);
+    let step = app.selected_gate().unwrap().step_index;
+    let effects = press(&mut app, &["enter"]);
+    assert_eq!(app.view(), View::Diff);
+    let mut diff = fixtures::vault_diff();
+    diff.step_index = Some(step);
+    let answer = fixtures::answer(
+        &effects,
+        |c| matches!(c, Call::Diff { step: s, .. } if *s == Some(step)),
+        Reply::Diff(Box::new(diff)),
+    )
+    .expect("opening asked for the step's diff");
+    app.on_frame(answer);
+    assert_eq!(app.diff.as_ref().unwrap().rows.len(), 19);
+    press(&mut app, &["j", "j", "j", "j"]);
+    let Some(Effect::Edit { text, purpose }) = press(&mut app, &["c"]).pop() else {
+        panic!("no editor");
+    };
+    assert_eq!(
+        text, "src/vault.rs:11: ",
+        "the remark starts at the line on screen"
+    );
+    let written = format!("{text}why seal here?\nAnd name the error.");
+    let sent = calls(&app.on_edited(purpose, Ok(written)));
+    let changes = GateAction::RequestChanges {
+        feedback: "And name the error.".into(),
+        comments: vec![cattery_protocol::ReviewComment {
+            quote: None,
+            severity: cattery_protocol::CommentSeverity::Major,
+            body: "why seal here?".into(),
+            path: Some("src/vault.rs".into()),
+            line: Some(11),
+        }],
+    };
+    let mut expected = decided(&app, "gate-approval", changes);
+    if let Call::Decide { rev, .. } = &mut expected {
+        *rev = 8; // the fixture's rev, bumped by the change above
+    }
+    assert_eq!(sent, [expected]);
+    assert_ne!(app.view(), View::Diff, "the diff has done its job");
+}
+
+#[test]
+fn a_diff_the_daemon_refuses_closes_the_view_and_says_why() {
+    let mut app = app_with_coded_approval();
+    at_gate(&mut app, GateKind::Approval);
+    let effects = press(&mut app, &["enter"]);
+    let Some(Effect::Send { id, .. }) = effects.first() else {
+        panic!("{effects:?}");
+    };
+    app.on_frame(ServerFrame::Response {
+        id: *id,
+        result: None,
+        error: Some(WireError {
+            code: ErrorCode::Conflict,
+            message: "cannot read the run's branch".into(),
+        }),
+    });
+    assert_ne!(app.view(), View::Diff);
+    assert_toast(&app, "cannot read the run's branch");
+}
+
+#[test]
+fn d_on_a_run_without_a_repository_says_no_code_changed() {
+    let mut app = app();
+    app.sel.run = Some("run-rounding".into());
+    press(&mut app, &["2"]);
+    app.sel.run = Some("run-rounding".into());
+    assert!(calls(&press(&mut app, &["D"])).is_empty());
+    assert_toast(&app, "no repository");
+}

@@ -101,7 +101,7 @@ fn spend_spans(app: &App) -> Vec<Span<'static>> {
 fn tabs(app: &App) -> Line<'static> {
     let mut spans = vec![Span::styled(" cattery ", style::title())];
     let current = match app.view() {
-        View::Viewer => View::TOP
+        View::Viewer | View::Diff => View::TOP
             .iter()
             .rev()
             .find(|v| app.stack.contains(v))

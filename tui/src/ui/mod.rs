@@ -4,6 +4,7 @@
 
 mod board;
 mod chrome;
+mod diff;
 mod inbox;
 mod logs;
 mod overlay;
@@ -44,6 +45,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) -> Drawn {
         View::Inbox => inbox::draw(frame, body, app, &mut drawn),
         View::Logs => logs::draw(frame, body, app, &mut drawn),
         View::Viewer => viewer::draw(frame, body, app),
+        View::Diff => diff::draw(frame, body, app, &mut drawn),
     }
     chrome::footer(frame, footer, app);
     overlay::draw(frame, body, app);
