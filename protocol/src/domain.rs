@@ -589,6 +589,10 @@ pub struct Run {
     /// The run's own branch and worktree, when its frame has a repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worktree: Option<Worktree>,
+    /// What the run changed so far: its base commit to its branch tip,
+    /// as of the last step that finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<StepChange>,
     /// What the merger step did with the run's branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<Delivery>,

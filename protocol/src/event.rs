@@ -102,6 +102,7 @@ impl RunPatch {
             || old.pull_request != new.pull_request
             || old.worktree != new.worktree
             || old.delivery != new.delivery
+            || old.change != new.change
             || old.block_id != new.block_id
             || old.pipeline_id != new.pipeline_id
             || old.pipeline_name != new.pipeline_name

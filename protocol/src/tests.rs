@@ -132,6 +132,7 @@ fn run() -> Run {
         }],
         previous_run_id: Some("r_0".into()),
         worktree: None,
+        change: None,
         delivery: None,
         initiated_by: "me".into(),
         created_at: 1,

@@ -462,6 +462,12 @@ command = ["sh", "-c", "echo '{\"type\":\"result\",\"output\":\"read\"}'"]
         ],
     );
     assert_eq!(count, "2", "one commit per changing step, none twice");
+    let so_far = done.change.clone().expect("the run's change so far");
+    assert_eq!(
+        (so_far.start_commit.as_str(), so_far.commit.as_deref()),
+        (worktree.base_commit.as_str(), Some(second.as_str()))
+    );
+    assert_eq!((so_far.files, so_far.insertions), (3, 3), "{so_far:?}");
     assert_eq!(
         checkout_state(clone.path()),
         before,

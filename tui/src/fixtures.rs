@@ -110,6 +110,7 @@ pub fn run(
         resolved_gates: Vec::new(),
         previous_run_id: None,
         worktree: None,
+        change: None,
         delivery: None,
         initiated_by: "ana".to_owned(),
         created_at: NOW - 20 * MIN,
@@ -268,6 +269,7 @@ fn working_run() -> Run {
         path: "/home/ana/.local/share/cattery/worktrees/run-vault".into(),
         start_commit: None,
     });
+    run.change = run.steps[0].change.clone();
     run
 }
 

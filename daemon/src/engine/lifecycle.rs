@@ -29,6 +29,7 @@ pub fn start(block: &Block, pipeline: &Pipeline, prior: Option<&Run>, cx: &Cx) -
         previous_run_id: prior.map(|p| p.id.clone()),
         pull_request: None,
         worktree: None,
+        change: None,
         delivery: None,
         initiated_by: cx.actor.to_owned(),
         created_at: cx.now,

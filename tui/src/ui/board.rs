@@ -6,7 +6,7 @@ use crate::app::{App, Drawn, ListArea};
 use cattery_protocol::{Block, BlockLevel, Run};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block as Border, Cell, Paragraph, Row, Table};
 
@@ -151,7 +151,22 @@ fn run_cell(run: Option<&Run>, wide: bool, now: i64) -> Line<'static> {
         ),
         false => cut(&format!("{} · {step}", run.pipeline_id), 18),
     };
-    Line::styled(text, style::run_status(run.status))
+    let mut spans = vec![Span::styled(text, style::run_status(run.status))];
+    // What the run changed on its branch so far, where there is room.
+    if let Some(change) = run.change.as_ref().filter(|c| wide && c.files > 0) {
+        spans.extend([
+            Span::styled(format!(" · ⎇ {} ", files(change.files)), style::dim()),
+            Span::styled(
+                format!("+{}", change.insertions),
+                Style::new().fg(Color::Green),
+            ),
+            Span::styled(
+                format!(" −{}", change.deletions),
+                Style::new().fg(Color::Red),
+            ),
+        ]);
+    }
+    Line::from(spans)
 }
 
 /// How long a run has been going, or took once it ended.
@@ -159,5 +174,12 @@ fn run_age(run: &Run, now: i64) -> i64 {
     match run.status.is_live() {
         true => now - run.created_at,
         false => run.updated_at - run.created_at,
+    }
+}
+
+fn files(count: u32) -> String {
+    match count {
+        1 => "1 file".to_owned(),
+        n => format!("{n} files"),
     }
 }

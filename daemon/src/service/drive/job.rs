@@ -10,7 +10,7 @@ use cattery_protocol::agent::Workspace;
 use cattery_protocol::agent::{ChosenOption, PriorOutput, StepContext};
 use cattery_protocol::diff::LineKind;
 use cattery_protocol::event::Event;
-use cattery_protocol::{AgentRole, Delivery, Rework, WorkspaceMode};
+use cattery_protocol::{AgentRole, Delivery, Rework, StepChange, WorkspaceMode};
 use cattery_protocol::{FailureKind, PROTOCOL_VERSION, Run, StepMetrics, StepState};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -234,10 +234,11 @@ pub async fn record(
     daemon
         .transact(run_id, ENGINE_ACTOR, None, |run, cx| {
             let mut transition = engine::record_result(run, job_id, result, cx)?;
-            if let Some((index, change)) = change
-                && let Some(step) = transition.run.steps.get_mut(index)
-            {
-                step.change = Some(change);
+            if let Some(Committed { step, change, run }) = change {
+                if let Some(at) = transition.run.steps.get_mut(step) {
+                    at.change = Some(change);
+                }
+                transition.run.change = Some(run);
             }
             Ok(match delivery {
                 Some(delivery) => transition.with_delivery(delivery),
@@ -301,6 +302,13 @@ fn git_failure(message: String) -> Box<JobResult> {
     })
 }
 
+/// A step's commit: what the step changed, and the run's change so far.
+struct Committed {
+    step: usize,
+    change: StepChange,
+    run: StepChange,
+}
+
 /// Commits what a succeeded step changed in the run's worktree, before
 /// the result is recorded; the change goes into the same transaction. A
 /// commit git refuses fails the step instead.
@@ -309,7 +317,7 @@ async fn commit_change(
     run: &Run,
     job_id: &str,
     result: JobResult,
-) -> (JobResult, Option<(usize, cattery_protocol::StepChange)>) {
+) -> (JobResult, Option<Committed>) {
     let Some(worktree) = run.worktree.clone() else {
         return (result, None);
     };
@@ -339,11 +347,18 @@ async fn commit_change(
             step_index: index,
             attempt,
         };
-        crate::git::commit_step(&worktree, start.as_deref(), &commit)
+        let change = crate::git::commit_step(&worktree, start.as_deref(), &commit)?;
+        let tip = change.commit.as_deref().unwrap_or(&change.start_commit);
+        let so_far = crate::git::change_between(&worktree.repository, &worktree.base_commit, tip)?;
+        Ok::<_, crate::git::RepoError>(Committed {
+            step: index,
+            change,
+            run: so_far,
+        })
     })
     .await;
     match committed {
-        Ok(Ok(change)) => (result, Some((index, change))),
+        Ok(Ok(committed)) => (result, Some(committed)),
         Ok(Err(e)) => (*git_failure(e.to_string()), None),
         Err(e) => (
             *git_failure(format!("the step's commit stopped: {e}")),
