@@ -114,6 +114,12 @@ pub enum Call {
     Stop {
         run_id: String,
     },
+    /// The worktrees under the data dir with their disk use; with `prune`,
+    /// those no live run needs are removed (their branches stay).
+    Worktrees {
+        #[serde(default)]
+        prune: bool,
+    },
     /// What a run changed on its branch so far, or what one step changed.
     Diff {
         run_id: String,
@@ -136,6 +142,7 @@ impl Call {
             | Call::Spend
             | Call::Audit { .. }
             | Call::Diff { .. } => false,
+            Call::Worktrees { prune } => *prune,
             Call::Shutdown
             | Call::Act { .. }
             | Call::Dismiss { .. }
@@ -314,6 +321,27 @@ pub enum Reply {
     Audit(Vec<AuditEntry>),
     Imported(crate::workspace::Imported),
     Diff(Box<crate::diff::Diff>),
+    Worktrees(Vec<WorktreeInfo>),
+}
+
+/// One folder under the data dir's `worktrees`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorktreeInfo {
+    pub path: String,
+    /// The run it was made for (its folder's name), if the daemon knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_status: Option<crate::RunStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Bytes on disk, git's own files in the clone not counted.
+    pub bytes: u64,
+    /// A live run works in it, so it is never pruned.
+    pub needed: bool,
+    /// Removed by this call (`prune`).
+    #[serde(default)]
+    pub removed: bool,
 }
 
 /// A type a [`Reply`] can carry; lets a client ask for the answer it expects.
@@ -385,4 +413,5 @@ from_reply! {
     Audit => Vec<AuditEntry>,
     Imported => crate::workspace::Imported,
     Diff => crate::diff::Diff,
+    Worktrees => Vec<WorktreeInfo>,
 }

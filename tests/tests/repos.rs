@@ -772,3 +772,64 @@ command = ["sh", "-c", "echo '{{\"type\":\"result\",\"output\":\"read\"}}'"]
     );
     assert_eq!(checkout_state(clone.path()), before);
 }
+
+#[test]
+fn ctl_worktrees_lists_disk_use_and_prune_removes_only_what_no_live_run_needs_and_a_cancel_frees_a_parked_runs()
+ {
+    let home = CtlHome::with_config(&[(
+        "pipelines/gated.toml",
+        "name = \"Gated\"\n[[steps]]\nagent = \"coder\"\nrequires_approval = true\n[[steps]]\nagent = \"coder\"\n",
+    )]);
+    let clone = users_clone();
+    let before = checkout_state(clone.path());
+    let run = start_under_frame(&home, clone.path(), "gated");
+    home.gate(&run.id, cattery_protocol::GateKind::Approval);
+    let parked = run.worktree.clone().unwrap().path;
+    let stray = home.path().join("data/worktrees/stray");
+    git(
+        clone.path(),
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            "stray",
+            stray.to_str().unwrap(),
+        ],
+    );
+    let listed: Vec<cattery_protocol::wire::WorktreeInfo> =
+        serde_json::from_value(home.ctl(&["worktrees"])).unwrap();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let of = |path: &str| listed.iter().find(|w| w.path == path).unwrap().clone();
+    let live = of(&parked);
+    assert!(live.needed && live.bytes > 0, "{live:?}");
+    assert_eq!(live.run_id.as_deref(), Some(run.id.as_str()));
+    let left = of(&stray.display().to_string());
+    assert!(
+        !left.needed && left.run_id.is_none() && left.bytes > 0,
+        "{left:?}"
+    );
+    assert_eq!(left.branch.as_deref(), Some("stray"));
+
+    let pruned: Vec<cattery_protocol::wire::WorktreeInfo> =
+        serde_json::from_value(home.ctl(&["worktrees", "--prune"])).unwrap();
+    assert_eq!(pruned.iter().filter(|w| w.removed).count(), 1);
+    assert!(!stray.exists() && Path::new(&parked).exists());
+    assert_eq!(
+        rev_parse(clone.path(), "stray").len(),
+        40,
+        "its branch is kept"
+    );
+
+    let (code, _, err) = home.cli(&["--read-only", "ctl", "worktrees", "--prune"]);
+    assert_ne!(code, 0, "a read-only client cannot prune");
+    assert!(err.contains("read"), "{err}");
+
+    home.ctl(&["cancel", &run.block_id]);
+    cattery_tests::eventually(
+        20,
+        || (!Path::new(&parked).exists()).then_some(()),
+        || "a cancelled parked run kept its worktree".to_owned(),
+    );
+    assert_eq!(checkout_state(clone.path()), before);
+}

@@ -2,7 +2,7 @@
 
 use crate::client::{Client, ClientError};
 use cattery_protocol::diff::{Diff, LineKind};
-use cattery_protocol::wire::{Call, ErrorCode, Reply, ServerFrame, WireError};
+use cattery_protocol::wire::{Call, ErrorCode, Reply, ServerFrame, WireError, WorktreeInfo};
 use cattery_protocol::workspace::{ImportBlock, Imported, WorkspaceBlock};
 use cattery_protocol::{
     AuditEntry, Block, BlockLevel, CommentSeverity, GateAction, IterationCapChoice, MergeMode,
@@ -89,6 +89,12 @@ pub enum CtlCommand {
         step: Option<usize>,
         #[arg(long)]
         stat: bool,
+    },
+    /// The runs' worktrees under the data dir, with their disk use;
+    /// --prune removes those no live run needs (their branches stay).
+    Worktrees {
+        #[arg(long)]
+        prune: bool,
     },
     /// Print events as JSON lines.
     Watch {
@@ -251,6 +257,7 @@ async fn to_call(client: &mut Client, command: CtlCommand) -> Result<Call, CtlEr
         CtlCommand::Dismiss { id } => Call::Dismiss { id },
         CtlCommand::ResumePaused => Call::ResumePaused,
         CtlCommand::Spend => Call::Spend,
+        CtlCommand::Worktrees { prune } => Call::Worktrees { prune },
         CtlCommand::Audit { run } => Call::Audit { run_id: run },
         CtlCommand::Block {
             action:
@@ -500,7 +507,55 @@ fn lines(reply: &Reply) -> Vec<String> {
             lines
         }
         Reply::Diff(diff) => diff_lines(diff),
+        Reply::Worktrees(worktrees) => worktree_lines(worktrees),
         other => vec![other.payload().map(|v| v.to_string()).unwrap_or_default()],
+    }
+}
+
+/// One line per worktree: its disk use, who needs it, and what happened.
+fn worktree_lines(worktrees: &[WorktreeInfo]) -> Vec<String> {
+    let mut lines: Vec<String> = worktrees
+        .iter()
+        .map(|w| {
+            let who = match (&w.run_id, w.run_status) {
+                (Some(run), Some(status)) => format!("{run} {}", status.as_str()),
+                _ => "no run".to_owned(),
+            };
+            let state = match (w.removed, w.needed) {
+                (true, _) => "removed",
+                (false, true) => "in use",
+                (false, false) => "not needed",
+            };
+            format!(
+                "{:>9}  {:<10}  {who}  {}  {}",
+                human_bytes(w.bytes),
+                state,
+                w.branch.as_deref().unwrap_or("-"),
+                w.path
+            )
+        })
+        .collect();
+    let total: u64 = worktrees.iter().map(|w| w.bytes).sum();
+    let removed = worktrees.iter().filter(|w| w.removed).count();
+    lines.push(format!(
+        "{} worktree(s), {} on disk; {removed} removed",
+        worktrees.len(),
+        human_bytes(total)
+    ));
+    lines
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    match unit {
+        0 => format!("{bytes} B"),
+        _ => format!("{value:.1} {}", UNITS[unit]),
     }
 }
 

@@ -354,6 +354,31 @@ pub fn sweep(worktrees: &Path, keep: &std::collections::HashSet<PathBuf>) -> Vec
     removed
 }
 
+/// The branch checked out in the worktree at `folder`, if it is one.
+pub fn branch_at(folder: &Path) -> Option<String> {
+    let repo = open_exactly(folder, "").ok()?;
+    let head = repo.head().ok()?;
+    head.shorthand().ok().map(str::to_owned)
+}
+
+/// Bytes the files under `folder` take, symlinks not followed.
+pub fn folder_bytes(folder: &Path) -> u64 {
+    let mut bytes = 0;
+    let mut stack = vec![folder.to_owned()];
+    while let Some(next) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&next) else {
+            continue;
+        };
+        if meta.is_dir() {
+            let entries = std::fs::read_dir(&next).into_iter().flatten().flatten();
+            stack.extend(entries.map(|e| e.path()));
+        } else {
+            bytes += meta.len();
+        }
+    }
+    bytes
+}
+
 /// The clone a worktree folder belongs to, if it is a worktree at all.
 fn clone_of(folder: &Path) -> Option<git2::Repository> {
     let worktree = open_exactly(folder, "").ok()?;

@@ -58,6 +58,9 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Reply, W
             Reply::Audit(off_worker(|| daemon.audit(run_id.as_deref())).map_err(service)?)
         }
         Call::Pipelines => Reply::Pipelines(daemon.pipelines()),
+        Call::Worktrees { prune } => {
+            Reply::Worktrees(off_worker(|| daemon.worktrees(prune)).map_err(service)?)
+        }
         Call::Diff { run_id, step } => Reply::Diff(Box::new(
             off_worker(|| daemon.diff(&run_id, step)).map_err(service)?,
         )),

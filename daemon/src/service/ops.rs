@@ -4,6 +4,7 @@ use super::drive;
 use super::{Daemon, Planned, Result, ServiceError, retry_lost_cas};
 use crate::engine::{self, EngineError};
 use crate::store::NewAudit;
+use cattery_protocol::wire::WorktreeInfo;
 use cattery_protocol::{
     AuditEntry, Block, BlockLevel, BlockStatus, GateDecision, Repository, RepositorySpec, Run,
     RunStatus,
@@ -303,6 +304,55 @@ impl Daemon {
     /// the run ended and does only that. A driver still running ignores it.
     fn retire(self: &Arc<Self>, run_id: &str) {
         drive::spawn(self, run_id);
+    }
+
+    /// The folders under the data dir's `worktrees`, with their disk use;
+    /// with `prune`, those no live run needs are removed as the start-up
+    /// sweep removes them (their branches stay).
+    pub fn worktrees(&self, prune: bool) -> Result<Vec<WorktreeInfo>> {
+        let root = self.paths.worktrees();
+        let folders: Vec<std::path::PathBuf> = match std::fs::read_dir(&root) {
+            Ok(entries) => entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                return Err(ServiceError::Unavailable(format!(
+                    "cannot read {}: {e}",
+                    root.display()
+                )));
+            }
+        };
+        let mut listed = Vec::new();
+        for folder in folders {
+            let name = folder.file_name().map(|n| n.to_string_lossy().into_owned());
+            let run = name
+                .as_deref()
+                .and_then(|id| self.store.run(id).ok().flatten());
+            listed.push(WorktreeInfo {
+                path: folder.display().to_string(),
+                needed: run.as_ref().is_some_and(|r| r.status.is_live()),
+                run_id: run.as_ref().map(|r| r.id.clone()),
+                run_status: run.as_ref().map(|r| r.status),
+                branch: crate::git::branch_at(&folder),
+                bytes: crate::git::folder_bytes(&folder),
+                removed: false,
+            });
+        }
+        if prune {
+            let keep = listed
+                .iter()
+                .filter(|w| w.needed)
+                .map(|w| std::path::PathBuf::from(&w.path))
+                .collect();
+            let removed = crate::git::sweep(&root, &keep);
+            for info in &mut listed {
+                info.removed = removed.iter().any(|r| r.display().to_string() == info.path);
+            }
+        }
+        Ok(listed)
     }
 
     /// Re-arms every running run after a start; parked runs stay parked.

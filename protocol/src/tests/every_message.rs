@@ -35,6 +35,7 @@ fn call_name(call: &Call) -> &'static str {
         Call::Cancel { .. } => "cancel",
         Call::Stop { .. } => "stop",
         Call::Diff { .. } => "diff",
+        Call::Worktrees { .. } => "worktrees",
     }
 }
 
@@ -89,6 +90,7 @@ fn reply_name(reply: &Reply) -> &'static str {
         Reply::Audit(_) => "audit",
         Reply::Imported(_) => "imported",
         Reply::Diff(_) => "diff",
+        Reply::Worktrees(_) => "worktrees",
     }
 }
 
@@ -207,6 +209,7 @@ fn every_call() -> Vec<Call> {
             run_id: "r_1".into(),
             step: Some(1),
         },
+        Call::Worktrees { prune: true },
     ];
     calls.extend(every_gate_action().into_iter().map(|action| Call::Decide {
         run_id: "r_1".into(),
@@ -275,6 +278,15 @@ fn every_reply() -> Vec<Reply> {
             unchanged: 2,
         }),
         Reply::Diff(Box::new(diff())),
+        Reply::Worktrees(vec![crate::wire::WorktreeInfo {
+            path: "/data/worktrees/r_1".into(),
+            run_id: Some("r_1".into()),
+            run_status: Some(RunStatus::Failed),
+            branch: Some("cattery/t-1".into()),
+            bytes: 4096,
+            needed: false,
+            removed: true,
+        }]),
     ]
 }
 
@@ -454,13 +466,13 @@ where
 #[test]
 fn every_call_round_trips_under_its_method_name() {
     let seen = check(&every_call(), "method", call_name);
-    assert_eq!(seen.len(), 22, "an example per Call variant: {seen:?}");
+    assert_eq!(seen.len(), 23, "an example per Call variant: {seen:?}");
 }
 
 #[test]
 fn every_reply_round_trips_under_its_reply_name_and_hands_back_its_payload() {
     let seen = check(&every_reply(), "reply", reply_name);
-    assert_eq!(seen.len(), 15, "an example per Reply variant: {seen:?}");
+    assert_eq!(seen.len(), 16, "an example per Reply variant: {seen:?}");
     let runs: Vec<Run> = FromReply::from_reply(Reply::Runs(vec![run()])).unwrap();
     assert_eq!(runs, [run()]);
     let wrong = <Vec<Block> as FromReply>::from_reply(Reply::Spend(spend()));
