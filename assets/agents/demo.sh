@@ -14,6 +14,13 @@
 #   @demo <kind> pr <url>                   report a pull request at this url
 #   @demo <kind> sleep <ms>                 total time the step takes (default 1500)
 #   @demo <kind> tokens <n>                 completion tokens per model call (default 800)
+#   @demo <kind> edit <path> <text>         append a line to a file of the run's worktree
+#   @demo <kind> delete <path>              delete a file of the run's worktree
+#
+# `edit` and `delete` may be given many times; they act only in a run's
+# worktree (the working directory, with a `.git` of its own), and in <text>
+# `{attempt}` becomes the attempt's number. The agent commits nothing: the
+# daemon commits what it left.
 #
 # With CATTERY_DEMO_LOG set, each attempt appends `start`, `finish`, `fail` or
 # `overlap` lines (`<what> <run> <step> <attempt> <job>`) to that file.
@@ -45,6 +52,32 @@ directive() {
       if [ "$k" = "$who" ] && [ "$verb" = "$1" ]; then printf '%s\n' "$rest"; fi
     done
   done | tail -n 1
+}
+
+# Arguments of every `@demo` line for this kind or `*` with verb $1.
+directives() {
+  grep -o '"@demo [^"]*"' "$ctx" | tr -d '"' | while read -r _tag k verb rest; do
+    if { [ "$k" = '*' ] || [ "$k" = "$kind" ]; } && [ "$verb" = "$1" ]; then printf '%s\n' "$rest"; fi
+  done
+}
+
+# The edits the description asks for, in the worktree only.
+edit_worktree() {
+  [ -e .git ] || return 0
+  # One space ends the path; the rest of the line, indentation and all, is the text.
+  directives edit | while IFS= read -r line; do
+    path=${line%% *}
+    text=${line#"$path"}
+    text=${text# }
+    case "$path" in '' | /* | *..*) continue ;; esac
+    mkdir -p "$(dirname "$path")"
+    printf '%s\n' "$text" | sed "s/{attempt}/$attempt/g" >>"$path"
+    echo "{\"type\":\"log\",\"level\":\"info\",\"msg\":\"edited $path\"}"
+  done
+  directives delete | while read -r path _; do
+    case "$path" in /* | *..*) continue ;; esac
+    rm -f "$path"
+  done
 }
 
 json_escape() {
@@ -83,6 +116,8 @@ while [ "$i" -le "$ticks" ]; do
   echo "thinking about pass $i"
   i=$((i + 1))
 done
+
+edit_worktree
 
 fails=$(directive fail)
 if [ -n "$fails" ] && [ "$attempt" -le "$fails" ]; then

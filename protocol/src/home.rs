@@ -44,6 +44,12 @@ impl Layout {
         self.data.join("jobs")
     }
 
+    /// The demo's toy service, a git repository `cattery demo` points its
+    /// frame at.
+    pub fn demo_repository(&self) -> PathBuf {
+        self.data.join("demo-repo")
+    }
+
     /// Where runs' worktrees live, one folder per run.
     pub fn worktrees(&self) -> PathBuf {
         self.data.join("worktrees")

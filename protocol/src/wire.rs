@@ -114,6 +114,9 @@ pub enum Call {
     Stop {
         run_id: String,
     },
+    /// Makes the demo's git repository under the data dir (once) and
+    /// answers its path.
+    DemoRepository,
     /// The worktrees under the data dir with their disk use; with `prune`,
     /// those no live run needs are removed (their branches stay).
     Worktrees {
@@ -143,6 +146,7 @@ impl Call {
             | Call::Audit { .. }
             | Call::Diff { .. } => false,
             Call::Worktrees { prune } => *prune,
+            Call::DemoRepository => true,
             Call::Shutdown
             | Call::Act { .. }
             | Call::Dismiss { .. }
@@ -322,6 +326,8 @@ pub enum Reply {
     Imported(crate::workspace::Imported),
     Diff(Box<crate::diff::Diff>),
     Worktrees(Vec<WorktreeInfo>),
+    /// The path of the demo's repository.
+    DemoRepository(String),
 }
 
 /// One folder under the data dir's `worktrees`.
@@ -414,4 +420,5 @@ from_reply! {
     Imported => crate::workspace::Imported,
     Diff => crate::diff::Diff,
     Worktrees => Vec<WorktreeInfo>,
+    DemoRepository => String,
 }

@@ -222,6 +222,35 @@ fn the_demo_fills_the_inbox_with_every_gate_kind_within_a_minute() {
         .filter(|r| r.steps.iter().any(|s| s.metrics.calls > 0))
         .count();
     assert!(metered >= 2, "with live metrics");
+    // The approvals show real diffs of the demo's own repository.
+    let coded = inbox(home).into_iter().find_map(|gate| {
+        let run = runs.iter().find(|r| r.id == gate.run_id)?;
+        let change = run.steps.get(gate.step_index)?.change.clone()?;
+        (gate.kind == GateKind::Approval && change.commit.is_some()).then_some(gate)
+    });
+    let gate = coded.expect("an approval whose step committed code");
+    let step = gate.step_index.to_string();
+    let diff: cattery_protocol::diff::Diff =
+        serde_json::from_value(ok(home, &["ctl", "diff", &gate.run_id, "--step", &step])).unwrap();
+    let written = &diff.files[0];
+    assert_eq!(written.path, "docs/refunds.md", "{diff:?}");
+    assert!(
+        written.hunks[0].lines[1].text.contains("POST /refunds"),
+        "{written:?}"
+    );
+    let repo = home.join("data/demo-repo");
+    let log = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&repo)
+        .args(["-c", "safe.directory=*", "status", "--porcelain"])
+        .output()
+        .unwrap();
+    assert!(log.status.success(), "the demo repository is a git clone");
+    assert_eq!(
+        String::from_utf8_lossy(&log.stdout),
+        "",
+        "its checkout is untouched"
+    );
     let (_, again, _) = cattery(home, &["demo"]);
     assert!(again.contains("not seeded again"), "{again}");
 }

@@ -400,8 +400,14 @@ pub async fn demo(client: &mut Client) -> Result<usize, CtlError> {
     if !board.is_empty() {
         return Ok(0);
     }
-    let here = std::env::current_dir().unwrap_or_default();
-    let imported = import_text(client, "the demo workspace", DEMO, &here).await?;
+    // The daemon makes the toy service's repository; the workspace's frame
+    // names it relative to the folder it is in.
+    let repository: String = client.call_as(Call::DemoRepository).await?;
+    let folder = std::path::Path::new(&repository)
+        .parent()
+        .map(std::path::Path::to_owned)
+        .unwrap_or_default();
+    let imported = import_text(client, "the demo workspace", DEMO, &folder).await?;
     Ok(imported.created.len())
 }
 

@@ -19,6 +19,30 @@ pub const PIPELINES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The demo's toy service, committed once into its repository.
+pub const DEMO_REPOSITORY: &[(&str, &str)] = &[
+    (
+        "README.md",
+        include_str!("../../../assets/demo-repo/README.md"),
+    ),
+    (
+        "payments/__init__.py",
+        include_str!("../../../assets/demo-repo/payments/__init__.py"),
+    ),
+    (
+        "payments/api.py",
+        include_str!("../../../assets/demo-repo/payments/api.py"),
+    ),
+    (
+        "payments/ledger.py",
+        include_str!("../../../assets/demo-repo/payments/ledger.py"),
+    ),
+    (
+        "tests/test_ledger.py",
+        include_str!("../../../assets/demo-repo/tests/test_ledger.py"),
+    ),
+];
+
 const FILES: &[(&str, &str)] = &[(
     "agents/demo.sh",
     include_str!("../../../assets/agents/demo.sh"),

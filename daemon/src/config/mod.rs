@@ -7,7 +7,7 @@ mod paths;
 mod policy;
 mod settings;
 
-pub use assets::materialize_assets;
+pub use assets::{DEMO_REPOSITORY, materialize_assets};
 pub use catalog::{AgentDef, Catalog, ContainerLimits};
 pub use error::ConfigError;
 pub use paths::{Paths, platform as platform_paths};

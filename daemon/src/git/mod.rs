@@ -2,6 +2,7 @@
 //! user's clone and never writes to its working tree, index, stash or
 //! checked-out branch.
 
+pub mod demo;
 pub mod diff;
 pub mod merge;
 

@@ -58,6 +58,9 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Reply, W
             Reply::Audit(off_worker(|| daemon.audit(run_id.as_deref())).map_err(service)?)
         }
         Call::Pipelines => Reply::Pipelines(daemon.pipelines()),
+        Call::DemoRepository => {
+            Reply::DemoRepository(off_worker(|| daemon.demo_repository()).map_err(service)?)
+        }
         Call::Worktrees { prune } => {
             Reply::Worktrees(off_worker(|| daemon.worktrees(prune)).map_err(service)?)
         }

@@ -306,6 +306,13 @@ impl Daemon {
         drive::spawn(self, run_id);
     }
 
+    /// Makes the demo's repository under the data dir, once; its path.
+    pub fn demo_repository(&self) -> Result<String> {
+        let path = self.paths.demo_repository();
+        crate::git::demo::create(&path, crate::config::DEMO_REPOSITORY)?;
+        Ok(path.display().to_string())
+    }
+
     /// The folders under the data dir's `worktrees`, with their disk use;
     /// with `prune`, those no live run needs are removed as the start-up
     /// sweep removes them (their branches stay).

@@ -36,6 +36,7 @@ fn call_name(call: &Call) -> &'static str {
         Call::Stop { .. } => "stop",
         Call::Diff { .. } => "diff",
         Call::Worktrees { .. } => "worktrees",
+        Call::DemoRepository => "demo_repository",
     }
 }
 
@@ -91,6 +92,7 @@ fn reply_name(reply: &Reply) -> &'static str {
         Reply::Imported(_) => "imported",
         Reply::Diff(_) => "diff",
         Reply::Worktrees(_) => "worktrees",
+        Reply::DemoRepository(_) => "demo_repository",
     }
 }
 
@@ -210,6 +212,7 @@ fn every_call() -> Vec<Call> {
             step: Some(1),
         },
         Call::Worktrees { prune: true },
+        Call::DemoRepository,
     ];
     calls.extend(every_gate_action().into_iter().map(|action| Call::Decide {
         run_id: "r_1".into(),
@@ -287,6 +290,7 @@ fn every_reply() -> Vec<Reply> {
             needed: false,
             removed: true,
         }]),
+        Reply::DemoRepository("/data/demo-repo".into()),
     ]
 }
 
@@ -466,13 +470,13 @@ where
 #[test]
 fn every_call_round_trips_under_its_method_name() {
     let seen = check(&every_call(), "method", call_name);
-    assert_eq!(seen.len(), 23, "an example per Call variant: {seen:?}");
+    assert_eq!(seen.len(), 24, "an example per Call variant: {seen:?}");
 }
 
 #[test]
 fn every_reply_round_trips_under_its_reply_name_and_hands_back_its_payload() {
     let seen = check(&every_reply(), "reply", reply_name);
-    assert_eq!(seen.len(), 16, "an example per Reply variant: {seen:?}");
+    assert_eq!(seen.len(), 17, "an example per Reply variant: {seen:?}");
     let runs: Vec<Run> = FromReply::from_reply(Reply::Runs(vec![run()])).unwrap();
     assert_eq!(runs, [run()]);
     let wrong = <Vec<Block> as FromReply>::from_reply(Reply::Spend(spend()));
