@@ -209,7 +209,24 @@ fn the_demo_fills_the_inbox_with_every_gate_kind_within_a_minute() {
     eventually(
         60,
         || all_kinds(&inbox(home)).then_some(()),
-        || format!("the inbox never held all three kinds: {:?}", inbox(home)),
+        || {
+            let runs: Vec<Run> = serde_json::from_value(ok(home, &["ctl", "runs"])).unwrap();
+            let states: Vec<_> = runs
+                .iter()
+                .map(|r| {
+                    (
+                        r.pipeline_id.clone(),
+                        r.status,
+                        r.current_step,
+                        r.failure.clone(),
+                    )
+                })
+                .collect();
+            format!(
+                "the inbox never held all three kinds: {:?}; runs: {states:?}",
+                inbox(home)
+            )
+        },
     );
     let runs: Vec<Run> = serde_json::from_value(ok(home, &["ctl", "runs"])).unwrap();
     let working = runs
