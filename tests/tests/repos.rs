@@ -833,3 +833,89 @@ fn ctl_worktrees_lists_disk_use_and_prune_removes_only_what_no_live_run_needs_an
     );
     assert_eq!(checkout_state(clone.path()), before);
 }
+
+#[test]
+fn a_sigkilled_daemon_mid_step_loses_no_commit_makes_none_twice_and_finishes_in_the_same_worktree()
+{
+    let agents = r#"[agents.coder]
+command = ["sh", "-c", "sleep 2; echo one > a.txt; echo '{\"type\":\"result\",\"output\":\"coded\"}'"]
+
+[agents.second]
+command = ["sh", "-c", "echo two > b.txt; echo '{\"type\":\"result\",\"output\":\"more\"}'"]
+"#;
+    let home = CtlHome::with_config(&[
+        ("agents.toml", agents),
+        (
+            "pipelines/two.toml",
+            "name = \"Two\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"second\"\n",
+        ),
+    ]);
+    let clone = users_clone();
+    let before = checkout_state(clone.path());
+    let run = start_under_frame(&home, clone.path(), "two");
+    let worktree = run.worktree.clone().unwrap();
+    home.wait_run(&run.id, "the coder dispatched", |r| {
+        r.steps[0].job.as_ref().is_some_and(|j| j.handle.is_some())
+    });
+    assert!(Path::new(&worktree.path).join(".git").exists());
+    let layout = cattery_protocol::home::Layout::under(home.path());
+    let pid: i32 = std::fs::read_to_string(layout.pidfile())
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // The next ctl starts a new daemon, which follows the run again.
+    let done = home.wait_run(&run.id, "done after the kill", |r| !r.status.is_live());
+    assert_eq!(
+        done.status,
+        cattery_protocol::RunStatus::Done,
+        "{:?}",
+        done.failure
+    );
+    assert_eq!(
+        done.worktree.as_ref(),
+        Some(&worktree),
+        "the same branch and worktree"
+    );
+    let range = format!("{}..{}", worktree.base_commit, worktree.branch);
+    let steps = git_out(
+        clone.path(),
+        &[
+            "log",
+            "--format=%(trailers:key=Cattery-Step,valueonly)",
+            &range,
+        ],
+    );
+    let mut steps: Vec<&str> = steps.lines().filter(|l| !l.is_empty()).collect();
+    steps.sort();
+    assert_eq!(
+        steps,
+        ["0", "1"],
+        "one commit per step, none lost, none twice"
+    );
+    assert_eq!(
+        git_out(
+            clone.path(),
+            &["show", &format!("{}:a.txt", worktree.branch)]
+        ),
+        "one"
+    );
+    assert_eq!(
+        done.steps[1].change.clone().unwrap().start_commit,
+        done.steps[0].change.clone().unwrap().commit.unwrap(),
+        "the second step started from the first one's commit"
+    );
+    cattery_tests::eventually(
+        20,
+        || (!Path::new(&worktree.path).exists()).then_some(()),
+        || "the finished run kept its worktree".to_owned(),
+    );
+    assert_eq!(checkout_state(clone.path()), before);
+}
