@@ -129,6 +129,7 @@ fn main() {
             run_id: "r_bench",
             step_index: 0,
             attempt: 1,
+            author: None,
         };
         ours_commit.push(time(|| {
             let change = git::commit_step(&worktree, Some(&base), &step).unwrap();

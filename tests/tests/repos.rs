@@ -919,3 +919,31 @@ command = ["sh", "-c", "echo two > b.txt; echo '{\"type\":\"result\",\"output\":
     );
     assert_eq!(checkout_state(clone.path()), before);
 }
+
+#[test]
+fn commit_author_in_config_is_the_author_of_catterys_commits_over_the_repositorys_own() {
+    let agents = r#"[agents.coder]
+command = ["sh", "-c", "echo x > x.txt && echo '{\"type\":\"result\",\"output\":\"coded\"}'"]
+"#;
+    let home = CtlHome::with_config(&[
+        ("agents.toml", agents),
+        (
+            "config.toml",
+            "executor = \"process\"\nport = 0\ncommit_author = \"Cattery Bot <bot@example.com>\"\n",
+        ),
+        (
+            "pipelines/one.toml",
+            "name = \"One\"\n[[steps]]\nagent = \"coder\"\n",
+        ),
+    ]);
+    let clone = users_clone();
+    git(clone.path(), &["config", "user.name", "Repo Owner"]);
+    git(clone.path(), &["config", "user.email", "owner@example.com"]);
+    let run = start_under_frame(&home, clone.path(), "one");
+    let done = home.wait_run(&run.id, "done", |r| !r.status.is_live());
+    let commit = done.steps[0].change.clone().unwrap().commit.unwrap();
+    assert_eq!(
+        git_out(clone.path(), &["log", "-1", "--format=%an <%ae>", &commit]),
+        "Cattery Bot <bot@example.com>"
+    );
+}

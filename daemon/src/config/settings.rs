@@ -33,6 +33,9 @@ pub struct Settings {
     /// with `{branch}`, `{base}`, `{remote}`, `{title}` and `{body}` (a file
     /// holding the description) filled in. It prints the request's URL.
     pub pr_command: Vec<String>,
+    /// Who cattery's commits are by (`commit_author = "Name <email>"`);
+    /// unset, each repository's own `user.name` and `user.email`.
+    pub commit_author: Option<crate::git::Author>,
 }
 
 pub const DEFAULT_PORT: u16 = 7457;
@@ -66,6 +69,7 @@ impl Default for Settings {
             spend: SpendConfig::default(),
             limits: LimitsConfig::default(),
             pr_command: default_pr_command(),
+            commit_author: None,
         }
     }
 }
@@ -82,6 +86,7 @@ struct SettingsFile {
     prices: BTreeMap<String, PriceFile>,
     limits: Option<LimitsFile>,
     pr_command: Option<Spanned<Vec<String>>>,
+    commit_author: Option<Spanned<String>>,
 }
 
 impl Settings {
@@ -137,9 +142,22 @@ impl Settings {
             }
             Some(command) => command.into_inner(),
         };
+        let commit_author = match file.commit_author {
+            None => None,
+            Some(given) => Some(crate::git::Author::parse(given.get_ref()).ok_or_else(|| {
+                ConfigError::at(
+                    label,
+                    text,
+                    Some(given.span().start),
+                    format!("commit_author = {:?} is not `Name <email>`", given.get_ref()),
+                    "write it as commit_author = \"Ana Lima <ana@example.com>\", or leave it out to use each repository's own user.name and user.email",
+                )
+            })?),
+        };
         let check = Checker { label, text };
         Ok(Self {
             pr_command,
+            commit_author,
             executor,
             docker_socket: file.docker_socket,
             port: file.port.unwrap_or(DEFAULT_PORT),
@@ -219,6 +237,23 @@ mod tests {
         assert_eq!(err.line, Some(2));
         assert!(err.message.contains("podman"), "{err}");
         assert!(err.fix.contains("\"docker\""), "{err}");
+    }
+
+    #[test]
+    fn commit_author_reads_name_and_email_and_anything_else_is_refused_at_its_line() {
+        let set = load("commit_author = \"Ana Lima <ana@example.com>\"\n").unwrap();
+        let who = set.commit_author.unwrap();
+        assert_eq!(
+            (who.name.as_str(), who.email.as_str()),
+            ("Ana Lima", "ana@example.com")
+        );
+        assert_eq!(load("").unwrap().commit_author, None);
+        let err = load("\n\ncommit_author = \"ana\"\n").unwrap_err();
+        assert_eq!(err.line, Some(3));
+        assert!(
+            err.fix.contains("Name <email>") || err.message.contains("Name <email>"),
+            "{err}"
+        );
     }
 
     #[test]

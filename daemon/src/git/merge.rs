@@ -3,7 +3,7 @@
 //! base ref on the tip it was read at. The user's checkout is never touched;
 //! a base checked out anywhere is left for the user to merge there.
 
-use super::{RepoError, author, open_exactly};
+use super::{Author, RepoError, author, open_exactly};
 use std::path::{Path, PathBuf};
 
 /// What a local merge did.
@@ -26,6 +26,7 @@ pub fn local(
     branch: &str,
     base: &str,
     message: &str,
+    configured: Option<&Author>,
 ) -> Result<Merged, RepoError> {
     let repo = open_exactly(Path::new(repository), repository)?;
     if let Some(at) = checked_out_at(&repo, base) {
@@ -66,7 +67,7 @@ pub fn local(
             .write_tree_to(&repo)
             .and_then(|id| repo.find_tree(id))
             .map_err(failed("write the merged tree"))?;
-        let who = author(&repo, repository)?;
+        let who = author(&repo, repository, configured)?;
         let commit = repo
             .commit(None, &who, &who, message, &tree, &[&ours, &theirs])
             .map_err(failed("write the merge commit"))?;

@@ -253,7 +253,11 @@ pub fn attempt_ref(run_id: &str) -> String {
 /// snapshot commit on top of it when the worktree has uncommitted work.
 /// The branch itself does not move. Returns the commit kept, if the run
 /// did anything at all.
-pub fn keep_attempt(worktree: &Worktree, run_id: &str) -> Result<Option<String>, RepoError> {
+pub fn keep_attempt(
+    worktree: &Worktree,
+    run_id: &str,
+    configured: Option<&Author>,
+) -> Result<Option<String>, RepoError> {
     let path = worktree.path.as_str();
     if !Path::new(path).exists() {
         return Ok(None);
@@ -272,7 +276,7 @@ pub fn keep_attempt(worktree: &Worktree, run_id: &str) -> Result<Option<String>,
             let tree = repo
                 .find_tree(tree)
                 .map_err(RepoError::git(path, "read the snapshot's tree"))?;
-            let author = author(&repo, path)?;
+            let author = author(&repo, path, configured)?;
             let message = format!(
                 "attempt: work left uncommitted when run {run_id} ended\n\nCattery-Run: {run_id}\n"
             );
@@ -305,11 +309,40 @@ fn staged(repo: &git2::Repository, path: &str) -> Result<git2::Index, RepoError>
     Ok(index)
 }
 
-/// The repository's own author, else `cattery`.
-fn author(repo: &git2::Repository, path: &str) -> Result<git2::Signature<'static>, RepoError> {
-    repo.signature()
-        .or_else(|_| git2::Signature::now("cattery", "cattery@localhost"))
-        .map_err(RepoError::git(path, "make the commit's author"))
+/// Who cattery's commits are by, when `commit_author` in config.toml
+/// names someone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Author {
+    pub name: String,
+    pub email: String,
+}
+
+impl Author {
+    /// Reads `Name <email>`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (name, rest) = text.trim().split_once('<')?;
+        let email = rest.strip_suffix('>')?.trim();
+        let name = name.trim();
+        (!name.is_empty() && email.contains('@')).then(|| Self {
+            name: name.to_owned(),
+            email: email.to_owned(),
+        })
+    }
+}
+
+/// The configured author, else the repository's own, else `cattery`.
+fn author(
+    repo: &git2::Repository,
+    path: &str,
+    configured: Option<&Author>,
+) -> Result<git2::Signature<'static>, RepoError> {
+    let signature = match configured {
+        Some(who) => git2::Signature::now(&who.name, &who.email),
+        None => repo
+            .signature()
+            .or_else(|_| git2::Signature::now("cattery", "cattery@localhost")),
+    };
+    signature.map_err(RepoError::git(path, "make the commit's author"))
 }
 
 /// Forgets the worktree at `folder` in `repo` (git's record of it) and
@@ -405,11 +438,13 @@ pub struct StepCommit<'a> {
     pub run_id: &'a str,
     pub step_index: usize,
     pub attempt: u32,
+    /// `commit_author` from config.toml, if set.
+    pub author: Option<&'a Author>,
 }
 
 /// Commits what the step's agent left in the worktree (all of it that
 /// `.gitignore` lets in, deletions included) on the run's branch, with the
-/// repository's own author (else `cattery`), and no hooks (libgit2 runs
+/// configured author (else the repository's own, else `cattery`), and no hooks (libgit2 runs
 /// none). An agent that committed by itself is taken as it is; a step
 /// done again after a crash finds nothing new and commits nothing twice.
 /// Returns the change from `start` (the tip at dispatch) to the new tip.
@@ -437,7 +472,7 @@ pub fn commit_step(
         let tree = repo
             .find_tree(tree_id)
             .map_err(RepoError::git(path, "read the step's tree"))?;
-        let author = author(&repo, path)?;
+        let author = author(&repo, path, step.author)?;
         let message = format!(
             "{}\n\nCattery-Run: {}\nCattery-Step: {}\nCattery-Attempt: {}\n",
             step.subject, step.run_id, step.step_index, step.attempt

@@ -148,6 +148,7 @@ fn a_worktree_is_made_once_on_its_own_branch_and_made_again_when_lost() {
         run_id: "r_0042",
         step_index: 0,
         attempt: 1,
+        author: None,
     };
     let change = commit_step(&planned, Some(&planned.base_commit), &step).unwrap();
     remove(&planned).unwrap();

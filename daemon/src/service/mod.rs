@@ -67,6 +67,8 @@ pub struct Daemon {
     limits: std::sync::RwLock<LimitsConfig>,
     /// How `merge = "pr"` opens a pull request (`pr_command`).
     pr_command: std::sync::RwLock<Vec<String>>,
+    /// Who cattery's commits are by (`commit_author`), if not the repository's.
+    commit_author: std::sync::RwLock<Option<crate::git::Author>>,
     /// Stop switches of the runs that have a driver task right now.
     drivers: Mutex<HashMap<String, watch::Sender<bool>>>,
     /// Write-through copies of live runs, so a driver's next transition does
@@ -106,6 +108,7 @@ impl Daemon {
             spend,
             limits: std::sync::RwLock::new(LimitsConfig::default()),
             pr_command: std::sync::RwLock::new(crate::config::default_pr_command()),
+            commit_author: std::sync::RwLock::new(None),
             store,
             catalog,
             paths,
@@ -130,6 +133,17 @@ impl Daemon {
         self.spend.configure(settings.spend.clone());
         *self.limits.write().unwrap_or_else(|p| p.into_inner()) = settings.limits.clone();
         *self.pr_command.write().unwrap_or_else(|p| p.into_inner()) = settings.pr_command.clone();
+        *self
+            .commit_author
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = settings.commit_author.clone();
+    }
+
+    pub(crate) fn commit_author(&self) -> Option<crate::git::Author> {
+        self.commit_author
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub(crate) fn pr_command(&self) -> Vec<String> {

@@ -29,7 +29,8 @@ pub async fn deliver(
         MergeMode::Branch => blocking(move || branch(&worktree)).await?,
         MergeMode::Local => {
             let message = merge_message(&worktree, &block.title, &run.id);
-            blocking(move || local(&worktree, &message)).await?
+            let author = daemon.commit_author();
+            blocking(move || local(&worktree, &message, author.as_ref())).await?
         }
         MergeMode::Pr => pull_request(daemon, run, block, &worktree, repository.as_ref()).await?,
     };
@@ -68,12 +69,17 @@ fn merge_message(worktree: &Worktree, title: &str, run_id: &str) -> String {
     )
 }
 
-fn local(worktree: &Worktree, message: &str) -> Result<Delivery, Refusal> {
+fn local(
+    worktree: &Worktree,
+    message: &str,
+    author: Option<&crate::git::Author>,
+) -> Result<Delivery, Refusal> {
     let merged = merge::local(
         &worktree.repository,
         &worktree.branch,
         &worktree.base,
         message,
+        author,
     )
     .map_err(|e| failure(e.to_string(), "check the clone, then retry the run"))?;
     match merged {

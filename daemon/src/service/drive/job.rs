@@ -340,12 +340,14 @@ async fn commit_change(
         .map_or_else(|| run.block_id.clone(), |b| b.title);
     let start = step.job.as_ref().and_then(|j| j.start_commit.clone());
     let (run_id, kind, attempt) = (run.id.clone(), step.agent_kind.clone(), step.attempts);
+    let author = daemon.commit_author();
     let committed = tokio::task::spawn_blocking(move || {
         let commit = crate::git::StepCommit {
             subject: format!("{kind}: {title}"),
             run_id: &run_id,
             step_index: index,
             attempt,
+            author: author.as_ref(),
         };
         let change = crate::git::commit_step(&worktree, start.as_deref(), &commit)?;
         let tip = change.commit.as_deref().unwrap_or(&change.start_commit);

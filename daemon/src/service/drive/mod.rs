@@ -53,9 +53,10 @@ async fn remove_finished_worktree(daemon: &Daemon, run_id: &str) {
     };
     let discarded = run.status == RunStatus::Failed;
     let id = run_id.to_owned();
+    let author = daemon.commit_author();
     let removed = tokio::task::spawn_blocking(move || {
         if discarded {
-            crate::git::keep_attempt(&worktree, &id)?;
+            crate::git::keep_attempt(&worktree, &id, author.as_ref())?;
         }
         crate::git::remove(&worktree)
     })
