@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod fuzz;
+pub mod gitfix;
 pub mod soak;
 
 use cattery_daemon::app;

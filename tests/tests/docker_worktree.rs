@@ -6,6 +6,7 @@
 
 use cattery_daemon::service::ops::NewBlock;
 use cattery_protocol::*;
+use cattery_tests::gitfix::git;
 use cattery_tests::{Home, docker};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -14,27 +15,6 @@ use std::sync::Arc;
 
 /// The clone's owner when the test runs as root: not root.
 const OWNER: u32 = 1000;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-c")
-        .arg("safe.directory=*")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "u")
-        .env("GIT_AUTHOR_EMAIL", "u@example.com")
-        .env("GIT_COMMITTER_NAME", "u")
-        .env("GIT_COMMITTER_EMAIL", "u@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 /// A clone on `trunk` with one commit, given to `owner` if one is named.
 fn clone(owner: Option<u32>) -> tempfile::TempDir {

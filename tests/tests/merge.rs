@@ -8,28 +8,8 @@ use cattery_protocol::{
     BlockStatus, Delivery, GateKind, Notification, NotificationType, Run, RunStatus,
 };
 use cattery_tests::CtlHome;
-use std::collections::BTreeMap;
+use cattery_tests::gitfix::{checkout_state, git};
 use std::path::Path;
-use std::process::Command;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "u")
-        .env("GIT_AUTHOR_EMAIL", "u@example.com")
-        .env("GIT_COMMITTER_NAME", "u")
-        .env("GIT_COMMITTER_EMAIL", "u@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 /// A user's clone with `trunk` and, if `on` is not trunk, a checked-out
 /// branch `on`; with a staged file and an uncommitted edit.
@@ -46,34 +26,6 @@ fn users_clone(on: &str) -> tempfile::TempDir {
     git(dir.path(), &["add", "staged.py"]);
     std::fs::write(dir.path().join("app.py"), "edited by the user\n").unwrap();
     dir
-}
-
-/// The checkout a careless tool could disturb: the working tree, HEAD, the
-/// index and the stash.
-fn checkout_state(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut state = BTreeMap::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(next) = stack.pop() {
-        for entry in std::fs::read_dir(&next).unwrap().flatten() {
-            let path = entry.path();
-            let name = path.strip_prefix(dir).unwrap().display().to_string();
-            if name == ".git" {
-                continue;
-            }
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                state.insert(name, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    for name in [".git/HEAD", ".git/index", ".git/refs/stash"] {
-        state.insert(
-            name.to_owned(),
-            std::fs::read(dir.join(name)).unwrap_or_default(),
-        );
-    }
-    state
 }
 
 const AGENTS: &str = r#"[agents.coder]

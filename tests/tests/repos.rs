@@ -4,27 +4,10 @@
 
 use cattery_protocol::{Block, BlockLevel, MergeMode};
 use cattery_tests::CtlHome;
+use cattery_tests::gitfix::{checkout_state, git};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "u")
-        .env("GIT_AUTHOR_EMAIL", "u@example.com")
-        .env("GIT_COMMITTER_NAME", "u")
-        .env("GIT_COMMITTER_EMAIL", "u@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A user's clone on `trunk` with a commit, a staged change and an
 /// uncommitted edit: everything a careless tool could disturb.
@@ -218,18 +201,19 @@ fn a_workspace_file_names_a_frames_repository_relative_to_the_file() {
 
 /// What the user sees of their checkout: the working tree (uncommitted
 /// edits included), the index, HEAD and the stash.
-fn checkout_state(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut state: BTreeMap<String, Vec<u8>> = checksum(dir)
-        .into_iter()
-        .filter(|(name, _)| !name.starts_with(".git/") && name != ".git")
-        .collect();
-    for name in [".git/HEAD", ".git/index", ".git/refs/stash"] {
-        state.insert(
-            name.to_owned(),
-            std::fs::read(dir.join(name)).unwrap_or_default(),
-        );
+/// A home whose agents.toml is `agents` and whose pipeline `name` runs
+/// `steps` in order (`kind!` for a step that asks for approval).
+fn pipeline_home(agents: &str, name: &str, steps: &[&str]) -> CtlHome {
+    let mut pipeline = format!("name = \"{name}\"\n");
+    for step in steps {
+        let kind = step.trim_end_matches('!');
+        pipeline.push_str(&format!("[[steps]]\nagent = \"{kind}\"\n"));
+        if step.ends_with('!') {
+            pipeline.push_str("requires_approval = true\n");
+        }
     }
-    state
+    let file = format!("pipelines/{name}.toml");
+    CtlHome::with_config(&[("agents.toml", agents), (&file, &pipeline)])
 }
 
 /// Adds a frame on `clone` with task "Add refunds" under it, and starts
@@ -390,13 +374,7 @@ command = ["sh", "-c", "echo fix > fix.py && git add fix.py && git -c user.name=
 [agents.reader]
 command = ["sh", "-c", "echo '{\"type\":\"result\",\"output\":\"read\"}'"]
 "#;
-    let home = CtlHome::with_config(&[
-        ("agents.toml", agents),
-        (
-            "pipelines/three.toml",
-            "name = \"Three\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"fixer\"\n[[steps]]\nagent = \"reader\"\n",
-        ),
-    ]);
+    let home = pipeline_home(agents, "three", &["coder", "fixer", "reader"]);
     let clone = users_clone();
     git(clone.path(), &["config", "user.name", "Repo Owner"]);
     git(clone.path(), &["config", "user.email", "owner@example.com"]);
@@ -478,13 +456,7 @@ command = ["sh", "-c", "echo '{\"type\":\"result\",\"output\":\"read\"}'"]
 #[test]
 fn at_start_the_daemon_removes_worktrees_no_live_run_needs_and_keeps_a_parked_runs() {
     let agents = "[agents.coder]\ncommand = [\"sh\", \"-c\", \"echo '{\\\"type\\\":\\\"result\\\",\\\"output\\\":\\\"plan\\\"}'\"]\n";
-    let home = CtlHome::with_config(&[
-        ("agents.toml", agents),
-        (
-            "pipelines/gated.toml",
-            "name = \"Gated\"\n[[steps]]\nagent = \"coder\"\nrequires_approval = true\n[[steps]]\nagent = \"coder\"\n",
-        ),
-    ]);
+    let home = pipeline_home(agents, "gated", &["coder!", "coder"]);
     let clone = users_clone();
     let run = start_under_frame(&home, clone.path(), "gated");
     home.gate(&run.id, cattery_protocol::GateKind::Approval);
@@ -534,13 +506,7 @@ command = ["sh", "-c", "echo wip > wip.txt; test -f {flag} || exit 3; echo '{{\"
 "#,
         flag = flag.display()
     );
-    let home = CtlHome::with_config(&[
-        ("agents.toml", &agents),
-        (
-            "pipelines/two.toml",
-            "name = \"Two\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"flaky\"\n",
-        ),
-    ]);
+    let home = pipeline_home(&agents, "two", &["coder", "flaky"]);
     let clone = users_clone();
     let before = checkout_state(clone.path());
     let first = start_under_frame(&home, clone.path(), "two");
@@ -628,13 +594,7 @@ command = ["sh", "-c", "mv app.py main.py && printf 'PNG\\000\\001\\002' > logo.
 [agents.fixer]
 command = ["sh", "-c", "printf 'a\\nb\\nc\\n' > notes.txt && echo '{\"type\":\"result\",\"output\":\"fixed\"}'"]
 "#;
-    let home = CtlHome::with_config(&[
-        ("agents.toml", agents),
-        (
-            "pipelines/two.toml",
-            "name = \"Two\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"fixer\"\n",
-        ),
-    ]);
+    let home = pipeline_home(agents, "two", &["coder", "fixer"]);
     let clone = users_clone();
     let before = checkout_state(clone.path());
     let run = start_under_frame(&home, clone.path(), "two");
@@ -719,13 +679,7 @@ command = ["sh", "-c", "echo '{{\"type\":\"result\",\"output\":\"read\"}}'"]
 "#,
         seen = seen.path().display()
     );
-    let home = CtlHome::with_config(&[
-        ("agents.toml", &agents),
-        (
-            "pipelines/gated.toml",
-            "name = \"Gated\"\n[[steps]]\nagent = \"coder\"\nrequires_approval = true\n[[steps]]\nagent = \"reader\"\n",
-        ),
-    ]);
+    let home = pipeline_home(&agents, "gated", &["coder!", "reader"]);
     let clone = users_clone();
     let before = checkout_state(clone.path());
     let run = start_under_frame(&home, clone.path(), "gated");
@@ -843,13 +797,7 @@ command = ["sh", "-c", "sleep 2; echo one > a.txt; echo '{\"type\":\"result\",\"
 [agents.second]
 command = ["sh", "-c", "echo two > b.txt; echo '{\"type\":\"result\",\"output\":\"more\"}'"]
 "#;
-    let home = CtlHome::with_config(&[
-        ("agents.toml", agents),
-        (
-            "pipelines/two.toml",
-            "name = \"Two\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"second\"\n",
-        ),
-    ]);
+    let home = pipeline_home(agents, "two", &["coder", "second"]);
     let clone = users_clone();
     let before = checkout_state(clone.path());
     let run = start_under_frame(&home, clone.path(), "two");
