@@ -28,6 +28,16 @@ fn users_clone(on: &str) -> tempfile::TempDir {
     dir
 }
 
+/// A user's clone on trunk whose remote `origin` is a bare repository.
+fn clone_with_remote() -> (tempfile::TempDir, tempfile::TempDir) {
+    let clone = users_clone("trunk");
+    let remote = tempfile::tempdir().unwrap();
+    git(remote.path(), &["init", "-q", "--bare"]);
+    let url = remote.path().display().to_string();
+    git(clone.path(), &["remote", "add", "origin", &url]);
+    (clone, remote)
+}
+
 const AGENTS: &str = r#"[agents.coder]
 command = ["sh", "-c", "echo 'def refund(): pass' > refunds.py && echo '{\"type\":\"result\",\"output\":\"coded\"}'"]
 
@@ -255,18 +265,7 @@ fn pr_mode_pushes_the_branch_to_the_remote_and_opens_a_request_through_the_pr_co
         body = body.display()
     );
     let home = home(&[("config.toml", &config)]);
-    let clone = users_clone("trunk");
-    let remote = tempfile::tempdir().unwrap();
-    git(remote.path(), &["init", "-q", "--bare"]);
-    git(
-        clone.path(),
-        &[
-            "remote",
-            "add",
-            "origin",
-            &remote.path().display().to_string(),
-        ],
-    );
+    let (clone, remote) = clone_with_remote();
     let before = checkout_state(clone.path());
     let run = start(
         &home,
@@ -310,18 +309,7 @@ fn pr_mode_without_the_pr_program_fails_the_merger_step_clearly_and_the_run_can_
         "config.toml",
         "executor = \"process\"\nport = 0\npr_command = [\"cattery-no-such-gh\", \"pr\", \"create\", \"--head\", \"{branch}\"]\n",
     )]);
-    let clone = users_clone("trunk");
-    let remote = tempfile::tempdir().unwrap();
-    git(remote.path(), &["init", "-q", "--bare"]);
-    git(
-        clone.path(),
-        &[
-            "remote",
-            "add",
-            "origin",
-            &remote.path().display().to_string(),
-        ],
-    );
+    let (clone, _remote) = clone_with_remote();
     let before = checkout_state(clone.path());
     let run = start(
         &home,
