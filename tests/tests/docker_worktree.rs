@@ -23,6 +23,7 @@ fn clone(owner: Option<u32>) -> tempfile::TempDir {
     std::fs::write(dir.path().join("app.py"), "print('hi')\n").unwrap();
     git(dir.path(), &["add", "app.py"]);
     git(dir.path(), &["commit", "-q", "-m", "first"]);
+    std::fs::write(dir.path().join("app.py"), "print('edited by the user')\n").unwrap();
     if let Some(owner) = owner {
         let status = Command::new("chown")
             .args(["-R", &format!("{owner}:{owner}")])
@@ -95,6 +96,7 @@ image_command = ["sh", "-c", "if [ -e /workspace ]; then out=sees; else out=none
         Arc::new(executor),
     );
     let clone = clone(owner);
+    let before = cattery_tests::gitfix::checkout_state(clone.path());
     let owner = clone.path().metadata().unwrap().uid();
     // Agents never run as root: a root-owned clone's run as nobody.
     let agent_uid = if owner == 0 { 65534 } else { owner };
@@ -167,6 +169,7 @@ image_command = ["sh", "-c", "if [ -e /workspace ]; then out=sees; else out=none
         .into_iter()
         .filter(|(_, uid)| *uid != expected_uid)
         .collect();
+    assert_eq!(cattery_tests::gitfix::checkout_state(clone.path()), before);
     assert!(
         left.is_empty(),
         "the daemon's commits left files not the owner's: {left:?}"
