@@ -6,6 +6,7 @@ pub mod config;
 pub mod engine;
 pub mod events;
 pub mod exec;
+pub mod gateway;
 pub mod git;
 pub mod notify;
 pub mod os;

@@ -3,6 +3,7 @@
 
 pub mod fuzz;
 pub mod gitfix;
+pub mod model_server;
 pub mod soak;
 
 use cattery_daemon::app;

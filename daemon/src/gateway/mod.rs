@@ -1,0 +1,312 @@
+//! The model gateway: a loopback proxy for the Anthropic Messages API that
+//! holds the real key and meters every call exactly. Each job is admitted
+//! with a token of its own, which its agent sends as its API key; the
+//! gateway swaps it for the real key, passes the answer through chunk by
+//! chunk, and reads the call's figures from the API's own response
+//! (`meter.rs`). The agent never sees the key.
+
+mod meter;
+
+use bytes::Bytes;
+use cattery_protocol::agent::LlmCall;
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use hyper::body::{Body, Frame, Incoming};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use meter::Meter;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+/// The biggest request body the gateway reads.
+const REQUEST_LIMIT: usize = 32 * 1024 * 1024;
+
+type Answer = Response<BoxBody<Bytes, hyper::Error>>;
+
+/// Where calls go and with which key.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// `http://host:port` of the Anthropic API or a stand-in for it.
+    pub base: String,
+    /// The real key, sent as `x-api-key`; `None` refuses every call.
+    pub api_key: Option<String>,
+}
+
+/// Why a call must not go out now (a spent budget), if so.
+pub type Refuse = Arc<dyn Fn() -> Option<String> + Send + Sync>;
+
+struct Admitted {
+    job_id: String,
+    calls: mpsc::UnboundedSender<LlmCall>,
+}
+
+struct Shared {
+    upstream: Upstream,
+    refuse: Refuse,
+    jobs: Mutex<HashMap<String, Admitted>>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+/// A running gateway on 127.0.0.1.
+#[derive(Clone)]
+pub struct Gateway {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl Gateway {
+    /// Listens on a free loopback port and serves until the runtime ends.
+    pub async fn start(upstream: Upstream, refuse: Refuse) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            upstream,
+            refuse,
+            jobs: Mutex::new(HashMap::new()),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        });
+        tokio::spawn(serve(listener, Arc::clone(&shared)));
+        Ok(Self { addr, shared })
+    }
+
+    /// The base URL an agent is pointed at (`ANTHROPIC_BASE_URL`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Admits a job: the token its agent sends as its API key, and where
+    /// each of its calls is reported as it ends.
+    pub fn admit(&self, job_id: &str) -> (String, mpsc::UnboundedReceiver<LlmCall>) {
+        let token = format!("cattery-job-{}", random_hex());
+        let (calls, received) = mpsc::unbounded_channel();
+        let admitted = Admitted {
+            job_id: job_id.to_owned(),
+            calls,
+        };
+        self.jobs().insert(token.clone(), admitted);
+        (token, received)
+    }
+
+    /// The job is over: its token is refused from now on.
+    pub fn dismiss(&self, token: &str) {
+        self.jobs().remove(token);
+    }
+
+    fn jobs(&self) -> std::sync::MutexGuard<'_, HashMap<String, Admitted>> {
+        self.shared.jobs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn random_hex() -> String {
+    let mut bytes = [0u8; 16];
+    let read = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+    if read.is_err() {
+        // No urandom: still unique per process and time.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        bytes = (now ^ u128::from(std::process::id())).to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let shared = Arc::clone(&shared);
+                async move { Ok::<_, std::convert::Infallible>(handle(&shared, request).await) }
+            });
+            let served = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = served {
+                tracing::debug!("gateway connection ended: {e}");
+            }
+        });
+    }
+}
+
+/// An error the way the Anthropic API words one, so agents show it as is.
+fn api_error(status: StatusCode, kind: &str, message: &str) -> Answer {
+    let body =
+        serde_json::json!({ "type": "error", "error": { "type": kind, "message": message } });
+    let mut answer = Response::new(
+        Full::new(Bytes::from(body.to_string()))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *answer.status_mut() = status;
+    answer.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    answer
+}
+
+/// The job token an agent sent, as `x-api-key` or a bearer token.
+fn token_of(request: &Request<Incoming>) -> Option<String> {
+    let headers = request.headers();
+    let key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+    let bearer = headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    key.or(bearer).map(str::to_owned)
+}
+
+async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
+    let calls = token_of(&request).and_then(|token| {
+        let jobs = shared.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.get(&token)
+            .map(|a| (a.job_id.clone(), a.calls.clone()))
+    });
+    let Some((job_id, calls)) = calls else {
+        return api_error(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "cattery gateway: this key is not a running cattery job's; agents reach the model only through a job",
+        );
+    };
+    if let Some(why) = (shared.refuse)() {
+        return api_error(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            &format!("cattery: {why}"),
+        );
+    }
+    let Some(key) = shared.upstream.api_key.clone() else {
+        return api_error(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "cattery gateway: no Anthropic API key is set; set ANTHROPIC_API_KEY for catteryd, or api_key under [anthropic] in config/secrets.toml (mode 0600)",
+        );
+    };
+    let (parts, body) = request.into_parts();
+    let body = match http_body_util::Limited::new(body, REQUEST_LIMIT)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                &format!("cattery gateway: cannot read the request: {e}"),
+            );
+        }
+    };
+    let asked: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let uri = format!("{}{path}", shared.upstream.base.trim_end_matches('/'));
+    let mut upstream = Request::builder().method(parts.method).uri(uri);
+    for (name, value) in &parts.headers {
+        let forwarded = !matches!(
+            name.as_str(),
+            "host" | "x-api-key" | "authorization" | "content-length"
+        );
+        if forwarded {
+            upstream = upstream.header(name, value);
+        }
+    }
+    let upstream = match upstream.header("x-api-key", key).body(Full::new(body)) {
+        Ok(request) => request,
+        Err(e) => {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                &format!("cattery gateway: cannot forward the request: {e}"),
+            );
+        }
+    };
+    let started = Instant::now();
+    let answered = match shared.client.request(upstream).await {
+        Ok(answered) => answered,
+        Err(e) => {
+            tracing::warn!(job = job_id, "the model API did not answer: {e}");
+            return api_error(
+                StatusCode::BAD_GATEWAY,
+                "api_error",
+                &format!(
+                    "cattery gateway: the model API at {} did not answer: {e}",
+                    shared.upstream.base
+                ),
+            );
+        }
+    };
+    let streaming = answered
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let (parts, body) = answered.into_parts();
+    let metered = Metered {
+        inner: body,
+        meter: Some(Meter::new(&asked, streaming)),
+        started,
+        calls,
+    };
+    Response::from_parts(parts, metered.boxed())
+}
+
+/// The answer's body, passed through frame by frame and metered as it
+/// goes; the call is reported when the body ends or is dropped.
+struct Metered {
+    inner: Incoming,
+    meter: Option<Meter>,
+    started: Instant,
+    calls: mpsc::UnboundedSender<LlmCall>,
+}
+
+impl Metered {
+    fn report(&mut self) {
+        if let Some(meter) = self.meter.take() {
+            let upstream_ms = self.started.elapsed().as_millis() as u64;
+            let _ = self.calls.send(meter.finish(upstream_ms));
+        }
+    }
+}
+
+impl Body for Metered {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(data), Some(meter)) = (frame.data_ref(), self.meter.as_mut()) {
+                    meter.feed(data);
+                }
+            }
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => self.report(),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+}
+
+impl Drop for Metered {
+    fn drop(&mut self) {
+        self.report();
+    }
+}

@@ -1,0 +1,227 @@
+//! A scripted stand-in for the vendors' model API: it speaks Anthropic
+//! Messages (streaming SSE, and errors), answers each request with the next
+//! reply of its script, and records what it was sent. It stands in for the
+//! vendor only; everything between it and the user is real.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{Notify, mpsc};
+
+/// The figures a scripted answer reports, as the API would.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Usage {
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+}
+
+/// One scripted answer.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// A streamed message with `text`, ending for `stop_reason`.
+    Text {
+        model: String,
+        text: String,
+        usage: Usage,
+        stop_reason: String,
+        /// Sends `message_start`, then waits for this before the rest, so
+        /// a test can see the stream pass through before it ends.
+        hold: Option<Arc<Notify>>,
+    },
+    /// An API error with this status, type and message.
+    Error {
+        status: u16,
+        kind: String,
+        message: String,
+    },
+}
+
+/// What the server was sent.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: serde_json::Value,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+struct State {
+    script: VecDeque<Reply>,
+    seen: Vec<Seen>,
+}
+
+pub struct ModelServer {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+}
+
+impl ModelServer {
+    /// Serves `script` on a free loopback port.
+    pub async fn start(script: Vec<Reply>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State {
+            script: script.into(),
+            seen: Vec::new(),
+        }));
+        let serving = Arc::clone(&state);
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let state = Arc::clone(&serving);
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let state = Arc::clone(&state);
+                        async move { Ok::<_, std::convert::Infallible>(answer(&state, request).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self { addr, state }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request so far, oldest first.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().seen.clone()
+    }
+}
+
+type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+
+async fn answer(
+    state: &Mutex<State>,
+    request: hyper::Request<hyper::body::Incoming>,
+) -> hyper::Response<Body> {
+    let path = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    let headers = request
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or_default().to_owned()))
+        .collect();
+    let body = request.into_body().collect().await.unwrap().to_bytes();
+    let reply = {
+        let mut state = state.lock().unwrap();
+        state.seen.push(Seen {
+            path,
+            headers,
+            body: serde_json::from_slice(&body).unwrap_or_default(),
+        });
+        state.script.pop_front()
+    };
+    match reply {
+        Some(Reply::Text {
+            model,
+            text,
+            usage,
+            stop_reason,
+            hold,
+        }) => stream(&model, &text, usage, &stop_reason, hold),
+        Some(Reply::Error {
+            status,
+            kind,
+            message,
+        }) => {
+            let json =
+                serde_json::json!({"type": "error", "error": {"type": kind, "message": message}});
+            hyper::Response::builder()
+                .status(status)
+                .header("content-type", "application/json")
+                .body(http_body_util::Full::new(Bytes::from(json.to_string())).boxed())
+                .unwrap()
+        }
+        None => hyper::Response::builder()
+            .status(500)
+            .body(http_body_util::Full::new(Bytes::from("the script ran out")).boxed())
+            .unwrap(),
+    }
+}
+
+/// The SSE frames of a streamed text answer, as the Anthropic API sends them.
+pub fn sse_frames(model: &str, text: &str, usage: Usage, stop_reason: &str) -> Vec<String> {
+    let frame = |event: &str, data: serde_json::Value| format!("event: {event}\ndata: {data}\n\n");
+    vec![
+        frame(
+            "message_start",
+            serde_json::json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": null,
+                "usage": {"input_tokens": usage.input, "output_tokens": 1, "cache_read_input_tokens": usage.cache_read, "cache_creation_input_tokens": usage.cache_write}}}),
+        ),
+        frame("ping", serde_json::json!({"type": "ping"})),
+        frame(
+            "content_block_start",
+            serde_json::json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
+        frame(
+            "content_block_delta",
+            serde_json::json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}),
+        ),
+        frame(
+            "content_block_stop",
+            serde_json::json!({"type": "content_block_stop", "index": 0}),
+        ),
+        frame(
+            "message_delta",
+            serde_json::json!({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": null}, "usage": {"output_tokens": usage.output}}),
+        ),
+        frame("message_stop", serde_json::json!({"type": "message_stop"})),
+    ]
+}
+
+fn stream(
+    model: &str,
+    text: &str,
+    usage: Usage,
+    stop_reason: &str,
+    hold: Option<Arc<Notify>>,
+) -> hyper::Response<Body> {
+    let frames = sse_frames(model, text, usage, stop_reason);
+    let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::convert::Infallible>>(16);
+    tokio::spawn(async move {
+        for (i, frame) in frames.into_iter().enumerate() {
+            if i == 1
+                && let Some(hold) = &hold
+            {
+                hold.notified().await;
+            }
+            if tx.send(Ok(Frame::data(Bytes::from(frame)))).await.is_err() {
+                return;
+            }
+        }
+    });
+    let body = StreamBody::new(tokio_stream_from(rx));
+    hyper::Response::builder()
+        .header("content-type", "text/event-stream")
+        .header("request-id", "req_scripted")
+        .body(BodyExt::boxed(body))
+        .unwrap()
+}
+
+/// A receiver as a stream of frames.
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> + Send + 'static {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}

@@ -1,0 +1,237 @@
+//! The model gateway between agents and the model API: it swaps a job's
+//! token for the real key, passes the stream through as it comes, meters
+//! each call exactly from the API's own figures, and refuses strangers and
+//! calls over budget. The API is the scripted stand-in; the gateway, its
+//! sockets and HTTP are real.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use bytes::Bytes;
+use cattery_daemon::gateway::{Gateway, Upstream};
+use cattery_protocol::agent::{FinishReason, LlmCall};
+use cattery_tests::model_server::{ModelServer, Reply, Usage, sse_frames};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+const KEY: &str = "sk-ant-api03-REAL-KEY-never-shown-to-agents";
+
+fn text(text: &str, usage: Usage, stop: &str, hold: Option<Arc<Notify>>) -> Reply {
+    Reply::Text {
+        model: "claude-mock".into(),
+        text: text.into(),
+        usage,
+        stop_reason: stop.into(),
+        hold,
+    }
+}
+
+fn ask(token: &str, max_tokens: u64) -> hyper::Request<Full<Bytes>> {
+    let body = serde_json::json!({
+        "model": "claude-mock",
+        "max_tokens": max_tokens,
+        "stream": true,
+        "messages": [{"role": "user", "content": "hello"}],
+    });
+    hyper::Request::post("/v1/messages?beta=true")
+        .header("x-api-key", token)
+        .header("anthropic-version", "2023-06-01")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap()
+}
+
+async fn send(gateway: &Gateway, mut request: hyper::Request<Full<Bytes>>) -> (u16, String) {
+    let uri = format!("{}{}", gateway.base_url(), request.uri());
+    *request.uri_mut() = uri.parse().unwrap();
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let answer = client.request(request).await.unwrap();
+    let status = answer.status().as_u16();
+    let body = answer.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+async fn gateway(server: &ModelServer, over_budget: Arc<AtomicBool>) -> Gateway {
+    let upstream = Upstream {
+        base: server.url(),
+        api_key: Some(KEY.into()),
+    };
+    let refuse = Arc::new(move || {
+        over_budget
+            .load(Ordering::SeqCst)
+            .then(|| "the monthly budget of 10.00 USD is spent; raise [spend] monthly_budget, then resume".to_owned())
+    });
+    Gateway::start(upstream, refuse).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_call_is_metered_exactly_from_the_apis_own_figures_and_the_stream_passes_through_unchanged()
+ {
+    let first = Usage {
+        input: 200,
+        output: 84,
+        cache_read: 40,
+        cache_write: 100,
+    };
+    let second = Usage {
+        input: 310,
+        output: 32_000,
+        cache_read: 0,
+        cache_write: 7,
+    };
+    let server = ModelServer::start(vec![
+        text("Done.", first, "end_turn", None),
+        text("and then", second, "max_tokens", None),
+    ])
+    .await;
+    let gateway = gateway(&server, Arc::default()).await;
+    let (token, mut calls) = gateway.admit("j_1");
+
+    let (status, body) = send(&gateway, ask(&token, 32_000)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        sse_frames("claude-mock", "Done.", first, "end_turn").concat(),
+        "byte for byte"
+    );
+    let call: LlmCall = calls.recv().await.unwrap();
+    assert_eq!(
+        (
+            call.model.as_str(),
+            call.prompt_tokens,
+            call.completion_tokens
+        ),
+        ("claude-mock", 200, 84)
+    );
+    assert_eq!(
+        (call.cache_read_tokens, call.cache_write_tokens),
+        (40, 100),
+        "cache reads and writes apart"
+    );
+    assert_eq!(
+        (call.max_output_tokens, call.finish_reason),
+        (32_000, FinishReason::Stop)
+    );
+
+    send(&gateway, ask(&token, 32_000)).await;
+    let truncated = calls.recv().await.unwrap();
+    assert_eq!(
+        truncated.finish_reason,
+        FinishReason::Length,
+        "max_tokens counts as truncated"
+    );
+    assert_eq!(
+        (
+            truncated.prompt_tokens,
+            truncated.completion_tokens,
+            truncated.cache_write_tokens
+        ),
+        (310, 32_000, 7)
+    );
+
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].path, "/v1/messages?beta=true");
+    assert_eq!(
+        seen[0].header("x-api-key"),
+        Some(KEY),
+        "the gateway sends the real key"
+    );
+    assert_eq!(
+        seen[0].header("anthropic-version"),
+        Some("2023-06-01"),
+        "API headers pass unchanged"
+    );
+    assert!(
+        seen.iter()
+            .all(|s| s.headers.iter().all(|(_, v)| !v.contains(&token))),
+        "the job's token never reaches the API"
+    );
+    assert_eq!(seen[0].body["messages"][0]["content"], "hello");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answer_streams_through_as_it_comes_not_once_it_ends() {
+    let hold = Arc::new(Notify::new());
+    let usage = Usage {
+        input: 1,
+        output: 2,
+        cache_read: 0,
+        cache_write: 0,
+    };
+    let server =
+        ModelServer::start(vec![text("slow", usage, "end_turn", Some(hold.clone()))]).await;
+    let gateway = gateway(&server, Arc::default()).await;
+    let (token, _calls) = gateway.admit("j_1");
+    let mut request = ask(&token, 100);
+    *request.uri_mut() = format!("{}/v1/messages", gateway.base_url())
+        .parse()
+        .unwrap();
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let mut body = client.request(request).await.unwrap().into_body();
+    // The server holds everything after message_start until told; a gateway
+    // that buffered would never hand this frame over.
+    let first = tokio::time::timeout(Duration::from_secs(10), body.frame())
+        .await
+        .expect("the first event came through while the answer was still open")
+        .unwrap()
+        .unwrap();
+    let first = first.into_data().unwrap();
+    assert!(String::from_utf8_lossy(&first).starts_with("event: message_start"));
+    hold.notify_one();
+    let rest = body.collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&rest).contains("message_stop"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_a_dismissed_job_and_a_call_over_budget_are_refused_before_the_api_sees_them() {
+    let usage = Usage {
+        input: 1,
+        output: 1,
+        cache_read: 0,
+        cache_write: 0,
+    };
+    let server = ModelServer::start(vec![text("ok", usage, "end_turn", None)]).await;
+    let over = Arc::new(AtomicBool::new(false));
+    let gateway = gateway(&server, over.clone()).await;
+
+    let (status, body) = send(&gateway, ask("sk-ant-guessed", 10)).await;
+    assert_eq!(status, 401);
+    assert!(
+        body.contains("authentication_error") && body.contains("not a running cattery job"),
+        "{body}"
+    );
+
+    let (token, _calls) = gateway.admit("j_1");
+    over.store(true, Ordering::SeqCst);
+    let (status, body) = send(&gateway, ask(&token, 10)).await;
+    assert_eq!(status, 403);
+    assert!(
+        body.contains("monthly budget") && body.contains("resume"),
+        "{body}"
+    );
+
+    over.store(false, Ordering::SeqCst);
+    gateway.dismiss(&token);
+    let (status, _) = send(&gateway, ask(&token, 10)).await;
+    assert_eq!(status, 401, "a finished job's token is refused");
+    assert!(server.seen().is_empty(), "the API saw none of them");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_error_reaches_the_agent_as_the_api_said_it() {
+    let server = ModelServer::start(vec![Reply::Error {
+        status: 401,
+        kind: "authentication_error".into(),
+        message: "invalid x-api-key".into(),
+    }])
+    .await;
+    let gateway = gateway(&server, Arc::default()).await;
+    let (token, _calls) = gateway.admit("j_1");
+    let (status, body) = send(&gateway, ask(&token, 10)).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("invalid x-api-key"), "{body}");
+}
