@@ -58,6 +58,7 @@ async fn executor_step(
     let job_id = format!("bench-{}-{round}", std::process::id());
     let job = JobSpec {
         workspace: None,
+        env: Vec::new(),
         job_id: job_id.clone(),
         agent: AgentDef {
             kind: "bench".to_owned(),

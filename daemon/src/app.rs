@@ -192,8 +192,17 @@ pub fn boot(
     executor: Arc<dyn Executor>,
     bus: Arc<Bus>,
 ) -> Result<Arc<Daemon>, StartError> {
+    let secrets = paths.secrets();
     let daemon = open(paths, executor, bus.clone())?;
     daemon.configure(settings);
+    let key = crate::gateway::secrets::anthropic_key(&secrets)?;
+    daemon
+        .start_gateway(&settings.anthropic_url, key)
+        .map_err(|source| StartError::Io {
+            what: "listen for the model gateway on",
+            path: PathBuf::from("127.0.0.1"),
+            source,
+        })?;
     let (alerts, alerts_in) = tokio::sync::mpsc::unbounded_channel();
     daemon.attention().send_alerts_to(alerts);
     let deliverer = Deliverer::new(settings.notify.clone(), bus);

@@ -13,6 +13,8 @@ pub const SETTINGS_FILE: &str = "config.toml";
 pub const AGENTS_FILE: &str = "agents.toml";
 pub const PIPELINES_DIR: &str = "pipelines";
 pub const KEYS_FILE: &str = "keys.toml";
+/// The vendors' API keys, for the daemon only (mode 0600).
+pub const SECRETS_FILE: &str = "secrets.toml";
 
 /// A home's two roots and every file under them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +111,10 @@ impl Layout {
     }
 
     /// The TUI's key remaps.
+    pub fn secrets(&self) -> PathBuf {
+        self.config.join(SECRETS_FILE)
+    }
+
     pub fn keys(&self) -> PathBuf {
         self.config.join(KEYS_FILE)
     }

@@ -64,7 +64,7 @@ async fn gateway(server: &ModelServer, over_budget: Arc<AtomicBool>) -> Gateway 
             .load(Ordering::SeqCst)
             .then(|| "the monthly budget of 10.00 USD is spent; raise [spend] monthly_budget, then resume".to_owned())
     });
-    Gateway::start(upstream, refuse).await.unwrap()
+    Gateway::start(upstream, refuse).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,4 +234,129 @@ async fn an_api_error_reaches_the_agent_as_the_api_said_it() {
     let (status, body) = send(&gateway, ask(&token, 10)).await;
     assert_eq!(status, 401);
     assert!(body.contains("invalid x-api-key"), "{body}");
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(next) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&next) else {
+            continue;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.is_dir() {
+                stack.push(path);
+            } else if std::fs::read(&path)
+                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+            {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_real_agent_calls_the_model_through_the_daemons_gateway_metered_exactly_and_never_holds_the_key()
+ {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let usage = Usage {
+        input: 200,
+        output: 84,
+        cache_read: 40,
+        cache_write: 100,
+    };
+    let server = runtime.block_on(ModelServer::start(vec![text(
+        "Done.", usage, "end_turn", None,
+    )]));
+    let seen = tempfile::tempdir().unwrap();
+    let agent = seen.path().join("agent.sh");
+    let script = format!(
+        r#"env > {dir}/env.txt
+cp "$CATTERY_CONTEXT" {dir}/context.json
+curl -sS -N "$ANTHROPIC_BASE_URL/v1/messages" -H "x-api-key: $ANTHROPIC_API_KEY" \
+  -H 'anthropic-version: 2023-06-01' -H 'content-type: application/json' \
+  -d '{{"model":"claude-mock","max_tokens":4096,"stream":true,"messages":[{{"role":"user","content":"hi"}}]}}' \
+  > {dir}/answer.txt || exit 9
+echo '{{"type":"result","output":"called"}}'
+"#,
+        dir = seen.path().display()
+    );
+    std::fs::write(&agent, script).unwrap();
+    let agents = format!(
+        "[agents.caller]\ncommand = [\"sh\", \"{}\"]\n",
+        agent.display()
+    );
+    let config = format!(
+        "executor = \"process\"\nport = 0\nanthropic_url = \"{}\"\n\n[prices.claude-mock]\nprompt_per_million = 3.0\ncompletion_per_million = 15.0\n",
+        server.url()
+    );
+    let home = cattery_tests::CtlHome::with_config(&[
+        ("agents.toml", &agents),
+        ("config.toml", &config),
+        (
+            "pipelines/one.toml",
+            "name = \"One\"\n[[steps]]\nagent = \"caller\"\n",
+        ),
+        (
+            "secrets.toml",
+            &format!("[anthropic]\napi_key = \"{KEY}\"\n"),
+        ),
+    ]);
+    let secrets = home.path().join("config/secrets.toml");
+    std::fs::set_permissions(
+        &secrets,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let run = home.start_task("call the model", "one");
+    let done = home.wait_run(&run.id, "done", |r| !r.status.is_live());
+    assert_eq!(
+        done.status,
+        cattery_protocol::RunStatus::Done,
+        "{:?}",
+        done.failure
+    );
+
+    let m = &done.steps[0].metrics;
+    assert_eq!(
+        (m.calls, m.prompt_tokens, m.completion_tokens),
+        (1, 200, 84)
+    );
+    assert_eq!(
+        (
+            m.cache_read_tokens,
+            m.cache_write_tokens,
+            m.max_output_tokens
+        ),
+        (40, 100, 4096)
+    );
+    let cost = ((200.0 + 40.0 + 100.0) * 3.0 + 84.0 * 15.0) / 1e6;
+    assert!((m.cost_estimate.unwrap() - cost).abs() < 1e-12, "{m:?}");
+    assert_eq!(done.steps[0].model.as_deref(), Some("claude-mock"));
+    let answer = std::fs::read_to_string(seen.path().join("answer.txt")).unwrap();
+    assert!(
+        answer.contains("message_stop"),
+        "the agent got the whole stream: {answer}"
+    );
+    assert_eq!(server.seen()[0].header("x-api-key"), Some(KEY));
+
+    let env = std::fs::read_to_string(seen.path().join("env.txt")).unwrap();
+    assert!(
+        env.contains("ANTHROPIC_API_KEY=cattery-job-"),
+        "the agent holds a job token"
+    );
+    assert!(
+        !env.contains(KEY),
+        "the key is not in the agent's environment"
+    );
+    let context = std::fs::read_to_string(seen.path().join("context.json")).unwrap();
+    assert!(!context.contains(KEY));
+    let leaks = files_containing(&home.path().join("data"), KEY);
+    assert!(leaks.is_empty(), "the key leaked into {leaks:?}");
+    // What events carry (runs, their steps and metrics) does not hold it either.
+    let (_, runs, _) = home.cli(&["ctl", "runs"]);
+    assert!(runs.contains("claude-mock") && !runs.contains(KEY));
+    drop(runtime);
 }

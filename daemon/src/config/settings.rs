@@ -36,9 +36,13 @@ pub struct Settings {
     /// Who cattery's commits are by (`commit_author = "Name <email>"`);
     /// unset, each repository's own `user.name` and `user.email`.
     pub commit_author: Option<crate::git::Author>,
+    /// Where the gateway sends Anthropic Messages calls.
+    pub anthropic_url: String,
 }
 
 pub const DEFAULT_PORT: u16 = 7457;
+
+pub const DEFAULT_ANTHROPIC_URL: &str = "https://api.anthropic.com";
 
 /// GitHub's CLI, which most of our users have signed in already.
 pub fn default_pr_command() -> Vec<String> {
@@ -70,6 +74,7 @@ impl Default for Settings {
             limits: LimitsConfig::default(),
             pr_command: default_pr_command(),
             commit_author: None,
+            anthropic_url: DEFAULT_ANTHROPIC_URL.to_owned(),
         }
     }
 }
@@ -87,6 +92,7 @@ struct SettingsFile {
     limits: Option<LimitsFile>,
     pr_command: Option<Spanned<Vec<String>>>,
     commit_author: Option<Spanned<String>>,
+    anthropic_url: Option<String>,
 }
 
 impl Settings {
@@ -158,6 +164,9 @@ impl Settings {
         Ok(Self {
             pr_command,
             commit_author,
+            anthropic_url: file
+                .anthropic_url
+                .unwrap_or_else(|| DEFAULT_ANTHROPIC_URL.to_owned()),
             executor,
             docker_socket: file.docker_socket,
             port: file.port.unwrap_or(DEFAULT_PORT),

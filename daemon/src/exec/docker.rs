@@ -457,7 +457,8 @@ fn environment(job: &JobSpec) -> Vec<String> {
             "GIT_CONFIG_VALUE_0=*".to_owned(),
         ]
     });
-    own.chain(ours).chain(git).collect()
+    let gateway = job.env.iter().map(|(k, v)| format!("{k}={v}"));
+    own.chain(ours).chain(git).chain(gateway).collect()
 }
 
 fn is_status(error: &bollard::errors::Error, status: u16) -> bool {

@@ -38,6 +38,8 @@ pub struct JobSpec {
     /// The run's worktree, where the agent works, when it has one and its
     /// kind gets it.
     pub workspace: Option<JobWorkspace>,
+    /// More environment for the agent: the model gateway and its job token.
+    pub env: Vec<(String, String)>,
 }
 
 /// A run's worktree as one job gets it.
@@ -183,6 +185,7 @@ mod tests {
         });
         JobSpec {
             workspace: None,
+            env: Vec::new(),
             job_id: "j".into(),
             agent: catalog.agents["coder"].clone(),
             context: serde_json::from_value(json).unwrap(),

@@ -177,9 +177,16 @@ fn spawn(job: &JobSpec, context_path: &std::path::Path) -> std::io::Result<Child
         .command
         .split_first()
         .ok_or_else(|| std::io::Error::other("the command is empty"))?;
-    Command::new(program)
+    let mut command = Command::new(program);
+    // The vendors' keys stay in the daemon: an agent reaches the model
+    // through the gateway, with its job's token.
+    for name in crate::gateway::secrets::KEY_VARIABLES {
+        command.env_remove(name);
+    }
+    command
         .args(args)
         .envs(&job.agent.env)
+        .envs(job.env.iter().cloned())
         .env("CATTERY_CONTEXT", context_path)
         .env("CATTERY_JOB_ID", &job.job_id)
         .current_dir(job.workspace.as_ref().map_or(&job.workdir, |w| &w.path))

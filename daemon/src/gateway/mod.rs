@@ -6,6 +6,7 @@
 //! (`meter.rs`). The agent never sees the key.
 
 mod meter;
+pub mod secrets;
 
 use bytes::Bytes;
 use cattery_protocol::agent::LlmCall;
@@ -62,8 +63,11 @@ pub struct Gateway {
 
 impl Gateway {
     /// Listens on a free loopback port and serves until the runtime ends.
-    pub async fn start(upstream: Upstream, refuse: Refuse) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// Needs a Tokio runtime.
+    pub fn start(upstream: Upstream, refuse: Refuse) -> std::io::Result<Self> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             upstream,
@@ -78,6 +82,15 @@ impl Gateway {
     /// The base URL an agent is pointed at (`ANTHROPIC_BASE_URL`).
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The environment an admitted job's agent gets: the gateway as its
+    /// API, and its token as its key.
+    pub fn agent_env(&self, token: &str) -> Vec<(String, String)> {
+        vec![
+            ("ANTHROPIC_BASE_URL".to_owned(), self.base_url()),
+            ("ANTHROPIC_API_KEY".to_owned(), token.to_owned()),
+        ]
     }
 
     /// Admits a job: the token its agent sends as its API key, and where
@@ -236,6 +249,13 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
         Ok(answered) => answered,
         Err(e) => {
             tracing::warn!(job = job_id, "the model API did not answer: {e}");
+            if shared.upstream.base.starts_with("https:") {
+                return api_error(
+                    StatusCode::BAD_GATEWAY,
+                    "api_error",
+                    "cattery gateway: TLS to the vendor is not built yet; point anthropic_url in config.toml at an http endpoint (a company gateway or a local model server)",
+                );
+            }
             return api_error(
                 StatusCode::BAD_GATEWAY,
                 "api_error",

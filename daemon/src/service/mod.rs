@@ -62,7 +62,9 @@ pub struct Daemon {
     attention: Arc<Attention>,
     cards: CardQueue,
     /// Prices calls, keeps the ledger, and says when runs must pause.
-    spend: Spend,
+    spend: Arc<Spend>,
+    /// The model gateway agents call through, once started.
+    gateway: std::sync::OnceLock<crate::gateway::Gateway>,
     /// Live runs allowed per service frame.
     limits: std::sync::RwLock<LimitsConfig>,
     /// How `merge = "pr"` opens a pull request (`pr_command`).
@@ -103,9 +105,10 @@ impl Daemon {
             Arc::clone(&events),
         ));
         let cards = CardQueue::start(Arc::clone(&attention));
-        let spend = Spend::new(Arc::clone(&store), Arc::clone(&clock));
+        let spend = Arc::new(Spend::new(Arc::clone(&store), Arc::clone(&clock)));
         Arc::new(Self {
             spend,
+            gateway: std::sync::OnceLock::new(),
             limits: std::sync::RwLock::new(LimitsConfig::default()),
             pr_command: std::sync::RwLock::new(crate::config::default_pr_command()),
             commit_author: std::sync::RwLock::new(None),
@@ -137,6 +140,37 @@ impl Daemon {
             .commit_author
             .write()
             .unwrap_or_else(|p| p.into_inner()) = settings.commit_author.clone();
+    }
+
+    /// Starts the model gateway on a loopback port, with the Anthropic key
+    /// if one is set; calls are refused once the month's budget is spent.
+    pub fn start_gateway(
+        &self,
+        anthropic_url: &str,
+        api_key: Option<String>,
+    ) -> std::io::Result<()> {
+        let spend = Arc::clone(&self.spend);
+        let refuse: crate::gateway::Refuse = Arc::new(move || {
+            let report = spend.report();
+            report.over_budget.then(|| {
+                format!(
+                    "this month's budget of {:.2} {} is spent ({:.2} so far); raise [spend] monthly_budget in config.toml, then resume the paused runs",
+                    report.budget, report.currency, report.spent
+                )
+            })
+        });
+        let upstream = crate::gateway::Upstream {
+            base: anthropic_url.to_owned(),
+            api_key,
+        };
+        let gateway = crate::gateway::Gateway::start(upstream, refuse)?;
+        tracing::info!(url = gateway.base_url(), "the model gateway listens");
+        let _ = self.gateway.set(gateway);
+        Ok(())
+    }
+
+    pub(crate) fn gateway(&self) -> Option<&crate::gateway::Gateway> {
+        self.gateway.get()
     }
 
     pub(crate) fn commit_author(&self) -> Option<crate::git::Author> {

@@ -19,6 +19,12 @@ use tokio::sync::{mpsc, watch};
 /// Live progress and metrics are persisted at most this often.
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
 
+/// A job's pass through the model gateway.
+struct Admitted {
+    token: String,
+    calls: mpsc::UnboundedReceiver<cattery_protocol::agent::LlmCall>,
+}
+
 #[derive(Default)]
 struct Live {
     metrics: StepMetrics,
@@ -44,11 +50,18 @@ pub async fn run(
         Ok(prepared) => prepared,
         Err(failure) => return (*failure, None),
     };
-    let spec = match job_spec(daemon, run, job_id, step_index, prepared.as_ref()) {
+    let mut spec = match job_spec(daemon, run, job_id, step_index, prepared.as_ref()) {
         Ok(spec) => spec,
         Err(failure) => return (*failure, None),
     };
     let start_commit = prepared.map(|p| p.tip);
+    // The agent reaches the model through the gateway with a token of its
+    // own; the gateway reports each call it makes, metered.
+    let mut admitted = daemon.gateway().map(|gateway| {
+        let (token, calls) = gateway.admit(job_id);
+        spec.env = gateway.agent_env(&token);
+        Admitted { token, calls }
+    });
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut job = match &resume {
         Some(handle) => daemon.executor.resume(spec, handle, tx, stop),
@@ -65,19 +78,39 @@ pub async fn run(
     };
     let mut last_flush = Instant::now();
     let result = loop {
-        tokio::select! {
-            result = &mut job => break result,
-            Some(event) = rx.recv() => {
-                on_event(daemon, run, job_id, step_index, event, &mut live).await;
-                if live.dirty && last_flush.elapsed() >= FLUSH_EVERY {
-                    flush(daemon, &run.id, job_id, &mut live).await;
-                    last_flush = Instant::now();
-                }
+        let metered = async {
+            match admitted.as_mut() {
+                Some(admitted) => admitted.calls.recv().await,
+                None => std::future::pending().await,
             }
+        };
+        let event = tokio::select! {
+            result = &mut job => break result,
+            Some(event) = rx.recv() => event,
+            Some(call) = metered => JobEvent::LlmCall(call),
+        };
+        on_event(daemon, run, job_id, step_index, event, &mut live).await;
+        if live.dirty && last_flush.elapsed() >= FLUSH_EVERY {
+            flush(daemon, &run.id, job_id, &mut live).await;
+            last_flush = Instant::now();
         }
     };
     while let Ok(event) = rx.try_recv() {
         on_event(daemon, run, job_id, step_index, event, &mut live).await;
+    }
+    if let (Some(admitted), Some(gateway)) = (admitted.as_mut(), daemon.gateway()) {
+        gateway.dismiss(&admitted.token);
+        while let Ok(call) = admitted.calls.try_recv() {
+            on_event(
+                daemon,
+                run,
+                job_id,
+                step_index,
+                JobEvent::LlmCall(call),
+                &mut live,
+            )
+            .await;
+        }
     }
     if live.dirty {
         flush(daemon, &run.id, job_id, &mut live).await;
@@ -463,6 +496,7 @@ fn job_spec(
             .map_or(0, |at| (daemon.clock.now() - at).max(0) as u64 / 1000),
         workdir: daemon.paths.jobs().join(job_id),
         workspace,
+        env: Vec::new(),
     })
 }
 
