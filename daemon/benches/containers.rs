@@ -78,6 +78,8 @@ async fn executor_step(
             threshold: 0.8,
             max_attempts: 3,
             workspace: cattery_protocol::WorkspaceMode::None,
+            runner: cattery_protocol::Runner::Command,
+            claude: None,
         },
         context: StepContext {
             protocol_version: PROTOCOL_VERSION,

@@ -10,6 +10,7 @@ pub mod gateway;
 pub mod git;
 pub mod notify;
 pub mod os;
+pub mod runner;
 pub mod server;
 pub mod service;
 pub mod spend;

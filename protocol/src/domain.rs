@@ -156,6 +156,18 @@ impl AgentRole {
 }
 
 crate::wire_enum! {
+    /// How an agent kind's job runs (`runner` in agents.toml).
+    #[derive(Default)]
+    pub enum Runner {
+        /// A program speaking cattery's JSON lines.
+        #[default]
+        Command = "command" / "command",
+        /// Claude Code headless, through the daemon's gateway.
+        ClaudeCode = "claude-code" / "Claude Code",
+    }
+}
+
+crate::wire_enum! {
     /// How an agent kind gets the run's worktree (`workspace` in agents.toml).
     pub enum WorkspaceMode {
         ReadWrite = "rw" / "read-write",

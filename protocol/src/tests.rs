@@ -246,6 +246,7 @@ fn every_variant_of_every_named_enum_has_its_wire_name_as_serde_name() {
         LineKind,
         MergeMode,
         WorkspaceMode,
+        Runner,
         BlockLevel,
         BlockStatus,
         RunStatus,

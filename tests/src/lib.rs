@@ -175,6 +175,8 @@ pub enum Tool {
     Desktop,
     /// Mounting a small tmpfs (root with CAP_SYS_ADMIN), for disk faults.
     Mount,
+    /// The real agent CLIs (`claude`), pinned and installed from npm.
+    Agents,
 }
 
 impl Tool {
@@ -184,6 +186,7 @@ impl Tool {
             Tool::Tmux => "CATTERY_REQUIRE_TMUX",
             Tool::Desktop => "CATTERY_REQUIRE_DESKTOP",
             Tool::Mount => "CATTERY_REQUIRE_MOUNT",
+            Tool::Agents => "CATTERY_REQUIRE_AGENTS",
         }
     }
 }

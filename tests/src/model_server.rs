@@ -33,6 +33,13 @@ pub enum Reply {
         /// a test can see the stream pass through before it ends.
         hold: Option<Arc<Notify>>,
     },
+    /// A streamed call of tool `name` with `input`, ending for `tool_use`.
+    ToolUse {
+        model: String,
+        name: String,
+        input: serde_json::Value,
+        usage: Usage,
+    },
     /// An API error with this status, type and message.
     Error {
         status: u16,
@@ -139,7 +146,13 @@ async fn answer(
             usage,
             stop_reason,
             hold,
-        }) => stream(&model, &text, usage, &stop_reason, hold),
+        }) => stream(sse_frames(&model, &text, usage, &stop_reason), hold),
+        Some(Reply::ToolUse {
+            model,
+            name,
+            input,
+            usage,
+        }) => stream(tool_frames(&model, &name, &input, usage), None),
         Some(Reply::Error {
             status,
             kind,
@@ -190,14 +203,48 @@ pub fn sse_frames(model: &str, text: &str, usage: Usage, stop_reason: &str) -> V
     ]
 }
 
-fn stream(
+/// The SSE frames of a streamed tool call, its input split in two deltas
+/// as the API may split it.
+pub fn tool_frames(
     model: &str,
-    text: &str,
+    name: &str,
+    input: &serde_json::Value,
     usage: Usage,
-    stop_reason: &str,
-    hold: Option<Arc<Notify>>,
-) -> hyper::Response<Body> {
-    let frames = sse_frames(model, text, usage, stop_reason);
+) -> Vec<String> {
+    let frame = |event: &str, data: serde_json::Value| format!("event: {event}\ndata: {data}\n\n");
+    let json = input.to_string();
+    let (first, second) = json.split_at(json.len() / 2);
+    let delta = |part: &str| {
+        frame(
+            "content_block_delta",
+            serde_json::json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": part}}),
+        )
+    };
+    vec![
+        frame(
+            "message_start",
+            serde_json::json!({"type": "message_start", "message": {"id": "msg_t", "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": null,
+                "usage": {"input_tokens": usage.input, "output_tokens": 1, "cache_read_input_tokens": usage.cache_read, "cache_creation_input_tokens": usage.cache_write}}}),
+        ),
+        frame(
+            "content_block_start",
+            serde_json::json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "toolu_1", "name": name, "input": {}}}),
+        ),
+        delta(first),
+        delta(second),
+        frame(
+            "content_block_stop",
+            serde_json::json!({"type": "content_block_stop", "index": 0}),
+        ),
+        frame(
+            "message_delta",
+            serde_json::json!({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": null}, "usage": {"output_tokens": usage.output}}),
+        ),
+        frame("message_stop", serde_json::json!({"type": "message_stop"})),
+    ]
+}
+
+fn stream(frames: Vec<String>, hold: Option<Arc<Notify>>) -> hyper::Response<Body> {
     let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::convert::Infallible>>(16);
     tokio::spawn(async move {
         for (i, frame) in frames.into_iter().enumerate() {

@@ -4,7 +4,7 @@
 use super::assets::{AGENTS_TOML, PIPELINES};
 use super::error::ConfigError;
 use cattery_protocol::home;
-use cattery_protocol::{AgentRole, CompanionSpec, Pipeline, StepSpec, WorkspaceMode};
+use cattery_protocol::{AgentRole, CompanionSpec, Pipeline, Runner, StepSpec, WorkspaceMode};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -36,6 +36,21 @@ pub struct AgentDef {
     pub max_attempts: u32,
     /// How the kind gets the run's worktree; by default from its role.
     pub workspace: WorkspaceMode,
+    pub runner: Runner,
+    /// Claude Code's settings, for `runner = "claude-code"`.
+    pub claude: Option<ClaudeCli>,
+}
+
+/// How Claude Code is run for a kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaudeCli {
+    /// The `claude` program (default: on PATH).
+    pub binary: String,
+    pub model: Option<String>,
+    /// Mandatory: a CLI left to itself can loop on its own continuations.
+    pub max_turns: u64,
+    /// The CLI's own retries of a failed API call (default 2).
+    pub max_retries: u64,
 }
 
 /// Resource limits and isolation for an agent's container.
@@ -71,6 +86,12 @@ struct AgentFields {
     threshold: Option<f64>,
     max_attempts: Option<u32>,
     workspace: Option<WorkspaceMode>,
+    runner: Option<Runner>,
+    /// The CLI runners' settings.
+    binary: Option<String>,
+    model: Option<String>,
+    max_turns: Option<u64>,
+    max_retries: Option<u64>,
 }
 
 impl AgentFields {
@@ -90,6 +111,11 @@ impl AgentFields {
             threshold: over.threshold.or(self.threshold),
             max_attempts: over.max_attempts.or(self.max_attempts),
             workspace: over.workspace.or(self.workspace),
+            runner: over.runner.or(self.runner),
+            binary: over.binary.or(self.binary),
+            model: over.model.or(self.model),
+            max_turns: over.max_turns.or(self.max_turns),
+            max_retries: over.max_retries.or(self.max_retries),
         }
     }
 }
@@ -396,7 +422,26 @@ fn resolve_agents(
             .into_iter()
             .map(|part| part.replace("{assets}", &assets_dir.display().to_string()))
             .collect();
-        if command.is_empty() {
+        let runner = fields.runner.unwrap_or_default();
+        let claude = match runner {
+            Runner::Command => None,
+            Runner::ClaudeCode => {
+                let Some(max_turns) = fields.max_turns.filter(|t| *t > 0) else {
+                    return source.error(
+                        Some(offset),
+                        format!("agent `{kind}` runs Claude Code but sets no max_turns"),
+                        "set max_turns = 20 (or what the kind needs): a CLI with no turn limit can loop on its own continuations",
+                    );
+                };
+                Some(ClaudeCli {
+                    binary: fields.binary.clone().unwrap_or_else(|| "claude".to_owned()),
+                    model: fields.model.clone(),
+                    max_turns,
+                    max_retries: fields.max_retries.unwrap_or(2),
+                })
+            }
+        };
+        if command.is_empty() && runner == Runner::Command {
             return source.error(
                 Some(offset),
                 format!("agent `{kind}` has no command"),
@@ -450,6 +495,8 @@ fn resolve_agents(
                 threshold: fields.threshold.unwrap_or(DEFAULT_THRESHOLD),
                 max_attempts: fields.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
                 workspace: fields.workspace.unwrap_or(role.workspace()),
+                runner,
+                claude,
             },
         );
     }

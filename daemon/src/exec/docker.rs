@@ -184,7 +184,7 @@ impl DockerExecutor {
         events: mpsc::UnboundedSender<JobEvent>,
         stop: watch::Receiver<bool>,
     ) -> JobResult {
-        let mut reader = OutputReader::new(events);
+        let mut reader = OutputReader::for_job(events, job);
         let mut splitter = LineSplitter::default();
         let options = LogsOptionsBuilder::new()
             .follow(true)

@@ -15,6 +15,9 @@ pub struct OutputReader {
     tail: VecDeque<String>,
     result: Option<AgentResult>,
     lines: u64,
+    /// A CLI runner's own stream, read into agent lines; `None` for
+    /// cattery's JSON lines.
+    translator: Option<crate::runner::claude::Translator>,
 }
 
 impl OutputReader {
@@ -24,7 +27,21 @@ impl OutputReader {
             tail: VecDeque::with_capacity(TAIL_LINES),
             result: None,
             lines: 0,
+            translator: None,
         }
+    }
+
+    /// A reader for `job`'s runner.
+    pub fn for_job(events: mpsc::UnboundedSender<JobEvent>, job: &super::JobSpec) -> Self {
+        let mut reader = Self::new(events);
+        if let Some(cli) = &job.agent.claude {
+            let grader = job.context.grades.is_some();
+            reader.translator = Some(crate::runner::claude::Translator::new(
+                cli.max_turns,
+                grader,
+            ));
+        }
+        reader
     }
 
     /// One line from stdout (`from_stderr` false) or stderr.
@@ -39,7 +56,18 @@ impl OutputReader {
             });
             return;
         }
-        match AgentLine::parse(&line, LogLevel::Info) {
+        let lines = match self.translator.as_mut() {
+            // Read whole: a CLI's lines (its result among them) can be long.
+            Some(translator) => translator.line(raw.trim_end()),
+            None => vec![AgentLine::parse(&line, LogLevel::Info)],
+        };
+        for line in lines {
+            self.agent_line(line);
+        }
+    }
+
+    fn agent_line(&mut self, line: AgentLine) {
+        match line {
             AgentLine::Result(result) => self.result = Some(result),
             AgentLine::Log { level, msg } => {
                 self.remember(&msg);

@@ -89,7 +89,7 @@ async fn run_job(
     let _ = events.send(JobEvent::Dispatched {
         handle: pgid.to_string(),
     });
-    let mut reader = OutputReader::new(events);
+    let mut reader = OutputReader::for_job(events, &job);
     let timeout = job.time_left();
     let ended = tokio::select! {
         status = pump(&mut child, &mut reader) => Ended::Exited(status),

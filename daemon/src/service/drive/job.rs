@@ -59,7 +59,7 @@ pub async fn run(
     // own; the gateway reports each call it makes, metered.
     let mut admitted = daemon.gateway().map(|gateway| {
         let (token, calls) = gateway.admit(job_id);
-        spec.env = gateway.agent_env(&token);
+        spec.env.extend(gateway.agent_env(&token));
         Admitted { token, calls }
     });
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -484,6 +484,8 @@ fn job_spec(
         }
         _ => (None, context),
     };
+    let workdir = daemon.paths.jobs().join(job_id);
+    let (agent, env) = runner_command(daemon, agent, &context, &workdir);
     Ok(JobSpec {
         job_id: job_id.to_owned(),
         agent,
@@ -494,10 +496,28 @@ fn job_spec(
             .as_ref()
             .and_then(|j| j.dispatched_at)
             .map_or(0, |at| (daemon.clock.now() - at).max(0) as u64 / 1000),
-        workdir: daemon.paths.jobs().join(job_id),
+        workdir,
         workspace,
-        env: Vec::new(),
+        env,
     })
+}
+
+/// A CLI runner's command line (the role prompt in it) and environment;
+/// a `command` kind runs as configured.
+fn runner_command(
+    daemon: &Daemon,
+    mut agent: crate::config::AgentDef,
+    context: &StepContext,
+    workdir: &std::path::Path,
+) -> (crate::config::AgentDef, Vec<(String, String)>) {
+    let Some(cli) = agent.claude.clone() else {
+        return (agent, Vec::new());
+    };
+    let prompts = daemon.paths.config.join("prompts");
+    let (argv, env) = crate::runner::claude_command(&cli, &agent, context, &prompts, workdir);
+    agent.command = argv.clone();
+    agent.image_command = argv;
+    (agent, env)
 }
 
 /// The worktree as the job gets it (none for a kind with `workspace =

@@ -1,0 +1,152 @@
+//! The real Claude Code CLI as a runner, through the real daemon and its
+//! gateway, in a real worktree; only the vendor's API is the scripted
+//! stand-in. Says SKIPPED without `claude` (CATTERY_CLAUDE names it), unless
+//! CATTERY_REQUIRE_AGENTS=1 (CI).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use cattery_protocol::{GateKind, RunStatus};
+use cattery_tests::gitfix::{checkout_state, git};
+use cattery_tests::model_server::{ModelServer, Reply, Usage};
+use cattery_tests::{CtlHome, Tool};
+
+const KEY: &str = "sk-ant-api03-REAL-KEY-for-the-claude-test";
+
+fn claude() -> Option<String> {
+    let named = std::env::var("CATTERY_CLAUDE").unwrap_or_else(|_| "claude".to_owned());
+    let found = std::process::Command::new(&named).arg("--version").output();
+    match found {
+        Ok(out) if out.status.success() => Some(named),
+        _ => cattery_tests::skip(
+            Tool::Agents,
+            &format!("{named} is not installed (set CATTERY_CLAUDE)"),
+        ),
+    }
+}
+
+fn usage(input: u64, output: u64) -> Usage {
+    Usage {
+        input,
+        output,
+        cache_read: 10,
+        cache_write: 5,
+    }
+}
+
+#[test]
+fn claude_code_codes_in_the_worktree_through_the_gateway_and_its_calls_are_metered_exactly() {
+    let Some(claude) = claude() else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(ModelServer::start(vec![
+        Reply::ToolUse {
+            model: "claude-mock".into(),
+            name: "Bash".into(),
+            input: serde_json::json!({"command": "printf 'def refund(payment):\\n    return payment\\n' > refund.py", "description": "write refund.py"}),
+            usage: usage(1200, 40),
+        },
+        Reply::Text {
+            model: "claude-mock".into(),
+            text: "Wrote refund.py.".into(),
+            usage: usage(1300, 12),
+            stop_reason: "end_turn".into(),
+            hold: None,
+        },
+    ]));
+    let agents = format!(
+        "[agents.coder]\nrunner = \"claude-code\"\nbinary = \"{claude}\"\nmodel = \"claude-mock\"\nmax_turns = 4\n\n[agents.reader]\ncommand = [\"sh\", \"-c\", \"echo '{{\\\"type\\\":\\\"result\\\",\\\"output\\\":\\\"read\\\"}}'\"]\n"
+    );
+    let config = format!(
+        "executor = \"process\"\nport = 0\nanthropic_url = \"{}\"\n\n[prices.claude-mock]\nprompt_per_million = 3.0\ncompletion_per_million = 15.0\n",
+        server.url()
+    );
+    let home = CtlHome::with_config(&[
+        ("agents.toml", &agents),
+        ("config.toml", &config),
+        (
+            "pipelines/code.toml",
+            "name = \"Code\"\n[[steps]]\nagent = \"coder\"\nrequires_approval = true\n[[steps]]\nagent = \"reader\"\n",
+        ),
+        (
+            "secrets.toml",
+            &format!("[anthropic]\napi_key = \"{KEY}\"\n"),
+        ),
+    ]);
+    std::fs::set_permissions(
+        home.path().join("config/secrets.toml"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let clone = tempfile::tempdir().unwrap();
+    git(clone.path(), &["init", "-q", "-b", "main"]);
+    std::fs::write(clone.path().join("app.py"), "print('hi')\n").unwrap();
+    git(clone.path(), &["add", "app.py"]);
+    git(clone.path(), &["commit", "-q", "-m", "first"]);
+    let before = checkout_state(clone.path());
+    let frame = home.ctl(&[
+        "block",
+        "add",
+        "--level",
+        "frame",
+        "--title",
+        "Payments",
+        "--repo",
+        &clone.path().display().to_string(),
+    ]);
+    let task = home.ctl(&[
+        "block",
+        "add",
+        "--title",
+        "Add refunds",
+        "--description",
+        "Refund a payment.",
+        "--parent",
+        frame["id"].as_str().unwrap(),
+    ]);
+    let run: cattery_protocol::Run =
+        serde_json::from_value(home.ctl(&["start", task["id"].as_str().unwrap(), "code"])).unwrap();
+
+    let gate = home.gate(&run.id, GateKind::Approval);
+    let parked = home.run(&run.id);
+    let coder = &parked.steps[0];
+    assert_eq!(
+        coder.output.as_deref(),
+        Some("Wrote refund.py."),
+        "the CLI's final text is the output"
+    );
+    let change = coder
+        .change
+        .clone()
+        .expect("the daemon committed the CLI's edit");
+    assert_eq!((change.files, change.insertions), (1, 2), "{change:?}");
+    let m = &coder.metrics;
+    assert_eq!(
+        (m.calls, m.prompt_tokens, m.completion_tokens),
+        (2, 2500, 52),
+        "{m:?}"
+    );
+    assert_eq!((m.cache_read_tokens, m.cache_write_tokens), (20, 10));
+    let cost = ((2500.0 + 20.0 + 10.0) * 3.0 + 52.0 * 15.0) / 1e6;
+    assert!((m.cost_estimate.unwrap() - cost).abs() < 1e-12, "{m:?}");
+
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2, "one request per turn, nothing else");
+    assert!(seen.iter().all(|s| s.header("x-api-key") == Some(KEY)));
+    let prompt = seen[0].body["messages"].to_string();
+    assert!(
+        prompt.contains("Add refunds") && prompt.contains("Refund a payment."),
+        "the role prompt carries the task"
+    );
+    let diff: cattery_protocol::diff::Diff =
+        serde_json::from_value(home.ctl(&["diff", &run.id, "--step", "0"])).unwrap();
+    assert_eq!(
+        diff.files[0].path, "refund.py",
+        "the approval shows the real diff"
+    );
+
+    home.ctl(&["approve", &gate.id]);
+    let done = home.wait_run(&run.id, "done", |r| !r.status.is_live());
+    assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
+    assert_eq!(checkout_state(clone.path()), before);
+    drop(runtime);
+}
