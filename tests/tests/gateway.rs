@@ -88,7 +88,8 @@ async fn each_call_is_metered_exactly_from_the_apis_own_figures_and_the_stream_p
     ])
     .await;
     let gateway = gateway(&server, Arc::default()).await;
-    let (token, mut calls) = gateway.admit("j_1");
+    let admission = gateway.admit("j_1");
+    let (token, mut calls) = (admission.token, admission.calls);
 
     let (status, body) = send(&gateway, ask(&token, 32_000)).await;
     assert_eq!(status, 200, "{body}");
@@ -165,7 +166,8 @@ async fn the_answer_streams_through_as_it_comes_not_once_it_ends() {
     let server =
         ModelServer::start(vec![text("slow", usage, "end_turn", Some(hold.clone()))]).await;
     let gateway = gateway(&server, Arc::default()).await;
-    let (token, _calls) = gateway.admit("j_1");
+    let admission = gateway.admit("j_1");
+    let token = admission.token;
     let mut request = ask(&token, 100);
     *request.uri_mut() = format!("{}/v1/messages", gateway.base_url())
         .parse()
@@ -205,7 +207,8 @@ async fn a_stranger_a_dismissed_job_and_a_call_over_budget_are_refused_before_th
         "{body}"
     );
 
-    let (token, _calls) = gateway.admit("j_1");
+    let admission = gateway.admit("j_1");
+    let token = admission.token;
     over.store(true, Ordering::SeqCst);
     let (status, body) = send(&gateway, ask(&token, 10)).await;
     assert_eq!(status, 403);
@@ -230,7 +233,8 @@ async fn an_api_error_reaches_the_agent_as_the_api_said_it() {
     }])
     .await;
     let gateway = gateway(&server, Arc::default()).await;
-    let (token, _calls) = gateway.admit("j_1");
+    let admission = gateway.admit("j_1");
+    let token = admission.token;
     let (status, body) = send(&gateway, ask(&token, 10)).await;
     assert_eq!(status, 401);
     assert!(body.contains("invalid x-api-key"), "{body}");
@@ -358,5 +362,96 @@ echo '{{"type":"result","output":"called"}}'
     // What events carry (runs, their steps and metrics) does not hold it either.
     let (_, runs, _) = home.cli(&["ctl", "runs"]);
     assert!(runs.contains("claude-mock") && !runs.contains(KEY));
+    drop(runtime);
+}
+
+#[test]
+fn a_step_whose_call_the_gateway_refuses_over_budget_pauses_its_run_and_finishes_once_resumed_with_room()
+ {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let costly = Usage {
+        input: 1_000,
+        output: 1_000,
+        cache_read: 0,
+        cache_write: 0,
+    };
+    let script = (0..3)
+        .map(|_| text("ok", costly, "end_turn", None))
+        .collect();
+    let server = runtime.block_on(ModelServer::start(script));
+    let seen = tempfile::tempdir().unwrap();
+    let agent = seen.path().join("agent.sh");
+    let call = r#"curl -sSf -N "$ANTHROPIC_BASE_URL/v1/messages" -H "x-api-key: $ANTHROPIC_API_KEY" -H 'content-type: application/json' -d '{"model":"claude-mock","max_tokens":4096,"stream":true,"messages":[]}' > /dev/null || exit 22"#;
+    std::fs::write(
+        &agent,
+        format!("{call}\n{call}\necho '{{\"type\":\"result\",\"output\":\"two calls\"}}'\n"),
+    )
+    .unwrap();
+    let config = |budget: f64| {
+        format!(
+            "executor = \"process\"\nport = 0\nanthropic_url = \"{}\"\n\n[spend]\nmonthly_budget = {budget}\n\n[prices.claude-mock]\nprompt_per_million = 3.0\ncompletion_per_million = 15.0\n",
+            server.url()
+        )
+    };
+    let home = cattery_tests::CtlHome::with_config(&[
+        (
+            "agents.toml",
+            &format!(
+                "[agents.caller]\ncommand = [\"sh\", \"{}\"]\n",
+                agent.display()
+            ),
+        ),
+        ("config.toml", &config(0.01)),
+        (
+            "pipelines/one.toml",
+            "name = \"One\"\n[[steps]]\nagent = \"caller\"\n",
+        ),
+        (
+            "secrets.toml",
+            &format!("[anthropic]\napi_key = \"{KEY}\"\n"),
+        ),
+    ]);
+    std::fs::set_permissions(
+        home.path().join("config/secrets.toml"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    // The first call (0.018 USD) spends the 0.01 budget; the second is refused.
+    let run = home.start_task("two calls", "one");
+    let paused = home.wait_run(&run.id, "paused", |r| {
+        r.status != cattery_protocol::RunStatus::Running
+    });
+    assert_eq!(
+        paused.status,
+        cattery_protocol::RunStatus::Paused,
+        "{:?}",
+        paused.failure
+    );
+    assert!(paused.failure.is_none(), "paused, not failed");
+    assert_eq!(
+        server.seen().len(),
+        1,
+        "the refused call never reached the API"
+    );
+    let cards: Vec<cattery_protocol::Notification> =
+        serde_json::from_value(home.ctl(&["notifications"])).unwrap();
+    assert!(
+        cards
+            .iter()
+            .any(|c| c.kind == cattery_protocol::NotificationType::BudgetPaused)
+    );
+
+    assert_eq!(home.cli(&["daemon", "stop"]).0, 0);
+    cattery_tests::write_config(home.path(), &[("config.toml", &config(10.0))]);
+    home.ctl(&["resume-paused"]);
+    let done = home.wait_run(&run.id, "done", |r| !r.status.is_live());
+    assert_eq!(
+        done.status,
+        cattery_protocol::RunStatus::Done,
+        "{:?}",
+        done.failure
+    );
+    assert_eq!(done.steps[0].output.as_deref(), Some("two calls"));
+    assert_eq!(server.seen().len(), 3, "the step ran again from its start");
     drop(runtime);
 }

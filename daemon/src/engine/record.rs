@@ -24,6 +24,12 @@ pub enum JobResult {
     Evicted {
         detail: String,
     },
+    /// The gateway refused the job's model call because the month's budget
+    /// is spent: the step goes back to pending and the run pauses, to run
+    /// the step again once resumed.
+    OverBudget {
+        detail: String,
+    },
 }
 
 /// Records the result of the job the run's current step waits on.
@@ -73,8 +79,18 @@ pub fn record_result(
         }
         JobResult::Lost { .. } => redispatch(&mut next, index, cx),
         JobResult::Evicted { detail } => evicted(&mut next, index, detail, cx),
+        JobResult::OverBudget { .. } => paused_mid_step(&mut next, index),
     };
     Ok(Transition::new(next, outcome))
+}
+
+/// A step stopped by the budget runs again, from the start, on resume.
+fn paused_mid_step(run: &mut Run, index: usize) -> Outcome {
+    if let Some(step) = run.steps.get_mut(index) {
+        *step = step::fresh_copy(step);
+    }
+    run.status = RunStatus::Paused;
+    Outcome::Paused
 }
 
 /// An evicted job runs once more; a second eviction fails the run.

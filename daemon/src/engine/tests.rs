@@ -691,4 +691,23 @@ fn over_budget_pauses_before_a_step_and_resumes_after() {
     assert_eq!(h.run.status, RunStatus::Running);
 }
 
+#[test]
+fn a_job_stopped_by_the_budget_pauses_its_run_and_its_step_runs_again_from_the_start() {
+    let mut h = Harness::new(&quick());
+    let job = h.next_job();
+    let stopped = JobResult::OverBudget {
+        detail: "the gateway refused a call".into(),
+    };
+    let t = record_result(&h.run, &job, stopped, &h.cx()).unwrap();
+    assert_eq!(h.apply(t), Outcome::Paused);
+    assert_eq!(h.run.status, RunStatus::Paused);
+    assert!(h.run.failure.is_none(), "paused, not failed");
+    assert_eq!(h.run.steps[0].state, StepState::Pending);
+    assert!(h.run.steps[0].job.is_none());
+    let Outcome::AwaitingJob { job_id, .. } = h.advance() else {
+        panic!("a resume runs the step again")
+    };
+    assert_ne!(job_id, job);
+}
+
 mod conformance;

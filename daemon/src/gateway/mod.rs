@@ -45,6 +45,18 @@ pub type Refuse = Arc<dyn Fn() -> Option<String> + Send + Sync>;
 struct Admitted {
     job_id: String,
     calls: mpsc::UnboundedSender<LlmCall>,
+    /// Set when a call was refused over budget.
+    refused: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A job's pass through the gateway.
+pub struct Admission {
+    /// What its agent sends as its API key.
+    pub token: String,
+    /// Each call it makes, metered, as the call ends.
+    pub calls: mpsc::UnboundedReceiver<LlmCall>,
+    /// Whether the gateway refused one of its calls over budget.
+    pub refused_over_budget: Arc<std::sync::atomic::AtomicBool>,
 }
 
 struct Shared {
@@ -95,15 +107,21 @@ impl Gateway {
 
     /// Admits a job: the token its agent sends as its API key, and where
     /// each of its calls is reported as it ends.
-    pub fn admit(&self, job_id: &str) -> (String, mpsc::UnboundedReceiver<LlmCall>) {
+    pub fn admit(&self, job_id: &str) -> Admission {
         let token = format!("cattery-job-{}", random_hex());
         let (calls, received) = mpsc::unbounded_channel();
+        let refused = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let admitted = Admitted {
             job_id: job_id.to_owned(),
             calls,
+            refused: Arc::clone(&refused),
         };
         self.jobs().insert(token.clone(), admitted);
-        (token, received)
+        Admission {
+            token,
+            calls: received,
+            refused_over_budget: refused,
+        }
     }
 
     /// The job is over: its token is refused from now on.
@@ -184,9 +202,9 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
     let calls = token_of(&request).and_then(|token| {
         let jobs = shared.jobs.lock().unwrap_or_else(|p| p.into_inner());
         jobs.get(&token)
-            .map(|a| (a.job_id.clone(), a.calls.clone()))
+            .map(|a| (a.job_id.clone(), a.calls.clone(), Arc::clone(&a.refused)))
     });
-    let Some((job_id, calls)) = calls else {
+    let Some((job_id, calls, refused)) = calls else {
         return api_error(
             StatusCode::UNAUTHORIZED,
             "authentication_error",
@@ -194,6 +212,7 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
         );
     };
     if let Some(why) = (shared.refuse)() {
+        refused.store(true, std::sync::atomic::Ordering::SeqCst);
         return api_error(
             StatusCode::FORBIDDEN,
             "permission_error",

@@ -19,10 +19,20 @@ use tokio::sync::{mpsc, watch};
 /// Live progress and metrics are persisted at most this often.
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
 
-/// A job's pass through the model gateway.
-struct Admitted {
-    token: String,
-    calls: mpsc::UnboundedReceiver<cattery_protocol::agent::LlmCall>,
+/// A job that failed after the gateway refused its call over budget did
+/// not fail: it was stopped by the budget, and its run pauses.
+fn over_budget(result: JobResult, admitted: &crate::gateway::Admission) -> JobResult {
+    let refused = admitted
+        .refused_over_budget
+        .load(std::sync::atomic::Ordering::SeqCst);
+    match result {
+        JobResult::Failed { message, .. } if refused => JobResult::OverBudget {
+            detail: format!(
+                "the gateway refused a model call over budget; the agent then said: {message}"
+            ),
+        },
+        other => other,
+    }
 }
 
 #[derive(Default)]
@@ -58,9 +68,9 @@ pub async fn run(
     // The agent reaches the model through the gateway with a token of its
     // own; the gateway reports each call it makes, metered.
     let mut admitted = daemon.gateway().map(|gateway| {
-        let (token, calls) = gateway.admit(job_id);
-        spec.env.extend(gateway.agent_env(&token));
-        Admitted { token, calls }
+        let admission = gateway.admit(job_id);
+        spec.env.extend(gateway.agent_env(&admission.token));
+        admission
     });
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut job = match &resume {
@@ -98,7 +108,9 @@ pub async fn run(
     while let Ok(event) = rx.try_recv() {
         on_event(daemon, run, job_id, step_index, event, &mut live).await;
     }
+    let mut result = result;
     if let (Some(admitted), Some(gateway)) = (admitted.as_mut(), daemon.gateway()) {
+        result = over_budget(result, admitted);
         gateway.dismiss(&admitted.token);
         while let Ok(call) = admitted.calls.try_recv() {
             on_event(
