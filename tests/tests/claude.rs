@@ -150,3 +150,63 @@ fn claude_code_codes_in_the_worktree_through_the_gateway_and_its_calls_are_meter
     assert_eq!(checkout_state(clone.path()), before);
     drop(runtime);
 }
+
+#[test]
+fn a_401_fails_the_step_fast_with_the_apis_message_after_a_bounded_number_of_requests() {
+    let Some(claude) = claude() else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let refusal = || Reply::Error {
+        status: 401,
+        kind: "authentication_error".into(),
+        message: "invalid x-api-key".into(),
+    };
+    let server = runtime.block_on(ModelServer::start((0..20).map(|_| refusal()).collect()));
+    let agents = format!(
+        "[agents.coder]\nrunner = \"claude-code\"\nbinary = \"{claude}\"\nmodel = \"claude-mock\"\nmax_turns = 4\nmax_retries = 1\n"
+    );
+    let config = format!(
+        "executor = \"process\"\nport = 0\nanthropic_url = \"{}\"\n",
+        server.url()
+    );
+    let home = CtlHome::with_config(&[
+        ("agents.toml", &agents),
+        ("config.toml", &config),
+        (
+            "pipelines/one.toml",
+            "name = \"One\"\n[[steps]]\nagent = \"coder\"\n",
+        ),
+        (
+            "secrets.toml",
+            &format!("[anthropic]\napi_key = \"{KEY}\"\n"),
+        ),
+    ]);
+    std::fs::set_permissions(
+        home.path().join("config/secrets.toml"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let run = home.start_task("refused", "one");
+    let failed = home.wait_run(&run.id, "failed", |r| !r.status.is_live());
+    assert_eq!(failed.status, RunStatus::Failed);
+    let failure = failed.failure.clone().unwrap();
+    let said = format!(
+        "{} {}",
+        failure.message,
+        failure.detail.clone().unwrap_or_default()
+    );
+    // Claude Code words a 401 its own way; the step's message carries it.
+    assert!(
+        failure.message.contains("Invalid API key") && failure.message.contains("401"),
+        "the API's refusal, in the message: {said}"
+    );
+    let requests = server.seen().len();
+    assert!(
+        (1..=2).contains(&requests),
+        "max_retries = 1 bounds the requests to 2, not a retry storm: {requests}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    drop(runtime);
+}

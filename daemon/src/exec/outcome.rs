@@ -42,7 +42,10 @@ pub fn finished(job: &JobSpec, reader: &mut OutputReader) -> JobResult {
         Some(result) => JobResult::Succeeded(result),
         None => failed(
             FailureKind::Agent,
-            format!("agent `{}` exited without a result line", job.agent.kind),
+            match reader.reported_error() {
+                Some(error) => format!("agent `{}`: {error}", job.agent.kind),
+                None => format!("agent `{}` exited without a result line", job.agent.kind),
+            },
             Some(reader.tail()),
             "an agent must print {\"type\":\"result\",...} on stdout before exiting 0",
         ),
@@ -51,9 +54,13 @@ pub fn finished(job: &JobSpec, reader: &mut OutputReader) -> JobResult {
 
 /// A non-zero exit the agent chose (`how` says which).
 pub fn agent_failed(job: &JobSpec, how: &str, reader: &OutputReader) -> JobResult {
+    let message = match reader.reported_error() {
+        Some(error) => format!("agent `{}` {how}: {error}", job.agent.kind),
+        None => format!("agent `{}` {how}", job.agent.kind),
+    };
     failed(
         FailureKind::Agent,
-        format!("agent `{}` {how}", job.agent.kind),
+        message,
         Some(reader.tail()),
         "read the output tail, fix the cause, then retry the run",
     )

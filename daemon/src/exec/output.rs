@@ -18,6 +18,8 @@ pub struct OutputReader {
     /// A CLI runner's own stream, read into agent lines; `None` for
     /// cattery's JSON lines.
     translator: Option<crate::runner::claude::Translator>,
+    /// The error a CLI runner reported at its end (an error result).
+    reported: Option<String>,
 }
 
 impl OutputReader {
@@ -28,6 +30,7 @@ impl OutputReader {
             result: None,
             lines: 0,
             translator: None,
+            reported: None,
         }
     }
 
@@ -61,6 +64,19 @@ impl OutputReader {
             Some(translator) => translator.line(raw.trim_end()),
             None => vec![AgentLine::parse(&line, LogLevel::Info)],
         };
+        if self.translator.is_some()
+            && let Some(AgentLine::Log { msg, .. }) = lines.iter().rev().find(|l| {
+                matches!(
+                    l,
+                    AgentLine::Log {
+                        level: LogLevel::Error,
+                        ..
+                    }
+                )
+            })
+        {
+            self.reported = Some(msg.clone());
+        }
         for line in lines {
             self.agent_line(line);
         }
@@ -90,6 +106,11 @@ impl OutputReader {
             self.tail.pop_front();
         }
         self.tail.push_back(line.to_owned());
+    }
+
+    /// What a CLI runner said went wrong, when it ended with an error.
+    pub fn reported_error(&self) -> Option<&str> {
+        self.reported.as_deref()
     }
 
     pub fn take_result(&mut self) -> Option<AgentResult> {

@@ -104,7 +104,12 @@ impl Translator {
                 .filter(|s| !s.is_empty())
                 .collect::<Vec<_>>()
                 .join(": ");
-            let kind = line["subtype"].as_str().unwrap_or("error");
+            // An API failure says `success` as its subtype; its terminal
+            // reason says what it was.
+            let kind = line["terminal_reason"]
+                .as_str()
+                .or(line["subtype"].as_str().filter(|s| *s != "success"))
+                .unwrap_or("an error");
             return vec![log(
                 LogLevel::Error,
                 format!("claude-code ended with {kind}{status}: {why}"),
