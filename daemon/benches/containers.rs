@@ -80,6 +80,7 @@ async fn executor_step(
             workspace: cattery_protocol::WorkspaceMode::None,
             runner: cattery_protocol::Runner::Command,
             claude: None,
+            inactivity_secs: None,
         },
         context: StepContext {
             protocol_version: PROTOCOL_VERSION,

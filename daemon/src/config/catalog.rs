@@ -39,6 +39,9 @@ pub struct AgentDef {
     pub runner: Runner,
     /// Claude Code's settings, for `runner = "claude-code"`.
     pub claude: Option<ClaudeCli>,
+    /// A job that prints nothing this long is killed as stalled (off when
+    /// unset; 600 s for CLI runners).
+    pub inactivity_secs: Option<u64>,
 }
 
 /// How Claude Code is run for a kind.
@@ -92,6 +95,7 @@ struct AgentFields {
     model: Option<String>,
     max_turns: Option<u64>,
     max_retries: Option<u64>,
+    inactivity_secs: Option<u64>,
 }
 
 impl AgentFields {
@@ -116,6 +120,7 @@ impl AgentFields {
             model: over.model.or(self.model),
             max_turns: over.max_turns.or(self.max_turns),
             max_retries: over.max_retries.or(self.max_retries),
+            inactivity_secs: over.inactivity_secs.or(self.inactivity_secs),
         }
     }
 }
@@ -497,6 +502,10 @@ fn resolve_agents(
                 workspace: fields.workspace.unwrap_or(role.workspace()),
                 runner,
                 claude,
+                inactivity_secs: fields
+                    .inactivity_secs
+                    .filter(|s| *s > 0)
+                    .or((runner != Runner::Command).then_some(600)),
             },
         );
     }

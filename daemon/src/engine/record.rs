@@ -24,6 +24,11 @@ pub enum JobResult {
     Evicted {
         detail: String,
     },
+    /// The agent printed nothing for its kind's inactivity limit and was
+    /// killed: it runs again once; stalling twice fails the run.
+    Stalled {
+        detail: String,
+    },
     /// The gateway refused the job's model call because the month's budget
     /// is spent: the step goes back to pending and the run pauses, to run
     /// the step again once resumed.
@@ -79,9 +84,35 @@ pub fn record_result(
         }
         JobResult::Lost { .. } => redispatch(&mut next, index, cx),
         JobResult::Evicted { detail } => evicted(&mut next, index, detail, cx),
+        JobResult::Stalled { detail } => stalled(&mut next, index, detail, cx),
         JobResult::OverBudget { .. } => paused_mid_step(&mut next, index),
     };
     Ok(Transition::new(next, outcome))
+}
+
+/// A stalled job runs once more; stalling again fails the run as stalled.
+fn stalled(run: &mut Run, index: usize, detail: String, cx: &Cx) -> Outcome {
+    let already_recovered = run.steps.get(index).is_some_and(|s| s.recoveries >= 1);
+    if !already_recovered {
+        return redispatch(run, index, cx);
+    }
+    let error = "the step's agent stalled twice (no output within its inactivity limit)".to_owned();
+    let spec = FailureSpec {
+        kind: FailureKind::Stalled,
+        message: error.clone(),
+        detail: Some(detail.clone()),
+        hint: Some(
+            "see its last lines; raise inactivity_secs for the kind in agents.toml if it is just slow, then retry"
+                .to_owned(),
+        ),
+        cancellation: None,
+    };
+    step::fail(run, spec, cx);
+    Outcome::Failed {
+        error,
+        kind: FailureKind::Stalled,
+        detail: Some(detail),
+    }
 }
 
 /// A step stopped by the budget runs again, from the start, on resume.

@@ -9,6 +9,52 @@ use tokio::sync::mpsc;
 const TAIL_LINES: usize = 30;
 const MAX_LINE: usize = 4096;
 
+/// When a job last printed a line, and when its result came: what the
+/// supervisor reads to find a stalled agent or one that lingers.
+pub struct Activity {
+    base: std::time::Instant,
+    last_line_ms: std::sync::atomic::AtomicU64,
+    result_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            base: std::time::Instant::now(),
+            last_line_ms: std::sync::atomic::AtomicU64::new(0),
+            result_ms: std::sync::atomic::AtomicU64::new(u64::MAX),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.base.elapsed().as_millis() as u64
+    }
+
+    fn line(&self) {
+        let now = self.now_ms();
+        self.last_line_ms
+            .store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn result(&self) {
+        let now = self.now_ms();
+        self.result_ms
+            .store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How long since the last line (or the start).
+    pub fn quiet_for(&self) -> std::time::Duration {
+        let last = self.last_line_ms.load(std::sync::atomic::Ordering::Relaxed);
+        std::time::Duration::from_millis(self.now_ms().saturating_sub(last))
+    }
+
+    /// How long since the result line, if there was one.
+    pub fn since_result(&self) -> Option<std::time::Duration> {
+        let at = self.result_ms.load(std::sync::atomic::Ordering::Relaxed);
+        (at != u64::MAX).then(|| std::time::Duration::from_millis(self.now_ms().saturating_sub(at)))
+    }
+}
+
 /// Collects the result line and a bounded tail of everything else.
 pub struct OutputReader {
     events: mpsc::UnboundedSender<JobEvent>,
@@ -20,6 +66,7 @@ pub struct OutputReader {
     translator: Option<crate::runner::claude::Translator>,
     /// The error a CLI runner reported at its end (an error result).
     reported: Option<String>,
+    activity: std::sync::Arc<Activity>,
 }
 
 impl OutputReader {
@@ -31,6 +78,7 @@ impl OutputReader {
             lines: 0,
             translator: None,
             reported: None,
+            activity: std::sync::Arc::new(Activity::new()),
         }
     }
 
@@ -50,6 +98,7 @@ impl OutputReader {
     /// One line from stdout (`from_stderr` false) or stderr.
     pub fn line(&mut self, raw: &str, from_stderr: bool) {
         self.lines += 1;
+        self.activity.line();
         let line = truncate(raw);
         if from_stderr {
             self.remember(&line);
@@ -84,7 +133,10 @@ impl OutputReader {
 
     fn agent_line(&mut self, line: AgentLine) {
         match line {
-            AgentLine::Result(result) => self.result = Some(result),
+            AgentLine::Result(result) => {
+                self.activity.result();
+                self.result = Some(result);
+            }
             AgentLine::Log { level, msg } => {
                 self.remember(&msg);
                 self.send(JobEvent::Log { level, line: msg });
@@ -106,6 +158,11 @@ impl OutputReader {
             self.tail.pop_front();
         }
         self.tail.push_back(line.to_owned());
+    }
+
+    /// The job's activity, for its supervisor.
+    pub fn activity(&self) -> std::sync::Arc<Activity> {
+        std::sync::Arc::clone(&self.activity)
     }
 
     /// What a CLI runner said went wrong, when it ended with an error.
