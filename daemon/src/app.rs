@@ -209,6 +209,7 @@ pub fn boot(
     tokio::spawn(deliverer.run(alerts_in));
     tokio::spawn(escalate_periodically(daemon.attention()));
     tokio::spawn(daemon.watch_health());
+    daemon.probe_runners();
     Ok(daemon)
 }
 

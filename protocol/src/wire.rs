@@ -223,6 +223,22 @@ pub struct DaemonStatus {
     pub live_runs: usize,
     #[serde(default)]
     pub health: Health,
+    /// The agent CLIs the configured kinds run, as found at start.
+    #[serde(default)]
+    pub runners: Vec<RunnerFound>,
+}
+
+/// An agent CLI the daemon looked for: its version, or why it is missing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunnerFound {
+    pub runner: crate::Runner,
+    pub binary: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// The agent kinds that run it.
+    pub kinds: Vec<String>,
 }
 
 /// Whether the daemon can do everything it should. Degraded, it keeps
@@ -308,7 +324,7 @@ pub struct Resumed {
 pub enum Reply {
     /// The call was carried out and has nothing to show (`shutdown`).
     Done,
-    Status(DaemonStatus),
+    Status(Box<DaemonStatus>),
     Board(Vec<Block>),
     /// The block a call created or changed (`add_block`, `cancel`).
     Block(Box<Block>),

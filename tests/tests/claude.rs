@@ -210,3 +210,43 @@ fn a_401_fails_the_step_fast_with_the_apis_message_after_a_bounded_number_of_req
     assert!(started.elapsed() < std::time::Duration::from_secs(60));
     drop(runtime);
 }
+
+#[test]
+fn daemon_status_names_each_runner_cli_with_its_version_or_why_it_is_missing() {
+    let Some(claude) = claude() else {
+        return;
+    };
+    let agents = format!(
+        "[agents.coder]\nrunner = \"claude-code\"\nbinary = \"{claude}\"\nmax_turns = 4\n\n[agents.reviewer]\nrunner = \"claude-code\"\nbinary = \"{claude}\"\nmax_turns = 4\n\n[agents.tester]\nrunner = \"claude-code\"\nbinary = \"cattery-no-such-claude\"\nmax_turns = 4\n"
+    );
+    let home = CtlHome::with_config(&[("agents.toml", &agents)]);
+    assert_eq!(home.cli(&["daemon", "start"]).0, 0);
+    let status = cattery_tests::eventually(
+        20,
+        || {
+            let (code, out, _) = home.cli(&["daemon", "status"]);
+            let status: cattery_protocol::wire::DaemonStatus = serde_json::from_str(&out).ok()?;
+            (code == 0 && status.runners.len() == 2).then_some(status)
+        },
+        || "daemon status never listed the runners".to_owned(),
+    );
+    let real = status.runners.iter().find(|r| r.binary == claude).unwrap();
+    assert!(
+        real.version
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Claude Code"),
+        "{real:?}"
+    );
+    assert_eq!(real.kinds, ["coder", "reviewer"]);
+    let missing = status.runners.iter().find(|r| r.binary != claude).unwrap();
+    assert!(
+        missing
+            .problem
+            .as_deref()
+            .unwrap_or_default()
+            .contains("not installed"),
+        "{missing:?}"
+    );
+    assert_eq!(missing.kinds, ["tester"]);
+}

@@ -213,6 +213,19 @@ async fn daemon(home: &Home, action: DaemonAction, json: bool) -> Result<(), Fai
         if let cattery_protocol::wire::Health::Degraded { reason, .. } = &status.health {
             println!("degraded: {reason}");
         }
+        for found in &status.runners {
+            let state = match (&found.version, &found.problem) {
+                (Some(version), _) => version.clone(),
+                (None, Some(problem)) => problem.clone(),
+                (None, None) => "not checked yet".to_owned(),
+            };
+            println!(
+                "runner {} ({}) for {}: {state}",
+                found.runner.as_str(),
+                found.binary,
+                found.kinds.join(", ")
+            );
+        }
     }
     Ok(())
 }

@@ -12,6 +12,69 @@ use crate::config::{AgentDef, ClaudeCli};
 use cattery_protocol::agent::StepContext;
 use std::path::Path;
 
+/// Each CLI binary the catalog's kinds run, with those kinds.
+pub fn wanted(
+    catalog: &crate::config::Catalog,
+) -> Vec<(cattery_protocol::Runner, String, Vec<String>)> {
+    let mut wanted: Vec<(cattery_protocol::Runner, String, Vec<String>)> = Vec::new();
+    for agent in catalog.agents.values() {
+        let Some(cli) = &agent.claude else {
+            continue;
+        };
+        match wanted
+            .iter_mut()
+            .find(|(_, binary, _)| *binary == cli.binary)
+        {
+            Some((_, _, kinds)) => kinds.push(agent.kind.clone()),
+            None => wanted.push((agent.runner, cli.binary.clone(), vec![agent.kind.clone()])),
+        }
+    }
+    wanted
+}
+
+/// Runs `binary --version`: the version it prints, or why there is none.
+pub async fn probe(
+    runner: cattery_protocol::Runner,
+    binary: &str,
+    kinds: Vec<String>,
+) -> cattery_protocol::wire::RunnerFound {
+    let asked = tokio::process::Command::new(binary)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let (version, problem) = match tokio::time::timeout(std::time::Duration::from_secs(10), asked)
+        .await
+    {
+        Ok(Ok(out)) if out.status.success() => {
+            let said = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            (Some(said), None)
+        }
+        Ok(Ok(out)) => (
+            None,
+            Some(format!("`{binary} --version` failed ({})", out.status)),
+        ),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => (
+            None,
+            Some(format!(
+                "`{binary}` is not installed (not on PATH); install it or set binary for these kinds in agents.toml"
+            )),
+        ),
+        Ok(Err(e)) => (None, Some(format!("cannot run `{binary}`: {e}"))),
+        Err(_) => (
+            None,
+            Some(format!("`{binary} --version` did not answer within 10 s")),
+        ),
+    };
+    cattery_protocol::wire::RunnerFound {
+        runner,
+        binary: binary.to_owned(),
+        version,
+        problem,
+        kinds,
+    }
+}
+
 /// Read-only tools, for kinds that must not edit the worktree.
 const READ_ONLY_TOOLS: &str = "Read,Grep,Glob";
 const EDIT_TOOLS: &str = "Bash,Edit,Write,Read,Grep,Glob";

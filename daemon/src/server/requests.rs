@@ -20,7 +20,7 @@ pub(super) fn off_worker<T>(read: impl FnOnce() -> T) -> T {
 pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Reply, WireError> {
     let daemon = &shared.daemon;
     Ok(match call {
-        Call::Status => Reply::Status(DaemonStatus {
+        Call::Status => Reply::Status(Box::new(DaemonStatus {
             daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
             protocol_version: PROTOCOL_VERSION,
             executor: daemon.executor_name().to_owned(),
@@ -28,7 +28,8 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Reply, W
             seq: shared.bus.seq(),
             live_runs: off_worker(|| daemon.live_runs()).map_err(service)?.len(),
             health: daemon.health(),
-        }),
+            runners: daemon.runners(),
+        })),
         Call::Shutdown => {
             shared.shutdown.notify_one();
             Reply::Done

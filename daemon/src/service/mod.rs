@@ -65,6 +65,8 @@ pub struct Daemon {
     spend: Arc<Spend>,
     /// The model gateway agents call through, once started.
     gateway: std::sync::OnceLock<crate::gateway::Gateway>,
+    /// The agent CLIs the kinds run, as found at start.
+    runners: std::sync::RwLock<Vec<cattery_protocol::wire::RunnerFound>>,
     /// Live runs allowed per service frame.
     limits: std::sync::RwLock<LimitsConfig>,
     /// How `merge = "pr"` opens a pull request (`pr_command`).
@@ -109,6 +111,7 @@ impl Daemon {
         Arc::new(Self {
             spend,
             gateway: std::sync::OnceLock::new(),
+            runners: std::sync::RwLock::new(Vec::new()),
             limits: std::sync::RwLock::new(LimitsConfig::default()),
             pr_command: std::sync::RwLock::new(crate::config::default_pr_command()),
             commit_author: std::sync::RwLock::new(None),
@@ -167,6 +170,27 @@ impl Daemon {
         tracing::info!(url = gateway.base_url(), "the model gateway listens");
         let _ = self.gateway.set(gateway);
         Ok(())
+    }
+
+    /// Looks for each agent CLI the kinds run (`BINARY --version`, within
+    /// 10 s), off the start-up path; `cattery daemon status` shows what it found.
+    pub fn probe_runners(self: &Arc<Self>) {
+        let wanted = crate::runner::wanted(&self.catalog);
+        let daemon = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut found = Vec::new();
+            for (runner, binary, kinds) in wanted {
+                found.push(crate::runner::probe(runner, &binary, kinds).await);
+            }
+            *daemon.runners.write().unwrap_or_else(|p| p.into_inner()) = found;
+        });
+    }
+
+    pub fn runners(&self) -> Vec<cattery_protocol::wire::RunnerFound> {
+        self.runners
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub(crate) fn gateway(&self) -> Option<&crate::gateway::Gateway> {

@@ -253,7 +253,7 @@ fn every_reply() -> Vec<Reply> {
     };
     vec![
         Reply::Done,
-        Reply::Status(DaemonStatus {
+        Reply::Status(Box::new(DaemonStatus {
             daemon_version: "0.1.0".into(),
             protocol_version: PROTOCOL_VERSION,
             executor: "process".into(),
@@ -261,7 +261,14 @@ fn every_reply() -> Vec<Reply> {
             seq: 9,
             live_runs: 1,
             health: degraded(),
-        }),
+            runners: vec![crate::wire::RunnerFound {
+                runner: crate::Runner::ClaudeCode,
+                binary: "claude".into(),
+                version: Some("2.1.332 (Claude Code)".into()),
+                problem: None,
+                kinds: vec!["coder".into()],
+            }],
+        })),
         Reply::Board(vec![block()]),
         Reply::Block(Box::new(block())),
         Reply::Runs(vec![run()]),
