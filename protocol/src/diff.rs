@@ -48,6 +48,28 @@ pub struct Hunk {
     pub lines: Vec<DiffLine>,
 }
 
+impl LineKind {
+    /// The mark `git diff` puts before such a line.
+    pub fn mark(self) -> char {
+        match self {
+            Self::Added => '+',
+            Self::Removed => '-',
+            Self::Context => ' ',
+        }
+    }
+}
+
+impl Hunk {
+    /// The hunk as `git diff` prints it: its header, then each line marked.
+    pub fn unified(&self) -> impl Iterator<Item = String> + '_ {
+        let lines = self
+            .lines
+            .iter()
+            .map(|line| format!("{}{}", line.kind.mark(), line.text));
+        std::iter::once(self.header.clone()).chain(lines)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileDiff {
     /// The path after the change (before it, for a deleted file).

@@ -468,6 +468,22 @@ impl CtlHome {
         self.dir.path()
     }
 
+    /// Gives the daemon an Anthropic key the way a user would: in
+    /// `config/secrets.toml`, readable by its user only.
+    pub fn set_anthropic_key(&self, key: &str) {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = Paths::under(self.path()).secrets();
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .unwrap();
+        let text = format!("[anthropic]\napi_key = \"{key}\"\n");
+        std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+    }
+
     /// Runs `cattery --json ARGS…`: exit code, stdout, stderr.
     pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
         cattery_cli(self.path(), args)

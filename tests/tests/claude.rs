@@ -67,16 +67,8 @@ fn claude_code_codes_in_the_worktree_through_the_gateway_and_its_calls_are_meter
             "pipelines/code.toml",
             "name = \"Code\"\n[[steps]]\nagent = \"coder\"\nrequires_approval = true\n[[steps]]\nagent = \"reader\"\n",
         ),
-        (
-            "secrets.toml",
-            &format!("[anthropic]\napi_key = \"{KEY}\"\n"),
-        ),
     ]);
-    std::fs::set_permissions(
-        home.path().join("config/secrets.toml"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
+    home.set_anthropic_key(KEY);
     let clone = tempfile::tempdir().unwrap();
     git(clone.path(), &["init", "-q", "-b", "main"]);
     std::fs::write(clone.path().join("app.py"), "print('hi')\n").unwrap();
@@ -177,16 +169,8 @@ fn a_401_fails_the_step_fast_with_the_apis_message_after_a_bounded_number_of_req
             "pipelines/one.toml",
             "name = \"One\"\n[[steps]]\nagent = \"coder\"\n",
         ),
-        (
-            "secrets.toml",
-            &format!("[anthropic]\napi_key = \"{KEY}\"\n"),
-        ),
     ]);
-    std::fs::set_permissions(
-        home.path().join("config/secrets.toml"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
+    home.set_anthropic_key(KEY);
     let started = std::time::Instant::now();
     let run = home.start_task("refused", "one");
     let failed = home.wait_run(&run.id, "failed", |r| !r.status.is_live());

@@ -303,17 +303,8 @@ echo '{{"type":"result","output":"called"}}'
             "pipelines/one.toml",
             "name = \"One\"\n[[steps]]\nagent = \"caller\"\n",
         ),
-        (
-            "secrets.toml",
-            &format!("[anthropic]\napi_key = \"{KEY}\"\n"),
-        ),
     ]);
-    let secrets = home.path().join("config/secrets.toml");
-    std::fs::set_permissions(
-        &secrets,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
+    home.set_anthropic_key(KEY);
     let run = home.start_task("call the model", "one");
     let done = home.wait_run(&run.id, "done", |r| !r.status.is_live());
     assert_eq!(
@@ -406,16 +397,8 @@ fn a_step_whose_call_the_gateway_refuses_over_budget_pauses_its_run_and_finishes
             "pipelines/one.toml",
             "name = \"One\"\n[[steps]]\nagent = \"caller\"\n",
         ),
-        (
-            "secrets.toml",
-            &format!("[anthropic]\napi_key = \"{KEY}\"\n"),
-        ),
     ]);
-    std::fs::set_permissions(
-        home.path().join("config/secrets.toml"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
+    home.set_anthropic_key(KEY);
     // The first call (0.018 USD) spends the 0.01 budget; the second is refused.
     let run = home.start_task("two calls", "one");
     let paused = home.wait_run(&run.id, "paused", |r| {

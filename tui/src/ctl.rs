@@ -1,7 +1,7 @@
 //! `cattery ctl`: every operation from a script, with `--json` and exit codes.
 
 use crate::client::{Client, ClientError};
-use cattery_protocol::diff::{Diff, LineKind};
+use cattery_protocol::diff::Diff;
 use cattery_protocol::wire::{Call, ErrorCode, Reply, ServerFrame, WireError, WorktreeInfo};
 use cattery_protocol::workspace::{ImportBlock, Imported, WorkspaceBlock};
 use cattery_protocol::{
@@ -585,17 +585,7 @@ fn diff_lines(diff: &Diff) -> Vec<String> {
             continue;
         }
         lines.push(format!("─── {name} ({}, {counts})", file.status.label()));
-        for hunk in &file.hunks {
-            lines.push(hunk.header.clone());
-            lines.extend(hunk.lines.iter().map(|line| {
-                let mark = match line.kind {
-                    LineKind::Added => '+',
-                    LineKind::Removed => '-',
-                    LineKind::Context => ' ',
-                };
-                format!("{mark}{}", line.text)
-            }));
-        }
+        lines.extend(file.hunks.iter().flat_map(|h| h.unified()));
     }
     lines.push(diff.stat());
     lines

@@ -146,16 +146,8 @@ fn diff(context: &StepContext) -> String {
             file.insertions,
             file.deletions
         );
-        for hunk in &file.hunks {
-            let _ = writeln!(text, "{}", hunk.header);
-            for line in &hunk.lines {
-                let mark = match line.kind {
-                    cattery_protocol::diff::LineKind::Added => '+',
-                    cattery_protocol::diff::LineKind::Removed => '-',
-                    cattery_protocol::diff::LineKind::Context => ' ',
-                };
-                let _ = writeln!(text, "{mark}{}", line.text);
-            }
+        for line in file.hunks.iter().flat_map(|h| h.unified()) {
+            let _ = writeln!(text, "{line}");
         }
     }
     text

@@ -8,7 +8,6 @@ use crate::service::{Daemon, ServiceError};
 use crate::spend::CallSite;
 use cattery_protocol::agent::Workspace;
 use cattery_protocol::agent::{ChosenOption, PriorOutput, StepContext};
-use cattery_protocol::diff::LineKind;
 use cattery_protocol::event::Event;
 use cattery_protocol::{AgentRole, Delivery, Rework, StepChange, WorkspaceMode};
 use cattery_protocol::{FailureKind, PROTOCOL_VERSION, Run, StepMetrics, StepState};
@@ -592,18 +591,7 @@ fn quote_anchors(mut rework: Rework, prepared: Option<&Prepared>) -> Rework {
 
 /// A hunk as `git diff` prints it.
 fn hunk_text(hunk: &cattery_protocol::diff::Hunk) -> String {
-    let mut text = hunk.header.clone();
-    for line in &hunk.lines {
-        let mark = match line.kind {
-            LineKind::Added => '+',
-            LineKind::Removed => '-',
-            LineKind::Context => ' ',
-        };
-        text.push('\n');
-        text.push(mark);
-        text.push_str(&line.text);
-    }
-    text
+    hunk.unified().collect::<Vec<_>>().join("\n")
 }
 
 fn prior_outputs(run: &Run, step_index: usize) -> Vec<PriorOutput> {
