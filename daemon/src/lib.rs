@@ -15,3 +15,4 @@ pub mod server;
 pub mod service;
 pub mod spend;
 pub mod store;
+pub mod transcript;

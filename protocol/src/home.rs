@@ -57,6 +57,11 @@ impl Layout {
         self.data.join("worktrees")
     }
 
+    /// Where each job's transcript is kept, one folder per run.
+    pub fn transcripts(&self) -> PathBuf {
+        self.data.join("transcripts")
+    }
+
     pub fn logs(&self) -> PathBuf {
         self.data.join("logs")
     }

@@ -11,13 +11,14 @@ pub mod event;
 pub mod home;
 pub mod names;
 pub mod text;
+pub mod transcript;
 pub mod wire;
 pub mod workspace;
 
 pub use domain::*;
 
 /// Bumped whenever a change to these types would break an older peer.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// Milliseconds since the Unix epoch; every timestamp on the wire uses it.
 pub type Millis = i64;

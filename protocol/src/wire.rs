@@ -129,6 +129,17 @@ pub enum Call {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         step: Option<usize>,
     },
+    /// A step's stored transcript from `offset` (an entry index), at most
+    /// `limit` entries; without `step`, the run's current step.
+    Logs {
+        run_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<usize>,
+        #[serde(default)]
+        offset: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
 }
 
 impl Call {
@@ -144,7 +155,8 @@ impl Call {
             | Call::Notifications { .. }
             | Call::Spend
             | Call::Audit { .. }
-            | Call::Diff { .. } => false,
+            | Call::Diff { .. }
+            | Call::Logs { .. } => false,
             Call::Worktrees { prune } => *prune,
             Call::DemoRepository => true,
             Call::Shutdown
@@ -341,6 +353,7 @@ pub enum Reply {
     Audit(Vec<AuditEntry>),
     Imported(crate::workspace::Imported),
     Diff(Box<crate::diff::Diff>),
+    Logs(Box<crate::transcript::LogPage>),
     Worktrees(Vec<WorktreeInfo>),
     /// The path of the demo's repository.
     DemoRepository(String),
@@ -435,6 +448,7 @@ from_reply! {
     Audit => Vec<AuditEntry>,
     Imported => crate::workspace::Imported,
     Diff => crate::diff::Diff,
+    Logs => crate::transcript::LogPage,
     Worktrees => Vec<WorktreeInfo>,
     DemoRepository => String,
 }

@@ -350,6 +350,12 @@ echo '{{"type":"result","output":"called"}}'
     assert!(!context.contains(KEY));
     let leaks = files_containing(&home.path().join("data"), KEY);
     assert!(leaks.is_empty(), "the key leaked into {leaks:?}");
+    let transcripts = files_containing(&home.path().join("data/transcripts"), "llm_call");
+    assert_eq!(
+        transcripts.len(),
+        1,
+        "the grep covered the step's transcript"
+    );
     // What events carry (runs, their steps and metrics) does not hold it either.
     let (_, runs, _) = home.cli(&["ctl", "runs"]);
     assert!(runs.contains("claude-mock") && !runs.contains(KEY));

@@ -90,6 +90,21 @@ pub enum CtlCommand {
         #[arg(long)]
         stat: bool,
     },
+    /// A step's stored transcript: every line its jobs printed, with each
+    /// model call on one line (--json: one entry per line). Without --step,
+    /// the run's current step; --follow waits for new lines until the step
+    /// is no longer working.
+    Logs {
+        run: String,
+        /// The step (0-based).
+        #[arg(long)]
+        step: Option<usize>,
+        #[arg(long, short)]
+        follow: bool,
+        /// Start at this entry.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+    },
     /// The runs' worktrees under the data dir, with their disk use;
     /// --prune removes those no live run needs (their branches stay).
     Worktrees {
@@ -228,6 +243,12 @@ pub enum CtlError {
 pub async fn run(client: &mut Client, command: CtlCommand, json: bool) -> Result<(), CtlError> {
     let reply = match command {
         CtlCommand::Watch { since } => return watch(client, since).await,
+        CtlCommand::Logs {
+            run,
+            step,
+            follow,
+            from,
+        } => return logs(client, run, step, follow, from, json).await,
         CtlCommand::Diff { run, step, stat } => {
             let call = Call::Diff { run_id: run, step };
             let mut diff: Diff = client.call_as(call).await?;
@@ -348,7 +369,10 @@ async fn to_call(client: &mut Client, command: CtlCommand) -> Result<Call, CtlEr
         CtlCommand::RestartFrom { run, step } => Call::RestartFromStep { run_id: run, step },
         CtlCommand::Cancel { block } => Call::Cancel { block_id: block },
         CtlCommand::Stop { run } => Call::Stop { run_id: run },
-        CtlCommand::Watch { .. } | CtlCommand::Diff { .. } | CtlCommand::Block { .. } => {
+        CtlCommand::Watch { .. }
+        | CtlCommand::Logs { .. }
+        | CtlCommand::Diff { .. }
+        | CtlCommand::Block { .. } => {
             return Err(CtlError::Input("not a single request".to_owned()));
         }
     })
@@ -475,6 +499,64 @@ async fn watch(client: &mut Client, since: Option<u64>) -> Result<(), CtlError> 
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
             return Ok(());
         }
+    }
+}
+
+/// How often `logs --follow` asks for new lines.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// Prints a step's transcript page by page; with `follow`, until the step
+/// stops working and every line is out.
+async fn logs(
+    client: &mut Client,
+    run: String,
+    step: Option<usize>,
+    follow: bool,
+    mut offset: u64,
+    json: bool,
+) -> Result<(), CtlError> {
+    let mut step = step;
+    let mut out = std::io::stdout().lock();
+    loop {
+        let call = Call::Logs {
+            run_id: run.clone(),
+            step,
+            offset,
+            limit: None,
+        };
+        let page: cattery_protocol::transcript::LogPage = client.call_as(call).await?;
+        // Followed from the step it started on, even once the run moves on.
+        step = Some(page.step_index);
+        for entry in &page.entries {
+            let line = match json {
+                true => serde_json::to_string(entry).unwrap_or_default(),
+                false => entry_line(entry),
+            };
+            // A closed pipe (`| head`) ends the listing quietly.
+            if writeln!(out, "{line}").is_err() {
+                return Ok(());
+            }
+        }
+        let _ = out.flush();
+        offset = page.next_offset();
+        if offset < page.total && !page.entries.is_empty() {
+            continue;
+        }
+        if !follow || page.finished {
+            return Ok(());
+        }
+        tokio::time::sleep(FOLLOW_EVERY).await;
+    }
+}
+
+fn entry_line(entry: &cattery_protocol::transcript::LogEntry) -> String {
+    use cattery_protocol::transcript::EntryKind;
+    let time = cattery_protocol::format_local(entry.at);
+    let level = format!("{:?}", entry.level).to_lowercase();
+    match entry.kind {
+        EntryKind::Attempt => format!("── {time} {} ──", entry.text),
+        EntryKind::Cut => format!("… {}", entry.text),
+        EntryKind::Line | EntryKind::Call => format!("{time} {level:<5} {}", entry.text),
     }
 }
 

@@ -491,3 +491,66 @@ fn a_degraded_daemon_shows_in_the_header_with_its_reason() {
         app
     });
 }
+
+#[test]
+fn logs_of_a_finished_step_show_its_stored_transcript() {
+    use cattery_protocol::agent::LogLevel;
+    use cattery_protocol::transcript::{EntryKind, LogEntry, LogPage};
+    snap("logs_transcript", || {
+        let mut app = busy();
+        app.sel.run = Some("run-docs".into());
+        app.sel.step = 1;
+        let effects = app.on_key(KeyEvent::new(KeyCode::Char('4'), KeyModifiers::empty()));
+        let entry = |level, kind, text: &str| LogEntry {
+            at: NOW,
+            level,
+            kind,
+            text: text.into(),
+        };
+        let entries = vec![
+            entry(
+                LogLevel::Info,
+                EntryKind::Attempt,
+                "attempt 1 · job j_9 · coder",
+            ),
+            entry(
+                LogLevel::Info,
+                EntryKind::Line,
+                "tool Read: src/docs/index.md",
+            ),
+            entry(
+                LogLevel::Info,
+                EntryKind::Call,
+                "llm_call claude-sonnet-4-5 · in 1830 (cache read 1200, write 0) · out 212/8192 · stop · 911 ms",
+            ),
+            entry(
+                LogLevel::Info,
+                EntryKind::Line,
+                "tool Edit: src/docs/index.md",
+            ),
+            entry(LogLevel::Warn, EntryKind::Line, "the CLI retried a request"),
+            entry(
+                LogLevel::Info,
+                EntryKind::Line,
+                "Updated the index and fixed two links.",
+            ),
+            entry(LogLevel::Info, EntryKind::Line, "the job succeeded"),
+        ];
+        let page = LogPage {
+            run_id: "run-docs".into(),
+            step_index: 1,
+            offset: 0,
+            total: entries.len() as u64,
+            entries,
+            finished: true,
+        };
+        let answer = fixtures::answer(
+            &effects,
+            |c| matches!(c, cattery_protocol::wire::Call::Logs { .. }),
+            cattery_protocol::wire::Reply::Logs(Box::new(page)),
+        )
+        .expect("asked for the transcript");
+        app.on_frame(answer);
+        app
+    });
+}

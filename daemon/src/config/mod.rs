@@ -11,5 +11,5 @@ pub use assets::{DEMO_REPOSITORY, materialize_assets};
 pub use catalog::{AgentDef, Catalog, ClaudeCli, ContainerLimits};
 pub use error::ConfigError;
 pub use paths::{Paths, platform as platform_paths};
-pub use policy::{LimitsConfig, NotifyConfig, Price, SpendConfig};
+pub use policy::{LimitsConfig, NotifyConfig, Price, SpendConfig, TranscriptConfig};
 pub use settings::{ExecutorChoice, Settings, default_pr_command};

@@ -71,6 +71,29 @@ pub struct LimitsConfig {
     pub per_pipeline: BTreeMap<String, u32>,
 }
 
+/// How much of each job's transcript is kept, and for how long.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TranscriptConfig {
+    pub max_bytes_per_job: u64,
+    pub keep_days: u32,
+}
+
+impl Default for TranscriptConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes_per_job: 16 << 20,
+            keep_days: 14,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TranscriptFile {
+    max_mb_per_job: Option<Spanned<i64>>,
+    keep_days: Option<Spanned<i64>>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NotifyFile {
@@ -249,6 +272,22 @@ impl Checker<'_> {
         Ok(LimitsConfig {
             running_per_frame,
             per_pipeline,
+        })
+    }
+
+    pub fn transcripts(
+        &self,
+        file: Option<TranscriptFile>,
+    ) -> Result<TranscriptConfig, ConfigError> {
+        let file = file.unwrap_or_default();
+        let defaults = TranscriptConfig::default();
+        Ok(TranscriptConfig {
+            max_bytes_per_job: self
+                .opt(&file.max_mb_per_job, "max_mb_per_job", 1, 4_096)?
+                .map_or(defaults.max_bytes_per_job, |mb| mb << 20),
+            keep_days: self
+                .opt(&file.keep_days, "keep_days", 1, 3_650)?
+                .map_or(defaults.keep_days, |d| d as u32),
         })
     }
 }

@@ -3,6 +3,7 @@
 use super::error::ConfigError;
 use super::policy::{
     Checker, LimitsConfig, LimitsFile, NotifyConfig, NotifyFile, PriceFile, SpendConfig, SpendFile,
+    TranscriptConfig, TranscriptFile,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -38,6 +39,7 @@ pub struct Settings {
     pub commit_author: Option<crate::git::Author>,
     /// Where the gateway sends Anthropic Messages calls.
     pub anthropic_url: String,
+    pub transcripts: TranscriptConfig,
 }
 
 pub const DEFAULT_PORT: u16 = 7457;
@@ -75,6 +77,7 @@ impl Default for Settings {
             pr_command: default_pr_command(),
             commit_author: None,
             anthropic_url: DEFAULT_ANTHROPIC_URL.to_owned(),
+            transcripts: TranscriptConfig::default(),
         }
     }
 }
@@ -93,6 +96,7 @@ struct SettingsFile {
     pr_command: Option<Spanned<Vec<String>>>,
     commit_author: Option<Spanned<String>>,
     anthropic_url: Option<String>,
+    transcripts: Option<TranscriptFile>,
 }
 
 impl Settings {
@@ -173,6 +177,7 @@ impl Settings {
             notify: check.notify(file.notify)?,
             spend: check.spend(file.spend, file.prices)?,
             limits: check.limits(file.limits)?,
+            transcripts: check.transcripts(file.transcripts)?,
         })
     }
 
@@ -222,6 +227,16 @@ mod tests {
         assert_eq!(s.limits.running_per_frame, Some(2));
         assert_eq!(s.limits.per_pipeline["build"], 1);
         assert_eq!(load("").unwrap().notify.escalate_after_minutes, 120);
+    }
+
+    #[test]
+    fn transcript_bounds_parse_and_a_zero_bound_is_refused_at_its_line() {
+        let s = load("[transcripts]\nmax_mb_per_job = 2\nkeep_days = 3\n").unwrap();
+        assert_eq!(s.transcripts.max_bytes_per_job, 2 << 20);
+        assert_eq!(s.transcripts.keep_days, 3);
+        assert_eq!(load("").unwrap().transcripts, TranscriptConfig::default());
+        let err = load("[transcripts]\n\nmax_mb_per_job = 0\n").unwrap_err();
+        assert_eq!(err.line, Some(3), "{err}");
     }
 
     #[test]

@@ -68,6 +68,14 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Reply, W
         Call::Diff { run_id, step } => Reply::Diff(Box::new(
             off_worker(|| daemon.diff(&run_id, step)).map_err(service)?,
         )),
+        Call::Logs {
+            run_id,
+            step,
+            offset,
+            limit,
+        } => Reply::Logs(Box::new(
+            off_worker(|| daemon.logs(&run_id, step, offset, limit)).map_err(service)?,
+        )),
         Call::AddBlock {
             title,
             description,

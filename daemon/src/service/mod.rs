@@ -69,6 +69,10 @@ pub struct Daemon {
     runners: std::sync::RwLock<Vec<cattery_protocol::wire::RunnerFound>>,
     /// Live runs allowed per service frame.
     limits: std::sync::RwLock<LimitsConfig>,
+    /// Where jobs' transcripts are kept, and their bounds.
+    transcripts: std::sync::RwLock<crate::transcript::Transcripts>,
+    /// How long transcripts are kept.
+    transcript_days: std::sync::atomic::AtomicU32,
     /// How `merge = "pr"` opens a pull request (`pr_command`).
     pr_command: std::sync::RwLock<Vec<String>>,
     /// Who cattery's commits are by (`commit_author`), if not the repository's.
@@ -113,6 +117,13 @@ impl Daemon {
             gateway: std::sync::OnceLock::new(),
             runners: std::sync::RwLock::new(Vec::new()),
             limits: std::sync::RwLock::new(LimitsConfig::default()),
+            transcripts: std::sync::RwLock::new(crate::transcript::Transcripts::new(
+                paths.transcripts(),
+                crate::config::TranscriptConfig::default().max_bytes_per_job,
+            )),
+            transcript_days: std::sync::atomic::AtomicU32::new(
+                crate::config::TranscriptConfig::default().keep_days,
+            ),
             pr_command: std::sync::RwLock::new(crate::config::default_pr_command()),
             commit_author: std::sync::RwLock::new(None),
             store,
@@ -138,11 +149,43 @@ impl Daemon {
         });
         self.spend.configure(settings.spend.clone());
         *self.limits.write().unwrap_or_else(|p| p.into_inner()) = settings.limits.clone();
+        *self.transcripts.write().unwrap_or_else(|p| p.into_inner()) =
+            crate::transcript::Transcripts::new(
+                self.paths.transcripts(),
+                settings.transcripts.max_bytes_per_job,
+            );
+        self.transcript_days.store(
+            settings.transcripts.keep_days,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         *self.pr_command.write().unwrap_or_else(|p| p.into_inner()) = settings.pr_command.clone();
         *self
             .commit_author
             .write()
             .unwrap_or_else(|p| p.into_inner()) = settings.commit_author.clone();
+    }
+
+    /// The transcript store, as configured.
+    pub(crate) fn transcripts(&self) -> crate::transcript::Transcripts {
+        self.transcripts
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Removes transcripts older than `[transcripts] keep_days`.
+    pub(crate) async fn prune_transcripts(&self) {
+        let days = self
+            .transcript_days
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let store = self.transcripts();
+        let age = std::time::Duration::from_secs(u64::from(days) * 86_400);
+        match tokio::task::spawn_blocking(move || store.prune_older_than(age)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(runs = n, days, "removed transcripts past their age"),
+            Ok(Err(e)) => tracing::warn!("cannot prune old transcripts: {e}"),
+            Err(e) => tracing::warn!("the transcript prune stopped: {e}"),
+        }
     }
 
     /// Starts the model gateway on a loopback port, with the Anthropic key

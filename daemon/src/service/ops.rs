@@ -387,6 +387,7 @@ impl Daemon {
         if !swept.is_empty() {
             tracing::info!(count = swept.len(), "removed worktrees no live run needs");
         }
+        self.prune_transcripts().await;
         // A crash between a run's commit and its card write is healed here.
         self.attention.on_runs(&runs);
         let running: Vec<_> = runs

@@ -80,6 +80,48 @@ impl Daemon {
         })
     }
 
+    /// A page of a step's stored transcript (the current step by default).
+    pub fn logs(
+        &self,
+        run_id: &str,
+        step: Option<usize>,
+        offset: u64,
+        limit: Option<u32>,
+    ) -> Result<cattery_protocol::transcript::LogPage> {
+        let run = self.run(run_id)?;
+        let step_index = step.unwrap_or(run.current_step);
+        let Some(at) = run.steps.get(step_index) else {
+            return Err(ServiceError::Invalid(format!(
+                "run {run_id} has steps 1 to {}; step {} is not one of them",
+                run.steps.len(),
+                step_index + 1
+            )));
+        };
+        let limit = limit.map_or(crate::transcript::MAX_PAGE, |l| l as usize);
+        let (entries, total) = self
+            .transcripts()
+            .read(&run.id, step_index, offset, limit)
+            .map_err(|e| {
+                ServiceError::Unavailable(format!(
+                    "cannot read the transcript of run {run_id} step {}: {e}",
+                    step_index + 1
+                ))
+            })?;
+        Ok(cattery_protocol::transcript::LogPage {
+            run_id: run.id.clone(),
+            step_index,
+            offset,
+            entries,
+            total,
+            // A pending step of a live run may still write its transcript.
+            finished: match at.state {
+                cattery_protocol::StepState::Working => false,
+                cattery_protocol::StepState::Pending => !run.status.is_live(),
+                _ => true,
+            },
+        })
+    }
+
     pub fn pipelines(&self) -> Vec<Pipeline> {
         self.catalog.pipelines.values().cloned().collect()
     }

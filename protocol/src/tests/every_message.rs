@@ -35,6 +35,7 @@ fn call_name(call: &Call) -> &'static str {
         Call::Cancel { .. } => "cancel",
         Call::Stop { .. } => "stop",
         Call::Diff { .. } => "diff",
+        Call::Logs { .. } => "logs",
         Call::Worktrees { .. } => "worktrees",
         Call::DemoRepository => "demo_repository",
     }
@@ -91,6 +92,7 @@ fn reply_name(reply: &Reply) -> &'static str {
         Reply::Audit(_) => "audit",
         Reply::Imported(_) => "imported",
         Reply::Diff(_) => "diff",
+        Reply::Logs(_) => "logs",
         Reply::Worktrees(_) => "worktrees",
         Reply::DemoRepository(_) => "demo_repository",
     }
@@ -211,6 +213,12 @@ fn every_call() -> Vec<Call> {
             run_id: "r_1".into(),
             step: Some(1),
         },
+        Call::Logs {
+            run_id: "r_1".into(),
+            step: Some(2),
+            offset: 100,
+            limit: Some(50),
+        },
         Call::Worktrees { prune: true },
         Call::DemoRepository,
     ];
@@ -288,6 +296,7 @@ fn every_reply() -> Vec<Reply> {
             unchanged: 2,
         }),
         Reply::Diff(Box::new(diff())),
+        Reply::Logs(Box::new(log_page())),
         Reply::Worktrees(vec![crate::wire::WorktreeInfo {
             path: "/data/worktrees/r_1".into(),
             run_id: Some("r_1".into()),
@@ -299,6 +308,33 @@ fn every_reply() -> Vec<Reply> {
         }]),
         Reply::DemoRepository("/data/demo-repo".into()),
     ]
+}
+
+/// A page holding an entry of every kind.
+fn log_page() -> crate::transcript::LogPage {
+    use crate::transcript::{EntryKind, LogEntry, LogPage};
+    let entry = |kind, text: &str| LogEntry {
+        at: 1_700_000_000_000,
+        level: crate::agent::LogLevel::Info,
+        kind,
+        text: text.into(),
+    };
+    LogPage {
+        run_id: "r_1".into(),
+        step_index: 2,
+        offset: 100,
+        entries: vec![
+            entry(EntryKind::Attempt, "attempt 1 · job j_1 · coder"),
+            entry(EntryKind::Line, "tool Bash: cargo test"),
+            entry(
+                EntryKind::Call,
+                "claude-sonnet in 1200 out 40 end_turn 812 ms",
+            ),
+            entry(EntryKind::Cut, "2000 earlier lines cut"),
+        ],
+        total: 104,
+        finished: true,
+    }
 }
 
 /// A diff with a hunk of every line kind, a rename and a binary file.
@@ -477,13 +513,13 @@ where
 #[test]
 fn every_call_round_trips_under_its_method_name() {
     let seen = check(&every_call(), "method", call_name);
-    assert_eq!(seen.len(), 24, "an example per Call variant: {seen:?}");
+    assert_eq!(seen.len(), 25, "an example per Call variant: {seen:?}");
 }
 
 #[test]
 fn every_reply_round_trips_under_its_reply_name_and_hands_back_its_payload() {
     let seen = check(&every_reply(), "reply", reply_name);
-    assert_eq!(seen.len(), 17, "an example per Reply variant: {seen:?}");
+    assert_eq!(seen.len(), 18, "an example per Reply variant: {seen:?}");
     let runs: Vec<Run> = FromReply::from_reply(Reply::Runs(vec![run()])).unwrap();
     assert_eq!(runs, [run()]);
     let wrong = <Vec<Block> as FromReply>::from_reply(Reply::Spend(spend()));

@@ -157,7 +157,7 @@ pub const REGISTRY: &[ActionSpec] = &[
     spec(A::ViewBoard, "board", &["1"], "the board", Global, Safe, false),
     spec(A::ViewRun, "run", &["2"], "the selected run's steps and metrics", Global, Safe, false),
     spec(A::ViewInbox, "inbox", &["3"], "gates waiting for a human", Global, Safe, false),
-    spec(A::ViewLogs, "logs", &["4"], "the working step's live log", Global, Safe, false),
+    spec(A::ViewLogs, "logs", &["4"], "the step's log: live while it works, then its transcript", Global, Safe, false),
     spec(A::Up, "up", &["k", "up"], "move up", Global, Safe, false),
     spec(A::Down, "down", &["j", "down"], "move down", Global, Safe, false),
     spec(A::PageUp, "page-up", &["pgup", "ctrl-u"], "page up", Global, Safe, false),

@@ -13,6 +13,7 @@ mod modal;
 pub mod model;
 mod nav;
 mod requests;
+mod storedlog;
 
 use actions::{Action, Scope, spec_of};
 use cattery_protocol::wire::{Call, FromReply, Reply, ServerFrame, WireError};
@@ -112,6 +113,8 @@ pub struct LogView {
     /// Lines up from the bottom while frozen or scrolled.
     pub scroll_back: usize,
     pub search: Option<String>,
+    /// A finished step's transcript, as read from the daemon.
+    pub stored: Option<storedlog::StoredLog>,
 }
 
 /// What the last frame told the app: where the list was (for mouse clicks
@@ -256,12 +259,9 @@ impl App {
 
     /// Lines in the log the Logs view shows.
     fn shown_log_len(&self) -> usize {
-        self.selected_run().map_or(0, |run| {
-            self.model
-                .logs
-                .get(&(run.id.clone(), run.current_step))
-                .map_or(0, |lines| lines.len())
-        })
+        self.selected_run()
+            .and_then(|run| self.shown_log(run).0)
+            .map_or(0, |lines| lines.len())
     }
 
     /// The step selected in the Run view, within the run's steps.
@@ -467,6 +467,9 @@ impl App {
                 self.error(format!("cannot list pipelines: {}", e.message));
                 Vec::new()
             }
+            (Pending::Logs { run_id, step }, error) => {
+                self.on_log_page((run_id, step), result, error)
+            }
             (Pending::Diff { run_id, step }, error) => {
                 self.on_diff(&run_id, step, result, error);
                 Vec::new()
@@ -593,7 +596,10 @@ impl App {
             Action::ViewBoard => self.jump(View::Board),
             Action::ViewRun => self.jump(View::Run),
             Action::ViewInbox => self.jump(View::Inbox),
-            Action::ViewLogs => self.jump(View::Logs),
+            Action::ViewLogs => {
+                self.jump(View::Logs);
+                return self.load_transcript();
+            }
             Action::Up => self.move_by(-1),
             Action::Down => self.move_by(1),
             Action::PageUp => self.move_by(-self.page_rows()),

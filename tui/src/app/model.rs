@@ -25,6 +25,7 @@ pub type StepKey = (String, usize);
 pub struct LogLine {
     pub at: Millis,
     pub level: LogLevel,
+    pub kind: cattery_protocol::transcript::EntryKind,
     pub text: String,
 }
 
@@ -131,6 +132,7 @@ impl Model {
                 LogLine {
                     at,
                     level,
+                    kind: cattery_protocol::transcript::EntryKind::Line,
                     text: clip(line),
                 },
             ),

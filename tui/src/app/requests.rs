@@ -10,6 +10,7 @@ pub(super) enum Pending {
     Spend,
     Audit { run_id: String },
     Diff { run_id: String, step: Option<usize> },
+    Logs { run_id: String, step: usize },
     Decision { what: String, gate: Option<String> },
 }
 

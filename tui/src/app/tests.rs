@@ -1004,3 +1004,93 @@ fn d_on_a_run_without_a_repository_says_no_code_changed() {
     assert!(calls(&press(&mut app, &["D"])).is_empty());
     assert_toast(&app, "no repository");
 }
+
+/// The board's cursor on block `id`.
+fn select_block(app: &mut App, id: &str) {
+    press(app, &["1"]);
+    let rows = app.visible_board();
+    let at = rows
+        .iter()
+        .position(|i| app.model.board_order()[*i].0 == id)
+        .unwrap();
+    for _ in 0..at {
+        press(app, &["j"]);
+    }
+}
+
+fn log_page(offset: u64, count: u64, total: u64) -> Reply {
+    use cattery_protocol::transcript::{EntryKind, LogEntry, LogPage};
+    let entries = (offset..offset + count)
+        .map(|i| LogEntry {
+            at: NOW,
+            level: cattery_protocol::agent::LogLevel::Info,
+            kind: if i == 0 {
+                EntryKind::Attempt
+            } else {
+                EntryKind::Line
+            },
+            text: format!("entry {i}"),
+        })
+        .collect();
+    Reply::Logs(Box::new(LogPage {
+        run_id: "run-docs".into(),
+        step_index: 1,
+        offset,
+        entries,
+        total,
+        finished: true,
+    }))
+}
+
+#[test]
+fn the_logs_view_of_a_finished_step_reads_its_whole_transcript_page_by_page() {
+    let mut app = app();
+    select_block(&mut app, "task-docs");
+    press(&mut app, &["2", "k", "k"]);
+    assert_eq!(app.selected_step(), 1);
+    let effects = press(&mut app, &["4"]);
+    let asked = |offset: u64| move |c: &Call| matches!(c, Call::Logs { step: Some(1), offset: o, .. } if *o == offset);
+    let first = fixtures::answer(&effects, asked(0), log_page(0, 5_000, 7_000))
+        .expect("the view asked for the selected step's transcript");
+    let effects = app.on_frame(first);
+    let second = fixtures::answer(&effects, asked(5_000), log_page(5_000, 2_000, 7_000))
+        .expect("and then for the rest");
+    let effects = app.on_frame(second);
+    assert!(
+        calls(&effects).is_empty(),
+        "the transcript is whole: {effects:?}"
+    );
+    let run = app.selected_run().unwrap().clone();
+    let (lines, stored) = app.shown_log(&run);
+    let lines = lines.unwrap();
+    assert!(stored);
+    assert_eq!(lines.len(), 7_000);
+    assert_eq!(
+        lines[0].text, "── entry 0 ──",
+        "an attempt reads as a ruler"
+    );
+    assert_eq!(lines[6_999].text, "entry 6999");
+}
+
+#[test]
+fn a_transcript_page_for_a_step_no_longer_shown_is_dropped() {
+    let mut app = app();
+    select_block(&mut app, "task-docs");
+    press(&mut app, &["2", "k", "k"]);
+    let effects = press(&mut app, &["4"]);
+    let page = fixtures::answer(
+        &effects,
+        |c| matches!(c, Call::Logs { .. }),
+        log_page(0, 10, 10),
+    )
+    .unwrap();
+    press(&mut app, &["2", "j"]);
+    press(&mut app, &["1"]);
+    select_block(&mut app, "task-refund");
+    app.on_frame(page);
+    let run = app.selected_run().unwrap().clone();
+    assert!(
+        !app.shown_log(&run).1,
+        "another run's log is not shown as this one's"
+    );
+}

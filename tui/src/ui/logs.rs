@@ -3,6 +3,7 @@
 
 use super::style;
 use crate::app::{App, Drawn};
+use cattery_protocol::transcript::EntryKind;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -19,14 +20,11 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, drawn: &mut Drawn) {
         frame.render_widget(Paragraph::new(text).block(outer), area);
         return;
     };
-    let step = run.current_step;
+    let step = app.log_step(&run);
     let agent = run.steps.get(step).map_or("", |s| s.agent_kind.as_str());
     let empty = Default::default();
-    let lines = app
-        .model
-        .logs
-        .get(&(run.id.clone(), step))
-        .unwrap_or(&empty);
+    let (lines, stored) = app.shown_log(&run);
+    let lines = lines.unwrap_or(&empty);
     let height = usize::from(area.height.saturating_sub(2));
     let back = app.logs.scroll_back.min(lines.len().saturating_sub(height));
     drawn.log_rows = height;
@@ -39,9 +37,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, drawn: &mut Drawn) {
             .filter(|l| l.text.to_lowercase().contains(s))
             .count()
     });
-    let mode = match app.logs.frozen {
-        true => Span::styled(" frozen ", Style::new().fg(Color::Black).bg(Color::Yellow)),
-        false => Span::styled(" following ", Style::new().fg(Color::Green)),
+    let mode = match (stored, app.logs.frozen) {
+        (true, _) => Span::styled(" transcript ", Style::new().fg(Color::Cyan)),
+        (false, true) => Span::styled(" frozen ", Style::new().fg(Color::Black).bg(Color::Yellow)),
+        (false, false) => Span::styled(" following ", Style::new().fg(Color::Green)),
     };
     let mut title = vec![
         Span::styled(
@@ -60,9 +59,11 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, drawn: &mut Drawn) {
                 .as_ref()
                 .is_some_and(|s| line.text.to_lowercase().contains(s));
             let level_style = level_style(line.level);
-            let text_style = match hit {
-                true => Style::new().fg(Color::Black).bg(Color::Yellow),
-                false => Style::new(),
+            let text_style = match (hit, line.kind) {
+                (true, _) => Style::new().fg(Color::Black).bg(Color::Yellow),
+                (false, EntryKind::Attempt | EntryKind::Cut) => style::title(),
+                (false, EntryKind::Call) => Style::new().fg(Color::Magenta),
+                (false, EntryKind::Line) => Style::new(),
             };
             Line::from(vec![
                 Span::styled(
@@ -73,12 +74,18 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, drawn: &mut Drawn) {
             ])
         })
         .collect();
-    let body = match shown.is_empty() {
-        true => vec![Line::styled(
+    let reading = stored && app.logs.stored.as_ref().is_some_and(|s| !s.complete);
+    let body = match (shown.is_empty(), stored) {
+        (true, true) if reading => vec![Line::styled("reading the transcript…", style::dim())],
+        (true, true) => vec![Line::styled(
+            "nothing stored for this step: it never ran, or its transcript was pruned",
+            style::dim(),
+        )],
+        (true, false) => vec![Line::styled(
             "no log lines from this step yet",
             style::dim(),
         )],
-        false => shown,
+        (false, _) => shown,
     };
     frame.render_widget(
         Paragraph::new(body).block(Border::bordered().title(Line::from(title))),

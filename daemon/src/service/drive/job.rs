@@ -45,6 +45,75 @@ struct Live {
     calls_seen: u64,
     /// The branch tip as the job starts, recorded with its dispatch.
     start_commit: Option<String>,
+    /// Where every line of the job is kept; `None` if it cannot be written
+    /// (the job still runs, and the daemon log says why).
+    transcript: Option<crate::transcript::Writer>,
+}
+
+impl Live {
+    fn keep(&mut self, entry: &cattery_protocol::transcript::LogEntry) {
+        let Some(writer) = self.transcript.as_mut() else {
+            return;
+        };
+        if let Err(e) = writer.append(entry) {
+            tracing::warn!("a transcript stopped being written: {e}");
+            self.transcript = None;
+        }
+    }
+}
+
+/// Opens the job's transcript with a line naming the attempt.
+fn open_transcript(
+    daemon: &Daemon,
+    run: &Run,
+    job_id: &str,
+    step_index: usize,
+) -> Option<crate::transcript::Writer> {
+    let store = daemon.transcripts();
+    let mut writer = match store.writer(&run.id, step_index, job_id) {
+        Ok(writer) => writer,
+        Err(e) => {
+            tracing::warn!(run = run.id, job = job_id, "cannot keep a transcript: {e}");
+            return None;
+        }
+    };
+    let step = run.steps.get(step_index);
+    let head = cattery_protocol::transcript::LogEntry {
+        at: daemon.clock.now(),
+        level: cattery_protocol::agent::LogLevel::Info,
+        kind: cattery_protocol::transcript::EntryKind::Attempt,
+        text: format!(
+            "attempt {} · job {job_id} · {}",
+            step.map_or(0, |s| s.attempts),
+            step.map_or("", |s| s.agent_kind.as_str())
+        ),
+    };
+    writer.append(&head).ok().map(|()| writer)
+}
+
+/// The last transcript line: how the job ended.
+fn ending(
+    at: cattery_protocol::Millis,
+    result: &JobResult,
+) -> cattery_protocol::transcript::LogEntry {
+    use cattery_protocol::agent::LogLevel;
+    let (level, text) = match result {
+        JobResult::Succeeded(_) => (LogLevel::Info, "the job succeeded".to_owned()),
+        JobResult::Failed { kind, message, .. } => (
+            LogLevel::Error,
+            format!("the job failed ({}): {message}", kind.as_str()),
+        ),
+        JobResult::Lost { detail } => (LogLevel::Warn, format!("the job was lost: {detail}")),
+        JobResult::Evicted { detail } => (LogLevel::Warn, format!("the job was evicted: {detail}")),
+        JobResult::Stalled { detail } => (LogLevel::Error, format!("the job stalled: {detail}")),
+        JobResult::OverBudget { detail } => (LogLevel::Warn, format!("over budget: {detail}")),
+    };
+    cattery_protocol::transcript::LogEntry {
+        at,
+        level,
+        kind: cattery_protocol::transcript::EntryKind::Line,
+        text,
+    }
 }
 
 pub async fn run(
@@ -83,6 +152,7 @@ pub async fn run(
         metrics: base.map(|j| j.metrics_at_start.clone()).unwrap_or_default(),
         handle: resume,
         start_commit,
+        transcript: open_transcript(daemon, run, job_id, step_index),
         ..Live::default()
     };
     let mut last_flush = Instant::now();
@@ -93,13 +163,19 @@ pub async fn run(
                 None => std::future::pending().await,
             }
         };
+        // Lines wait in the transcript's buffer at most one flush period,
+        // even when the agent then goes quiet.
+        let tick = tokio::time::sleep_until((last_flush + FLUSH_EVERY).into());
         let event = tokio::select! {
             result = &mut job => break result,
-            Some(event) = rx.recv() => event,
-            Some(call) = metered => JobEvent::LlmCall(call),
+            Some(event) = rx.recv() => Some(event),
+            Some(call) = metered => Some(JobEvent::LlmCall(call)),
+            () = tick => None,
         };
-        on_event(daemon, run, job_id, step_index, event, &mut live).await;
-        if live.dirty && last_flush.elapsed() >= FLUSH_EVERY {
+        if let Some(event) = event {
+            on_event(daemon, run, job_id, step_index, event, &mut live).await;
+        }
+        if last_flush.elapsed() >= FLUSH_EVERY {
             flush(daemon, &run.id, job_id, &mut live).await;
             last_flush = Instant::now();
         }
@@ -123,9 +199,8 @@ pub async fn run(
             .await;
         }
     }
-    if live.dirty {
-        flush(daemon, &run.id, job_id, &mut live).await;
-    }
+    live.keep(&ending(daemon.clock.now(), &result));
+    flush(daemon, &run.id, job_id, &mut live).await;
     (result, live.handle)
 }
 
@@ -143,13 +218,22 @@ async fn on_event(
             let start = live.start_commit.clone();
             mark_dispatched(daemon, &run.id, job_id, handle, start).await
         }
-        JobEvent::Log { level, line } => daemon.events.publish(Event::StepLog {
-            run_id: run.id.clone(),
-            step_index,
-            at: daemon.clock.now(),
-            level,
-            line,
-        }),
+        JobEvent::Log { level, line } => {
+            let at = daemon.clock.now();
+            live.keep(&cattery_protocol::transcript::LogEntry {
+                at,
+                level,
+                kind: cattery_protocol::transcript::EntryKind::Line,
+                text: line.clone(),
+            });
+            daemon.events.publish(Event::StepLog {
+                run_id: run.id.clone(),
+                step_index,
+                at,
+                level,
+                line,
+            })
+        }
         JobEvent::Progress { done, total, label } => {
             let share = if total == 0 {
                 0.0
@@ -166,6 +250,7 @@ async fn on_event(
                 run_id: &run.id,
                 step_index,
             };
+            live.keep(&crate::transcript::call_entry(daemon.clock.now(), &call));
             let cost = daemon.spend.record(&site, &call).await;
             live.calls_seen += 1;
             add_cost(&mut live.metrics, cost, daemon.spend.currency());
@@ -217,7 +302,17 @@ async fn mark_dispatched(
     }
 }
 
+/// Writes out the transcript's buffer, and the live metrics if they changed.
 async fn flush(daemon: &Daemon, run_id: &str, job_id: &str, live: &mut Live) {
+    if let Some(writer) = live.transcript.as_mut()
+        && let Err(e) = writer.flush()
+    {
+        tracing::warn!(run = run_id, "a transcript stopped being written: {e}");
+        live.transcript = None;
+    }
+    if !live.dirty {
+        return;
+    }
     live.dirty = false;
     let written = update_job_step(daemon, run_id, job_id, |step| apply_live(step, live)).await;
     if let Err(e) = written {

@@ -1,0 +1,133 @@
+//! The Logs view's stored transcript: a step that is no longer working is
+//! read from the daemon's transcript, page by page, instead of from the
+//! live lines this client happened to see.
+
+use super::model::{LogLine, StepKey};
+use super::requests::Pending;
+use super::{App, Effect};
+use cattery_protocol::transcript::{EntryKind, LogEntry, LogPage};
+use cattery_protocol::wire::{Call, FromReply, Reply, WireError};
+use cattery_protocol::{Run, StepState};
+use std::collections::VecDeque;
+
+/// Entries asked for per page.
+const PAGE: u32 = 5_000;
+
+/// A step's transcript as read so far.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StoredLog {
+    pub key: StepKey,
+    pub lines: VecDeque<LogLine>,
+    pub total: u64,
+    pub complete: bool,
+}
+
+impl App {
+    /// The step the Logs view shows: a live run's working step, else the
+    /// step selected in the Run view.
+    pub fn log_step(&self, run: &Run) -> usize {
+        match run.status.is_live() {
+            true => run.current_step,
+            false => self.selected_step(),
+        }
+    }
+
+    /// The lines the Logs view shows for `run`, and whether they are the
+    /// stored transcript.
+    pub fn shown_log(&self, run: &Run) -> (Option<&VecDeque<LogLine>>, bool) {
+        let key = (run.id.clone(), self.log_step(run));
+        match &self.logs.stored {
+            Some(stored) if stored.key == key => (Some(&stored.lines), true),
+            _ => (self.model.logs.get(&key), false),
+        }
+    }
+
+    /// Asks for the shown step's transcript when the step is not working
+    /// (a working step's lines arrive live).
+    pub(super) fn load_transcript(&mut self) -> Vec<Effect> {
+        let Some(run) = self.selected_run() else {
+            return Vec::new();
+        };
+        let step = self.log_step(run);
+        let working = run
+            .steps
+            .get(step)
+            .is_none_or(|s| s.state == StepState::Working);
+        if working || self.conn != super::ConnState::Connected {
+            return Vec::new();
+        }
+        let key = (run.id.clone(), step);
+        self.logs.stored = Some(StoredLog {
+            key: key.clone(),
+            ..StoredLog::default()
+        });
+        vec![self.ask_page(key, 0)]
+    }
+
+    fn ask_page(&mut self, key: StepKey, offset: u64) -> Effect {
+        let (run_id, step) = key;
+        let id = self.register(Pending::Logs {
+            run_id: run_id.clone(),
+            step,
+        });
+        Effect::Send {
+            id,
+            call: Call::Logs {
+                run_id,
+                step: Some(step),
+                offset,
+                limit: Some(PAGE),
+            },
+        }
+    }
+
+    /// A page arrived: kept if the view still wants that step, and the next
+    /// page asked for until the transcript is whole.
+    pub(super) fn on_log_page(
+        &mut self,
+        key: StepKey,
+        result: Option<Reply>,
+        error: Option<WireError>,
+    ) -> Vec<Effect> {
+        if let Some(e) = error {
+            self.error(format!("cannot read the step's transcript: {}", e.message));
+            return Vec::new();
+        }
+        let Some(page) = result.and_then(|r| LogPage::from_reply(r).ok()) else {
+            return Vec::new();
+        };
+        let Some(stored) = self.logs.stored.as_mut().filter(|s| s.key == key) else {
+            return Vec::new();
+        };
+        if page.offset != stored.lines.len() as u64 {
+            return Vec::new();
+        }
+        stored.total = page.total;
+        let next = page.next_offset();
+        let more = next < page.total && !page.entries.is_empty();
+        stored
+            .lines
+            .extend(page.entries.into_iter().map(entry_line));
+        stored.complete = !more;
+        self.dirty = true;
+        match more {
+            true => vec![self.ask_page(key, next)],
+            false => Vec::new(),
+        }
+    }
+}
+
+/// One stored entry as a log line: attempts and cuts read as rulers.
+fn entry_line(entry: LogEntry) -> LogLine {
+    let text = match entry.kind {
+        EntryKind::Attempt => format!("── {} ──", entry.text),
+        EntryKind::Cut => format!("… {}", entry.text),
+        EntryKind::Line | EntryKind::Call => entry.text,
+    };
+    LogLine {
+        at: entry.at,
+        level: entry.level,
+        kind: entry.kind,
+        text,
+    }
+}
