@@ -79,7 +79,7 @@ async fn executor_step(
             max_attempts: 3,
             workspace: cattery_protocol::WorkspaceMode::None,
             runner: cattery_protocol::Runner::Command,
-            claude: None,
+            cli: None,
             inactivity_secs: None,
         },
         context: StepContext {

@@ -195,9 +195,9 @@ pub fn boot(
     let secrets = paths.secrets();
     let daemon = open(paths, executor, bus.clone())?;
     daemon.configure(settings);
-    let key = crate::gateway::secrets::anthropic_key(&secrets)?;
+    let keys = crate::gateway::secrets::keys(&secrets)?;
     daemon
-        .start_gateway(&settings.anthropic_url, key)
+        .start_gateway(settings, keys)
         .map_err(|source| StartError::Io {
             what: "listen for the model gateway on",
             path: PathBuf::from("127.0.0.1"),

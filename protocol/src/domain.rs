@@ -164,6 +164,8 @@ crate::wire_enum! {
         Command = "command" / "command",
         /// Claude Code headless, through the daemon's gateway.
         ClaudeCode = "claude-code" / "Claude Code",
+        /// OpenAI's Codex CLI (`codex exec --json`), through the gateway.
+        Codex = "codex" / "Codex",
     }
 }
 

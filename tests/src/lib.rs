@@ -471,6 +471,12 @@ impl CtlHome {
     /// Gives the daemon an Anthropic key the way a user would: in
     /// `config/secrets.toml`, readable by its user only.
     pub fn set_anthropic_key(&self, key: &str) {
+        self.set_api_keys(&[("anthropic", key)]);
+    }
+
+    /// Gives the daemon each vendor's key (`anthropic`, `openai`) in
+    /// `config/secrets.toml`, readable by its user only.
+    pub fn set_api_keys(&self, keys: &[(&str, &str)]) {
         use std::os::unix::fs::OpenOptionsExt;
         let path = Paths::under(self.path()).secrets();
         let mut file = std::fs::OpenOptions::new()
@@ -480,7 +486,10 @@ impl CtlHome {
             .mode(0o600)
             .open(path)
             .unwrap();
-        let text = format!("[anthropic]\napi_key = \"{key}\"\n");
+        let text: String = keys
+            .iter()
+            .map(|(vendor, key)| format!("[{vendor}]\napi_key = \"{key}\"\n\n"))
+            .collect();
         std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
     }
 

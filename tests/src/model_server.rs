@@ -1,6 +1,7 @@
-//! A scripted stand-in for the vendors' model API: it speaks Anthropic
-//! Messages (streaming SSE, and errors), answers each request with the next
-//! reply of its script, and records what it was sent. It stands in for the
+//! A scripted stand-in for the vendors' model APIs: it speaks Anthropic
+//! Messages and, for requests to `/v1/responses`, OpenAI Responses
+//! (streaming SSE, and errors in each vendor's shape), answers each request
+//! with the next reply of its script, and records what it was sent. It stands in for the
 //! vendor only; everything between it and the user is real.
 
 use bytes::Bytes;
@@ -129,6 +130,7 @@ async fn answer(
         .iter()
         .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or_default().to_owned()))
         .collect();
+    let openai = path.starts_with("/v1/responses");
     let body = request.into_body().collect().await.unwrap().to_bytes();
     let reply = {
         let mut state = state.lock().unwrap();
@@ -146,7 +148,20 @@ async fn answer(
             usage,
             stop_reason,
             hold,
+        }) if openai => stream(responses_text(&model, &text, usage, &stop_reason), hold),
+        Some(Reply::Text {
+            model,
+            text,
+            usage,
+            stop_reason,
+            hold,
         }) => stream(sse_frames(&model, &text, usage, &stop_reason), hold),
+        Some(Reply::ToolUse {
+            model,
+            name,
+            input,
+            usage,
+        }) if openai => stream(responses_call(&model, &name, &input, usage), None),
         Some(Reply::ToolUse {
             model,
             name,
@@ -158,8 +173,14 @@ async fn answer(
             kind,
             message,
         }) => {
-            let json =
-                serde_json::json!({"type": "error", "error": {"type": kind, "message": message}});
+            let json = match openai {
+                true => {
+                    serde_json::json!({"error": {"type": kind, "message": message, "code": null}})
+                }
+                false => {
+                    serde_json::json!({"type": "error", "error": {"type": kind, "message": message}})
+                }
+            };
             hyper::Response::builder()
                 .status(status)
                 .header("content-type", "application/json")
@@ -241,6 +262,106 @@ pub fn tool_frames(
             serde_json::json!({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": null}, "usage": {"output_tokens": usage.output}}),
         ),
         frame("message_stop", serde_json::json!({"type": "message_stop"})),
+    ]
+}
+
+/// One OpenAI Responses SSE event: its type named twice, as the API does.
+fn responses_event(data: serde_json::Value) -> String {
+    format!(
+        "event: {}\ndata: {data}\n\n",
+        data["type"].as_str().unwrap_or("")
+    )
+}
+
+/// The `response.completed` (or `.incomplete`) event for `usage`; OpenAI's
+/// input count includes the cached tokens.
+fn responses_end(
+    model: &str,
+    output: serde_json::Value,
+    usage: Usage,
+    stop_reason: &str,
+) -> String {
+    let truncated = stop_reason == "max_tokens";
+    let (kind, status) = match truncated {
+        true => ("response.incomplete", "incomplete"),
+        false => ("response.completed", "completed"),
+    };
+    let details = match truncated {
+        true => serde_json::json!({"reason": "max_output_tokens"}),
+        false => serde_json::Value::Null,
+    };
+    let input = usage.input + usage.cache_read;
+    responses_event(serde_json::json!({"type": kind, "response": {
+        "id": "resp_1", "object": "response", "status": status, "model": model,
+        "incomplete_details": details, "output": [output],
+        "usage": {"input_tokens": input, "input_tokens_details": {"cached_tokens": usage.cache_read},
+            "output_tokens": usage.output, "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": input + usage.output}}}))
+}
+
+fn responses_start(model: &str) -> String {
+    responses_event(serde_json::json!({"type": "response.created", "response": {
+        "id": "resp_1", "object": "response", "status": "in_progress", "model": model, "output": []}}))
+}
+
+/// The Responses SSE events of a streamed text answer.
+pub fn responses_text(model: &str, text: &str, usage: Usage, stop_reason: &str) -> Vec<String> {
+    let message = serde_json::json!({"type": "message", "id": "msg_1", "role": "assistant",
+        "status": "completed", "content": [{"type": "output_text", "text": text, "annotations": []}]});
+    vec![
+        responses_start(model),
+        responses_event(
+            serde_json::json!({"type": "response.output_item.added", "output_index": 0,
+            "item": {"type": "message", "id": "msg_1", "role": "assistant", "status": "in_progress", "content": []}}),
+        ),
+        responses_event(
+            serde_json::json!({"type": "response.content_part.added", "item_id": "msg_1",
+            "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}),
+        ),
+        responses_event(
+            serde_json::json!({"type": "response.output_text.delta", "item_id": "msg_1",
+            "output_index": 0, "content_index": 0, "delta": text}),
+        ),
+        responses_event(
+            serde_json::json!({"type": "response.output_text.done", "item_id": "msg_1",
+            "output_index": 0, "content_index": 0, "text": text}),
+        ),
+        responses_event(
+            serde_json::json!({"type": "response.output_item.done", "output_index": 0, "item": message}),
+        ),
+        responses_end(model, message, usage, stop_reason),
+    ]
+}
+
+/// The Responses SSE events of a streamed function call (`exec_command`
+/// for Codex), its arguments a JSON string.
+pub fn responses_call(
+    model: &str,
+    name: &str,
+    input: &serde_json::Value,
+    usage: Usage,
+) -> Vec<String> {
+    let arguments = input.to_string();
+    let call = serde_json::json!({"type": "function_call", "id": "fc_1", "call_id": "call_1",
+        "name": name, "arguments": arguments, "status": "completed"});
+    vec![
+        responses_start(model),
+        responses_event(
+            serde_json::json!({"type": "response.output_item.added", "output_index": 0,
+            "item": {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": name, "arguments": "", "status": "in_progress"}}),
+        ),
+        responses_event(
+            serde_json::json!({"type": "response.function_call_arguments.delta", "item_id": "fc_1",
+            "output_index": 0, "delta": arguments}),
+        ),
+        responses_event(
+            serde_json::json!({"type": "response.function_call_arguments.done", "item_id": "fc_1",
+            "output_index": 0, "arguments": arguments}),
+        ),
+        responses_event(
+            serde_json::json!({"type": "response.output_item.done", "output_index": 0, "item": call}),
+        ),
+        responses_end(model, call, usage, "end_turn"),
     ]
 }
 

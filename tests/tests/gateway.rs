@@ -6,9 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::Bytes;
-use cattery_daemon::gateway::{Gateway, Upstream};
+use cattery_daemon::gateway::{Gateway, Upstream, Upstreams};
 use cattery_protocol::agent::{FinishReason, LlmCall};
-use cattery_tests::model_server::{ModelServer, Reply, Usage, sse_frames};
+use cattery_tests::model_server::{ModelServer, Reply, Usage, responses_text, sse_frames};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 const KEY: &str = "sk-ant-api03-REAL-KEY-never-shown-to-agents";
+const OPENAI_KEY: &str = "sk-proj-REAL-OPENAI-KEY-never-shown-to-agents";
 
 fn text(text: &str, usage: Usage, stop: &str, hold: Option<Arc<Notify>>) -> Reply {
     Reply::Text {
@@ -55,9 +56,13 @@ async fn send(gateway: &Gateway, mut request: hyper::Request<Full<Bytes>>) -> (u
 }
 
 async fn gateway(server: &ModelServer, over_budget: Arc<AtomicBool>) -> Gateway {
-    let upstream = Upstream {
+    let upstream = |key: &str| Upstream {
         base: server.url(),
-        api_key: Some(KEY.into()),
+        api_key: Some(key.into()),
+    };
+    let upstream = Upstreams {
+        anthropic: upstream(KEY),
+        openai: upstream(OPENAI_KEY),
     };
     let refuse = Arc::new(move || {
         over_budget
@@ -65,6 +70,96 @@ async fn gateway(server: &ModelServer, over_budget: Arc<AtomicBool>) -> Gateway 
             .then(|| "the monthly budget of 10.00 USD is spent; raise [spend] monthly_budget, then resume".to_owned())
     });
     Gateway::start(upstream, refuse).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_openai_responses_call_goes_to_openai_with_its_key_metered_with_cached_input_apart() {
+    let usage = Usage {
+        input: 150,
+        output: 60,
+        cache_read: 900,
+        cache_write: 0,
+    };
+    let truncated = Usage {
+        input: 10,
+        output: 256,
+        cache_read: 0,
+        cache_write: 0,
+    };
+    let server = ModelServer::start(vec![
+        text("Done.", usage, "end_turn", None),
+        text("and so", truncated, "max_tokens", None),
+    ])
+    .await;
+    let gateway = gateway(&server, Arc::default()).await;
+    let admission = gateway.admit("j_1");
+    let (token, mut calls) = (admission.token, admission.calls);
+    let ask = |max: u64| {
+        let body = serde_json::json!({"model": "gpt-mock", "stream": true, "max_output_tokens": max,
+            "input": [{"role": "user", "content": "hello"}]});
+        hyper::Request::post("/openai/v1/responses")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .unwrap()
+    };
+    let (status, body) = send(&gateway, ask(4096)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        responses_text("claude-mock", "Done.", usage, "end_turn").concat(),
+        "byte for byte"
+    );
+    let call = calls.recv().await.unwrap();
+    assert_eq!(
+        (
+            call.prompt_tokens,
+            call.cache_read_tokens,
+            call.completion_tokens
+        ),
+        (150, 900, 60),
+        "uncached input apart from the cached: {call:?}"
+    );
+    assert_eq!(
+        (call.max_output_tokens, call.finish_reason),
+        (4096, FinishReason::Stop)
+    );
+    send(&gateway, ask(256)).await;
+    assert_eq!(
+        calls.recv().await.unwrap().finish_reason,
+        FinishReason::Length
+    );
+
+    let seen = server.seen();
+    assert_eq!(
+        seen[0].path, "/v1/responses",
+        "the gateway's prefix is gone"
+    );
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some(format!("Bearer {OPENAI_KEY}").as_str()),
+        "OpenAI's own key, as a bearer token"
+    );
+    assert_eq!(seen[0].header("x-api-key"), None);
+
+    // A stranger on the OpenAI side is refused in OpenAI's words.
+    let (status, body) = send(
+        &gateway,
+        hyper::Request::post("/openai/v1/responses")
+            .header("authorization", "Bearer sk-stolen")
+            .body(Full::new(Bytes::from("{}")))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a running cattery job"),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

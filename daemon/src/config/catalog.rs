@@ -37,20 +37,24 @@ pub struct AgentDef {
     /// How the kind gets the run's worktree; by default from its role.
     pub workspace: WorkspaceMode,
     pub runner: Runner,
-    /// Claude Code's settings, for `runner = "claude-code"`.
-    pub claude: Option<ClaudeCli>,
+    /// How the agent CLI is run, for the CLI runners (`claude-code`,
+    /// `codex`); `None` for `command`.
+    pub cli: Option<CliRunner>,
     /// A job that prints nothing this long is killed as stalled (off when
     /// unset; 600 s for CLI runners).
     pub inactivity_secs: Option<u64>,
 }
 
-/// How Claude Code is run for a kind.
+/// How an agent CLI is run for a kind.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ClaudeCli {
-    /// The `claude` program (default: on PATH).
+pub struct CliRunner {
+    pub runner: Runner,
+    /// The program (default: `claude` or `codex` on PATH).
     pub binary: String,
     pub model: Option<String>,
-    /// Mandatory: a CLI left to itself can loop on its own continuations.
+    /// Claude Code's `--max-turns`, mandatory for it: a CLI left to itself
+    /// can loop on its own continuations. Codex has no such limit (0); its
+    /// step's timeout and inactivity limit bound it.
     pub max_turns: u64,
     /// The CLI's own retries of a failed API call (default 2).
     pub max_retries: u64,
@@ -428,8 +432,15 @@ fn resolve_agents(
             .map(|part| part.replace("{assets}", &assets_dir.display().to_string()))
             .collect();
         let runner = fields.runner.unwrap_or_default();
-        let claude = match runner {
+        let cli = match runner {
             Runner::Command => None,
+            Runner::Codex => Some(CliRunner {
+                runner,
+                binary: fields.binary.clone().unwrap_or_else(|| "codex".to_owned()),
+                model: fields.model.clone(),
+                max_turns: 0,
+                max_retries: fields.max_retries.unwrap_or(2),
+            }),
             Runner::ClaudeCode => {
                 let Some(max_turns) = fields.max_turns.filter(|t| *t > 0) else {
                     return source.error(
@@ -438,7 +449,8 @@ fn resolve_agents(
                         "set max_turns = 20 (or what the kind needs): a CLI with no turn limit can loop on its own continuations",
                     );
                 };
-                Some(ClaudeCli {
+                Some(CliRunner {
+                    runner,
                     binary: fields.binary.clone().unwrap_or_else(|| "claude".to_owned()),
                     model: fields.model.clone(),
                     max_turns,
@@ -501,7 +513,7 @@ fn resolve_agents(
                 max_attempts: fields.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
                 workspace: fields.workspace.unwrap_or(role.workspace()),
                 runner,
-                claude,
+                cli,
                 inactivity_secs: fields
                     .inactivity_secs
                     .filter(|s| *s > 0)

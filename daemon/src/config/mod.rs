@@ -8,7 +8,7 @@ mod policy;
 mod settings;
 
 pub use assets::{DEMO_REPOSITORY, materialize_assets};
-pub use catalog::{AgentDef, Catalog, ClaudeCli, ContainerLimits};
+pub use catalog::{AgentDef, Catalog, CliRunner, ContainerLimits};
 pub use error::ConfigError;
 pub use paths::{Paths, platform as platform_paths};
 pub use policy::{LimitsConfig, NotifyConfig, Price, SpendConfig, TranscriptConfig};

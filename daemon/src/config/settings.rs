@@ -39,12 +39,16 @@ pub struct Settings {
     pub commit_author: Option<crate::git::Author>,
     /// Where the gateway sends Anthropic Messages calls.
     pub anthropic_url: String,
+    /// Where the gateway sends OpenAI Responses and Chat Completions calls.
+    pub openai_url: String,
     pub transcripts: TranscriptConfig,
 }
 
 pub const DEFAULT_PORT: u16 = 7457;
 
 pub const DEFAULT_ANTHROPIC_URL: &str = "https://api.anthropic.com";
+
+pub const DEFAULT_OPENAI_URL: &str = "https://api.openai.com";
 
 /// GitHub's CLI, which most of our users have signed in already.
 pub fn default_pr_command() -> Vec<String> {
@@ -77,6 +81,7 @@ impl Default for Settings {
             pr_command: default_pr_command(),
             commit_author: None,
             anthropic_url: DEFAULT_ANTHROPIC_URL.to_owned(),
+            openai_url: DEFAULT_OPENAI_URL.to_owned(),
             transcripts: TranscriptConfig::default(),
         }
     }
@@ -96,6 +101,7 @@ struct SettingsFile {
     pr_command: Option<Spanned<Vec<String>>>,
     commit_author: Option<Spanned<String>>,
     anthropic_url: Option<String>,
+    openai_url: Option<String>,
     transcripts: Option<TranscriptFile>,
 }
 
@@ -171,6 +177,9 @@ impl Settings {
             anthropic_url: file
                 .anthropic_url
                 .unwrap_or_else(|| DEFAULT_ANTHROPIC_URL.to_owned()),
+            openai_url: file
+                .openai_url
+                .unwrap_or_else(|| DEFAULT_OPENAI_URL.to_owned()),
             executor,
             docker_socket: file.docker_socket,
             port: file.port.unwrap_or(DEFAULT_PORT),

@@ -55,6 +55,21 @@ impl Activity {
     }
 }
 
+/// A CLI runner's own stream, read into agent lines.
+enum Translator {
+    Claude(crate::runner::claude::Translator),
+    Codex(crate::runner::codex::Translator),
+}
+
+impl Translator {
+    fn line(&mut self, raw: &str) -> Vec<AgentLine> {
+        match self {
+            Translator::Claude(t) => t.line(raw),
+            Translator::Codex(t) => t.line(raw),
+        }
+    }
+}
+
 /// Collects the result line and a bounded tail of everything else.
 pub struct OutputReader {
     events: mpsc::UnboundedSender<JobEvent>,
@@ -63,7 +78,7 @@ pub struct OutputReader {
     lines: u64,
     /// A CLI runner's own stream, read into agent lines; `None` for
     /// cattery's JSON lines.
-    translator: Option<crate::runner::claude::Translator>,
+    translator: Option<Translator>,
     /// The error a CLI runner reported at its end (an error result).
     reported: Option<String>,
     activity: std::sync::Arc<Activity>,
@@ -85,13 +100,16 @@ impl OutputReader {
     /// A reader for `job`'s runner.
     pub fn for_job(events: mpsc::UnboundedSender<JobEvent>, job: &super::JobSpec) -> Self {
         let mut reader = Self::new(events);
-        if let Some(cli) = &job.agent.claude {
-            let grader = job.context.grades.is_some();
-            reader.translator = Some(crate::runner::claude::Translator::new(
+        let grader = job.context.grades.is_some();
+        reader.translator = job.agent.cli.as_ref().map(|cli| match cli.runner {
+            cattery_protocol::Runner::Codex => {
+                Translator::Codex(crate::runner::codex::Translator::new(grader))
+            }
+            _ => Translator::Claude(crate::runner::claude::Translator::new(
                 cli.max_turns,
                 grader,
-            ));
-        }
+            )),
+        });
         reader
     }
 

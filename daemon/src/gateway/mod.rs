@@ -1,5 +1,6 @@
-//! The model gateway: a loopback proxy for the Anthropic Messages API that
-//! holds the real key and meters every call exactly. Each job is admitted
+//! The model gateway: a loopback proxy for the Anthropic Messages API (at
+//! its root) and the OpenAI Responses and Chat Completions APIs (under
+//! `/openai`) that holds the real keys and meters every call exactly. Each job is admitted
 //! with a token of its own, which its agent sends as its API key; the
 //! gateway swaps it for the real key, passes the answer through chunk by
 //! chunk, and reads the call's figures from the API's own response
@@ -30,13 +31,54 @@ const REQUEST_LIMIT: usize = 32 * 1024 * 1024;
 
 type Answer = Response<BoxBody<Bytes, hyper::Error>>;
 
-/// Where calls go and with which key.
+/// Where one vendor's calls go and with which key.
 #[derive(Debug, Clone)]
 pub struct Upstream {
-    /// `http://host:port` of the Anthropic API or a stand-in for it.
+    /// `http://host:port` of the vendor's API or a stand-in for it.
     pub base: String,
-    /// The real key, sent as `x-api-key`; `None` refuses every call.
+    /// The real key; `None` refuses every call to this vendor.
     pub api_key: Option<String>,
+}
+
+/// Each vendor's upstream.
+#[derive(Debug, Clone)]
+pub struct Upstreams {
+    pub anthropic: Upstream,
+    pub openai: Upstream,
+}
+
+/// The vendor a request is for, by its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Vendor {
+    Anthropic,
+    OpenAi,
+}
+
+/// Where OpenAI's APIs sit on the gateway.
+pub const OPENAI_PREFIX: &str = "/openai";
+
+impl Vendor {
+    fn of(path: &str) -> Self {
+        match path.starts_with(&format!("{OPENAI_PREFIX}/")) {
+            true => Vendor::OpenAi,
+            false => Vendor::Anthropic,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Vendor::Anthropic => "Anthropic",
+            Vendor::OpenAi => "OpenAI",
+        }
+    }
+
+    /// The settings that configure it, for error messages.
+    fn settings(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Vendor::Anthropic => ("anthropic_url", "ANTHROPIC_API_KEY", "anthropic"),
+            Vendor::OpenAi => ("openai_url", "OPENAI_API_KEY", "openai"),
+        }
+    }
 }
 
 /// Why a call must not go out now (a spent budget), if so.
@@ -60,7 +102,7 @@ pub struct Admission {
 }
 
 struct Shared {
-    upstream: Upstream,
+    upstreams: Upstreams,
     refuse: Refuse,
     jobs: Mutex<HashMap<String, Admitted>>,
     client: Client<HttpConnector, Full<Bytes>>,
@@ -76,13 +118,13 @@ pub struct Gateway {
 impl Gateway {
     /// Listens on a free loopback port and serves until the runtime ends.
     /// Needs a Tokio runtime.
-    pub fn start(upstream: Upstream, refuse: Refuse) -> std::io::Result<Self> {
+    pub fn start(upstreams: Upstreams, refuse: Refuse) -> std::io::Result<Self> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
-            upstream,
+            upstreams,
             refuse,
             jobs: Mutex::new(HashMap::new()),
             client: Client::builder(TokioExecutor::new()).build_http(),
@@ -96,13 +138,18 @@ impl Gateway {
         format!("http://{}", self.addr)
     }
 
-    /// The environment an admitted job's agent gets: the gateway as its
-    /// API, and its token as its key.
-    pub fn agent_env(&self, token: &str) -> Vec<(String, String)> {
-        vec![
-            ("ANTHROPIC_BASE_URL".to_owned(), self.base_url()),
-            ("ANTHROPIC_API_KEY".to_owned(), token.to_owned()),
+    /// The environment an admitted job's agent gets: the gateway as each
+    /// vendor's API (`base` as the agent reaches it), and its token as
+    /// each vendor's key.
+    pub fn agent_env(&self, base: &str, token: &str) -> Vec<(String, String)> {
+        [
+            ("ANTHROPIC_BASE_URL", base.to_owned()),
+            ("ANTHROPIC_API_KEY", token.to_owned()),
+            ("OPENAI_BASE_URL", format!("{base}{OPENAI_PREFIX}/v1")),
+            ("OPENAI_API_KEY", token.to_owned()),
         ]
+        .map(|(k, v)| (k.to_owned(), v))
+        .to_vec()
     }
 
     /// Admits a job: the token its agent sends as its API key, and where
@@ -170,10 +217,16 @@ async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// An error the way the Anthropic API words one, so agents show it as is.
-fn api_error(status: StatusCode, kind: &str, message: &str) -> Answer {
-    let body =
-        serde_json::json!({ "type": "error", "error": { "type": kind, "message": message } });
+/// An error the way the vendor's API words one, so agents show it as is.
+fn api_error(vendor: Vendor, status: StatusCode, kind: &str, message: &str) -> Answer {
+    let body = match vendor {
+        Vendor::Anthropic => {
+            serde_json::json!({ "type": "error", "error": { "type": kind, "message": message } })
+        }
+        Vendor::OpenAi => {
+            serde_json::json!({ "error": { "type": kind, "message": message, "code": null } })
+        }
+    };
     let mut answer = Response::new(
         Full::new(Bytes::from(body.to_string()))
             .map_err(|never| match never {})
@@ -199,6 +252,8 @@ fn token_of(request: &Request<Incoming>) -> Option<String> {
 }
 
 async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
+    let vendor = Vendor::of(request.uri().path());
+    let api_error = |status, kind, message: &str| api_error(vendor, status, kind, message);
     let calls = token_of(&request).and_then(|token| {
         let jobs = shared.jobs.lock().unwrap_or_else(|p| p.into_inner());
         jobs.get(&token)
@@ -219,11 +274,19 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
             &format!("cattery: {why}"),
         );
     }
-    let Some(key) = shared.upstream.api_key.clone() else {
+    let upstream = match vendor {
+        Vendor::Anthropic => &shared.upstreams.anthropic,
+        Vendor::OpenAi => &shared.upstreams.openai,
+    };
+    let (url_setting, key_variable, secrets_table) = vendor.settings();
+    let Some(key) = upstream.api_key.clone() else {
         return api_error(
             StatusCode::UNAUTHORIZED,
             "authentication_error",
-            "cattery gateway: no Anthropic API key is set; set ANTHROPIC_API_KEY for catteryd, or api_key under [anthropic] in config/secrets.toml (mode 0600)",
+            &format!(
+                "cattery gateway: no {} API key is set; set {key_variable} for catteryd, or api_key under [{secrets_table}] in config/secrets.toml (mode 0600)",
+                vendor.name()
+            ),
         );
     };
     let (parts, body) = request.into_parts();
@@ -242,18 +305,27 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
     };
     let asked: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let uri = format!("{}{path}", shared.upstream.base.trim_end_matches('/'));
-    let mut upstream = Request::builder().method(parts.method).uri(uri);
+    let path = match vendor {
+        Vendor::OpenAi => path.strip_prefix(OPENAI_PREFIX).unwrap_or(path),
+        Vendor::Anthropic => path,
+    };
+    let wire = meter::Wire::of_path(vendor == Vendor::OpenAi, path);
+    let uri = format!("{}{path}", upstream.base.trim_end_matches('/'));
+    let mut request_to = Request::builder().method(parts.method).uri(uri);
     for (name, value) in &parts.headers {
         let forwarded = !matches!(
             name.as_str(),
             "host" | "x-api-key" | "authorization" | "content-length"
         );
         if forwarded {
-            upstream = upstream.header(name, value);
+            request_to = request_to.header(name, value);
         }
     }
-    let upstream = match upstream.header("x-api-key", key).body(Full::new(body)) {
+    let with_key = match vendor {
+        Vendor::Anthropic => request_to.header("x-api-key", key),
+        Vendor::OpenAi => request_to.header(hyper::header::AUTHORIZATION, format!("Bearer {key}")),
+    };
+    let forwarded = match with_key.body(Full::new(body)) {
         Ok(request) => request,
         Err(e) => {
             return api_error(
@@ -264,15 +336,17 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
         }
     };
     let started = Instant::now();
-    let answered = match shared.client.request(upstream).await {
+    let answered = match shared.client.request(forwarded).await {
         Ok(answered) => answered,
         Err(e) => {
             tracing::warn!(job = job_id, "the model API did not answer: {e}");
-            if shared.upstream.base.starts_with("https:") {
+            if upstream.base.starts_with("https:") {
                 return api_error(
                     StatusCode::BAD_GATEWAY,
                     "api_error",
-                    "cattery gateway: TLS to the vendor is not built yet; point anthropic_url in config.toml at an http endpoint (a company gateway or a local model server)",
+                    &format!(
+                        "cattery gateway: TLS to the vendor is not built yet; point {url_setting} in config.toml at an http endpoint (a company gateway or a local model server)"
+                    ),
                 );
             }
             return api_error(
@@ -280,7 +354,7 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
                 "api_error",
                 &format!(
                     "cattery gateway: the model API at {} did not answer: {e}",
-                    shared.upstream.base
+                    upstream.base
                 ),
             );
         }
@@ -293,7 +367,7 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
     let (parts, body) = answered.into_parts();
     let metered = Metered {
         inner: body,
-        meter: Some(Meter::new(&asked, streaming)),
+        meter: Some(Meter::new(&asked, streaming, wire)),
         started,
         calls,
     };

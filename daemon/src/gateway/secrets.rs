@@ -18,6 +18,30 @@ pub const KEY_VARIABLES: &[&str] = &[
 #[serde(deny_unknown_fields)]
 struct SecretsFile {
     anthropic: Option<VendorKey>,
+    openai: Option<VendorKey>,
+}
+
+/// The real keys the gateway holds, each `None` when unset.
+#[derive(Debug, Default, Clone)]
+pub struct Keys {
+    pub anthropic: Option<String>,
+    pub openai: Option<String>,
+}
+
+/// Both vendors' keys: each from catteryd's environment
+/// (`ANTHROPIC_API_KEY`, `OPENAI_API_KEY`), else from its table in
+/// `secrets.toml`, which must be mode 0600.
+pub fn keys(secrets: &Path) -> Result<Keys, ConfigError> {
+    let env = |name: &str| std::env::var(name).ok().filter(|k| !k.is_empty());
+    let (anthropic, openai) = (env("ANTHROPIC_API_KEY"), env("OPENAI_API_KEY"));
+    if anthropic.is_some() && openai.is_some() {
+        return Ok(Keys { anthropic, openai });
+    }
+    let file = read(secrets)?.unwrap_or_default();
+    Ok(Keys {
+        anthropic: anthropic.or(file.anthropic.map(|k| k.api_key)),
+        openai: openai.or(file.openai.map(|k| k.api_key)),
+    })
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -26,15 +50,8 @@ struct VendorKey {
     api_key: String,
 }
 
-/// The Anthropic key: `ANTHROPIC_API_KEY` in catteryd's environment, else
-/// `[anthropic] api_key` in `secrets.toml`, which must be mode 0600.
-pub fn anthropic_key(secrets: &Path) -> Result<Option<String>, ConfigError> {
-    if let Some(key) = std::env::var("ANTHROPIC_API_KEY")
-        .ok()
-        .filter(|k| !k.is_empty())
-    {
-        return Ok(Some(key));
-    }
+/// The secrets file, refused when others may read it; `None` when absent.
+fn read(secrets: &Path) -> Result<Option<SecretsFile>, ConfigError> {
     let label = secrets.display().to_string();
     let text = match std::fs::read_to_string(secrets) {
         Ok(text) => text,
@@ -62,7 +79,7 @@ pub fn anthropic_key(secrets: &Path) -> Result<Option<String>, ConfigError> {
     }
     let file: SecretsFile =
         toml::from_str(&text).map_err(|e| ConfigError::parse(&label, &text, &e))?;
-    Ok(file.anthropic.map(|a| a.api_key))
+    Ok(Some(file))
 }
 
 #[cfg(test)]
@@ -73,18 +90,25 @@ mod tests {
 
     #[test]
     fn a_secrets_file_others_may_read_is_refused_with_the_chmod_that_fixes_it() {
-        if std::env::var_os("ANTHROPIC_API_KEY").is_some() {
+        if std::env::var_os("ANTHROPIC_API_KEY").is_some()
+            || std::env::var_os("OPENAI_API_KEY").is_some()
+        {
             return; // the environment's key wins; nothing here to check
         }
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("secrets.toml");
-        std::fs::write(&file, "[anthropic]\napi_key = \"sk-test\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "[anthropic]\napi_key = \"sk-test\"\n\n[openai]\napi_key = \"sk-oa\"\n",
+        )
+        .unwrap();
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let err = anthropic_key(&file).unwrap_err();
+        let err = keys(&file).unwrap_err();
         assert!(err.message.contains("other users may read it"), "{err}");
         assert!(err.fix.contains("chmod 600"), "{err}");
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(anthropic_key(&file).unwrap().as_deref(), Some("sk-test"));
-        assert_eq!(anthropic_key(&dir.path().join("none.toml")).unwrap(), None);
+        assert_eq!(keys(&file).unwrap().anthropic.as_deref(), Some("sk-test"));
+        assert_eq!(keys(&file).unwrap().openai.as_deref(), Some("sk-oa"));
+        assert_eq!(keys(&dir.path().join("none.toml")).unwrap().anthropic, None);
     }
 }

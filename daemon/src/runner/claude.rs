@@ -5,7 +5,7 @@
 //! step fails with it. Model calls are not read here: the gateway meters
 //! them exactly.
 
-use cattery_protocol::agent::{AgentLine, AgentResult, LogLevel};
+use cattery_protocol::agent::{AgentLine, LogLevel};
 use serde_json::Value;
 
 /// The longest piece of assistant text or tool input a log line shows.
@@ -115,24 +115,7 @@ impl Translator {
                 format!("claude-code ended with {kind}{status}: {why}"),
             )];
         }
-        let mut result = AgentResult {
-            output: text.clone(),
-            decision: None,
-            grade: None,
-            pull_request: None,
-        };
-        if self.grader {
-            match super::verdict::read(&text) {
-                Ok(grade) => result.grade = Some(grade),
-                Err(why) => {
-                    return vec![log(
-                        LogLevel::Error,
-                        format!("{why}; the grader said: {}", cut(&text)),
-                    )];
-                }
-            }
-        }
-        vec![AgentLine::Result(result)]
+        vec![super::ending::read(&text, self.grader)]
     }
 }
 
@@ -156,7 +139,7 @@ fn log(level: LogLevel, msg: String) -> AgentLine {
     AgentLine::Log { level, msg }
 }
 
-fn cut(text: &str) -> String {
+pub(super) fn cut(text: &str) -> String {
     let flat = text.replace('\n', " ");
     match flat.char_indices().nth(SHOWN) {
         Some((at, _)) => format!("{}…", &flat[..at]),

@@ -5,10 +5,12 @@
 //! (`verdict.rs`); prompts come from templates (`prompt.rs`).
 
 pub mod claude;
+pub mod codex;
+pub mod ending;
 pub mod prompt;
 pub mod verdict;
 
-use crate::config::{AgentDef, ClaudeCli};
+use crate::config::{AgentDef, CliRunner};
 use cattery_protocol::agent::StepContext;
 use std::path::Path;
 
@@ -18,7 +20,7 @@ pub fn wanted(
 ) -> Vec<(cattery_protocol::Runner, String, Vec<String>)> {
     let mut wanted: Vec<(cattery_protocol::Runner, String, Vec<String>)> = Vec::new();
     for agent in catalog.agents.values() {
-        let Some(cli) = &agent.claude else {
+        let Some(cli) = &agent.cli else {
             continue;
         };
         match wanted
@@ -83,7 +85,7 @@ const EDIT_TOOLS: &str = "Bash,Edit,Write,Read,Grep,Glob";
 /// `context`: headless, streaming, bounded in turns, the prompt after `--`
 /// (a tool list would swallow it otherwise), its state in the job folder.
 pub fn claude_command(
-    cli: &ClaudeCli,
+    cli: &CliRunner,
     agent: &AgentDef,
     context: &StepContext,
     prompts: &Path,

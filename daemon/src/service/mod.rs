@@ -165,6 +165,14 @@ impl Daemon {
             .unwrap_or_else(|p| p.into_inner()) = settings.commit_author.clone();
     }
 
+    /// The gateway's address with `path`, as agents reach it; empty when
+    /// no gateway runs (the agent's calls then fail, saying so).
+    pub(crate) fn gateway_url_for_agents(&self, path: &str) -> String {
+        self.gateway()
+            .map(|g| format!("{}{path}", g.base_url()))
+            .unwrap_or_default()
+    }
+
     /// The transcript store, as configured.
     pub(crate) fn transcripts(&self) -> crate::transcript::Transcripts {
         self.transcripts
@@ -192,8 +200,8 @@ impl Daemon {
     /// if one is set; calls are refused once the month's budget is spent.
     pub fn start_gateway(
         &self,
-        anthropic_url: &str,
-        api_key: Option<String>,
+        settings: &Settings,
+        keys: crate::gateway::secrets::Keys,
     ) -> std::io::Result<()> {
         let spend = Arc::clone(&self.spend);
         let refuse: crate::gateway::Refuse = Arc::new(move || {
@@ -205,11 +213,17 @@ impl Daemon {
                 )
             })
         });
-        let upstream = crate::gateway::Upstream {
-            base: anthropic_url.to_owned(),
-            api_key,
+        let upstreams = crate::gateway::Upstreams {
+            anthropic: crate::gateway::Upstream {
+                base: settings.anthropic_url.clone(),
+                api_key: keys.anthropic,
+            },
+            openai: crate::gateway::Upstream {
+                base: settings.openai_url.clone(),
+                api_key: keys.openai,
+            },
         };
-        let gateway = crate::gateway::Gateway::start(upstream, refuse)?;
+        let gateway = crate::gateway::Gateway::start(upstreams, refuse)?;
         tracing::info!(url = gateway.base_url(), "the model gateway listens");
         let _ = self.gateway.set(gateway);
         Ok(())

@@ -137,7 +137,8 @@ pub async fn run(
     // own; the gateway reports each call it makes, metered.
     let mut admitted = daemon.gateway().map(|gateway| {
         let admission = gateway.admit(job_id);
-        spec.env.extend(gateway.agent_env(&admission.token));
+        let base = daemon.gateway_url_for_agents("");
+        spec.env.extend(gateway.agent_env(&base, &admission.token));
         admission
     });
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -616,11 +617,29 @@ fn runner_command(
     context: &StepContext,
     workdir: &std::path::Path,
 ) -> (crate::config::AgentDef, Vec<(String, String)>) {
-    let Some(cli) = agent.claude.clone() else {
+    let Some(cli) = agent.cli.clone() else {
         return (agent, Vec::new());
     };
     let prompts = daemon.paths.config.join("prompts");
-    let (argv, env) = crate::runner::claude_command(&cli, &agent, context, &prompts, workdir);
+    let (argv, env) = match cli.runner {
+        cattery_protocol::Runner::Codex => {
+            // Codex refuses a CODEX_HOME that does not exist yet.
+            let home = workdir.join("codex");
+            if let Err(e) = std::fs::create_dir_all(&home) {
+                tracing::warn!(path = %home.display(), "cannot make Codex's home: {e}");
+            }
+            crate::runner::codex::command(
+                &cli,
+                &agent,
+                context,
+                &prompts,
+                workdir,
+                &daemon.gateway_url_for_agents("/openai/v1"),
+                daemon.executor.name() == "docker",
+            )
+        }
+        _ => crate::runner::claude_command(&cli, &agent, context, &prompts, workdir),
+    };
     agent.command = argv.clone();
     agent.image_command = argv;
     (agent, env)
