@@ -75,6 +75,11 @@ async fn serve(paths: Paths) -> Result<()> {
     let settings = Settings::load(&paths.config)?;
     let executor = app::choose_executor(&settings, &paths).await?;
     let daemon = app::boot(paths.clone(), &settings, executor, bus.clone())?;
+    // Before the API listens, so no job starts before containers can reach
+    // the gateway.
+    daemon
+        .connect_gateway_network(&settings.docker_gateway_subnet)
+        .await;
     let token = server::load_or_create_token(&paths.token())
         .with_context(|| format!("cannot create the API token at {}", paths.token().display()))?;
     let read_only_token =

@@ -238,6 +238,20 @@ pub struct DaemonStatus {
     /// The agent CLIs the configured kinds run, as found at start.
     #[serde(default)]
     pub runners: Vec<RunnerFound>,
+    /// Where agents reach the model gateway, if it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<GatewayStatus>,
+}
+
+/// The model gateway's addresses: on loopback for processes, and on the
+/// containers' gateway network, or why containers cannot reach it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GatewayStatus {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_problem: Option<String>,
 }
 
 /// An agent CLI the daemon looked for: its version, or why it is missing.

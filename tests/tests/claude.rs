@@ -234,3 +234,79 @@ fn daemon_status_names_each_runner_cli_with_its_version_or_why_it_is_missing() {
     );
     assert_eq!(missing.kinds, ["tester"]);
 }
+
+/// Processes whose command line holds `marker`.
+fn processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if cmdline
+            .windows(marker.len())
+            .any(|w| w == marker.as_bytes())
+        {
+            found.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    found
+}
+
+#[test]
+fn a_model_server_that_stops_answering_mid_stream_fails_the_step_as_stalled_and_leaves_nothing_running()
+ {
+    let Some(claude) = claude() else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // Each answer starts, then never goes on: the hold is never released.
+    let hung = || Reply::Text {
+        model: "claude-mock".into(),
+        text: "never".into(),
+        usage: usage(10, 1),
+        stop_reason: "end_turn".into(),
+        hold: Some(std::sync::Arc::new(tokio::sync::Notify::new())),
+    };
+    let server = runtime.block_on(ModelServer::start((0..4).map(|_| hung()).collect()));
+    let agents = format!(
+        "[agents.coder]\nrunner = \"claude-code\"\nbinary = \"{claude}\"\nmodel = \"claude-mock\"\nmax_turns = 4\nmax_retries = 0\ninactivity_secs = 2\n"
+    );
+    let config = format!(
+        "executor = \"process\"\nport = 0\nanthropic_url = \"{}\"\n",
+        server.url()
+    );
+    let home = CtlHome::with_config(&[
+        ("agents.toml", &agents),
+        ("config.toml", &config),
+        (
+            "pipelines/one.toml",
+            "name = \"One\"\n[[steps]]\nagent = \"coder\"\n",
+        ),
+    ]);
+    home.set_anthropic_key(KEY);
+    let marker = "cattery-stall-marker-7f3a";
+    let started = std::time::Instant::now();
+    let run = home.start_task(marker, "one");
+    let failed = home.wait_run(&run.id, "failed", |r| !r.status.is_live());
+    assert_eq!(failed.status, RunStatus::Failed);
+    let failure = failed.failure.clone().unwrap();
+    assert_eq!(
+        failure.kind,
+        cattery_protocol::FailureKind::Stalled,
+        "{failure:?}"
+    );
+    assert_eq!(
+        failed.steps[0].recoveries, 1,
+        "it ran once more before failing"
+    );
+    assert_eq!(server.seen().len(), 2, "one hung request per attempt");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(40),
+        "within its timeout, not the CLI's own"
+    );
+    let left = cattery_tests::eventually(
+        10,
+        || Some(processes_with(marker)).filter(|p| p.is_empty()),
+        || format!("still running: {:?}", processes_with(marker)),
+    );
+    assert!(left.is_empty());
+    drop(runtime);
+}

@@ -213,6 +213,14 @@ async fn daemon(home: &Home, action: DaemonAction, json: bool) -> Result<(), Fai
         if let cattery_protocol::wire::Health::Degraded { reason, .. } = &status.health {
             println!("degraded: {reason}");
         }
+        if let Some(gateway) = &status.gateway {
+            let containers = match (&gateway.container_url, &gateway.container_problem) {
+                (Some(url), _) => format!(", containers reach it at {url}"),
+                (None, Some(why)) => format!(", containers cannot reach it: {why}"),
+                (None, None) => String::new(),
+            };
+            println!("model gateway at {}{containers}", gateway.url);
+        }
         for found in &status.runners {
             let state = match (&found.version, &found.problem) {
                 (Some(version), _) => version.clone(),

@@ -60,13 +60,22 @@ pub struct CliRunner {
     pub max_retries: u64,
 }
 
+/// The image CLI-runner kinds run in unless they name one: Claude Code and
+/// Codex on Debian (`assets/images/agent`).
+pub const AGENT_IMAGE: &str = "cattery/agent:latest";
+
+/// The container networks a kind may name.
+const NETWORKS: [&str; 4] = ["gateway", "none", "bridge", "host"];
+
 /// Resource limits and isolation for an agent's container.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContainerLimits {
     pub memory_mb: u64,
     pub cpus: f64,
     pub pids: i64,
-    /// Docker network mode; `none` keeps agents off every network.
+    /// Docker network mode: `gateway` (an internal network that reaches
+    /// only the daemon's model gateway; the default for CLI runners),
+    /// `none` (the default for `command` kinds), `bridge` or `host`.
     pub network: String,
 }
 
@@ -407,6 +416,10 @@ fn resolve_agents(
     let mut agents = BTreeMap::new();
     for (kind, fields) in file.agents {
         let span = fields.span().start;
+        // A CLI kind's image is its own or the agent image, never the
+        // [defaults] one (which runs the demo agent).
+        let own_image = fields.get_ref().image.clone();
+        let own_network = fields.get_ref().network.clone();
         let fields = file.defaults.clone().overlay(fields.into_inner());
         let source = match (user_spans.get(&kind), user_path, user_text) {
             (Some(&(offset, _)), Some(path), Some(text)) => (
@@ -485,8 +498,18 @@ fn resolve_agents(
             memory_mb: fields.memory_mb.unwrap_or(512),
             cpus: fields.cpus.unwrap_or(1.0),
             pids: fields.pids_limit.unwrap_or(256),
-            network: fields.network.unwrap_or_else(|| "none".to_owned()),
+            network: match cli.is_some() {
+                true => own_network.unwrap_or_else(|| "gateway".to_owned()),
+                false => fields.network.unwrap_or_else(|| "none".to_owned()),
+            },
         };
+        if !NETWORKS.contains(&limits.network.as_str()) {
+            return source.error(
+                Some(offset),
+                format!("agent `{kind}` has network = {:?}", limits.network),
+                "use network = \"gateway\" (reaches only the model gateway), \"none\", \"bridge\" or \"host\"",
+            );
+        }
         if limits.memory_mb < 6 || !(limits.cpus > 0.0 && limits.cpus <= 1024.0) || limits.pids < 1
         {
             return source.error(
@@ -502,7 +525,11 @@ fn resolve_agents(
             AgentDef {
                 kind,
                 command,
-                image: fields.image,
+                // CLI runners default to the agent image (scripts/build-agent-image.sh).
+                image: match cli.is_some() {
+                    true => Some(own_image.unwrap_or_else(|| AGENT_IMAGE.to_owned())),
+                    false => fields.image,
+                },
                 image_command: fields.image_command.unwrap_or_default(),
                 env: fields.env.unwrap_or_default(),
                 limits,

@@ -25,6 +25,8 @@ pub struct Settings {
     pub executor: ExecutorChoice,
     /// The engine's socket; else DOCKER_HOST, else /var/run/docker.sock.
     pub docker_socket: Option<String>,
+    /// The subnet of the internal network `network = "gateway"` agents join.
+    pub docker_gateway_subnet: String,
     /// The API's port on 127.0.0.1; 0 picks a free one.
     pub port: u16,
     pub notify: NotifyConfig,
@@ -45,6 +47,8 @@ pub struct Settings {
 }
 
 pub const DEFAULT_PORT: u16 = 7457;
+
+pub const DEFAULT_GATEWAY_SUBNET: &str = "172.30.77.0/24";
 
 pub const DEFAULT_ANTHROPIC_URL: &str = "https://api.anthropic.com";
 
@@ -74,6 +78,7 @@ impl Default for Settings {
         Self {
             executor: ExecutorChoice::Auto,
             docker_socket: None,
+            docker_gateway_subnet: DEFAULT_GATEWAY_SUBNET.to_owned(),
             port: DEFAULT_PORT,
             notify: NotifyConfig::default(),
             spend: SpendConfig::default(),
@@ -92,6 +97,7 @@ impl Default for Settings {
 struct SettingsFile {
     executor: Option<Spanned<String>>,
     docker_socket: Option<String>,
+    docker_gateway_subnet: Option<String>,
     port: Option<u16>,
     notify: Option<NotifyFile>,
     spend: Option<SpendFile>,
@@ -182,6 +188,9 @@ impl Settings {
                 .unwrap_or_else(|| DEFAULT_OPENAI_URL.to_owned()),
             executor,
             docker_socket: file.docker_socket,
+            docker_gateway_subnet: file
+                .docker_gateway_subnet
+                .unwrap_or_else(|| DEFAULT_GATEWAY_SUBNET.to_owned()),
             port: file.port.unwrap_or(DEFAULT_PORT),
             notify: check.notify(file.notify)?,
             spend: check.spend(file.spend, file.prices)?,

@@ -30,6 +30,11 @@ pub const LABEL_JOB: &str = "cattery.job";
 const CONTEXT_DIR: &str = "/cattery";
 /// Where a container finds the run's worktree.
 const WORKSPACE_DIR: &str = "/workspace";
+/// Where the job's writable agent state is mounted.
+const AGENT_STATE: &str = "/cattery/agent";
+/// The internal network of `network = "gateway"`: it reaches the host's
+/// address on it (where the gateway listens) and nothing else.
+pub const GATEWAY_NETWORK: &str = "cattery-gateway";
 /// Who agents run as when no user of their own will do: never root.
 const NOBODY: u32 = 65534;
 
@@ -125,7 +130,7 @@ impl DockerExecutor {
                 let missing = is_status(&e, 404);
                 let hint = if missing {
                     format!(
-                        "build it (scripts/build-demo-image.sh for the demo agent) or fix image for [agents.{}] in agents.toml",
+                        "build it (scripts/build-agent-image.sh for cattery/agent, scripts/build-demo-image.sh for the demo agent) or fix image for [agents.{}] in agents.toml",
                         job.agent.kind
                     )
                 } else {
@@ -152,7 +157,10 @@ impl DockerExecutor {
         let memory = (limits.memory_mb * 1024 * 1024) as i64;
         let host_config = HostConfig {
             binds: Some(binds(job)),
-            network_mode: Some(limits.network.clone()),
+            network_mode: Some(match limits.network.as_str() {
+                "gateway" => GATEWAY_NETWORK.to_owned(),
+                other => other.to_owned(),
+            }),
             cap_drop: Some(vec!["ALL".to_owned()]),
             security_opt: Some(vec!["no-new-privileges".to_owned()]),
             memory: Some(memory),
@@ -185,6 +193,9 @@ impl DockerExecutor {
         stop: watch::Receiver<bool>,
     ) -> JobResult {
         let mut reader = OutputReader::for_job(events, job);
+        let activity = reader.activity();
+        let supervised = super::supervise::watch(&activity, job.agent.inactivity_secs);
+        tokio::pin!(supervised);
         let mut splitter = LineSplitter::default();
         let options = LogsOptionsBuilder::new()
             .follow(true)
@@ -217,6 +228,10 @@ impl DockerExecutor {
                 () = &mut stopped, if ended.is_none() => {
                     self.kill(id).await;
                     ended = Some(Ending::Stopped);
+                }
+                verdict = &mut supervised, if ended.is_none() => {
+                    self.kill(id).await;
+                    ended = Some(Ending::Supervised(verdict));
                 }
             }
         }
@@ -338,6 +353,16 @@ impl Executor for DockerExecutor {
         WORKSPACE_DIR.to_owned()
     }
 
+    fn agent_state_path(&self, _state: &std::path::Path) -> String {
+        AGENT_STATE.to_owned()
+    }
+
+    fn gateway_network(&self, subnet: &str) -> super::GatewayNetwork {
+        let docker = self.docker.clone();
+        let subnet = subnet.to_owned();
+        Box::pin(async move { gateway_network(&docker, &subnet).await.map(Some) })
+    }
+
     fn name(&self) -> &'static str {
         "docker"
     }
@@ -381,6 +406,8 @@ enum Ending {
     Exited(Result<i64, String>),
     TimedOut,
     Stopped,
+    /// Killed by its supervisor: silent too long, or alive past its result.
+    Supervised(super::supervise::Verdict),
 }
 
 #[derive(Default)]
@@ -412,6 +439,13 @@ fn conclude(
     let code = match ending {
         Ending::TimedOut => return outcome::timed_out(job, reader),
         Ending::Stopped => return outcome::stopped(reader),
+        Ending::Supervised(super::supervise::Verdict::Stalled) => {
+            return super::supervise::stalled(job, reader);
+        }
+        // Its result is in: the container that would not end is killed.
+        Ending::Supervised(super::supervise::Verdict::Lingered) => {
+            return outcome::finished(job, reader);
+        }
         Ending::Exited(code) => code,
     };
     let code = code.ok().or(state.exit_code);
@@ -477,6 +511,10 @@ fn docker_message(error: &bollard::errors::Error) -> String {
 /// in the worktree as it does on the host.
 fn binds(job: &JobSpec) -> Vec<String> {
     let mut binds = vec![format!("{}:{CONTEXT_DIR}:ro", job.workdir.display())];
+    let state = job.workdir.join(super::AGENT_STATE_DIR);
+    if state.is_dir() {
+        binds.push(format!("{}:{AGENT_STATE}:rw", state.display()));
+    }
     if let Some(workspace) = &job.workspace {
         let mode = if workspace.writable { "rw" } else { "ro" };
         binds.push(format!(
@@ -550,6 +588,92 @@ fn hand_over(dir: &std::path::Path, (uid, gid): (u32, u32)) {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             chown(&entry.path());
+        }
+    }
+}
+
+/// The gateway network, made internal on `subnet` if it does not exist;
+/// answers the host's address on it (the subnet's gateway).
+async fn gateway_network(docker: &Docker, subnet: &str) -> Result<std::net::IpAddr, String> {
+    let host = subnet_gateway(subnet)?;
+    let found = docker.inspect_network(GATEWAY_NETWORK, None).await;
+    let ipam = match found {
+        Ok(network) => network.ipam,
+        Err(e) if is_status(&e, 404) => {
+            let ipam = bollard::models::Ipam {
+                config: Some(vec![bollard::models::IpamConfig {
+                    subnet: Some(subnet.to_owned()),
+                    gateway: Some(host.to_string()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            };
+            let request = bollard::models::NetworkCreateRequest {
+                name: GATEWAY_NETWORK.to_owned(),
+                internal: Some(true),
+                ipam: Some(ipam.clone()),
+                ..Default::default()
+            };
+            docker.create_network(request).await.map_err(|e| {
+                format!(
+                    "cannot make the Docker network {GATEWAY_NETWORK} on {subnet}: {}; set docker_gateway_subnet in config.toml to a free subnet, or network = \"host\" for the kind",
+                    docker_message(&e)
+                )
+            })?;
+            Some(ipam)
+        }
+        Err(e) => {
+            return Err(format!(
+                "cannot read the Docker network {GATEWAY_NETWORK}: {}",
+                docker_message(&e)
+            ));
+        }
+    };
+    // An existing network keeps its own address, whatever the setting says.
+    let address = ipam
+        .and_then(|i| i.config)
+        .into_iter()
+        .flatten()
+        .find_map(|c| c.gateway)
+        .ok_or_else(|| {
+            format!(
+                "the Docker network {GATEWAY_NETWORK} has no gateway address; remove it (`docker network rm {GATEWAY_NETWORK}`) and start catteryd again"
+            )
+        })?;
+    address
+        .parse()
+        .map_err(|e| format!("the Docker network {GATEWAY_NETWORK} has address {address:?}: {e}"))
+}
+
+/// The first host address of an IPv4 `a.b.c.d/n` subnet: the bridge's.
+fn subnet_gateway(subnet: &str) -> Result<std::net::IpAddr, String> {
+    let bad =
+        || format!("docker_gateway_subnet {subnet:?} is not an IPv4 subnet such as 172.30.77.0/24");
+    let (net, bits) = subnet.split_once('/').ok_or_else(bad)?;
+    let net: std::net::Ipv4Addr = net.parse().map_err(|_| bad())?;
+    let bits: u32 = bits.parse().map_err(|_| bad())?;
+    if !(8..=30).contains(&bits) {
+        return Err(bad());
+    }
+    let first = u32::from(net) & (u32::MAX << (32 - bits));
+    Ok(std::net::IpAddr::V4(std::net::Ipv4Addr::from(first + 1)))
+}
+
+#[cfg(test)]
+mod network_tests {
+    #[test]
+    fn a_subnets_gateway_is_its_first_host_address_and_a_bad_subnet_is_named() {
+        assert_eq!(
+            super::subnet_gateway("172.30.77.0/24").unwrap().to_string(),
+            "172.30.77.1"
+        );
+        assert_eq!(
+            super::subnet_gateway("10.9.8.7/16").unwrap().to_string(),
+            "10.9.0.1"
+        );
+        for bad in ["172.30.77.0", "nope/24", "10.0.0.0/31", "::1/64"] {
+            let err = super::subnet_gateway(bad).unwrap_err();
+            assert!(err.contains("is not an IPv4 subnet"), "{err}");
         }
     }
 }

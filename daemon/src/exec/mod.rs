@@ -6,6 +6,7 @@ mod outcome;
 mod output;
 mod process;
 mod scripted;
+pub(crate) mod supervise;
 mod sys;
 mod unavailable;
 
@@ -129,7 +130,29 @@ pub trait Executor: Send + Sync {
     fn workspace_path(&self, worktree: &std::path::Path) -> String {
         worktree.display().to_string()
     }
+
+    /// Where the agent finds its job's writable state folder (`agent` in
+    /// the job folder): the CLI's config, sessions and home.
+    fn agent_state_path(&self, state: &std::path::Path) -> String {
+        state.display().to_string()
+    }
+
+    /// Makes (once) the network agents on `network = "gateway"` join, on
+    /// `subnet`, and answers the host's address on it, where the gateway
+    /// must also listen; `None` for an executor with no such network.
+    fn gateway_network(&self, _subnet: &str) -> GatewayNetwork {
+        Box::pin(std::future::ready(Ok(None)))
+    }
 }
+
+/// The host's address on the agents' gateway network, or why there is none.
+pub type GatewayNetwork = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Option<std::net::IpAddr>, String>> + Send>,
+>;
+
+/// The job folder's subfolder an agent CLI may write: its config and
+/// sessions (`CLAUDE_CONFIG_DIR`, `CODEX_HOME`), and its home in a container.
+pub const AGENT_STATE_DIR: &str = "agent";
 
 /// Writes the step context as pretty JSON (so simple agents can grep it)
 /// to `context.json` in the job's folder, refusing one that is too large.

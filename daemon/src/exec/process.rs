@@ -96,7 +96,10 @@ async fn run_job(
         status = pump(&mut child, &mut reader) => Ended::Exited(status),
         _ = tokio::time::sleep(timeout) => Ended::TimedOut,
         _ = stop.wait_for(|stopped| *stopped) => Ended::Stopped,
-        ended = supervise(&activity, job.agent.inactivity_secs) => ended,
+        watched = super::supervise::watch(&activity, job.agent.inactivity_secs) => match watched {
+            super::supervise::Verdict::Stalled => Ended::Stalled,
+            super::supervise::Verdict::Lingered => Ended::Lingered,
+        },
     };
     if !matches!(ended, Ended::Exited(_)) {
         sys::kill_group(pgid);
@@ -121,26 +124,8 @@ enum Ended {
     Stopped,
     /// No line for the kind's `inactivity_secs`.
     Stalled,
-    /// Still running [`LINGER`] after its result line.
+    /// Still running a few seconds after its result line.
     Lingered,
-}
-
-/// How long an agent may live on after printing its result.
-const LINGER: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Watches a running job: it stalls when it prints nothing for
-/// `inactivity_secs`, and lingers when it outlives its result.
-async fn supervise(activity: &super::output::Activity, inactivity_secs: Option<u64>) -> Ended {
-    let limit = inactivity_secs.map(std::time::Duration::from_secs);
-    loop {
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        if activity.since_result().is_some_and(|since| since >= LINGER) {
-            return Ended::Lingered;
-        }
-        if limit.is_some_and(|limit| activity.quiet_for() >= limit) {
-            return Ended::Stalled;
-        }
-    }
 }
 
 fn conclude(ended: Ended, job: &JobSpec, reader: &mut OutputReader) -> JobResult {
@@ -149,14 +134,7 @@ fn conclude(ended: Ended, job: &JobSpec, reader: &mut OutputReader) -> JobResult
         Ended::Stopped => outcome::stopped(reader),
         // Its result is in: the process that would not end is killed.
         Ended::Lingered => outcome::finished(job, reader),
-        Ended::Stalled => JobResult::Stalled {
-            detail: format!(
-                "agent `{}` printed nothing for {} s; its last lines:\n{}",
-                job.agent.kind,
-                job.agent.inactivity_secs.unwrap_or_default(),
-                reader.tail()
-            ),
-        },
+        Ended::Stalled => super::supervise::stalled(job, reader),
         Ended::Exited(Err(e)) => failed(
             FailureKind::Environment,
             format!("lost track of agent `{}`: {e}", job.agent.kind),

@@ -108,11 +108,15 @@ struct Shared {
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
-/// A running gateway on 127.0.0.1.
+/// A running gateway on 127.0.0.1, and on the agents' container network
+/// once it is made.
 #[derive(Clone)]
 pub struct Gateway {
     addr: SocketAddr,
     shared: Arc<Shared>,
+    /// Where containers on the gateway network reach it, or why they
+    /// cannot.
+    for_containers: Arc<std::sync::OnceLock<Result<SocketAddr, String>>>,
 }
 
 impl Gateway {
@@ -130,7 +134,42 @@ impl Gateway {
             client: Client::builder(TokioExecutor::new()).build_http(),
         });
         tokio::spawn(serve(listener, Arc::clone(&shared)));
-        Ok(Self { addr, shared })
+        Ok(Self {
+            addr,
+            shared,
+            for_containers: Arc::default(),
+        })
+    }
+
+    /// Also listens on `ip` (the host's address on the agents' container
+    /// network), or records `why` containers cannot reach the gateway.
+    /// Needs a Tokio runtime.
+    pub fn serve_containers(&self, ip: Result<std::net::IpAddr, String>) {
+        let bound = ip.and_then(|ip| {
+            let listen = || -> std::io::Result<(tokio::net::TcpListener, SocketAddr)> {
+                let listener = std::net::TcpListener::bind((ip, 0))?;
+                listener.set_nonblocking(true)?;
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                let addr = listener.local_addr()?;
+                Ok((listener, addr))
+            };
+            listen().map_err(|e| format!("the gateway cannot listen on {ip}: {e}"))
+        });
+        let recorded = bound.map(|(listener, addr)| {
+            tokio::spawn(serve(listener, Arc::clone(&self.shared)));
+            addr
+        });
+        let _ = self.for_containers.set(recorded);
+    }
+
+    /// The base URL a container on the gateway network is pointed at, or
+    /// why there is none.
+    pub fn container_url(&self) -> Result<String, String> {
+        match self.for_containers.get() {
+            Some(Ok(addr)) => Ok(format!("http://{addr}")),
+            Some(Err(why)) => Err(why.clone()),
+            None => Err("the gateway network was not made: this executor has none".to_owned()),
+        }
     }
 
     /// The base URL an agent is pointed at (`ANTHROPIC_BASE_URL`).

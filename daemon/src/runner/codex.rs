@@ -15,49 +15,56 @@ const PROVIDER: &str = "cattery";
 /// The variable Codex reads the provider's key from: the job's token.
 pub const KEY_VARIABLE: &str = "OPENAI_API_KEY";
 
-/// The command line and environment that run Codex on the step.
-/// `openai_base` is the gateway's OpenAI address as the agent reaches it
-/// (ending in `/v1`); `in_container` trades Codex's own sandbox, which
-/// needs user namespaces, for the container's.
-pub fn command(
-    cli: &CliRunner,
-    agent: &AgentDef,
-    context: &StepContext,
-    prompts: &Path,
-    workdir: &Path,
-    openai_base: &str,
-    in_container: bool,
-) -> (Vec<String>, Vec<(String, String)>) {
-    let mut argv: Vec<String> = [cli.binary.as_str(), "exec", "--json", "--ephemeral"]
-        .map(str::to_owned)
-        .to_vec();
-    argv.push("--skip-git-repo-check".to_owned());
-    let sandbox = match (in_container, agent.workspace) {
-        (true, _) => None,
-        (false, cattery_protocol::WorkspaceMode::ReadWrite) => Some("workspace-write"),
-        (false, _) => Some("read-only"),
-    };
-    match sandbox {
-        Some(mode) => argv.extend(["--sandbox".to_owned(), mode.to_owned()]),
-        None => argv.push("--dangerously-bypass-approvals-and-sandbox".to_owned()),
+/// How one job runs Codex.
+pub struct Runner<'a> {
+    pub cli: &'a CliRunner,
+    pub agent: &'a AgentDef,
+    /// The gateway's OpenAI address as the agent reaches it (ends in `/v1`).
+    pub openai_base: &'a str,
+    /// Its writable state folder as the agent sees it (`CODEX_HOME`).
+    pub state: &'a str,
+    /// In a container, the container's isolation replaces Codex's own
+    /// sandbox, which needs user namespaces.
+    pub in_container: bool,
+}
+
+impl Runner<'_> {
+    /// The command line and environment that run Codex on the step.
+    pub fn command(
+        &self,
+        context: &StepContext,
+        prompts: &Path,
+    ) -> (Vec<String>, Vec<(String, String)>) {
+        let cli = self.cli;
+        let mut argv: Vec<String> = [cli.binary.as_str(), "exec", "--json", "--ephemeral"]
+            .map(str::to_owned)
+            .to_vec();
+        argv.push("--skip-git-repo-check".to_owned());
+        let sandbox = match (self.in_container, self.agent.workspace) {
+            (true, _) => None,
+            (false, cattery_protocol::WorkspaceMode::ReadWrite) => Some("workspace-write"),
+            (false, _) => Some("read-only"),
+        };
+        match sandbox {
+            Some(mode) => argv.extend(["--sandbox".to_owned(), mode.to_owned()]),
+            None => argv.push("--dangerously-bypass-approvals-and-sandbox".to_owned()),
+        }
+        if let Some(model) = &cli.model {
+            argv.extend(["-m".to_owned(), model.clone()]);
+        }
+        let provider = format!(
+            "model_providers.{PROVIDER}={{name=\"{PROVIDER}\",base_url=\"{}\",env_key=\"{KEY_VARIABLE}\",wire_api=\"responses\",request_max_retries={r},stream_max_retries={r}}}",
+            self.openai_base,
+            r = cli.max_retries
+        );
+        for setting in [format!("model_provider={PROVIDER}"), provider] {
+            argv.extend(["-c".to_owned(), setting]);
+        }
+        argv.push("--".to_owned());
+        argv.push(super::prompt::render(prompts, context));
+        let env = vec![("CODEX_HOME".to_owned(), self.state.to_owned())];
+        (argv, env)
     }
-    if let Some(model) = &cli.model {
-        argv.extend(["-m".to_owned(), model.clone()]);
-    }
-    let provider = format!(
-        "model_providers.{PROVIDER}={{name=\"{PROVIDER}\",base_url=\"{openai_base}\",env_key=\"{KEY_VARIABLE}\",wire_api=\"responses\",request_max_retries={r},stream_max_retries={r}}}",
-        r = cli.max_retries
-    );
-    for setting in [format!("model_provider={PROVIDER}"), provider] {
-        argv.extend(["-c".to_owned(), setting]);
-    }
-    argv.push("--".to_owned());
-    argv.push(super::prompt::render(prompts, context));
-    let env = vec![(
-        "CODEX_HOME".to_owned(),
-        workdir.join("codex").display().to_string(),
-    )];
-    (argv, env)
 }
 
 pub struct Translator {

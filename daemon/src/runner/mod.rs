@@ -89,7 +89,7 @@ pub fn claude_command(
     agent: &AgentDef,
     context: &StepContext,
     prompts: &Path,
-    workdir: &Path,
+    state: &str,
 ) -> (Vec<String>, Vec<(String, String)>) {
     let tools = match agent.workspace {
         cattery_protocol::WorkspaceMode::ReadWrite => EDIT_TOOLS,
@@ -115,10 +115,7 @@ pub fn claude_command(
     argv.push("--".to_owned());
     argv.push(prompt::render(prompts, context));
     let env = [
-        (
-            "CLAUDE_CONFIG_DIR",
-            workdir.join("claude").display().to_string(),
-        ),
+        ("CLAUDE_CONFIG_DIR", state.to_owned()),
         ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".to_owned()),
         ("CLAUDE_CODE_MAX_RETRIES", cli.max_retries.to_string()),
         ("DISABLE_AUTOUPDATER", "1".to_owned()),

@@ -29,6 +29,7 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Reply, W
             live_runs: off_worker(|| daemon.live_runs()).map_err(service)?.len(),
             health: daemon.health(),
             runners: daemon.runners(),
+            gateway: daemon.gateway_status(),
         })),
         Call::Shutdown => {
             shared.shutdown.notify_one();

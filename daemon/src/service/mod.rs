@@ -165,12 +165,26 @@ impl Daemon {
             .unwrap_or_else(|p| p.into_inner()) = settings.commit_author.clone();
     }
 
-    /// The gateway's address with `path`, as agents reach it; empty when
-    /// no gateway runs (the agent's calls then fail, saying so).
-    pub(crate) fn gateway_url_for_agents(&self, path: &str) -> String {
-        self.gateway()
-            .map(|g| format!("{}{path}", g.base_url()))
-            .unwrap_or_default()
+    /// The gateway's base URL as `agent`'s job reaches it: on loopback for
+    /// a process or a container on the host's network, on the gateway
+    /// network for `network = "gateway"`. A container on `none` or `bridge`
+    /// cannot reach it. Empty when no gateway runs (the agent's calls then
+    /// fail, saying so); an error says why a container cannot reach it.
+    pub(crate) fn gateway_url_for(
+        &self,
+        agent: &crate::config::AgentDef,
+    ) -> std::result::Result<String, String> {
+        let Some(gateway) = self.gateway() else {
+            return Ok(String::new());
+        };
+        if self.executor.name() != "docker" || agent.limits.network == "host" {
+            return Ok(gateway.base_url());
+        }
+        match agent.limits.network.as_str() {
+            "gateway" => gateway.container_url(),
+            // Unreachable on purpose: the kind chose no route to the host.
+            _ => Ok(gateway.base_url()),
+        }
     }
 
     /// The transcript store, as configured.
@@ -227,6 +241,54 @@ impl Daemon {
         tracing::info!(url = gateway.base_url(), "the model gateway listens");
         let _ = self.gateway.set(gateway);
         Ok(())
+    }
+
+    /// Where agents reach the gateway, for `daemon status`.
+    pub fn gateway_status(&self) -> Option<cattery_protocol::wire::GatewayStatus> {
+        let gateway = self.gateway()?;
+        let (container_url, container_problem) = match self.executor.name() {
+            "docker" => match gateway.container_url() {
+                Ok(url) => (Some(url), None),
+                Err(why) => (None, Some(why)),
+            },
+            _ => (None, None),
+        };
+        Some(cattery_protocol::wire::GatewayStatus {
+            url: gateway.base_url(),
+            container_url,
+            container_problem,
+        })
+    }
+
+    /// Makes the executor's gateway network, if it has one, and has the
+    /// gateway listen on it too; a failure is kept for the jobs that need
+    /// the network, and logged.
+    pub async fn connect_gateway_network(&self, subnet: &str) {
+        let Some(gateway) = self.gateway() else {
+            return;
+        };
+        let made = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            self.executor.gateway_network(subnet),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err("the Docker engine did not make the network within 10 s".to_owned())
+        });
+        match made {
+            Ok(None) => {}
+            Ok(Some(ip)) => {
+                gateway.serve_containers(Ok(ip));
+                match gateway.container_url() {
+                    Ok(url) => tracing::info!(url, "containers reach the gateway"),
+                    Err(why) => tracing::warn!("{why}"),
+                }
+            }
+            Err(why) => {
+                tracing::warn!("containers cannot reach the gateway: {why}");
+                gateway.serve_containers(Err(why));
+            }
+        }
     }
 
     /// Looks for each agent CLI the kinds run (`BINARY --version`, within

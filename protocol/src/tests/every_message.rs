@@ -276,6 +276,11 @@ fn every_reply() -> Vec<Reply> {
                 problem: None,
                 kinds: vec!["coder".into()],
             }],
+            gateway: Some(crate::wire::GatewayStatus {
+                url: "http://127.0.0.1:40001".into(),
+                container_url: None,
+                container_problem: Some("the Docker network cannot be made".into()),
+            }),
         })),
         Reply::Board(vec![block()]),
         Reply::Block(Box::new(block())),

@@ -191,3 +191,37 @@ fn regression_cpus_that_are_not_a_number_are_refused() {
     let err = load_with(&[("agents.toml", "[agents.coder]\ncpus = nan\n")]).unwrap_err();
     assert!(err.to_string().contains("cpus"), "{err}");
 }
+
+#[test]
+fn cli_kinds_default_to_the_agent_image_on_the_gateway_network_and_a_bad_network_is_refused() {
+    let catalog = load_with(&[(
+        "agents.toml",
+        "[agents.coder]\nrunner = \"claude-code\"\nmax_turns = 5\n\n[agents.helper]\nrunner = \"codex\"\nimage = \"mine:1\"\nnetwork = \"host\"\n",
+    )])
+    .unwrap();
+    let coder = &catalog.agents["coder"];
+    assert_eq!(
+        coder.image.as_deref(),
+        Some(super::AGENT_IMAGE),
+        "not the demo image of [defaults]"
+    );
+    assert_eq!(coder.limits.network, "gateway");
+    let helper = &catalog.agents["helper"];
+    assert_eq!(
+        (helper.image.as_deref(), helper.limits.network.as_str()),
+        (Some("mine:1"), "host")
+    );
+    assert_eq!(helper.cli.as_ref().unwrap().binary, "codex");
+    assert_eq!(
+        catalog.agents["architect"].limits.network, "none",
+        "command kinds stay off every network"
+    );
+
+    let err = load_with(&[(
+        "agents.toml",
+        "[agents.coder]\nrunner = \"codex\"\nnetwork = \"gatway\"\n",
+    )])
+    .unwrap_err();
+    assert!(err.message.contains("network = \"gatway\""), "{err}");
+    assert!(err.fix.contains("\"gateway\""), "{err}");
+}

@@ -132,12 +132,26 @@ pub async fn run(
         Ok(spec) => spec,
         Err(failure) => return (*failure, None),
     };
+    if let Err(why) = daemon.gateway_url_for(&spec.agent) {
+        let failure = JobResult::Failed {
+            kind: FailureKind::Preflight,
+            message: format!(
+                "agent `{}` is on network = \"gateway\", but {why}",
+                spec.agent.kind
+            ),
+            detail: None,
+            hint: Some(
+                "start catteryd with a Docker engine that can make the network (see docker_gateway_subnet), or set network = \"host\" for the kind".to_owned(),
+            ),
+        };
+        return (failure, None);
+    }
     let start_commit = prepared.map(|p| p.tip);
     // The agent reaches the model through the gateway with a token of its
     // own; the gateway reports each call it makes, metered.
     let mut admitted = daemon.gateway().map(|gateway| {
         let admission = gateway.admit(job_id);
-        let base = daemon.gateway_url_for_agents("");
+        let base = daemon.gateway_url_for(&spec.agent).unwrap_or_default();
         spec.env.extend(gateway.agent_env(&base, &admission.token));
         admission
     });
@@ -621,25 +635,33 @@ fn runner_command(
         return (agent, Vec::new());
     };
     let prompts = daemon.paths.config.join("prompts");
-    let (argv, env) = match cli.runner {
+    // The CLI's config, sessions and (in a container) home: in the job
+    // folder, writable by the agent; Codex refuses one that does not exist.
+    let state_dir = workdir.join(crate::exec::AGENT_STATE_DIR);
+    if let Err(e) = std::fs::create_dir_all(&state_dir) {
+        tracing::warn!(path = %state_dir.display(), "cannot make the agent's state folder: {e}");
+    }
+    let state = daemon.executor.agent_state_path(&state_dir);
+    let in_container = daemon.executor.name() == "docker";
+    let (argv, mut env) = match cli.runner {
         cattery_protocol::Runner::Codex => {
-            // Codex refuses a CODEX_HOME that does not exist yet.
-            let home = workdir.join("codex");
-            if let Err(e) = std::fs::create_dir_all(&home) {
-                tracing::warn!(path = %home.display(), "cannot make Codex's home: {e}");
-            }
-            crate::runner::codex::command(
-                &cli,
-                &agent,
-                context,
-                &prompts,
-                workdir,
-                &daemon.gateway_url_for_agents("/openai/v1"),
-                daemon.executor.name() == "docker",
-            )
+            let base = daemon.gateway_url_for(&agent).unwrap_or_default();
+            let openai = format!("{base}{}/v1", crate::gateway::OPENAI_PREFIX);
+            let runner = crate::runner::codex::Runner {
+                cli: &cli,
+                agent: &agent,
+                openai_base: &openai,
+                state: &state,
+                in_container,
+            };
+            runner.command(context, &prompts)
         }
-        _ => crate::runner::claude_command(&cli, &agent, context, &prompts, workdir),
+        _ => crate::runner::claude_command(&cli, &agent, context, &prompts, &state),
     };
+    // A container's user has no home of its own.
+    if in_container {
+        env.push(("HOME".to_owned(), state));
+    }
     agent.command = argv.clone();
     agent.image_command = argv;
     (agent, env)
