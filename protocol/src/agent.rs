@@ -43,11 +43,23 @@ pub struct LlmCall {
     pub upstream_ms: u64,
     #[serde(default)]
     pub overhead_ms: u64,
+    /// From the request to the answer's first byte (the gateway's view).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub first_token_ms: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl StepMetrics {
-    /// Folds one call into the step's running totals.
+    /// Folds one call into the step's running totals, and keeps it among
+    /// the most recent calls.
     pub fn record_call(&mut self, call: &LlmCall) {
+        if self.recent_calls.len() >= crate::domain::RECENT_CALLS {
+            self.recent_calls.remove(0);
+        }
+        self.recent_calls.push(crate::domain::CallBrief::of(call));
         self.calls += 1;
         self.prompt_tokens += call.prompt_tokens;
         self.completion_tokens += call.completion_tokens;

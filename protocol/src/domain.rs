@@ -396,6 +396,56 @@ pub struct StepMetrics {
     /// `None` while no price is known for a model that was called.
     pub cost_estimate: Option<f64>,
     pub currency: Option<String>,
+    /// The step's latest calls, oldest first, at most [`RECENT_CALLS`]:
+    /// what the run view draws per call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_calls: Vec<CallBrief>,
+}
+
+/// How many of a step's calls its metrics keep one by one.
+pub const RECENT_CALLS: usize = 24;
+
+/// One model call as the run view shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallBrief {
+    pub prompt_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    pub completion_tokens: u64,
+    pub max_output_tokens: u64,
+    pub upstream_ms: u64,
+    #[serde(default)]
+    pub first_token_ms: u64,
+    pub finish_reason: crate::agent::FinishReason,
+}
+
+impl CallBrief {
+    pub fn of(call: &crate::agent::LlmCall) -> Self {
+        Self {
+            prompt_tokens: call.prompt_tokens,
+            cache_read_tokens: call.cache_read_tokens,
+            cache_write_tokens: call.cache_write_tokens,
+            completion_tokens: call.completion_tokens,
+            max_output_tokens: call.max_output_tokens,
+            upstream_ms: call.upstream_ms,
+            first_token_ms: call.first_token_ms,
+            finish_reason: call.finish_reason,
+        }
+    }
+
+    /// Every input token the call sent, cached or not.
+    pub fn input_tokens(&self) -> u64 {
+        self.prompt_tokens + self.cache_read_tokens + self.cache_write_tokens
+    }
+}
+
+impl StepMetrics {
+    /// The share of the recent calls' input read from the cache.
+    pub fn cache_share(&self) -> Option<f64> {
+        let input: u64 = self.recent_calls.iter().map(CallBrief::input_tokens).sum();
+        let cached: u64 = self.recent_calls.iter().map(|c| c.cache_read_tokens).sum();
+        (input > 0).then(|| cached as f64 / input as f64)
+    }
 }
 
 impl StepMetrics {

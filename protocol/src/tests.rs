@@ -419,6 +419,7 @@ fn llm_calls_roll_up_into_metrics() {
         finish_reason: reason,
         upstream_ms: 40,
         overhead_ms: 5,
+        first_token_ms: 12,
     };
     metrics.record_call(&call(300, FinishReason::Stop));
     metrics.record_call(&call(1000, FinishReason::Length));
@@ -428,6 +429,47 @@ fn llm_calls_roll_up_into_metrics() {
     assert_eq!(metrics.truncated_calls, 1);
     assert_eq!(metrics.upstream_ms, 80);
     assert_eq!(metrics.headroom_used(), Some(1.0));
+    let briefs: Vec<_> = metrics
+        .recent_calls
+        .iter()
+        .map(|c| (c.completion_tokens, c.finish_reason))
+        .collect();
+    assert_eq!(
+        briefs,
+        [(300, FinishReason::Stop), (1000, FinishReason::Length)]
+    );
+    assert_eq!(metrics.recent_calls[0].first_token_ms, 12);
+}
+
+#[test]
+fn a_steps_metrics_keep_only_its_latest_calls_one_by_one_and_their_cache_share() {
+    let mut metrics = StepMetrics::default();
+    for n in 0..(crate::domain::RECENT_CALLS as u64 + 10) {
+        metrics.record_call(&LlmCall {
+            model: "m".into(),
+            prompt_tokens: 25,
+            completion_tokens: n,
+            cache_read_tokens: 75,
+            cache_write_tokens: 0,
+            max_output_tokens: 1000,
+            finish_reason: FinishReason::Stop,
+            upstream_ms: 40,
+            overhead_ms: 0,
+            first_token_ms: 0,
+        });
+    }
+    assert_eq!(
+        metrics.calls,
+        crate::domain::RECENT_CALLS as u64 + 10,
+        "totals count every call"
+    );
+    assert_eq!(metrics.recent_calls.len(), crate::domain::RECENT_CALLS);
+    assert_eq!(
+        metrics.recent_calls[0].completion_tokens, 10,
+        "the oldest went first"
+    );
+    assert_eq!(metrics.cache_share(), Some(0.75));
+    assert_eq!(StepMetrics::default().cache_share(), None);
 }
 
 #[test]

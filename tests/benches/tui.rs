@@ -88,7 +88,70 @@ fn render() {
             "{:<44} {ratio:.2}x the 20-line diff",
             "  20,000-line diff frame"
         );
+        // A finished step's stored transcript: 100,000 lines against 1,000,
+        // paged back half-way.
+        let mut short = transcript_app(1_000);
+        let short_times = frame_times(&mut short, w, h);
+        let mut long = transcript_app(100_000);
+        for _ in 0..1_000 {
+            long.on_key(KeyEvent::new(KeyCode::PageUp, KeyModifiers::empty()));
+        }
+        let long_times = frame_times(&mut long, w, h);
+        let ratio = median(&long_times) / median(&short_times);
+        report(&format!("transcript of 1,000 lines {w}x{h}"), short_times);
+        report(
+            &format!("transcript of 100,000 lines, paged back {w}x{h}"),
+            long_times,
+        );
+        println!(
+            "{:<44} {ratio:.2}x the 1,000-line transcript",
+            "  100,000-line transcript frame"
+        );
     }
+}
+
+/// The Logs view of the finished run's second step, its transcript of
+/// `lines` entries read in pages as the daemon sends them.
+fn transcript_app(lines: u64) -> App {
+    use cattery_protocol::transcript::{EntryKind, LogEntry, LogPage};
+    let (board, runs) = fixtures::busy();
+    let mut app = app_with(board, runs);
+    app.sel.run = Some("run-docs".into());
+    app.sel.step = 1;
+    let mut effects = app.on_key(KeyEvent::new(KeyCode::Char('4'), KeyModifiers::empty()));
+    while let Some(offset) = effects.iter().find_map(|e| match e {
+        cattery_tui::app::Effect::Send {
+            call: Call::Logs { offset, .. },
+            ..
+        } => Some(*offset),
+        _ => None,
+    }) {
+        let count = (lines - offset).min(5_000);
+        let entries = (offset..offset + count)
+            .map(|i| LogEntry {
+                at: NOW,
+                level: cattery_protocol::agent::LogLevel::Info,
+                kind: if i % 50 == 0 {
+                    EntryKind::Call
+                } else {
+                    EntryKind::Line
+                },
+                text: format!("tool Bash: cargo test --package ledger -- line {i}"),
+            })
+            .collect();
+        let page = LogPage {
+            run_id: "run-docs".into(),
+            step_index: 1,
+            offset,
+            entries,
+            total: lines,
+            finished: true,
+        };
+        let reply = cattery_protocol::wire::Reply::Logs(Box::new(page));
+        let answer = fixtures::answer(&effects, |c| matches!(c, Call::Logs { .. }), reply).unwrap();
+        effects = app.on_frame(answer);
+    }
+    app
 }
 
 /// The Diff view of run-vault's first step, showing `diff`.

@@ -84,6 +84,7 @@ pub fn metrics(calls: u64, completion: u64) -> StepMetrics {
         warnings: 0,
         cost_estimate: Some(calls as f64 * 0.0123),
         currency: Some("USD".to_owned()),
+        recent_calls: Vec::new(),
     }
 }
 

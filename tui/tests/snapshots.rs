@@ -554,3 +554,45 @@ fn logs_of_a_finished_step_show_its_stored_transcript() {
         app
     });
 }
+
+#[test]
+fn run_step_with_per_call_tokens_latency_and_a_truncation() {
+    use cattery_protocol::agent::{FinishReason, LlmCall};
+    snap("run_per_call", || {
+        let mut app = busy();
+        let mut metrics = cattery_protocol::StepMetrics::default();
+        let latencies = [820u64, 910, 760, 4_300, 880, 950, 1_020, 990];
+        for (n, upstream_ms) in latencies.into_iter().enumerate() {
+            let n = n as u64;
+            metrics.record_call(&LlmCall {
+                model: "claude-sonnet-4-5".into(),
+                prompt_tokens: 300 + 40 * n,
+                completion_tokens: if n == 5 { 4_096 } else { 200 + 90 * n },
+                cache_read_tokens: 1_800 + 350 * n,
+                cache_write_tokens: if n == 0 { 1_800 } else { 0 },
+                max_output_tokens: 4_096,
+                finish_reason: if n == 5 {
+                    FinishReason::Length
+                } else {
+                    FinishReason::Stop
+                },
+                upstream_ms,
+                overhead_ms: 0,
+                first_token_ms: upstream_ms / 6,
+            });
+        }
+        app.on_frame(ServerFrame::Event {
+            seq: 11,
+            event: cattery_protocol::event::Event::StepMetrics {
+                run_id: "run-vault".into(),
+                step_index: 1,
+                metrics,
+            },
+        });
+        app.sel.run = Some("run-vault".into());
+        keys(&mut app, &["2"]);
+        app.sel.run = Some("run-vault".into());
+        app.sel.step = 1;
+        app
+    });
+}

@@ -32,9 +32,19 @@ const CONTEXT_DIR: &str = "/cattery";
 const WORKSPACE_DIR: &str = "/workspace";
 /// Where the job's writable agent state is mounted.
 const AGENT_STATE: &str = "/cattery/agent";
-/// The internal network of `network = "gateway"`: it reaches the host's
-/// address on it (where the gateway listens) and nothing else.
-pub const GATEWAY_NETWORK: &str = "cattery-gateway";
+/// The internal networks of `network = "gateway"` are named with this and
+/// their subnet: each reaches the host's address on it (where the gateway
+/// listens) and nothing else.
+pub const GATEWAY_NETWORK_PREFIX: &str = "cattery-gateway-";
+
+/// The gateway network for `subnet`: a changed `docker_gateway_subnet`
+/// gets a network of its own.
+pub fn gateway_network_name(subnet: &str) -> String {
+    format!(
+        "{GATEWAY_NETWORK_PREFIX}{}",
+        subnet.replace(['.', '/'], "-")
+    )
+}
 /// Who agents run as when no user of their own will do: never root.
 const NOBODY: u32 = 65534;
 
@@ -43,6 +53,8 @@ const REMOVE_ATTEMPTS: u32 = 6;
 #[derive(Clone)]
 pub struct DockerExecutor {
     docker: Docker,
+    /// The gateway network's name, once made.
+    gateway_network: std::sync::Arc<std::sync::OnceLock<String>>,
     /// Tells this daemon's containers from other daemons' on the same engine.
     daemon_id: String,
 }
@@ -70,7 +82,11 @@ impl DockerExecutor {
             .await
             .map_err(|_| unreachable_message(socket, "no answer within 5s"))?
             .map_err(|e| unreachable_message(socket, &e.to_string()))?;
-        Ok(Self { docker, daemon_id })
+        Ok(Self {
+            docker,
+            daemon_id,
+            gateway_network: std::sync::Arc::default(),
+        })
     }
 
     async fn run_job(
@@ -158,7 +174,12 @@ impl DockerExecutor {
         let host_config = HostConfig {
             binds: Some(binds(job)),
             network_mode: Some(match limits.network.as_str() {
-                "gateway" => GATEWAY_NETWORK.to_owned(),
+                // Never made: the job failed preflight before it got here.
+                "gateway" => self
+                    .gateway_network
+                    .get()
+                    .cloned()
+                    .unwrap_or_else(|| "none".to_owned()),
                 other => other.to_owned(),
             }),
             cap_drop: Some(vec!["ALL".to_owned()]),
@@ -360,7 +381,13 @@ impl Executor for DockerExecutor {
     fn gateway_network(&self, subnet: &str) -> super::GatewayNetwork {
         let docker = self.docker.clone();
         let subnet = subnet.to_owned();
-        Box::pin(async move { gateway_network(&docker, &subnet).await.map(Some) })
+        let made = std::sync::Arc::clone(&self.gateway_network);
+        Box::pin(async move {
+            let name = gateway_network_name(&subnet);
+            let host = gateway_network(&docker, &name, &subnet).await?;
+            let _ = made.set(name);
+            Ok(Some(host))
+        })
     }
 
     fn name(&self) -> &'static str {
@@ -594,12 +621,24 @@ fn hand_over(dir: &std::path::Path, (uid, gid): (u32, u32)) {
 
 /// The gateway network, made internal on `subnet` if it does not exist;
 /// answers the host's address on it (the subnet's gateway).
-async fn gateway_network(docker: &Docker, subnet: &str) -> Result<std::net::IpAddr, String> {
+async fn gateway_network(
+    docker: &Docker,
+    name: &str,
+    subnet: &str,
+) -> Result<std::net::IpAddr, String> {
     let host = subnet_gateway(subnet)?;
-    let found = docker.inspect_network(GATEWAY_NETWORK, None).await;
+    let found = docker.inspect_network(name, None).await;
     let ipam = match found {
         Ok(network) => network.ipam,
         Err(e) if is_status(&e, 404) => {
+            // An address this machine already has (another network, or a
+            // bridge a stopped engine left behind) would take the
+            // containers' traffic: the gateway would never see it.
+            if std::net::TcpListener::bind((host, 0)).is_ok() {
+                return Err(format!(
+                    "{host}, the address of docker_gateway_subnet {subnet}, is already on one of this machine's interfaces (another network, or a bridge a stopped engine left behind: see `ip -br addr`); set docker_gateway_subnet in config.toml to a free subnet, or remove that interface"
+                ));
+            }
             let ipam = bollard::models::Ipam {
                 config: Some(vec![bollard::models::IpamConfig {
                     subnet: Some(subnet.to_owned()),
@@ -609,14 +648,14 @@ async fn gateway_network(docker: &Docker, subnet: &str) -> Result<std::net::IpAd
                 ..Default::default()
             };
             let request = bollard::models::NetworkCreateRequest {
-                name: GATEWAY_NETWORK.to_owned(),
+                name: name.to_owned(),
                 internal: Some(true),
                 ipam: Some(ipam.clone()),
                 ..Default::default()
             };
             docker.create_network(request).await.map_err(|e| {
                 format!(
-                    "cannot make the Docker network {GATEWAY_NETWORK} on {subnet}: {}; set docker_gateway_subnet in config.toml to a free subnet, or network = \"host\" for the kind",
+                    "cannot make the Docker network {name} on {subnet}: {}; set docker_gateway_subnet in config.toml to a free subnet, or network = \"host\" for the kind",
                     docker_message(&e)
                 )
             })?;
@@ -624,12 +663,11 @@ async fn gateway_network(docker: &Docker, subnet: &str) -> Result<std::net::IpAd
         }
         Err(e) => {
             return Err(format!(
-                "cannot read the Docker network {GATEWAY_NETWORK}: {}",
+                "cannot read the Docker network {name}: {}",
                 docker_message(&e)
             ));
         }
     };
-    // An existing network keeps its own address, whatever the setting says.
     let address = ipam
         .and_then(|i| i.config)
         .into_iter()
@@ -637,12 +675,12 @@ async fn gateway_network(docker: &Docker, subnet: &str) -> Result<std::net::IpAd
         .find_map(|c| c.gateway)
         .ok_or_else(|| {
             format!(
-                "the Docker network {GATEWAY_NETWORK} has no gateway address; remove it (`docker network rm {GATEWAY_NETWORK}`) and start catteryd again"
+                "the Docker network {name} has no gateway address; remove it (`docker network rm {name}`) and start catteryd again"
             )
         })?;
     address
         .parse()
-        .map_err(|e| format!("the Docker network {GATEWAY_NETWORK} has address {address:?}: {e}"))
+        .map_err(|e| format!("the Docker network {name} has address {address:?}: {e}"))
 }
 
 /// The first host address of an IPv4 `a.b.c.d/n` subnet: the bridge's.

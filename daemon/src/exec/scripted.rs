@@ -65,6 +65,7 @@ impl Executor for ScriptedExecutor {
             finish_reason: FinishReason::Stop,
             upstream_ms: 1,
             overhead_ms: 0,
+            first_token_ms: 0,
         }));
         Box::pin(std::future::ready(result))
     }

@@ -205,7 +205,7 @@ impl Meter {
     }
 
     /// The call as metered, once its answer has ended.
-    pub fn finish(mut self, upstream_ms: u64) -> LlmCall {
+    pub fn finish(mut self, upstream_ms: u64, first_token_ms: u64) -> LlmCall {
         if !self.streaming
             && let Ok(message) = serde_json::from_slice::<Value>(&self.pending)
         {
@@ -230,6 +230,7 @@ impl Meter {
             finish_reason,
             upstream_ms,
             overhead_ms: 0,
+            first_token_ms,
         }
     }
 }
@@ -261,7 +262,7 @@ mod tests {
         let (a, b) = body.split_at(body.len() / 2);
         meter.feed(a);
         meter.feed(b);
-        let call = meter.finish(12);
+        let call = meter.finish(12, 3);
         assert_eq!(call.model, "gpt-x-2026");
         assert_eq!(
             (
@@ -280,7 +281,7 @@ mod tests {
         let mut meter = Meter::new(&serde_json::json!({}), true, Wire::OpenAiResponses);
         meter.feed(&sse(&[serde_json::json!({"type": "response.incomplete", "response": {"status": "incomplete",
             "incomplete_details": {"reason": "max_output_tokens"}, "usage": {"input_tokens": 5, "output_tokens": 9}}})]));
-        assert_eq!(meter.finish(1).finish_reason, FinishReason::Length);
+        assert_eq!(meter.finish(1, 1).finish_reason, FinishReason::Length);
     }
 
     #[test]
@@ -295,7 +296,7 @@ mod tests {
         let body: String = chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
         meter.feed(body.as_bytes());
         meter.feed(b"data: [DONE]\n\n");
-        let call = meter.finish(3);
+        let call = meter.finish(3, 1);
         assert_eq!(
             (
                 call.model.as_str(),
@@ -314,7 +315,7 @@ mod tests {
             .to_string()
             .as_bytes(),
         );
-        let call = whole.finish(2);
+        let call = whole.finish(2, 1);
         assert_eq!((call.prompt_tokens, call.completion_tokens), (7, 3));
         assert_eq!(call.finish_reason, FinishReason::Stop);
     }

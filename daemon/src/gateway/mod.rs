@@ -408,6 +408,7 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
         inner: body,
         meter: Some(Meter::new(&asked, streaming, wire)),
         started,
+        first_data: None,
         calls,
     };
     Response::from_parts(parts, metered.boxed())
@@ -419,6 +420,8 @@ struct Metered {
     inner: Incoming,
     meter: Option<Meter>,
     started: Instant,
+    /// When the answer's first data frame came, after `started`.
+    first_data: Option<std::time::Duration>,
     calls: mpsc::UnboundedSender<LlmCall>,
 }
 
@@ -426,7 +429,10 @@ impl Metered {
     fn report(&mut self) {
         if let Some(meter) = self.meter.take() {
             let upstream_ms = self.started.elapsed().as_millis() as u64;
-            let _ = self.calls.send(meter.finish(upstream_ms));
+            let first_ms = self
+                .first_data
+                .map_or(upstream_ms, |d| d.as_millis() as u64);
+            let _ = self.calls.send(meter.finish(upstream_ms, first_ms));
         }
     }
 }
@@ -442,8 +448,13 @@ impl Body for Metered {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
-                if let (Some(data), Some(meter)) = (frame.data_ref(), self.meter.as_mut()) {
-                    meter.feed(data);
+                if let Some(data) = frame.data_ref() {
+                    if self.first_data.is_none() && !data.is_empty() {
+                        self.first_data = Some(self.started.elapsed());
+                    }
+                    if let Some(meter) = self.meter.as_mut() {
+                        meter.feed(data);
+                    }
                 }
             }
             Poll::Ready(None) | Poll::Ready(Some(Err(_))) => self.report(),

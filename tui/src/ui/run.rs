@@ -312,14 +312,25 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, run: &Run, step: &S
         .get(&(run.id.clone(), app.selected_step()))
         .map(|s| s.iter().copied().collect())
         .unwrap_or_default();
-    let show_spark = step.state == StepState::Working && samples.len() > 1 && inner.height > 8;
+    let per_call = !step.metrics.recent_calls.is_empty() && inner.height > 12;
+    let show_spark =
+        !per_call && step.state == StepState::Working && samples.len() > 1 && inner.height > 8;
     let show_gauge = step.metrics.headroom_used().is_some() && inner.height > 4;
-    let [text_area, gauge_area, spark_area] = Layout::vertical([
+    let calls_height = if per_call {
+        (inner.height / 2).min(12)
+    } else {
+        0
+    };
+    let [text_area, gauge_area, spark_area, calls_area] = Layout::vertical([
         Constraint::Fill(1),
         Constraint::Length(u16::from(show_gauge)),
         Constraint::Length(if show_spark { 3 } else { 0 }),
+        Constraint::Length(calls_height),
     ])
     .areas(inner);
+    if per_call {
+        draw_calls(frame, calls_area, &step.metrics);
+    }
     let lines = detail_lines(run, step, app.selected_step(), inner.width);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
     if show_gauge {
@@ -341,6 +352,98 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, run: &Run, step: &S
             .style(Style::new().fg(Color::Cyan));
         frame.render_widget(spark, spark_area);
     }
+}
+
+/// The step's latest calls: tokens and upstream time per call as
+/// sparklines, the cache's share of the input, and the newest calls with
+/// their stop reasons, so a truncation or a slow provider shows at once.
+fn draw_calls(frame: &mut Frame<'_>, area: Rect, m: &StepMetrics) {
+    let calls = &m.recent_calls;
+    let [tokens_area, latency_area, list_area] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Length(3),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
+    let halves = |area: Rect| {
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(18)]).areas::<2>(area)
+    };
+    let peak = |values: &[u64]| values.iter().copied().max().unwrap_or(0);
+    let tokens: Vec<u64> = calls
+        .iter()
+        .map(|c| c.input_tokens() + c.completion_tokens)
+        .collect();
+    let latency: Vec<u64> = calls.iter().map(|c| c.upstream_ms).collect();
+    for (area, values, label, shown, color) in [
+        (
+            tokens_area,
+            &tokens,
+            "tokens per call",
+            human(peak(&tokens)),
+            Color::Cyan,
+        ),
+        (
+            latency_area,
+            &latency,
+            "upstream per call",
+            duration_ms(peak(&latency)),
+            Color::Magenta,
+        ),
+    ] {
+        let [spark_at, peak_at] = halves(area);
+        let spark = Sparkline::default()
+            .block(Border::new().title(Span::styled(label, style::dim())))
+            .data(values.as_slice())
+            .style(Style::new().fg(color));
+        frame.render_widget(spark, spark_at);
+        let text = vec![
+            Line::raw(""),
+            Line::styled(format!(" peak {shown}"), style::dim()),
+        ];
+        frame.render_widget(Paragraph::new(text), peak_at);
+    }
+    let mut lines = vec![Line::from(vec![
+        Span::styled("cache share ", style::dim()),
+        Span::raw(
+            m.cache_share()
+                .map_or("—".to_owned(), |s| format!("{:.0}%", s * 100.0)),
+        ),
+        Span::styled(
+            format!(" of the last {} calls' input", calls.len()),
+            style::dim(),
+        ),
+    ])];
+    let first = m.calls.saturating_sub(calls.len() as u64);
+    let newest = calls.iter().enumerate().rev();
+    for (at, call) in newest.take(usize::from(list_area.height.saturating_sub(1))) {
+        lines.push(call_line(first + at as u64 + 1, call));
+    }
+    frame.render_widget(Paragraph::new(lines), list_area);
+}
+
+fn call_line(number: u64, call: &cattery_protocol::CallBrief) -> Line<'static> {
+    use cattery_protocol::agent::FinishReason;
+    let (stop, stop_style) = match call.finish_reason {
+        FinishReason::Stop => ("stop", style::dim()),
+        FinishReason::Length => ("TRUNCATED", style::error()),
+        FinishReason::Other => ("other", Style::new().fg(Color::Yellow)),
+    };
+    let first_token = match call.first_token_ms {
+        0 => String::new(),
+        ms => format!(" · first byte {}", duration_ms(ms)),
+    };
+    Line::from(vec![
+        Span::styled(format!("#{number:<4}"), style::dim()),
+        Span::raw(format!(
+            "in {} (cache {}) out {}/{} · ",
+            human(call.input_tokens()),
+            human(call.cache_read_tokens),
+            human(call.completion_tokens),
+            human(call.max_output_tokens)
+        )),
+        Span::styled(stop, stop_style),
+        Span::raw(format!(" · {}{first_token}", duration_ms(call.upstream_ms))),
+    ])
 }
 
 /// What the step changed on the run's branch: its commit and diff stat.
