@@ -57,7 +57,9 @@ async fn bench(calls: usize) {
     )
     .unwrap();
     let mut admission = gateway.admit("j_bench");
-    let client = Client::builder(TokioExecutor::new()).build_http();
+    let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    connector.set_nodelay(true);
+    let client = Client::builder(TokioExecutor::new()).build(connector);
     let direct_url = format!("{}/v1/messages", server.url());
     let through_url = format!("{}/v1/messages", gateway.base_url());
     for _ in 0..100 {

@@ -55,6 +55,8 @@ pub struct Seen {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: serde_json::Value,
+    /// When the request arrived.
+    pub at: std::time::Instant,
 }
 
 impl Seen {
@@ -89,6 +91,8 @@ impl ModelServer {
         tokio::spawn(async move {
             loop {
                 let (stream, _) = listener.accept().await.unwrap();
+                // As a vendor's server does: each event goes out as it is made.
+                stream.set_nodelay(true).unwrap();
                 let state = Arc::clone(&serving);
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |request| {
@@ -138,6 +142,7 @@ async fn answer(
             path,
             headers,
             body: serde_json::from_slice(&body).unwrap_or_default(),
+            at: std::time::Instant::now(),
         });
         state.script.pop_front()
     };

@@ -131,7 +131,7 @@ impl Gateway {
             upstreams,
             refuse,
             jobs: Mutex::new(HashMap::new()),
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            client: Client::builder(TokioExecutor::new()).build(streaming_connector()),
         });
         tokio::spawn(serve(listener, Arc::clone(&shared)));
         Ok(Self {
@@ -220,6 +220,14 @@ impl Gateway {
     }
 }
 
+/// A connector that sends each streamed chunk at once: Nagle's algorithm
+/// would hold small SSE frames back for the peer's delayed ACK (~40 ms).
+fn streaming_connector() -> HttpConnector {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector
+}
+
 fn random_hex() -> String {
     let mut bytes = [0u8; 16];
     let read = std::fs::File::open("/dev/urandom")
@@ -240,6 +248,8 @@ async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
+        // Frames go out as they come, not held for an ACK.
+        let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
