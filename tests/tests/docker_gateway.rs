@@ -57,3 +57,88 @@ fn a_gateway_subnet_this_machine_already_has_is_refused_and_gateway_kinds_fail_p
         "status names the address"
     );
 }
+
+#[test]
+fn a_container_on_the_gateway_network_reaches_the_gateway_with_its_token_and_nothing_else_and_never_holds_the_key()
+ {
+    const KEY: &str = "sk-ant-api03-REAL-KEY-never-in-a-container";
+    let (engine, _) = cattery_tests::docker_cli(&["version"]);
+    if !engine {
+        cattery_tests::skip::<()>(Tool::Docker, "no Docker engine answers");
+        return;
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(cattery_tests::model_server::ModelServer::start(vec![
+        cattery_tests::model_server::Reply::Text {
+            model: "claude-mock".into(),
+            text: "hi".into(),
+            usage: cattery_tests::model_server::Usage {
+                input: 7,
+                output: 2,
+                cache_read: 0,
+                cache_write: 0,
+            },
+            stop_reason: "end_turn".into(),
+            hold: None,
+        },
+    ]));
+    let config = format!(
+        "executor = \"docker\"\ndocker_socket = \"{}\"\nport = 0\nanthropic_url = \"{}\"\n",
+        cattery_tests::docker_socket(),
+        server.url()
+    );
+    // Busybox's nc: one call to the gateway with the job's token, one try
+    // at an address outside; then a pause, so the test can inspect it.
+    let probe = r#"host=${ANTHROPIC_BASE_URL#http://}; ip=${host%:*}; port=${host#*:}; body='{"model":"claude-mock","max_tokens":5,"stream":true,"messages":[]}'; status=$(printf 'POST /v1/messages HTTP/1.0\r\nx-api-key: %s\r\ncontent-type: application/json\r\ncontent-length: %s\r\n\r\n%s' "$ANTHROPIC_API_KEY" "${#body}" "$body" | nc -w 5 "$ip" "$port" | head -n1 | tr -d '\r'); if nc -w 2 1.1.1.1 80 </dev/null 2>/dev/null; then out=escaped; else out=sealed; fi; sleep 4; echo "{\"type\":\"result\",\"output\":\"$status|$out\"}""#;
+    let agents = format!(
+        "[agents.prober]\nnetwork = \"gateway\"\nimage = \"cattery/demo-agent:latest\"\nimage_command = [\"sh\", \"-c\", {}]\n",
+        toml_string(probe)
+    );
+    let home = CtlHome::with_config(&[
+        ("config.toml", &config),
+        ("agents.toml", &agents),
+        (
+            "pipelines/one.toml",
+            "name = \"One\"\n[[steps]]\nagent = \"prober\"\n",
+        ),
+    ]);
+    home.set_anthropic_key(KEY);
+    let run = home.start_task("probe", "one");
+    let env = cattery_tests::eventually(
+        30,
+        || {
+            let filter = format!("label=cattery.run={}", run.id);
+            let (_, id) = cattery_tests::docker_cli(&["ps", "-q", "--filter", &filter]);
+            let id = id.lines().next()?.to_owned();
+            let (ok, env) =
+                cattery_tests::docker_cli(&["inspect", "--format", "{{json .Config.Env}}", &id]);
+            ok.then_some(env)
+        },
+        || "the agent's container never showed up".to_owned(),
+    );
+    assert!(
+        env.contains("ANTHROPIC_API_KEY=cattery-job-"),
+        "a job token: {env}"
+    );
+    assert!(!env.contains(KEY), "docker inspect shows no key: {env}");
+    let done = home.wait_run(&run.id, "done", |r| !r.status.is_live());
+    assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
+    let output = done.steps[0].output.clone().unwrap_or_default();
+    let (_, log, _) = home.cli(&["ctl", "logs", &run.id]);
+    assert!(
+        output.starts_with("HTTP/1.0 200"),
+        "the gateway answered the container: {output}\n{log}"
+    );
+    assert!(
+        output.ends_with("|sealed"),
+        "and nothing else did: {output}"
+    );
+    assert_eq!(done.steps[0].metrics.calls, 1, "the call was metered");
+    assert_eq!(server.seen()[0].header("x-api-key"), Some(KEY));
+    drop(runtime);
+}
+
+/// `text` as a TOML basic string.
+fn toml_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap()
+}

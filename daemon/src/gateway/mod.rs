@@ -256,7 +256,10 @@ async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
                 let shared = Arc::clone(&shared);
                 async move { Ok::<_, std::convert::Infallible>(handle(&shared, request).await) }
             });
+            // A client that shuts its write side after the request (as
+            // `nc` does) still gets the answer.
             let served = hyper::server::conn::http1::Builder::new()
+                .half_close(true)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
             if let Err(e) = served {
