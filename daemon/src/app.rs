@@ -193,11 +193,17 @@ pub fn boot(
     bus: Arc<Bus>,
 ) -> Result<Arc<Daemon>, StartError> {
     let secrets = paths.secrets();
+    // A relative path is the config dir's.
+    let ca_file = settings
+        .upstream_ca_file
+        .as_ref()
+        .map(|f| paths.config.join(f));
     let daemon = open(paths, executor, bus.clone())?;
     daemon.configure(settings);
     let keys = crate::gateway::secrets::keys(&secrets)?;
+    let tls = crate::gateway::tls::client_config(ca_file.as_deref())?;
     daemon
-        .start_gateway(settings, keys)
+        .start_gateway(settings, keys, tls)
         .map_err(|source| StartError::Io {
             what: "listen for the model gateway on",
             path: PathBuf::from("127.0.0.1"),

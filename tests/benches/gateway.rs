@@ -53,6 +53,7 @@ async fn bench(calls: usize) {
             anthropic: upstream(KEY),
             openai: upstream(KEY),
         },
+        cattery_daemon::gateway::tls::client_config(None).unwrap(),
         Arc::new(|| None),
     )
     .unwrap();

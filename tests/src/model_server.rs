@@ -76,11 +76,50 @@ struct State {
 pub struct ModelServer {
     pub addr: SocketAddr,
     state: Arc<Mutex<State>>,
+    scheme: &'static str,
+    ca_pem: Option<String>,
+}
+
+async fn serve_connection<S>(stream: S, state: Arc<Mutex<State>>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request| {
+        let state = Arc::clone(&state);
+        async move { Ok::<_, std::convert::Infallible>(answer(&state, request).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+        .await;
 }
 
 impl ModelServer {
     /// Serves `script` on a free loopback port.
     pub async fn start(script: Vec<Reply>) -> Self {
+        Self::serve(script, None).await
+    }
+
+    /// Serves `script` over TLS with a fresh self-signed certificate for
+    /// 127.0.0.1; [`ModelServer::ca_pem`] is what a client must trust.
+    pub async fn start_tls(script: Vec<Reply>) -> Self {
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let cert = certified.cert.der().clone();
+        let key =
+            rustls::pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let mut server = Self::serve(script, Some(acceptor)).await;
+        server.ca_pem = Some(certified.cert.pem());
+        server
+    }
+
+    async fn serve(script: Vec<Reply>, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State {
@@ -88,28 +127,42 @@ impl ModelServer {
             seen: Vec::new(),
         }));
         let serving = Arc::clone(&state);
+        let scheme = if tls.is_some() { "https" } else { "http" };
         tokio::spawn(async move {
             loop {
                 let (stream, _) = listener.accept().await.unwrap();
                 // As a vendor's server does: each event goes out as it is made.
                 stream.set_nodelay(true).unwrap();
                 let state = Arc::clone(&serving);
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| {
-                        let state = Arc::clone(&state);
-                        async move { Ok::<_, std::convert::Infallible>(answer(&state, request).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
+                    match tls {
+                        Some(acceptor) => {
+                            // A client that does not trust the certificate hangs up.
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                serve_connection(stream, state).await;
+                            }
+                        }
+                        None => serve_connection(stream, state).await,
+                    }
                 });
             }
         });
-        Self { addr, state }
+        Self {
+            addr,
+            state,
+            scheme,
+            ca_pem: None,
+        }
+    }
+
+    /// The certificate to trust for a TLS server, as PEM.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Every request so far, oldest first.

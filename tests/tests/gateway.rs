@@ -69,7 +69,65 @@ async fn gateway(server: &ModelServer, over_budget: Arc<AtomicBool>) -> Gateway 
             .load(Ordering::SeqCst)
             .then(|| "the monthly budget of 10.00 USD is spent; raise [spend] monthly_budget, then resume".to_owned())
     });
-    Gateway::start(upstream, refuse).unwrap()
+    Gateway::start(upstream, client_tls(None), refuse).unwrap()
+}
+
+fn client_tls(ca: Option<&std::path::Path>) -> rustls::ClientConfig {
+    cattery_daemon::gateway::tls::client_config(ca).unwrap()
+}
+
+fn tls_gateway(server: &ModelServer, ca: Option<&std::path::Path>) -> Gateway {
+    let upstream = Upstream {
+        base: server.url(),
+        api_key: Some(KEY.into()),
+    };
+    let upstreams = Upstreams {
+        anthropic: upstream.clone(),
+        openai: upstream,
+    };
+    Gateway::start(upstreams, client_tls(ca), Arc::new(|| None)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_upstream_is_reached_over_tls_when_its_ca_is_trusted_and_refused_with_the_fix_when_not()
+ {
+    let usage = Usage {
+        input: 50,
+        output: 5,
+        cache_read: 0,
+        cache_write: 0,
+    };
+    let server = ModelServer::start_tls(vec![text("Over TLS.", usage, "end_turn", None)]).await;
+    assert!(server.url().starts_with("https://"));
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("company-ca.pem");
+    std::fs::write(&ca, server.ca_pem().unwrap()).unwrap();
+
+    let untrusting = tls_gateway(&server, None);
+    let token = untrusting.admit("j_1").token;
+    let (status, body) = send(&untrusting, ask(&token, 10)).await;
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body.contains("upstream_ca_file"),
+        "the fix is named: {body}"
+    );
+    assert!(
+        body.to_lowercase().contains("certificate"),
+        "and the cause: {body}"
+    );
+    assert!(
+        server.seen().is_empty(),
+        "no request went over an untrusted connection"
+    );
+
+    let trusting = tls_gateway(&server, Some(&ca));
+    let mut admission = trusting.admit("j_2");
+    let (status, body) = send(&trusting, ask(&admission.token, 10)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Over TLS."));
+    let call = admission.calls.recv().await.unwrap();
+    assert_eq!((call.prompt_tokens, call.completion_tokens), (50, 5));
+    assert_eq!(server.seen()[0].header("x-api-key"), Some(KEY));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

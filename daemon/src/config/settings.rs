@@ -43,6 +43,9 @@ pub struct Settings {
     pub anthropic_url: String,
     /// Where the gateway sends OpenAI Responses and Chat Completions calls.
     pub openai_url: String,
+    /// CA certificates (PEM) trusted for the upstreams besides the public
+    /// roots: a company gateway's private CA.
+    pub upstream_ca_file: Option<std::path::PathBuf>,
     pub transcripts: TranscriptConfig,
 }
 
@@ -87,6 +90,7 @@ impl Default for Settings {
             commit_author: None,
             anthropic_url: DEFAULT_ANTHROPIC_URL.to_owned(),
             openai_url: DEFAULT_OPENAI_URL.to_owned(),
+            upstream_ca_file: None,
             transcripts: TranscriptConfig::default(),
         }
     }
@@ -108,6 +112,7 @@ struct SettingsFile {
     commit_author: Option<Spanned<String>>,
     anthropic_url: Option<String>,
     openai_url: Option<String>,
+    upstream_ca_file: Option<std::path::PathBuf>,
     transcripts: Option<TranscriptFile>,
 }
 
@@ -186,6 +191,7 @@ impl Settings {
             openai_url: file
                 .openai_url
                 .unwrap_or_else(|| DEFAULT_OPENAI_URL.to_owned()),
+            upstream_ca_file: file.upstream_ca_file,
             executor,
             docker_socket: file.docker_socket,
             docker_gateway_subnet: file

@@ -8,6 +8,7 @@
 
 mod meter;
 pub mod secrets;
+pub mod tls;
 
 use bytes::Bytes;
 use cattery_protocol::agent::LlmCall;
@@ -105,7 +106,7 @@ struct Shared {
     upstreams: Upstreams,
     refuse: Refuse,
     jobs: Mutex<HashMap<String, Admitted>>,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
 /// A running gateway on 127.0.0.1, and on the agents' container network
@@ -122,7 +123,11 @@ pub struct Gateway {
 impl Gateway {
     /// Listens on a free loopback port and serves until the runtime ends.
     /// Needs a Tokio runtime.
-    pub fn start(upstreams: Upstreams, refuse: Refuse) -> std::io::Result<Self> {
+    pub fn start(
+        upstreams: Upstreams,
+        tls: rustls::ClientConfig,
+        refuse: Refuse,
+    ) -> std::io::Result<Self> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
@@ -131,7 +136,7 @@ impl Gateway {
             upstreams,
             refuse,
             jobs: Mutex::new(HashMap::new()),
-            client: Client::builder(TokioExecutor::new()).build(streaming_connector()),
+            client: Client::builder(TokioExecutor::new()).build(streaming_connector(tls)),
         });
         tokio::spawn(serve(listener, Arc::clone(&shared)));
         Ok(Self {
@@ -220,12 +225,18 @@ impl Gateway {
     }
 }
 
-/// A connector that sends each streamed chunk at once: Nagle's algorithm
-/// would hold small SSE frames back for the peer's delayed ACK (~40 ms).
-fn streaming_connector() -> HttpConnector {
+/// A connector for http and https upstreams that sends each streamed chunk
+/// at once: Nagle's algorithm would hold small SSE frames back for the
+/// peer's delayed ACK (~40 ms).
+fn streaming_connector(tls: rustls::ClientConfig) -> hyper_rustls::HttpsConnector<HttpConnector> {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
-    connector
+    connector.enforce_http(false);
+    hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(connector)
 }
 
 fn random_hex() -> String {
@@ -392,20 +403,21 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
         Ok(answered) => answered,
         Err(e) => {
             tracing::warn!(job = job_id, "the model API did not answer: {e}");
-            if upstream.base.starts_with("https:") {
-                return api_error(
-                    StatusCode::BAD_GATEWAY,
-                    "api_error",
-                    &format!(
-                        "cattery gateway: TLS to the vendor is not built yet; point {url_setting} in config.toml at an http endpoint (a company gateway or a local model server)"
-                    ),
-                );
-            }
+            // hyper's error says "client error (Connect)"; its source says why.
+            let cause = std::error::Error::source(&e)
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
+            let hint = match upstream.base.starts_with("https:") {
+                true => {
+                    "; for a private CA, name its certificates in upstream_ca_file in config.toml"
+                }
+                false => "",
+            };
             return api_error(
                 StatusCode::BAD_GATEWAY,
                 "api_error",
                 &format!(
-                    "cattery gateway: the model API at {} did not answer: {e}",
+                    "cattery gateway: the model API at {} ({url_setting}) did not answer: {e}{cause}{hint}",
                     upstream.base
                 ),
             );

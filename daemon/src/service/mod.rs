@@ -216,6 +216,7 @@ impl Daemon {
         &self,
         settings: &Settings,
         keys: crate::gateway::secrets::Keys,
+        tls: rustls::ClientConfig,
     ) -> std::io::Result<()> {
         let spend = Arc::clone(&self.spend);
         let refuse: crate::gateway::Refuse = Arc::new(move || {
@@ -237,7 +238,7 @@ impl Daemon {
                 api_key: keys.openai,
             },
         };
-        let gateway = crate::gateway::Gateway::start(upstreams, refuse)?;
+        let gateway = crate::gateway::Gateway::start(upstreams, tls, refuse)?;
         tracing::info!(url = gateway.base_url(), "the model gateway listens");
         let _ = self.gateway.set(gateway);
         Ok(())
