@@ -59,6 +59,7 @@ async fn executor_step(
     let job = JobSpec {
         workspace: None,
         env: Vec::new(),
+        agent_state: None,
         job_id: job_id.clone(),
         agent: AgentDef {
             kind: "bench".to_owned(),

@@ -57,6 +57,12 @@ impl Layout {
         self.data.join("worktrees")
     }
 
+    /// Where the agent CLIs keep their state (config, sessions), one folder
+    /// per run and step, so a rework of the step can resume its session.
+    pub fn agent_state(&self) -> PathBuf {
+        self.data.join("agent-state")
+    }
+
     /// Where each job's transcript is kept, one folder per run.
     pub fn transcripts(&self) -> PathBuf {
         self.data.join("transcripts")

@@ -200,6 +200,10 @@ threshold = 0.8
         rework_prompt.contains("refund.py:2: check payment.amount first"),
         "the coder's second prompt carries the reviewer's path:line comment"
     );
+    assert!(
+        rework_prompt.contains("Wrote refund.py."),
+        "the rework resumed the coder's session: its first round is in the conversation"
+    );
     home.ctl(&["approve", &gate.id]);
     let done = home.wait_run(&run.id, "done", |r| !r.status.is_live());
     assert_eq!(

@@ -31,7 +31,7 @@ const CONTEXT_DIR: &str = "/cattery";
 /// Where a container finds the run's worktree.
 const WORKSPACE_DIR: &str = "/workspace";
 /// Where the job's writable agent state is mounted.
-const AGENT_STATE: &str = "/cattery/agent";
+const AGENT_STATE: &str = "/cattery-agent";
 /// The internal networks of `network = "gateway"` are named with this and
 /// their subnet: each reaches the host's address on it (where the gateway
 /// listens) and nothing else.
@@ -538,8 +538,7 @@ fn docker_message(error: &bollard::errors::Error) -> String {
 /// in the worktree as it does on the host.
 fn binds(job: &JobSpec) -> Vec<String> {
     let mut binds = vec![format!("{}:{CONTEXT_DIR}:ro", job.workdir.display())];
-    let state = job.workdir.join(super::AGENT_STATE_DIR);
-    if state.is_dir() {
+    if let Some(state) = &job.agent_state {
         binds.push(format!("{}:{AGENT_STATE}:rw", state.display()));
     }
     if let Some(workspace) = &job.workspace {
@@ -573,6 +572,9 @@ fn container_user(job: &JobSpec) -> String {
     };
     if daemon.map(|(uid, _)| uid) != Some(user.0) {
         hand_over(&job.workdir, user);
+        if let Some(state) = &job.agent_state {
+            hand_over(state, user);
+        }
     }
     format!("{}:{}", user.0, user.1)
 }

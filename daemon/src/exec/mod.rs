@@ -41,6 +41,9 @@ pub struct JobSpec {
     pub workspace: Option<JobWorkspace>,
     /// More environment for the agent: the model gateway and its job token.
     pub env: Vec<(String, String)>,
+    /// A CLI runner's writable state (its config, sessions and, in a
+    /// container, its home), kept per run step so a rework can resume.
+    pub agent_state: Option<PathBuf>,
 }
 
 /// A run's worktree as one job gets it.
@@ -131,8 +134,8 @@ pub trait Executor: Send + Sync {
         worktree.display().to_string()
     }
 
-    /// Where the agent finds its job's writable state folder (`agent` in
-    /// the job folder): the CLI's config, sessions and home.
+    /// Where the agent finds its writable state folder: the CLI's config,
+    /// sessions and home.
     fn agent_state_path(&self, state: &std::path::Path) -> String {
         state.display().to_string()
     }
@@ -149,10 +152,6 @@ pub trait Executor: Send + Sync {
 pub type GatewayNetwork = std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<Option<std::net::IpAddr>, String>> + Send>,
 >;
-
-/// The job folder's subfolder an agent CLI may write: its config and
-/// sessions (`CLAUDE_CONFIG_DIR`, `CODEX_HOME`), and its home in a container.
-pub const AGENT_STATE_DIR: &str = "agent";
 
 /// Writes the step context as pretty JSON (so simple agents can grep it)
 /// to `context.json` in the job's folder, refusing one that is too large.
@@ -209,6 +208,7 @@ mod tests {
         JobSpec {
             workspace: None,
             env: Vec::new(),
+            agent_state: None,
             job_id: "j".into(),
             agent: catalog.agents["coder"].clone(),
             context: serde_json::from_value(json).unwrap(),

@@ -11,6 +11,21 @@ use serde_json::Value;
 /// The longest piece of assistant text or tool input a log line shows.
 const SHOWN: usize = 300;
 
+/// Whether Claude Code kept a session in `state` (its `CLAUDE_CONFIG_DIR`):
+/// a conversation file under `projects/`, which `--continue` picks up.
+pub fn has_session(state: &std::path::Path) -> bool {
+    let Ok(projects) = std::fs::read_dir(state.join("projects")) else {
+        return false;
+    };
+    projects.flatten().any(|project| {
+        std::fs::read_dir(project.path()).is_ok_and(|files| {
+            files
+                .flatten()
+                .any(|f| f.path().extension().is_some_and(|e| e == "jsonl"))
+        })
+    })
+}
+
 pub struct Translator {
     max_turns: u64,
     tool_uses: u64,

@@ -90,6 +90,7 @@ pub fn claude_command(
     context: &StepContext,
     prompts: &Path,
     state: &str,
+    resume: bool,
 ) -> (Vec<String>, Vec<(String, String)>) {
     let tools = match agent.workspace {
         cattery_protocol::WorkspaceMode::ReadWrite => EDIT_TOOLS,
@@ -112,6 +113,9 @@ pub fn claude_command(
         argv.extend(["--model".to_owned(), model.clone()]);
     }
     argv.push(format!("--allowedTools={tools}"));
+    if resume {
+        argv.push("--continue".to_owned());
+    }
     argv.push("--".to_owned());
     argv.push(prompt::render(prompts, context));
     let env = [

@@ -388,6 +388,14 @@ impl Daemon {
             tracing::info!(count = swept.len(), "removed worktrees no live run needs");
         }
         self.prune_transcripts().await;
+        let live: std::collections::HashSet<String> = runs.iter().map(|r| r.id.clone()).collect();
+        let state = self.paths.agent_state();
+        let pruned = tokio::task::spawn_blocking(move || prune_agent_state(&state, &live))
+            .await
+            .unwrap_or_default();
+        if pruned > 0 {
+            tracing::info!(runs = pruned, "removed agent CLI state no live run needs");
+        }
         // A crash between a run's commit and its card write is healed here.
         self.attention.on_runs(&runs);
         let running: Vec<_> = runs
@@ -426,4 +434,26 @@ fn checked_repository(level: BlockLevel, spec: &RepositorySpec) -> Result<Reposi
         )));
     }
     crate::git::check(spec).map_err(|e| ServiceError::Invalid(e.to_string()))
+}
+
+/// Removes the agent CLIs' state of every run not in `live`: only a live
+/// run's next round can resume a session. Answers how many runs' went.
+fn prune_agent_state(root: &std::path::Path, live: &std::collections::HashSet<String>) -> usize {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let run = entry.file_name().to_string_lossy().into_owned();
+        if live.contains(&run) {
+            continue;
+        }
+        match std::fs::remove_dir_all(entry.path()) {
+            Ok(()) => removed += 1,
+            Err(e) => {
+                tracing::warn!(path = %entry.path().display(), "cannot remove agent state: {e}")
+            }
+        }
+    }
+    removed
 }

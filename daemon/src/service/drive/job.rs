@@ -606,7 +606,11 @@ fn job_spec(
         _ => (None, context),
     };
     let workdir = daemon.paths.jobs().join(job_id);
-    let (agent, env) = runner_command(daemon, agent, &context, &workdir);
+    let state = agent.cli.is_some().then(|| {
+        let dir = daemon.paths.agent_state().join(&run.id);
+        dir.join(format!("{step_index:03}"))
+    });
+    let (agent, env) = runner_command(daemon, agent, &context, state.as_deref());
     Ok(JobSpec {
         job_id: job_id.to_owned(),
         agent,
@@ -620,6 +624,7 @@ fn job_spec(
         workdir,
         workspace,
         env,
+        agent_state: state,
     })
 }
 
@@ -629,19 +634,22 @@ fn runner_command(
     daemon: &Daemon,
     mut agent: crate::config::AgentDef,
     context: &StepContext,
-    workdir: &std::path::Path,
+    state_dir: Option<&std::path::Path>,
 ) -> (crate::config::AgentDef, Vec<(String, String)>) {
-    let Some(cli) = agent.cli.clone() else {
+    let (Some(cli), Some(state_dir)) = (agent.cli.clone(), state_dir) else {
         return (agent, Vec::new());
     };
     let prompts = daemon.paths.config.join("prompts");
-    // The CLI's config, sessions and (in a container) home: in the job
-    // folder, writable by the agent; Codex refuses one that does not exist.
-    let state_dir = workdir.join(crate::exec::AGENT_STATE_DIR);
-    if let Err(e) = std::fs::create_dir_all(&state_dir) {
+    // The CLI's config, sessions and (in a container) home, writable by the
+    // agent and kept across the step's jobs; Codex refuses one that does
+    // not exist.
+    if let Err(e) = std::fs::create_dir_all(state_dir) {
         tracing::warn!(path = %state_dir.display(), "cannot make the agent's state folder: {e}");
     }
-    let state = daemon.executor.agent_state_path(&state_dir);
+    let state = daemon.executor.agent_state_path(state_dir);
+    // A rework of the step goes on with the conversation its last round
+    // had, so the CLI keeps what it read and did.
+    let resume = context.rework.is_some() && crate::runner::claude::has_session(state_dir);
     let in_container = daemon.executor.name() == "docker";
     let (argv, mut env) = match cli.runner {
         cattery_protocol::Runner::Codex => {
@@ -656,7 +664,7 @@ fn runner_command(
             };
             runner.command(context, &prompts)
         }
-        _ => crate::runner::claude_command(&cli, &agent, context, &prompts, &state),
+        _ => crate::runner::claude_command(&cli, &agent, context, &prompts, &state, resume),
     };
     // A container's user has no home of its own.
     if in_container {
