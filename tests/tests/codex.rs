@@ -57,6 +57,30 @@ fn codex_codes_in_the_worktree_through_the_gateway_and_its_calls_are_metered_exa
     let Some(codex) = codex() else {
         return;
     };
+    codes_and_is_metered("executor = \"process\"".to_owned(), &codex);
+}
+
+#[test]
+fn codex_in_a_container_on_the_gateway_network_does_the_same() {
+    if codex().is_none() {
+        return;
+    }
+    let (image, _) = cattery_tests::docker_cli(&["image", "inspect", "cattery/agent:latest"]);
+    if !image {
+        cattery_tests::skip::<()>(
+            Tool::Docker,
+            "no engine, or no cattery/agent image (scripts/build-agent-image.sh)",
+        );
+        return;
+    }
+    let executor = format!(
+        "executor = \"docker\"\ndocker_socket = \"{}\"",
+        cattery_tests::docker_socket()
+    );
+    codes_and_is_metered(executor, "codex");
+}
+
+fn codes_and_is_metered(executor: String, codex: &str) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let first = Usage {
         input: 2_000,
@@ -86,10 +110,10 @@ fn codex_codes_in_the_worktree_through_the_gateway_and_its_calls_are_metered_exa
         },
     ]));
     let agents = format!(
-        "[agents.coder]\nrunner = \"codex\"\nbinary = \"{codex}\"\nmodel = \"gpt-mock\"\nmax_retries = 0\n"
+        "[agents.coder]\nrunner = \"codex\"\nbinary = \"{codex}\"\nmodel = \"gpt-mock\"\nmax_retries = 0\nmemory_mb = 1024\npids_limit = 512\n"
     );
     let config = format!(
-        "executor = \"process\"\nport = 0\nopenai_url = \"{}\"\n\n[prices.gpt-mock]\nprompt_per_million = 2.0\ncompletion_per_million = 8.0\n",
+        "{executor}\nport = 0\nopenai_url = \"{}\"\n\n[prices.gpt-mock]\nprompt_per_million = 2.0\ncompletion_per_million = 8.0\n",
         server.url()
     );
     let home = CtlHome::with_config(&[
