@@ -124,6 +124,28 @@ pub struct AgentResult {
     pub grade: Option<Grade>,
     #[serde(default)]
     pub pull_request: Option<PullRequest>,
+    /// A merger's assessment of the change, read by the merge policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_assessment: Option<MergeAssessment>,
+}
+
+/// How safe a change is to merge, as its merger judged it: each axis from
+/// 0 (none) to 1 (most), and why. Without a rationale it is not credible.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergeAssessment {
+    pub complexity: f64,
+    pub risk: f64,
+    pub impact: f64,
+    #[serde(default)]
+    pub rationale: String,
+}
+
+impl MergeAssessment {
+    /// Every axis within 0 to 1, and a rationale that says something.
+    pub fn is_credible(&self) -> bool {
+        let axes = [self.complexity, self.risk, self.impact];
+        axes.iter().all(|a| (0.0..=1.0).contains(a)) && !self.rationale.trim().is_empty()
+    }
 }
 
 /// One structured line from an agent's stdout.

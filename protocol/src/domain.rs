@@ -498,6 +498,9 @@ pub struct StepChange {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub agent_kind: String,
+    /// A merger step's assessment of the change, when it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_assessment: Option<crate::agent::MergeAssessment>,
     /// What the agent does here; the engine and the cards read this, never
     /// the kind's name. Left out when `producer`, to keep stored steps small.
     #[serde(default, skip_serializing_if = "AgentRole::is_producer")]

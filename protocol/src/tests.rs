@@ -16,6 +16,12 @@ fn comment() -> ReviewComment {
 
 fn step() -> Step {
     Step {
+        merge_assessment: Some(crate::agent::MergeAssessment {
+            complexity: 0.2,
+            risk: 0.1,
+            impact: 0.4,
+            rationale: "one function, covered by tests".into(),
+        }),
         change: Some(StepChange {
             commit: Some("c0ffee".into()),
             start_commit: "beef00".into(),

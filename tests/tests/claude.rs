@@ -310,3 +310,46 @@ fn a_model_server_that_stops_answering_mid_stream_fails_the_step_as_stalled_and_
     assert!(left.is_empty());
     drop(runtime);
 }
+
+#[test]
+fn a_graders_final_text_without_a_valid_verdict_fails_the_step_with_that_text() {
+    let Some(claude) = claude() else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(ModelServer::start(vec![Reply::Text {
+        model: "claude-mock".into(),
+        text: "Looks fine to me, ship it.".into(),
+        usage: usage(300, 9),
+        stop_reason: "end_turn".into(),
+        hold: None,
+    }]));
+    let agents = format!(
+        "[agents.coder]\ncommand = [\"sh\", \"-c\", \"echo '{{\\\"type\\\":\\\"result\\\",\\\"output\\\":\\\"coded\\\"}}'\"]\n\n[agents.reviewer]\nrunner = \"claude-code\"\nbinary = \"{claude}\"\nmodel = \"claude-mock\"\nmax_turns = 2\ncompanion_of = \"coder\"\n"
+    );
+    let config = format!(
+        "executor = \"process\"\nport = 0\nanthropic_url = \"{}\"\n",
+        server.url()
+    );
+    let home = CtlHome::with_config(&[
+        ("agents.toml", &agents),
+        ("config.toml", &config),
+        (
+            "pipelines/review.toml",
+            "name = \"Review\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"reviewer\"\n",
+        ),
+    ]);
+    home.set_anthropic_key(KEY);
+    let run = home.start_task("review me", "review");
+    let failed = home.wait_run(&run.id, "failed", |r| !r.status.is_live());
+    assert_eq!(failed.status, RunStatus::Failed, "it never passes silently");
+    let failure = failed.failure.unwrap();
+    assert_eq!(failure.step_index, 1);
+    assert!(
+        failure.message.contains("no fenced ```json verdict")
+            && failure.message.contains("Looks fine to me, ship it."),
+        "the step fails with the text it got: {failure:?}"
+    );
+    assert_eq!(server.seen().len(), 1, "one call, no repair loop");
+    drop(runtime);
+}

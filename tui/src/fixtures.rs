@@ -31,6 +31,7 @@ pub fn block(id: &str, level: BlockLevel, parent: Option<&str>, title: &str) -> 
 
 pub fn step(agent: &str, state: StepState) -> Step {
     Step {
+        merge_assessment: None,
         warnings: Vec::new(),
         role: cattery_protocol::AgentRole::Producer,
         agent_kind: agent.to_owned(),

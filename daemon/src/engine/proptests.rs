@@ -57,6 +57,7 @@ fn result(choice: u8) -> JobResult {
             }),
             grade: None,
             pull_request: None,
+            merge_assessment: None,
         }),
         n => JobResult::Succeeded(AgentResult {
             output: format!("out {n}"),
@@ -68,6 +69,7 @@ fn result(choice: u8) -> JobResult {
                 comments: Vec::new(),
             }),
             pull_request: None,
+            merge_assessment: None,
         }),
     }
 }

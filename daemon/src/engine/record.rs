@@ -168,6 +168,7 @@ fn succeeded(run: &mut Run, index: usize, result: AgentResult, cx: &Cx) -> Outco
     step.progress = 1.0;
     step.finished_at = Some(cx.now);
     step.output = Some(result.output.clone());
+    step.merge_assessment = result.merge_assessment;
     if let Some(ask) = result.decision {
         // A step asks a human once: after an answer, asking again would loop
         // the human forever, so the result stands as the step's output.

@@ -11,6 +11,7 @@ pub const HISTORY_LIMIT: usize = 20;
 
 pub fn from_spec(spec: &StepSpec) -> Step {
     Step {
+        merge_assessment: None,
         agent_kind: spec.agent_kind.clone(),
         role: spec.role,
         state: StepState::Pending,

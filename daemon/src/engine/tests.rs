@@ -64,6 +64,7 @@ pub(crate) fn output(text: &str) -> JobResult {
         decision: None,
         grade: None,
         pull_request: None,
+        merge_assessment: None,
     })
 }
 
@@ -78,6 +79,7 @@ fn grade(rating: f64) -> JobResult {
             comments: Vec::new(),
         }),
         pull_request: None,
+        merge_assessment: None,
     })
 }
 
@@ -308,6 +310,7 @@ fn agent_decision_parks_and_the_chosen_option_reruns_the_step() {
         }),
         grade: None,
         pull_request: None,
+        merge_assessment: None,
     });
     h.finish(ask);
     let gate = h.run.pending_gate().unwrap();
@@ -435,6 +438,7 @@ fn blocker_finding_reworks_whatever_the_rating() {
             comments: Vec::new(),
         }),
         pull_request: None,
+        merge_assessment: None,
     });
     h.finish(result);
     assert_eq!(h.run.current_step, 1);

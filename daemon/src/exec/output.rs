@@ -100,14 +100,19 @@ impl OutputReader {
     /// A reader for `job`'s runner.
     pub fn for_job(events: mpsc::UnboundedSender<JobEvent>, job: &super::JobSpec) -> Self {
         let mut reader = Self::new(events);
-        let grader = job.context.grades.is_some();
+        use crate::runner::ending::Ending;
+        let ending = match (job.context.grades.is_some(), job.agent.role) {
+            (true, _) => Ending::Grader,
+            (false, cattery_protocol::AgentRole::Merger) => Ending::Merger,
+            _ => Ending::Plain,
+        };
         reader.translator = job.agent.cli.as_ref().map(|cli| match cli.runner {
             cattery_protocol::Runner::Codex => {
-                Translator::Codex(crate::runner::codex::Translator::new(grader))
+                Translator::Codex(crate::runner::codex::Translator::new(ending))
             }
             _ => Translator::Claude(crate::runner::claude::Translator::new(
                 cli.max_turns,
-                grader,
+                ending,
             )),
         });
         reader

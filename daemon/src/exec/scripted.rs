@@ -34,6 +34,7 @@ impl ScriptedExecutor {
                 decision: None,
                 grade: None,
                 pull_request: None,
+                merge_assessment: None,
             })
         })
     }

@@ -29,16 +29,17 @@ pub fn has_session(state: &std::path::Path) -> bool {
 pub struct Translator {
     max_turns: u64,
     tool_uses: u64,
-    /// A grader must end with a fenced JSON verdict.
-    grader: bool,
+    /// How the final text is read (a grader's verdict, a merger's
+    /// assessment).
+    ending: super::ending::Ending,
 }
 
 impl Translator {
-    pub fn new(max_turns: u64, grader: bool) -> Self {
+    pub fn new(max_turns: u64, ending: super::ending::Ending) -> Self {
         Self {
             max_turns,
             tool_uses: 0,
-            grader,
+            ending,
         }
     }
 
@@ -130,7 +131,7 @@ impl Translator {
                 format!("claude-code ended with {kind}{status}: {why}"),
             )];
         }
-        vec![super::ending::read(&text, self.grader)]
+        super::ending::read(&text, self.ending)
     }
 }
 

@@ -69,16 +69,16 @@ impl Runner<'_> {
 
 pub struct Translator {
     commands: u64,
-    grader: bool,
+    ending: super::ending::Ending,
     /// The newest agent message: the output once the turn completes.
     last_message: Option<String>,
 }
 
 impl Translator {
-    pub fn new(grader: bool) -> Self {
+    pub fn new(ending: super::ending::Ending) -> Self {
         Self {
             commands: 0,
-            grader,
+            ending,
             last_message: None,
         }
     }
@@ -112,7 +112,7 @@ impl Translator {
                 ),
             )],
             Some("turn.completed") => match self.last_message.take() {
-                Some(text) => vec![super::ending::read(&text, self.grader)],
+                Some(text) => super::ending::read(&text, self.ending),
                 None => vec![log(
                     LogLevel::Error,
                     "codex finished its turn without a final message".to_owned(),
@@ -191,7 +191,11 @@ mod tests {
     use super::*;
 
     fn lines(events: &[&str], grader: bool) -> Vec<AgentLine> {
-        let mut t = Translator::new(grader);
+        let ending = match grader {
+            true => crate::runner::ending::Ending::Grader,
+            false => crate::runner::ending::Ending::Plain,
+        };
+        let mut t = Translator::new(ending);
         events.iter().flat_map(|e| t.line(e)).collect()
     }
 

@@ -5,32 +5,77 @@
 //! - any agent may raise a decision for a human with a fenced ```decision
 //!   block holding `{"question": "...", "options": ["...", "..."]}`
 //!   (at least two options); a malformed block fails the step, so a
-//!   question is never lost.
+//!   question is never lost;
+//! - a merger ends with a fenced ```json assessment, `{"complexity",
+//!   "risk", "impact"}` each from 0 to 1 and a `rationale`; without a
+//!   credible one the step still succeeds, with no assessment (the merge
+//!   policy then asks a human), and a warning says why.
 
-use cattery_protocol::agent::{AgentLine, AgentResult, DecisionRequest, LogLevel};
+use cattery_protocol::agent::{AgentLine, AgentResult, DecisionRequest, LogLevel, MergeAssessment};
+
+/// What a job's final text is read as, by its kind's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Plain,
+    /// Must end with a verdict.
+    Grader,
+    /// Ends with a merge assessment, when it can.
+    Merger,
+}
 
 const DECISION_FENCE: &str = "```decision";
 
-/// The result a final text stands for, or an error line saying why it
-/// stands for none.
-pub fn read(text: &str, grader: bool) -> AgentLine {
+/// The lines a final text stands for: its result, or an error line saying
+/// why it stands for none; a merger's missing assessment adds a warning.
+pub fn read(text: &str, ending: Ending) -> Vec<AgentLine> {
     let mut result = AgentResult {
         output: text.to_owned(),
         decision: None,
         grade: None,
         pull_request: None,
+        merge_assessment: None,
     };
-    if grader {
-        match super::verdict::read(text) {
+    let mut lines = Vec::new();
+    match ending {
+        Ending::Grader => match super::verdict::read(text) {
             Ok(grade) => result.grade = Some(grade),
-            Err(why) => return failure(format!("{why}; the grader said: {}", shown(text))),
-        }
+            Err(why) => return vec![failure(format!("{why}; the grader said: {}", shown(text)))],
+        },
+        Ending::Merger => match assessment(text) {
+            Ok(found) => result.merge_assessment = Some(found),
+            Err(why) => lines.push(AgentLine::Log {
+                level: LogLevel::Warn,
+                msg: format!("{why}; the merge goes to a human"),
+            }),
+        },
+        Ending::Plain => {}
     }
     match decision(text) {
         Ok(found) => result.decision = found,
-        Err(why) => return failure(format!("{why}; the agent said: {}", shown(text))),
+        Err(why) => return vec![failure(format!("{why}; the agent said: {}", shown(text)))],
     }
-    AgentLine::Result(result)
+    lines.push(AgentLine::Result(result));
+    lines
+}
+
+/// A merger's assessment: the last fenced ```json block of its text.
+fn assessment(text: &str) -> Result<MergeAssessment, String> {
+    let start = text
+        .rfind("```json")
+        .ok_or_else(|| "the merger's final text has no fenced ```json assessment".to_owned())?;
+    let rest = &text[start + "```json".len()..];
+    let end = rest
+        .find("```")
+        .ok_or_else(|| "the merger's ```json assessment is not closed".to_owned())?;
+    let found: MergeAssessment = serde_json::from_str(rest[..end].trim())
+        .map_err(|e| format!("the merger's assessment is not valid: {e}"))?;
+    if !found.is_credible() {
+        return Err(
+            "the merger's assessment needs complexity, risk and impact from 0 to 1 and a rationale"
+                .to_owned(),
+        );
+    }
+    Ok(found)
 }
 
 /// The decision block in `text`, if there is one.
@@ -73,7 +118,7 @@ mod tests {
     #[test]
     fn a_decision_block_raises_the_question_with_its_options() {
         let text = "Two ways to go.\n```decision\n{\"question\": \"Keep the v1 API?\", \"options\": [\"keep\", \"drop\"]}\n```\n";
-        let AgentLine::Result(result) = read(text, false) else {
+        let Some(AgentLine::Result(result)) = read(text, Ending::Plain).pop() else {
             panic!("no result");
         };
         let asked = result.decision.unwrap();
@@ -89,7 +134,7 @@ mod tests {
             "```decision\n{\"question\": \"Which?\"\n```",
             "```decision\n{\"question\": \"Which?\", \"options\": [\"a\", \"b\"]}",
         ] {
-            let AgentLine::Log { level, msg } = read(bad, false) else {
+            let Some(AgentLine::Log { level, msg }) = read(bad, Ending::Plain).pop() else {
                 panic!("{bad} passed");
             };
             assert_eq!(level, LogLevel::Error);
@@ -99,13 +144,43 @@ mod tests {
 
     #[test]
     fn plain_text_is_a_plain_result_and_a_grader_needs_its_verdict() {
-        assert!(matches!(read("done", false), AgentLine::Result(r) if r.decision.is_none()));
+        assert!(
+            matches!(read("done", Ending::Plain).as_slice(), [AgentLine::Result(r)] if r.decision.is_none())
+        );
         assert!(matches!(
-            read("done", true),
-            AgentLine::Log {
+            read("done", Ending::Grader).as_slice(),
+            [AgentLine::Log {
                 level: LogLevel::Error,
                 ..
-            }
+            }]
         ));
+    }
+
+    #[test]
+    fn a_mergers_assessment_is_kept_and_a_missing_or_incredible_one_warns_but_succeeds() {
+        let text = "Small and tested.\n```json\n{\"complexity\": 0.2, \"risk\": 0.1, \"impact\": 0.3, \"rationale\": \"one function, covered\"}\n```";
+        let Some(AgentLine::Result(result)) = read(text, Ending::Merger).pop() else {
+            panic!("no result");
+        };
+        let found = result.merge_assessment.unwrap();
+        assert_eq!(
+            (found.complexity, found.risk, found.impact),
+            (0.2, 0.1, 0.3)
+        );
+        for weak in [
+            "Looks fine.",
+            "```json\n{\"complexity\": 0.2, \"risk\": 1.5, \"impact\": 0.3, \"rationale\": \"x\"}\n```",
+            "```json\n{\"complexity\": 0.2, \"risk\": 0.1, \"impact\": 0.3, \"rationale\": \"  \"}\n```",
+        ] {
+            let lines = read(weak, Ending::Merger);
+            assert!(
+                matches!(&lines[0], AgentLine::Log { level: LogLevel::Warn, msg } if msg.contains("goes to a human")),
+                "{weak}: {lines:?}"
+            );
+            assert!(
+                matches!(&lines[1], AgentLine::Result(r) if r.merge_assessment.is_none()),
+                "{weak}"
+            );
+        }
     }
 }

@@ -331,7 +331,7 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, run: &Run, step: &S
     if per_call {
         draw_calls(frame, calls_area, &step.metrics);
     }
-    let lines = detail_lines(run, step, app.selected_step(), inner.width);
+    let lines = detail_lines(run, step, app.selected_step(), inner.width, app.now);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
     if show_gauge {
         let used = step.metrics.headroom_used().unwrap_or(0.0);
@@ -468,7 +468,25 @@ fn change_line(change: &cattery_protocol::StepChange) -> Line<'static> {
     ])
 }
 
-fn detail_lines(run: &Run, step: &Step, index: usize, width: u16) -> Vec<Line<'static>> {
+/// The step's upstream time against its own: how much of the step the
+/// model API took.
+fn upstream_share(m: &StepMetrics, step: &Step, now: i64) -> String {
+    let elapsed = match (step.started_at, step.finished_at) {
+        (Some(start), Some(end)) => end - start,
+        (Some(start), None) if step.state == StepState::Working => now - start,
+        _ => return String::new(),
+    };
+    match elapsed > 0 {
+        true => format!(
+            " ({:.0}% of the step's {})",
+            (m.upstream_ms as f64 / elapsed as f64 * 100.0).min(100.0),
+            duration(elapsed)
+        ),
+        false => String::new(),
+    }
+}
+
+fn detail_lines(run: &Run, step: &Step, index: usize, width: u16, now: i64) -> Vec<Line<'static>> {
     let m = &step.metrics;
     let mut lines = vec![Line::from(vec![
         Span::styled("model ", style::dim()),
@@ -497,8 +515,9 @@ fn detail_lines(run: &Run, step: &Step, index: usize, width: u16) -> Vec<Line<'s
             m.warnings
         )));
         lines.push(Line::from(format!(
-            "latency upstream {} · overhead {} · cost {}",
+            "latency upstream {}{} · overhead {} · cost {}",
             duration_ms(m.upstream_ms),
+            upstream_share(m, step, now),
             duration_ms(m.overhead_ms),
             match cost(m).as_str() {
                 "?" => "unknown (no price for this model)".to_owned(),

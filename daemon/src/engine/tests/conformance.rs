@@ -17,6 +17,7 @@ fn ask(question: &str) -> JobResult {
         }),
         grade: None,
         pull_request: None,
+        merge_assessment: None,
     })
 }
 
@@ -26,6 +27,7 @@ fn with_pr(text: &str, url: &str) -> JobResult {
         decision: None,
         grade: None,
         pull_request: Some(PullRequest { url: url.into() }),
+        merge_assessment: None,
     })
 }
 
