@@ -26,6 +26,14 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// Makes `dir` a clone on `branch` with one commit holding `file`.
+pub fn one_commit_clone(dir: &Path, branch: &str, file: &str, text: &str) {
+    git(dir, &["init", "-q", "-b", branch]);
+    std::fs::write(dir.join(file), text).expect("the clone writes");
+    git(dir, &["add", file]);
+    git(dir, &["commit", "-q", "-m", "first"]);
+}
+
 /// What a careless tool could disturb in a user's clone: every file of the
 /// working tree (uncommitted edits included), HEAD, the index and the stash.
 pub fn checkout_state(dir: &Path) -> BTreeMap<String, Vec<u8>> {

@@ -191,6 +191,41 @@ impl Tool {
     }
 }
 
+/// The agent CLI that `variable` names (else `default` on PATH) when it
+/// answers `--version`; else a [`skip`] of [`Tool::Agents`].
+pub fn agent_cli(variable: &str, default: &str) -> Option<String> {
+    let named = std::env::var(variable).unwrap_or_else(|_| default.to_owned());
+    let found = Command::new(&named).arg("--version").output();
+    match found {
+        Ok(out) if out.status.success() => Some(named),
+        _ => skip(
+            Tool::Agents,
+            &format!("{named} is not installed (set {variable})"),
+        ),
+    }
+}
+
+/// Every file under `dir` whose bytes hold `needle`: where a secret leaked.
+pub fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(next) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&next) else {
+            continue;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.is_dir() {
+                stack.push(path);
+            } else if std::fs::read(&path)
+                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+            {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found
+}
+
 /// A test cannot have `tool` (`why` says what is missing): fails when the
 /// tool is required, else writes a SKIPPED line and returns `None`. The line
 /// goes to the process's stderr itself, which the test harness does not
@@ -491,6 +526,27 @@ impl CtlHome {
             .map(|(vendor, key)| format!("[{vendor}]\napi_key = \"{key}\"\n\n"))
             .collect();
         std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+    }
+
+    /// Adds a frame on the clone at `repo` and a task under it; answers the
+    /// task's id.
+    pub fn task_under_frame(&self, repo: &Path, title: &str, description: &str) -> String {
+        let repo = repo.display().to_string();
+        let frame = self.ctl(&[
+            "block", "add", "--level", "frame", "--title", "Service", "--repo", &repo,
+        ]);
+        let parent = frame["id"].as_str().unwrap_or_default().to_owned();
+        let task = self.ctl(&[
+            "block",
+            "add",
+            "--title",
+            title,
+            "--description",
+            description,
+            "--parent",
+            &parent,
+        ]);
+        task["id"].as_str().unwrap_or_default().to_owned()
     }
 
     /// Runs `cattery --json ARGS…`: exit code, stdout, stderr.

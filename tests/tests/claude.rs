@@ -5,22 +5,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use cattery_protocol::{GateKind, RunStatus};
+use cattery_tests::CtlHome;
 use cattery_tests::gitfix::{checkout_state, git};
 use cattery_tests::model_server::{ModelServer, Reply, Usage};
-use cattery_tests::{CtlHome, Tool};
 
 const KEY: &str = "sk-ant-api03-REAL-KEY-for-the-claude-test";
 
 fn claude() -> Option<String> {
-    let named = std::env::var("CATTERY_CLAUDE").unwrap_or_else(|_| "claude".to_owned());
-    let found = std::process::Command::new(&named).arg("--version").output();
-    match found {
-        Ok(out) if out.status.success() => Some(named),
-        _ => cattery_tests::skip(
-            Tool::Agents,
-            &format!("{named} is not installed (set CATTERY_CLAUDE)"),
-        ),
-    }
+    cattery_tests::agent_cli("CATTERY_CLAUDE", "claude")
 }
 
 fn usage(input: u64, output: u64) -> Usage {

@@ -10,7 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use cattery_protocol::{GateKind, RunStatus};
-use cattery_tests::gitfix::{checkout_state, git};
+use cattery_tests::gitfix::{checkout_state, git, one_commit_clone};
 use cattery_tests::model_server::{ModelServer, Reply, Usage};
 use cattery_tests::{CtlHome, Tool};
 
@@ -18,15 +18,7 @@ const KEY: &str = "sk-ant-api03-REAL-KEY-for-the-build-test";
 const PLAN: &str = "PLAN: add refund.py with refund(payment) returning the payment.";
 
 fn claude() -> Option<String> {
-    let named = std::env::var("CATTERY_CLAUDE").unwrap_or_else(|_| "claude".to_owned());
-    let found = std::process::Command::new(&named).arg("--version").output();
-    match found {
-        Ok(out) if out.status.success() => Some(named),
-        _ => cattery_tests::skip(
-            Tool::Agents,
-            &format!("{named} is not installed (set CATTERY_CLAUDE)"),
-        ),
-    }
+    cattery_tests::agent_cli("CATTERY_CLAUDE", "claude")
 }
 
 fn usage(input: u64, output: u64) -> Usage {
@@ -144,34 +136,11 @@ threshold = 0.8
     home.set_anthropic_key(KEY);
     cattery_daemon::git::trust_named_clones();
     let clone = tempfile::tempdir().unwrap();
-    git(clone.path(), &["init", "-q", "-b", "main"]);
-    std::fs::write(clone.path().join("app.py"), "print('hi')\n").unwrap();
-    git(clone.path(), &["add", "app.py"]);
-    git(clone.path(), &["commit", "-q", "-m", "first"]);
+    one_commit_clone(clone.path(), "main", "app.py", "print('hi')\n");
     let before = checkout_state(clone.path());
-    let frame = home.ctl(&[
-        "block",
-        "add",
-        "--level",
-        "frame",
-        "--title",
-        "Payments",
-        "--repo",
-        &clone.path().display().to_string(),
-    ]);
-    let task = home.ctl(&[
-        "block",
-        "add",
-        "--title",
-        "Add refunds",
-        "--description",
-        "Refund a payment.",
-        "--parent",
-        frame["id"].as_str().unwrap(),
-    ]);
+    let task = home.task_under_frame(clone.path(), "Add refunds", "Refund a payment.");
     let run: cattery_protocol::Run =
-        serde_json::from_value(home.ctl(&["start", task["id"].as_str().unwrap(), "build"]))
-            .unwrap();
+        serde_json::from_value(home.ctl(&["start", &task, "build"])).unwrap();
     let transcript = |step: &str| home.cli(&["ctl", "logs", &run.id, "--step", step]).1;
 
     // Round one: the plan reached the coder, whose edit is the real diff.
@@ -234,7 +203,7 @@ threshold = 0.8
     assert_eq!(checkout_state(clone.path()), before);
     // The CLI's own state (its config dir and session files, in the job
     // folders), transcripts, contexts and the database never hold the key.
-    let leaks = files_holding(&home.path().join("data"), KEY);
+    let leaks = cattery_tests::files_containing(&home.path().join("data"), KEY);
     assert!(leaks.is_empty(), "the key leaked into {leaks:?}");
     if matches!(executor, Executor::Docker) {
         let (_, status, _) = home.cli(&["daemon", "status"]);
@@ -264,26 +233,4 @@ fn a_build_pipeline_of_claude_code_in_containers_on_the_gateway_network_does_the
         return;
     }
     build_pipeline_runs(Executor::Docker);
-}
-
-fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(next) = stack.pop() {
-        for path in std::fs::read_dir(&next)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-        {
-            if path.is_dir() {
-                stack.push(path);
-            } else if std::fs::read(&path)
-                .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
-            {
-                found.push(path);
-            }
-        }
-    }
-    found
 }

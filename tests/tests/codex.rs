@@ -5,51 +5,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use cattery_protocol::RunStatus;
-use cattery_tests::gitfix::{checkout_state, git};
+use cattery_tests::gitfix::{checkout_state, one_commit_clone};
 use cattery_tests::model_server::{ModelServer, Reply, Usage};
 use cattery_tests::{CtlHome, Tool};
 
 const KEY: &str = "sk-proj-REAL-OPENAI-KEY-for-the-codex-test";
 
 fn codex() -> Option<String> {
-    let named = std::env::var("CATTERY_CODEX").unwrap_or_else(|_| "codex".to_owned());
-    let found = std::process::Command::new(&named).arg("--version").output();
-    match found {
-        Ok(out) if out.status.success() => Some(named),
-        _ => cattery_tests::skip(
-            Tool::Agents,
-            &format!("{named} is not installed (set CATTERY_CODEX)"),
-        ),
-    }
+    cattery_tests::agent_cli("CATTERY_CODEX", "codex")
 }
 
 /// A clone with one commit, and a frame on it with `task` under it.
 fn frame_with_task(home: &CtlHome, clone: &std::path::Path, task: &str) -> String {
-    git(clone, &["init", "-q", "-b", "main"]);
-    std::fs::write(clone.join("README.md"), "# greeter\n").unwrap();
-    git(clone, &["add", "README.md"]);
-    git(clone, &["commit", "-q", "-m", "first"]);
-    let frame = home.ctl(&[
-        "block",
-        "add",
-        "--level",
-        "frame",
-        "--title",
-        "Greeter",
-        "--repo",
-        &clone.display().to_string(),
-    ]);
-    let task = home.ctl(&[
-        "block",
-        "add",
-        "--title",
-        task,
-        "--description",
-        "Say hello in a file.",
-        "--parent",
-        frame["id"].as_str().unwrap(),
-    ]);
-    task["id"].as_str().unwrap().to_owned()
+    one_commit_clone(clone, "main", "README.md", "# greeter\n");
+    home.task_under_frame(clone, task, "Say hello in a file.")
 }
 
 #[test]
@@ -171,12 +140,7 @@ fn codes_and_is_metered(executor: String, codex: &str) {
         "the transcript shows the command: {log}"
     );
 
-    let leaks: Vec<_> = walk(&home.path().join("data"))
-        .into_iter()
-        .filter(|p| {
-            std::fs::read(p).is_ok_and(|b| b.windows(KEY.len()).any(|w| w == KEY.as_bytes()))
-        })
-        .collect();
+    let leaks = cattery_tests::files_containing(&home.path().join("data"), KEY);
     assert!(leaks.is_empty(), "the key leaked into {leaks:?}");
     assert_eq!(
         checkout_state(clone.path()),
@@ -184,25 +148,6 @@ fn codes_and_is_metered(executor: String, codex: &str) {
         "the user's checkout is untouched"
     );
     drop(runtime);
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(next) = stack.pop() {
-        for path in std::fs::read_dir(&next)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-        {
-            match path.is_dir() {
-                true => stack.push(path),
-                false => files.push(path),
-            }
-        }
-    }
-    files
 }
 
 #[test]

@@ -8,6 +8,7 @@
 use bytes::Bytes;
 use cattery_daemon::gateway::{Gateway, Upstream, Upstreams};
 use cattery_protocol::agent::{FinishReason, LlmCall};
+use cattery_tests::files_containing;
 use cattery_tests::model_server::{ModelServer, Reply, Usage, responses_text, sse_frames};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -391,27 +392,6 @@ async fn an_api_error_reaches_the_agent_as_the_api_said_it() {
     let (status, body) = send(&gateway, ask(&token, 10)).await;
     assert_eq!(status, 401);
     assert!(body.contains("invalid x-api-key"), "{body}");
-}
-
-/// Every file under `dir` whose bytes contain `needle`.
-fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(next) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&next) else {
-            continue;
-        };
-        for path in entries.flatten().map(|e| e.path()) {
-            if path.is_dir() {
-                stack.push(path);
-            } else if std::fs::read(&path)
-                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
-            {
-                found.push(path.display().to_string());
-            }
-        }
-    }
-    found
 }
 
 #[test]
