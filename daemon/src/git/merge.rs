@@ -94,6 +94,46 @@ pub fn local(
     })
 }
 
+/// Whether a run's branch merges with its base's tip as it is now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mergeability {
+    /// The branch merges cleanly; `base_moved` when base gained commits
+    /// the branch does not have.
+    Clean { base_moved: bool },
+    /// The branch and base change the same lines of these paths.
+    Conflicted { paths: Vec<String> },
+}
+
+/// Merges `branch` with `base` in memory (libgit2's merge-tree) and says
+/// whether it would merge cleanly. Reads only: no ref moves, no object is
+/// written, no checkout is touched.
+pub fn mergeability(repository: &str, branch: &str, base: &str) -> Result<Mergeability, RepoError> {
+    let repo = open_exactly(Path::new(repository), repository)?;
+    let failed = |action| RepoError::git(repository, action);
+    let tip_of = |name: &str| {
+        repo.find_branch(name, git2::BranchType::Local)
+            .and_then(|b| b.get().peel_to_commit())
+    };
+    let ours = tip_of(base).map_err(failed("read the base branch"))?;
+    let theirs = tip_of(branch).map_err(failed("read the run's branch"))?;
+    let contained = ours.id() == theirs.id()
+        || repo
+            .graph_descendant_of(theirs.id(), ours.id())
+            .map_err(failed("compare the branches"))?;
+    if contained {
+        return Ok(Mergeability::Clean { base_moved: false });
+    }
+    let index = repo
+        .merge_commits(&ours, &theirs, None)
+        .map_err(failed("merge the branches in memory"))?;
+    Ok(match index.has_conflicts() {
+        true => Mergeability::Conflicted {
+            paths: conflict_paths(&index),
+        },
+        false => Mergeability::Clean { base_moved: true },
+    })
+}
+
 fn conflict_paths(index: &git2::Index) -> Vec<String> {
     let mut paths: Vec<String> = index
         .conflicts()

@@ -142,10 +142,22 @@ pub fn ensure(worktree: &Worktree) -> Result<(), RepoError> {
     let reference = branch.into_reference();
     let mut options = git2::WorktreeAddOptions::new();
     options.reference(Some(&reference));
+    // libgit2 makes `.git/worktrees` with a plain mkdir: two runs adding the
+    // clone's first worktrees at once would see "directory exists". Adds
+    // take turns, and the folder is made beforehand either way.
+    let _turn = WORKTREE_ADDS.lock().unwrap_or_else(|p| p.into_inner());
+    std::fs::create_dir_all(repo.path().join("worktrees")).map_err(|e| RepoError::Git {
+        path: path.to_owned(),
+        action: "create git's worktrees folder",
+        message: e.to_string(),
+    })?;
     repo.worktree(&worktree_name(folder), folder, Some(&options))
         .map_err(RepoError::git(path, "add the run's worktree"))?;
     Ok(())
 }
+
+/// Worktree adds in this daemon, one at a time (see [`ensure`]).
+static WORKTREE_ADDS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// What a job needs of its run's worktree, made ready.
 pub struct Prepared {

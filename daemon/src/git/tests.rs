@@ -168,3 +168,112 @@ fn a_worktree_is_made_once_on_its_own_branch_and_made_again_when_lost() {
         "the user's branch is untouched"
     );
 }
+
+/// Every ref and the working tree's files of `dir`: what a read-only probe
+/// must leave as it was.
+fn refs_and_files(dir: &Path) -> (String, Vec<(String, Vec<u8>)>) {
+    let refs = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["show-ref"])
+        .output()
+        .unwrap();
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    (String::from_utf8_lossy(&refs.stdout).into_owned(), files)
+}
+
+#[test]
+fn the_merge_probe_says_clean_moved_or_conflicted_and_writes_nothing() {
+    let dir = clone_on_trunk();
+    let path = dir.path().display().to_string();
+    git(dir.path(), &["branch", "run"]);
+    let probe = || merge::mergeability(&path, "run", "trunk").unwrap();
+    assert_eq!(
+        probe(),
+        merge::Mergeability::Clean { base_moved: false },
+        "nothing to merge yet"
+    );
+
+    git(dir.path(), &["checkout", "-q", "run"]);
+    std::fs::write(dir.path().join("README"), "hi from the run\n").unwrap();
+    git(dir.path(), &["commit", "-q", "-am", "run edits README"]);
+    git(dir.path(), &["checkout", "-q", "trunk"]);
+    assert_eq!(
+        probe(),
+        merge::Mergeability::Clean { base_moved: false },
+        "base has not moved"
+    );
+
+    std::fs::write(dir.path().join("NOTES"), "elsewhere\n").unwrap();
+    git(dir.path(), &["add", "NOTES"]);
+    git(
+        dir.path(),
+        &["commit", "-q", "-m", "base gains another file"],
+    );
+    assert_eq!(
+        probe(),
+        merge::Mergeability::Clean { base_moved: true },
+        "a base that moved without conflict passes"
+    );
+
+    std::fs::write(dir.path().join("README"), "hi from trunk\n").unwrap();
+    git(
+        dir.path(),
+        &["commit", "-q", "-am", "base edits README too"],
+    );
+    let before = refs_and_files(dir.path());
+    assert_eq!(
+        probe(),
+        merge::Mergeability::Conflicted {
+            paths: vec!["README".to_owned()]
+        }
+    );
+    assert_eq!(
+        refs_and_files(dir.path()),
+        before,
+        "the probe moved no ref and touched no file"
+    );
+    let missing = merge::mergeability(&path, "gone", "trunk").unwrap_err();
+    assert!(
+        missing.to_string().contains("read the run's branch"),
+        "{missing}"
+    );
+}
+
+#[test]
+fn runs_adding_a_fresh_clones_first_worktrees_at_once_all_get_theirs() {
+    for round in 0..10 {
+        let dir = clone_on_trunk();
+        let repo = check(&spec(dir.path())).unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let planned: Vec<_> = (0..4)
+            .map(|n| {
+                let run = format!("r_{round}{n:03}");
+                plan(&repo, "Race", &run, &home.path().join("worktrees")).unwrap()
+            })
+            .collect();
+        std::thread::scope(|scope| {
+            let adds: Vec<_> = planned
+                .iter()
+                .map(|p| scope.spawn(move || ensure(p)))
+                .collect();
+            for add in adds {
+                add.join().unwrap().unwrap();
+            }
+        });
+        for p in &planned {
+            assert!(checked_out(Path::new(&p.path), &p.branch), "{p:?}");
+        }
+    }
+}
