@@ -71,8 +71,9 @@ pub enum Scope {
     /// Needs an attention card selected in the inbox.
     Card,
     Logs,
-    /// Needs the Diff view.
-    Diff,
+    /// Needs a view that steps through parts: the Diff view's files, the
+    /// Logs view's steps.
+    Parts,
 }
 
 /// How much an action commits the user to.
@@ -119,7 +120,7 @@ const fn spec(
 }
 
 use Action as A;
-use Scope::{Card, Diff, Gate, Global, Logs, Run};
+use Scope::{Card, Gate, Global, Logs, Parts, Run};
 use Weight::{Decision, Final, Safe};
 
 pub const OPTION_KEYS: &[&str] = &["1", "2", "3", "4", "5", "6", "7", "8", "9"];
@@ -146,8 +147,8 @@ pub const REGISTRY: &[ActionSpec] = &[
     spec(A::Stop, "stop", &["x"], "stop the live run", Run, Final, true),
     spec(A::Freeze, "freeze", &["f"], "freeze or follow the log", Logs, Safe, true),
     spec(A::Diff, "diff", &["D"], "the code the selected step (or run) changed", Run, Safe, true),
-    spec(A::NextFile, "next-file", &["]"], "the diff's next file", Diff, Safe, true),
-    spec(A::PrevFile, "prev-file", &["["], "the diff's previous file", Diff, Safe, true),
+    spec(A::NextFile, "next", &["]"], "the diff's next file; the log's next step", Parts, Safe, true),
+    spec(A::PrevFile, "prev", &["["], "the diff's previous file; the log's previous step", Parts, Safe, true),
     spec(A::Open, "open", &["enter"], "drill into the selection", Global, Safe, true),
     spec(A::Back, "back", &["esc"], "back out one level", Global, Safe, false),
     spec(A::Filter, "filter", &["/"], "filter (status:blocked pipeline:quick age>1h text) or search the log", Global, Safe, true),

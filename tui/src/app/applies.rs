@@ -23,9 +23,14 @@ impl App {
             A::Open | A::Refresh => Ok(()),
             A::Freeze => self.in_view(View::Logs, "freeze applies to the log view (4)"),
             A::Diff => self.diffable().map(drop),
-            A::NextFile | A::PrevFile => {
-                self.in_view(View::Diff, "files are stepped through in a diff (D)")
-            }
+            A::NextFile | A::PrevFile if self.view() == View::Logs => self
+                .selected_run()
+                .map(drop)
+                .ok_or_else(|| "no run is selected".to_owned()),
+            A::NextFile | A::PrevFile => self.in_view(
+                View::Diff,
+                "files are stepped through in a diff (D), steps in the log (4)",
+            ),
             A::Approve | A::EditApprove | A::RequestChanges | A::Reject => {
                 self.gate_of_kind(GateKind::Approval).map(drop)
             }

@@ -113,6 +113,8 @@ pub struct LogView {
     /// Lines up from the bottom while frozen or scrolled.
     pub scroll_back: usize,
     pub search: Option<String>,
+    /// The step picked with `[`/`]`, instead of the one the view follows.
+    pub step: Option<usize>,
     /// A finished step's transcript, as read from the daemon.
     pub stored: Option<storedlog::StoredLog>,
 }
@@ -571,7 +573,7 @@ impl App {
     fn in_scope(&self, action: Action) -> bool {
         match spec_of(action).scope {
             Scope::Logs => self.view() == View::Logs,
-            Scope::Diff => self.view() == View::Diff,
+            Scope::Parts => matches!(self.view(), View::Diff | View::Logs),
             Scope::Card => self.view() == View::Inbox,
             Scope::Global | Scope::Gate | Scope::Run => true,
         }
@@ -610,6 +612,9 @@ impl App {
             Action::Refresh => return vec![Effect::Resubscribe],
             Action::Freeze => self.toggle_freeze(),
             Action::Diff => return self.open_diff(None),
+            Action::NextFile | Action::PrevFile if self.view() == View::Logs => {
+                return self.step_log(action == Action::NextFile);
+            }
             Action::NextFile | Action::PrevFile => {
                 if let Some(diff) = &mut self.diff {
                     diff.jump_file(action == Action::NextFile);

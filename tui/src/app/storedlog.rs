@@ -23,13 +23,35 @@ pub struct StoredLog {
 }
 
 impl App {
-    /// The step the Logs view shows: a live run's working step, else the
-    /// step selected in the Run view.
+    /// The step the Logs view shows: the one picked with `[`/`]`, else a
+    /// live run's working step, else the step selected in the Run view.
     pub fn log_step(&self, run: &Run) -> usize {
-        match run.status.is_live() {
-            true => run.current_step,
-            false => self.selected_step(),
+        let last = run.steps.len().saturating_sub(1);
+        match (self.logs.step, run.status.is_live()) {
+            (Some(step), _) => step.min(last),
+            (None, true) => run.current_step,
+            (None, false) => self.selected_step(),
         }
+    }
+
+    /// `]` / `[` in the Logs view: the next or previous step's log, read
+    /// from its transcript when it is not working.
+    pub(super) fn step_log(&mut self, forward: bool) -> Vec<Effect> {
+        let Some(run) = self.selected_run() else {
+            return Vec::new();
+        };
+        let (at, last) = (self.log_step(run), run.steps.len().saturating_sub(1));
+        let next = match forward {
+            true => (at + 1).min(last),
+            false => at.saturating_sub(1),
+        };
+        if next == at {
+            return Vec::new();
+        }
+        self.logs.step = Some(next);
+        self.logs.scroll_back = 0;
+        self.logs.frozen = false;
+        self.load_transcript()
     }
 
     /// The lines the Logs view shows for `run`, and whether they are the

@@ -1094,3 +1094,33 @@ fn a_transcript_page_for_a_step_no_longer_shown_is_dropped() {
         "another run's log is not shown as this one's"
     );
 }
+
+#[test]
+fn brackets_in_the_logs_view_step_through_a_finished_runs_steps_reading_each_transcript() {
+    let mut app = app();
+    select_block(&mut app, "task-docs");
+    press(&mut app, &["2", "k", "k"]);
+    press(&mut app, &["4"]);
+    let effects = press(&mut app, &["]"]);
+    assert!(
+        calls(&effects).iter().any(|c| matches!(
+            c,
+            Call::Logs {
+                step: Some(2),
+                offset: 0,
+                ..
+            }
+        )),
+        "the next step's transcript is asked for: {effects:?}"
+    );
+    let run = app.selected_run().unwrap().clone();
+    assert_eq!(app.log_step(&run), 2);
+    press(&mut app, &["[", "["]);
+    assert_eq!(app.log_step(&run), 0);
+    assert!(
+        press(&mut app, &["["]).is_empty(),
+        "no step before the first"
+    );
+    // In the Diff view the same keys still step through files.
+    assert_eq!(spec_of(Action::NextFile).keys, ["]"]);
+}
