@@ -107,7 +107,37 @@ fn render() {
             "{:<44} {ratio:.2}x the 1,000-line transcript",
             "  100,000-line transcript frame"
         );
+        // The same with a search on: its match count is remembered, so a
+        // frame over an unchanged transcript does not search it again.
+        let mut short = searched(transcript_app(1_000));
+        let short_times = frame_times(&mut short, w, h);
+        let mut long = searched(transcript_app(100_000));
+        let long_times = frame_times(&mut long, w, h);
+        let ratio = median(&long_times) / median(&short_times);
+        report(
+            &format!("transcript of 1,000 lines, searched {w}x{h}"),
+            short_times,
+        );
+        report(
+            &format!("transcript of 100,000 lines, searched {w}x{h}"),
+            long_times,
+        );
+        println!(
+            "{:<44} {ratio:.2}x the 1,000-line search",
+            "  100,000-line searched frame"
+        );
     }
+}
+
+/// `app` with `/line 99` searched in its log.
+fn searched(mut app: App) -> App {
+    app.on_key(KeyEvent::new(KeyCode::Char('/'), KeyModifiers::empty()));
+    for c in "line 99".chars() {
+        app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::empty()));
+    }
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::empty()));
+    assert!(app.logs.search.is_some());
+    app
 }
 
 /// The Logs view of the finished run's second step, its transcript of

@@ -115,6 +115,9 @@ pub struct LogView {
     pub search: Option<String>,
     /// The step picked with `[`/`]`, instead of the one the view follows.
     pub step: Option<usize>,
+    /// The last search count: (what was searched, lines searched, matches),
+    /// so a frame over an unchanged log does not search it again.
+    pub search_memo: std::cell::Cell<Option<(u64, usize, usize)>>,
     /// A finished step's transcript, as read from the daemon.
     pub stored: Option<storedlog::StoredLog>,
 }

@@ -22,6 +22,41 @@ pub struct StoredLog {
     pub complete: bool,
 }
 
+impl super::LogView {
+    /// How many of `lines` hold `needle` (lower case): counted once per
+    /// log, step, search and content, then remembered.
+    pub fn matches(
+        &self,
+        run_id: &str,
+        step: usize,
+        needle: &str,
+        lines: &VecDeque<LogLine>,
+    ) -> usize {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        // A capped live log keeps its length as lines come: its ends say
+        // whether it changed.
+        let ends = (
+            lines.front().map(|l| (l.at, &l.text)),
+            lines.back().map(|l| (l.at, &l.text)),
+        );
+        (run_id, step, needle, ends).hash(&mut hasher);
+        let what = hasher.finish();
+        if let Some((seen, len, count)) = self.search_memo.get()
+            && seen == what
+            && len == lines.len()
+        {
+            return count;
+        }
+        let count = lines
+            .iter()
+            .filter(|l| l.text.to_lowercase().contains(needle))
+            .count();
+        self.search_memo.set(Some((what, lines.len(), count)));
+        count
+    }
+}
+
 impl App {
     /// The step the Logs view shows: the one picked with `[`/`]`, else a
     /// live run's working step, else the step selected in the Run view.

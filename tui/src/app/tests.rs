@@ -1124,3 +1124,31 @@ fn brackets_in_the_logs_view_step_through_a_finished_runs_steps_reading_each_tra
     // In the Diff view the same keys still step through files.
     assert_eq!(spec_of(Action::NextFile).keys, ["]"]);
 }
+
+#[test]
+fn a_log_search_count_follows_new_lines_even_in_a_full_buffer() {
+    let mut app = app();
+    for i in 0..model::LOG_LINES as u64 {
+        app.on_frame(fixtures::log_event(
+            11 + i,
+            "run-vault",
+            1,
+            &format!("line {i}"),
+        ));
+    }
+    let key = ("run-vault".to_owned(), 1);
+    let count = |app: &App| {
+        let lines = &app.model.logs[&key];
+        app.logs.matches("run-vault", 1, "needle", lines)
+    };
+    assert_eq!(count(&app), 0);
+    let seq = 11 + model::LOG_LINES as u64;
+    app.on_frame(fixtures::log_event(seq, "run-vault", 1, "a needle here"));
+    assert_eq!(
+        app.model.logs[&key].len(),
+        model::LOG_LINES,
+        "the buffer stayed full"
+    );
+    assert_eq!(count(&app), 1, "the new line is counted");
+    assert_eq!(count(&app), 1, "and remembered");
+}

@@ -31,12 +31,9 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, drawn: &mut Drawn) {
     let end = lines.len() - back;
     let start = end.saturating_sub(height);
     let search = app.logs.search.as_deref().map(str::to_lowercase);
-    let matches = search.as_ref().map(|s| {
-        lines
-            .iter()
-            .filter(|l| l.text.to_lowercase().contains(s))
-            .count()
-    });
+    let matches = search
+        .as_ref()
+        .map(|s| app.logs.matches(&run.id, step, s, lines));
     let mode = match (stored, app.logs.frozen) {
         (true, _) => Span::styled(" transcript ", Style::new().fg(Color::Cyan)),
         (false, true) => Span::styled(" frozen ", Style::new().fg(Color::Black).bg(Color::Yellow)),
