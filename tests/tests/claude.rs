@@ -15,6 +15,28 @@ fn claude() -> Option<String> {
     cattery_tests::agent_cli("CATTERY_CLAUDE", "claude")
 }
 
+/// A home whose one-step pipeline `one` runs a Claude Code `coder` (with
+/// `settings` added to its table) against `server`, the key set.
+fn one_coder_home(claude: &str, server: &ModelServer, settings: &str) -> CtlHome {
+    let agents = format!(
+        "[agents.coder]\nrunner = \"claude-code\"\nbinary = \"{claude}\"\nmodel = \"claude-mock\"\nmax_turns = 4\n{settings}"
+    );
+    let config = format!(
+        "executor = \"process\"\nport = 0\nanthropic_url = \"{}\"\n",
+        server.url()
+    );
+    let home = CtlHome::with_config(&[
+        ("agents.toml", &agents),
+        ("config.toml", &config),
+        (
+            "pipelines/one.toml",
+            "name = \"One\"\n[[steps]]\nagent = \"coder\"\n",
+        ),
+    ]);
+    home.set_anthropic_key(KEY);
+    home
+}
+
 fn usage(input: u64, output: u64) -> Usage {
     Usage {
         input,
@@ -147,22 +169,7 @@ fn a_401_fails_the_step_fast_with_the_apis_message_after_a_bounded_number_of_req
         message: "invalid x-api-key".into(),
     };
     let server = runtime.block_on(ModelServer::start((0..20).map(|_| refusal()).collect()));
-    let agents = format!(
-        "[agents.coder]\nrunner = \"claude-code\"\nbinary = \"{claude}\"\nmodel = \"claude-mock\"\nmax_turns = 4\nmax_retries = 1\n"
-    );
-    let config = format!(
-        "executor = \"process\"\nport = 0\nanthropic_url = \"{}\"\n",
-        server.url()
-    );
-    let home = CtlHome::with_config(&[
-        ("agents.toml", &agents),
-        ("config.toml", &config),
-        (
-            "pipelines/one.toml",
-            "name = \"One\"\n[[steps]]\nagent = \"coder\"\n",
-        ),
-    ]);
-    home.set_anthropic_key(KEY);
+    let home = one_coder_home(&claude, &server, "max_retries = 1\n");
     let started = std::time::Instant::now();
     let run = home.start_task("refused", "one");
     let failed = home.wait_run(&run.id, "failed", |r| !r.status.is_live());
@@ -258,22 +265,7 @@ fn a_model_server_that_stops_answering_mid_stream_fails_the_step_as_stalled_and_
         hold: Some(std::sync::Arc::new(tokio::sync::Notify::new())),
     };
     let server = runtime.block_on(ModelServer::start((0..4).map(|_| hung()).collect()));
-    let agents = format!(
-        "[agents.coder]\nrunner = \"claude-code\"\nbinary = \"{claude}\"\nmodel = \"claude-mock\"\nmax_turns = 4\nmax_retries = 0\ninactivity_secs = 2\n"
-    );
-    let config = format!(
-        "executor = \"process\"\nport = 0\nanthropic_url = \"{}\"\n",
-        server.url()
-    );
-    let home = CtlHome::with_config(&[
-        ("agents.toml", &agents),
-        ("config.toml", &config),
-        (
-            "pipelines/one.toml",
-            "name = \"One\"\n[[steps]]\nagent = \"coder\"\n",
-        ),
-    ]);
-    home.set_anthropic_key(KEY);
+    let home = one_coder_home(&claude, &server, "max_retries = 0\ninactivity_secs = 2\n");
     let marker = "cattery-stall-marker-7f3a";
     let started = std::time::Instant::now();
     let run = home.start_task(marker, "one");

@@ -15,6 +15,35 @@ fn codex() -> Option<String> {
     cattery_tests::agent_cli("CATTERY_CODEX", "codex")
 }
 
+/// A home whose pipeline `code` runs a Codex `coder` (with `settings`
+/// added to its table, `extra` to config.toml) against `server` on
+/// `executor`, the key set.
+fn codex_home(
+    codex: &str,
+    server: &ModelServer,
+    executor: &str,
+    settings: &str,
+    extra: &str,
+) -> CtlHome {
+    let agents = format!(
+        "[agents.coder]\nrunner = \"codex\"\nbinary = \"{codex}\"\nmodel = \"gpt-mock\"\nmemory_mb = 1024\npids_limit = 512\n{settings}"
+    );
+    let config = format!(
+        "{executor}\nport = 0\nopenai_url = \"{}\"\n\n{extra}",
+        server.url()
+    );
+    let home = CtlHome::with_config(&[
+        ("agents.toml", &agents),
+        ("config.toml", &config),
+        (
+            "pipelines/code.toml",
+            "name = \"Code\"\n[[steps]]\nagent = \"coder\"\n",
+        ),
+    ]);
+    home.set_api_keys(&[("openai", KEY)]);
+    home
+}
+
 /// A clone with one commit, and a frame on it with `task` under it.
 fn frame_with_task(home: &CtlHome, clone: &std::path::Path, task: &str) -> String {
     one_commit_clone(clone, "main", "README.md", "# greeter\n");
@@ -78,22 +107,8 @@ fn codes_and_is_metered(executor: String, codex: &str) {
             hold: None,
         },
     ]));
-    let agents = format!(
-        "[agents.coder]\nrunner = \"codex\"\nbinary = \"{codex}\"\nmodel = \"gpt-mock\"\nmax_retries = 0\nmemory_mb = 1024\npids_limit = 512\n"
-    );
-    let config = format!(
-        "{executor}\nport = 0\nopenai_url = \"{}\"\n\n[prices.gpt-mock]\nprompt_per_million = 2.0\ncompletion_per_million = 8.0\n",
-        server.url()
-    );
-    let home = CtlHome::with_config(&[
-        ("agents.toml", &agents),
-        ("config.toml", &config),
-        (
-            "pipelines/code.toml",
-            "name = \"Code\"\n[[steps]]\nagent = \"coder\"\n",
-        ),
-    ]);
-    home.set_api_keys(&[("openai", KEY)]);
+    let prices = "[prices.gpt-mock]\nprompt_per_million = 2.0\ncompletion_per_million = 8.0\n";
+    let home = codex_home(codex, &server, &executor, "max_retries = 0\n", prices);
     let clone = tempfile::tempdir().unwrap();
     let task = frame_with_task(&home, clone.path(), "Greet");
     let before = checkout_state(clone.path());
@@ -162,22 +177,13 @@ fn a_401_through_codex_fails_the_step_with_the_apis_message_after_a_bounded_numb
         message: "Incorrect API key provided: sk-proj-***".into(),
     };
     let server = runtime.block_on(ModelServer::start((0..10).map(|_| refusal()).collect()));
-    let agents = format!(
-        "[agents.coder]\nrunner = \"codex\"\nbinary = \"{codex}\"\nmodel = \"gpt-mock\"\nmax_retries = 1\n"
+    let home = codex_home(
+        &codex,
+        &server,
+        "executor = \"process\"",
+        "max_retries = 1\n",
+        "",
     );
-    let config = format!(
-        "executor = \"process\"\nport = 0\nopenai_url = \"{}\"\n",
-        server.url()
-    );
-    let home = CtlHome::with_config(&[
-        ("agents.toml", &agents),
-        ("config.toml", &config),
-        (
-            "pipelines/code.toml",
-            "name = \"Code\"\n[[steps]]\nagent = \"coder\"\n",
-        ),
-    ]);
-    home.set_api_keys(&[("openai", KEY)]);
     let clone = tempfile::tempdir().unwrap();
     let task = frame_with_task(&home, clone.path(), "Greet");
     let run: cattery_protocol::Run =
