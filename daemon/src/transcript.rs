@@ -51,6 +51,7 @@ impl Transcripts {
             path,
             bytes: 0,
             max_bytes: self.max_bytes,
+            cut: 0,
         })
     }
 
@@ -162,6 +163,9 @@ pub struct Writer {
     path: PathBuf,
     bytes: u64,
     max_bytes: u64,
+    /// Lines cut so far; the file starts with a cut line saying so once
+    /// this is above zero (a writer always starts its file afresh).
+    cut: u64,
 }
 
 impl Writer {
@@ -193,19 +197,16 @@ impl Writer {
             first -= 1;
             kept += lines[first].len() as u64;
         }
-        // A cut line among those going carries its own count forward.
-        let (cut_lines, earlier) = lines[..first]
-            .iter()
-            .filter_map(|l| cut_count(l))
-            .fold((0u64, 0u64), |(lines, sum), n| (lines + 1, sum + n));
-        let gone = first as u64 - cut_lines + earlier;
+        // The file's first line is the last cut's own line: not a line cut.
+        let earlier_cut_line = self.cut > 0 && first > 0;
+        self.cut += first as u64 - u64::from(earlier_cut_line);
         let cut = LogEntry {
             at,
             level: LogLevel::Warn,
             kind: EntryKind::Cut,
             text: format!(
                 "{} earlier lines cut to keep this job's transcript within {} bytes",
-                gone, self.max_bytes
+                self.cut, self.max_bytes
             ),
         };
         let tmp = self.path.with_extension("cut");
@@ -231,19 +232,6 @@ impl Drop for Writer {
     fn drop(&mut self) {
         let _ = self.file.flush();
     }
-}
-
-/// How many lines an earlier cut line said it cut; `None` for other lines.
-fn cut_count(line: &[u8]) -> Option<u64> {
-    let entry = parse_entry(line);
-    (entry.kind == EntryKind::Cut).then(|| {
-        entry
-            .text
-            .split_whitespace()
-            .next()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    })
 }
 
 /// One model call as one transcript line.

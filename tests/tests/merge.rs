@@ -336,3 +336,26 @@ fn pr_mode_without_the_pr_program_fails_the_merger_step_clearly_and_the_run_can_
     finish(&home, &retried);
     assert_eq!(checkout_state(clone.path()), before);
 }
+
+#[test]
+fn a_mergers_assessment_is_kept_on_its_step_for_the_merge_policy() {
+    let agents = r#"[agents.merger]
+role = "merger"
+command = ["sh", "-c", "echo '{\"type\":\"result\",\"output\":\"ready\",\"merge_assessment\":{\"complexity\":0.2,\"risk\":0.1,\"impact\":0.3,\"rationale\":\"one function, covered\"}}'"]
+"#;
+    let home = CtlHome::with_config(&[
+        ("agents.toml", agents),
+        (
+            "pipelines/one.toml",
+            "name = \"One\"\n[[steps]]\nagent = \"merger\"\n",
+        ),
+    ]);
+    let run = home.start_task("merge me", "one");
+    let done = home.wait_run(&run.id, "finished", |r| !r.status.is_live());
+    let assessment = done.steps[0].merge_assessment.clone().expect("kept");
+    assert_eq!(
+        (assessment.complexity, assessment.risk, assessment.impact),
+        (0.2, 0.1, 0.3)
+    );
+    assert!(assessment.is_credible());
+}

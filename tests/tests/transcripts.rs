@@ -116,26 +116,3 @@ command = ["sh", "-c", "echo first; sleep 2; echo second; echo '{\"type\":\"resu
     let done = home.run(&run.id);
     assert!(!done.status.is_live(), "it ended with the step");
 }
-
-#[test]
-fn a_mergers_assessment_is_kept_on_its_step_for_the_merge_policy() {
-    let agents = r#"[agents.merger]
-role = "merger"
-command = ["sh", "-c", "echo '{\"type\":\"result\",\"output\":\"ready\",\"merge_assessment\":{\"complexity\":0.2,\"risk\":0.1,\"impact\":0.3,\"rationale\":\"one function, covered\"}}'"]
-"#;
-    let home = CtlHome::with_config(&[
-        ("agents.toml", agents),
-        (
-            "pipelines/one.toml",
-            "name = \"One\"\n[[steps]]\nagent = \"merger\"\n",
-        ),
-    ]);
-    let run = home.start_task("merge me", "one");
-    let done = home.wait_run(&run.id, "finished", |r| !r.status.is_live());
-    let assessment = done.steps[0].merge_assessment.clone().expect("kept");
-    assert_eq!(
-        (assessment.complexity, assessment.risk, assessment.impact),
-        (0.2, 0.1, 0.3)
-    );
-    assert!(assessment.is_credible());
-}

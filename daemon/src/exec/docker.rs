@@ -374,6 +374,10 @@ impl Executor for DockerExecutor {
         WORKSPACE_DIR.to_owned()
     }
 
+    fn in_containers(&self) -> bool {
+        true
+    }
+
     fn agent_state_path(&self, _state: &std::path::Path) -> String {
         AGENT_STATE.to_owned()
     }

@@ -129,6 +129,12 @@ pub trait Executor: Send + Sync {
         None
     }
 
+    /// Whether agents run in containers: their own isolation, a path of
+    /// their own for the worktree, and the gateway only over a network.
+    fn in_containers(&self) -> bool {
+        false
+    }
+
     /// Where the agent finds a run's worktree: where it is, for a process.
     fn workspace_path(&self, worktree: &std::path::Path) -> String {
         worktree.display().to_string()

@@ -5,11 +5,9 @@
 //! step fails with it. Model calls are not read here: the gateway meters
 //! them exactly.
 
+use super::{log, shown};
 use cattery_protocol::agent::{AgentLine, LogLevel};
 use serde_json::Value;
-
-/// The longest piece of assistant text or tool input a log line shows.
-const SHOWN: usize = 300;
 
 /// Whether Claude Code kept a session in `state` (its `CLAUDE_CONFIG_DIR`):
 /// a conversation file under `projects/`, which `--continue` picks up.
@@ -46,7 +44,7 @@ impl Translator {
     /// The agent lines one line of Claude Code's output stands for.
     pub fn line(&mut self, raw: &str) -> Vec<AgentLine> {
         let Ok(line) = serde_json::from_str::<Value>(raw) else {
-            return vec![log(LogLevel::Info, cut(raw))];
+            return vec![log(LogLevel::Info, shown(raw))];
         };
         match (line["type"].as_str(), line["subtype"].as_str()) {
             (Some("system"), Some("init")) => vec![log(
@@ -81,7 +79,7 @@ impl Translator {
                 Some("text") => {
                     let text = block["text"].as_str().unwrap_or_default();
                     if !text.trim().is_empty() {
-                        lines.push(log(LogLevel::Info, cut(text)));
+                        lines.push(log(LogLevel::Info, shown(text)));
                     }
                 }
                 Some("tool_use") => {
@@ -89,7 +87,7 @@ impl Translator {
                     let name = block["name"].as_str().unwrap_or("tool");
                     lines.push(log(
                         LogLevel::Info,
-                        format!("▸ {name} {}", cut(&block["input"].to_string())),
+                        format!("▸ {name} {}", shown(&block["input"].to_string())),
                     ));
                     lines.push(AgentLine::Progress {
                         done: self.tool_uses.min(self.max_turns),
@@ -146,19 +144,7 @@ fn tool_errors(content: &Value) -> Vec<AgentLine> {
                 Value::String(text) => text.clone(),
                 other => other.to_string(),
             };
-            log(LogLevel::Warn, format!("a tool failed: {}", cut(&said)))
+            log(LogLevel::Warn, format!("a tool failed: {}", shown(&said)))
         })
         .collect()
-}
-
-fn log(level: LogLevel, msg: String) -> AgentLine {
-    AgentLine::Log { level, msg }
-}
-
-pub(super) fn cut(text: &str) -> String {
-    let flat = text.replace('\n', " ");
-    match flat.char_indices().nth(SHOWN) {
-        Some((at, _)) => format!("{}…", &flat[..at]),
-        None => flat,
-    }
 }

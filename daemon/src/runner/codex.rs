@@ -5,6 +5,7 @@
 //! `turn.failed` an error line with the API's message. Model calls are
 //! metered by the gateway, not read from `turn.completed`.
 
+use super::{log, shown};
 use crate::config::{AgentDef, CliRunner};
 use cattery_protocol::agent::{AgentLine, LogLevel, StepContext};
 use serde_json::Value;
@@ -86,7 +87,7 @@ impl Translator {
     /// The agent lines one line of Codex's output stands for.
     pub fn line(&mut self, raw: &str) -> Vec<AgentLine> {
         let Ok(event) = serde_json::from_str::<Value>(raw) else {
-            return vec![log(LogLevel::Info, super::claude::cut(raw))];
+            return vec![log(LogLevel::Info, shown(raw))];
         };
         match event["type"].as_str() {
             Some("thread.started") => vec![log(
@@ -129,7 +130,7 @@ impl Translator {
         self.commands += 1;
         let command = item["command"].as_str().unwrap_or("?");
         vec![
-            log(LogLevel::Info, format!("▸ {}", super::claude::cut(command))),
+            log(LogLevel::Info, format!("▸ {}", shown(command))),
             AgentLine::Progress {
                 done: self.commands,
                 total: self.commands + 1,
@@ -142,7 +143,7 @@ impl Translator {
         match item["type"].as_str() {
             Some("agent_message") => {
                 let text = item["text"].as_str().unwrap_or_default().to_owned();
-                let shown = log(LogLevel::Info, super::claude::cut(&text));
+                let shown = log(LogLevel::Info, shown(&text));
                 self.last_message = Some(text);
                 vec![shown]
             }
@@ -179,10 +180,6 @@ impl Translator {
             _ => Vec::new(),
         }
     }
-}
-
-fn log(level: LogLevel, msg: String) -> AgentLine {
-    AgentLine::Log { level, msg }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //!   credible one the step still succeeds, with no assessment (the merge
 //!   policy then asks a human), and a warning says why.
 
+use super::shown;
 use cattery_protocol::agent::{AgentLine, AgentResult, DecisionRequest, LogLevel, MergeAssessment};
 
 /// What a job's final text is read as, by its kind's role.
@@ -60,14 +61,10 @@ pub fn read(text: &str, ending: Ending) -> Vec<AgentLine> {
 
 /// A merger's assessment: the last fenced ```json block of its text.
 fn assessment(text: &str) -> Result<MergeAssessment, String> {
-    let start = text
-        .rfind("```json")
-        .ok_or_else(|| "the merger's final text has no fenced ```json assessment".to_owned())?;
-    let rest = &text[start + "```json".len()..];
-    let end = rest
-        .find("```")
-        .ok_or_else(|| "the merger's ```json assessment is not closed".to_owned())?;
-    let found: MergeAssessment = serde_json::from_str(rest[..end].trim())
+    let block = super::last_fenced(text, "```json")
+        .ok_or_else(|| "the merger's final text has no fenced ```json assessment".to_owned())?
+        .map_err(|()| "the merger's ```json assessment is not closed".to_owned())?;
+    let found: MergeAssessment = serde_json::from_str(block)
         .map_err(|e| format!("the merger's assessment is not valid: {e}"))?;
     if !found.is_credible() {
         return Err(
@@ -80,14 +77,11 @@ fn assessment(text: &str) -> Result<MergeAssessment, String> {
 
 /// The decision block in `text`, if there is one.
 fn decision(text: &str) -> Result<Option<DecisionRequest>, String> {
-    let Some(start) = text.rfind(DECISION_FENCE) else {
+    let Some(block) = super::last_fenced(text, DECISION_FENCE) else {
         return Ok(None);
     };
-    let rest = &text[start + DECISION_FENCE.len()..];
-    let end = rest
-        .find("```")
-        .ok_or_else(|| "the ```decision block is not closed".to_owned())?;
-    let asked: DecisionRequest = serde_json::from_str(rest[..end].trim())
+    let block = block.map_err(|()| "the ```decision block is not closed".to_owned())?;
+    let asked: DecisionRequest = serde_json::from_str(block)
         .map_err(|e| format!("the ```decision block is not valid: {e}"))?;
     if asked.question.trim().is_empty() || asked.options.len() < 2 {
         return Err("a ```decision block needs a question and at least two options".to_owned());
@@ -99,14 +93,6 @@ fn failure(msg: String) -> AgentLine {
     AgentLine::Log {
         level: LogLevel::Error,
         msg,
-    }
-}
-
-fn shown(text: &str) -> String {
-    let flat = text.replace('\n', " ");
-    match flat.char_indices().nth(300) {
-        Some((at, _)) => format!("{}…", &flat[..at]),
-        None => flat,
     }
 }
 

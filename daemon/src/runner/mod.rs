@@ -77,6 +77,33 @@ pub async fn probe(
     }
 }
 
+/// The longest piece of a CLI's text or tool input a log line shows.
+const SHOWN: usize = 300;
+
+/// `text` on one line, cut to what a log line shows.
+pub(crate) fn shown(text: &str) -> String {
+    let flat = text.replace('\n', " ");
+    match flat.char_indices().nth(SHOWN) {
+        Some((at, _)) => format!("{}…", &flat[..at]),
+        None => flat,
+    }
+}
+
+fn log(
+    level: cattery_protocol::agent::LogLevel,
+    msg: String,
+) -> cattery_protocol::agent::AgentLine {
+    cattery_protocol::agent::AgentLine::Log { level, msg }
+}
+
+/// The last block of `text` fenced as `fence` (```` ```json ````,
+/// ```` ```decision ````): `None` without one, `Err` when it is not closed.
+fn last_fenced<'t>(text: &'t str, fence: &str) -> Option<Result<&'t str, ()>> {
+    let start = text.rfind(fence)? + fence.len();
+    let rest = &text[start..];
+    Some(rest.find("```").map(|end| rest[..end].trim()).ok_or(()))
+}
+
 /// Read-only tools, for kinds that must not edit the worktree.
 const READ_ONLY_TOOLS: &str = "Read,Grep,Glob";
 const EDIT_TOOLS: &str = "Bash,Edit,Write,Read,Grep,Glob";

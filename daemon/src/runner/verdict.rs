@@ -6,7 +6,8 @@ use cattery_protocol::agent::Grade;
 
 /// The verdict in `text`, or why there is none.
 pub fn read(text: &str) -> Result<Grade, String> {
-    let block = last_json_block(text)
+    let block = super::last_fenced(text, "```json")
+        .and_then(Result::ok)
         .ok_or_else(|| "the grader's final text has no fenced ```json verdict".to_owned())?;
     let grade: Grade = serde_json::from_str(block)
         .map_err(|e| format!("the grader's verdict is not valid: {e}"))?;
@@ -17,13 +18,6 @@ pub fn read(text: &str) -> Result<Grade, String> {
         ));
     }
     Ok(grade)
-}
-
-fn last_json_block(text: &str) -> Option<&str> {
-    let start = text.rfind("```json")? + "```json".len();
-    let rest = &text[start..];
-    let end = rest.find("```")?;
-    Some(rest[..end].trim())
 }
 
 #[cfg(test)]

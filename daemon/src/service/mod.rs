@@ -69,10 +69,8 @@ pub struct Daemon {
     runners: std::sync::RwLock<Vec<cattery_protocol::wire::RunnerFound>>,
     /// Live runs allowed per service frame.
     limits: std::sync::RwLock<LimitsConfig>,
-    /// Where jobs' transcripts are kept, and their bounds.
-    transcripts: std::sync::RwLock<crate::transcript::Transcripts>,
-    /// How long transcripts are kept.
-    transcript_days: std::sync::atomic::AtomicU32,
+    /// How big jobs' transcripts may grow, and how long they are kept.
+    transcripts: std::sync::RwLock<crate::config::TranscriptConfig>,
     /// How `merge = "pr"` opens a pull request (`pr_command`).
     pr_command: std::sync::RwLock<Vec<String>>,
     /// Who cattery's commits are by (`commit_author`), if not the repository's.
@@ -117,13 +115,7 @@ impl Daemon {
             gateway: std::sync::OnceLock::new(),
             runners: std::sync::RwLock::new(Vec::new()),
             limits: std::sync::RwLock::new(LimitsConfig::default()),
-            transcripts: std::sync::RwLock::new(crate::transcript::Transcripts::new(
-                paths.transcripts(),
-                crate::config::TranscriptConfig::default().max_bytes_per_job,
-            )),
-            transcript_days: std::sync::atomic::AtomicU32::new(
-                crate::config::TranscriptConfig::default().keep_days,
-            ),
+            transcripts: std::sync::RwLock::default(),
             pr_command: std::sync::RwLock::new(crate::config::default_pr_command()),
             commit_author: std::sync::RwLock::new(None),
             store,
@@ -149,15 +141,7 @@ impl Daemon {
         });
         self.spend.configure(settings.spend.clone());
         *self.limits.write().unwrap_or_else(|p| p.into_inner()) = settings.limits.clone();
-        *self.transcripts.write().unwrap_or_else(|p| p.into_inner()) =
-            crate::transcript::Transcripts::new(
-                self.paths.transcripts(),
-                settings.transcripts.max_bytes_per_job,
-            );
-        self.transcript_days.store(
-            settings.transcripts.keep_days,
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        *self.transcripts.write().unwrap_or_else(|p| p.into_inner()) = settings.transcripts.clone();
         *self.pr_command.write().unwrap_or_else(|p| p.into_inner()) = settings.pr_command.clone();
         *self
             .commit_author
@@ -177,7 +161,7 @@ impl Daemon {
         let Some(gateway) = self.gateway() else {
             return Ok(String::new());
         };
-        if self.executor.name() != "docker" || agent.limits.network == "host" {
+        if !self.executor.in_containers() || agent.limits.network == "host" {
             return Ok(gateway.base_url());
         }
         match agent.limits.network.as_str() {
@@ -189,17 +173,17 @@ impl Daemon {
 
     /// The transcript store, as configured.
     pub(crate) fn transcripts(&self) -> crate::transcript::Transcripts {
-        self.transcripts
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        let config = self.transcripts.read().unwrap_or_else(|p| p.into_inner());
+        crate::transcript::Transcripts::new(self.paths.transcripts(), config.max_bytes_per_job)
     }
 
     /// Removes transcripts older than `[transcripts] keep_days`.
     pub(crate) async fn prune_transcripts(&self) {
         let days = self
-            .transcript_days
-            .load(std::sync::atomic::Ordering::Relaxed);
+            .transcripts
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keep_days;
         let store = self.transcripts();
         let age = std::time::Duration::from_secs(u64::from(days) * 86_400);
         match tokio::task::spawn_blocking(move || store.prune_older_than(age)).await {
@@ -247,12 +231,12 @@ impl Daemon {
     /// Where agents reach the gateway, for `daemon status`.
     pub fn gateway_status(&self) -> Option<cattery_protocol::wire::GatewayStatus> {
         let gateway = self.gateway()?;
-        let (container_url, container_problem) = match self.executor.name() {
-            "docker" => match gateway.container_url() {
+        let (container_url, container_problem) = match self.executor.in_containers() {
+            true => match gateway.container_url() {
                 Ok(url) => (Some(url), None),
                 Err(why) => (None, Some(why)),
             },
-            _ => (None, None),
+            false => (None, None),
         };
         Some(cattery_protocol::wire::GatewayStatus {
             url: gateway.base_url(),

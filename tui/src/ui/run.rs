@@ -230,12 +230,17 @@ fn state_word(step: &Step, failed: bool) -> String {
     step.state.label().to_owned()
 }
 
-fn step_time(step: &Step, now: i64) -> String {
+/// How long the step ran, or has run so far while it works.
+fn elapsed(step: &Step, now: i64) -> Option<i64> {
     match (step.started_at, step.finished_at) {
-        (Some(start), Some(end)) => duration(end - start),
-        (Some(start), None) if step.state == StepState::Working => duration(now - start),
-        _ => String::new(),
+        (Some(start), Some(end)) => Some(end - start),
+        (Some(start), None) if step.state == StepState::Working => Some(now - start),
+        _ => None,
     }
+}
+
+fn step_time(step: &Step, now: i64) -> String {
+    elapsed(step, now).map(duration).unwrap_or_default()
 }
 
 fn count(n: u64) -> String {
@@ -471,10 +476,8 @@ fn change_line(change: &cattery_protocol::StepChange) -> Line<'static> {
 /// The step's upstream time against its own: how much of the step the
 /// model API took.
 fn upstream_share(m: &StepMetrics, step: &Step, now: i64) -> String {
-    let elapsed = match (step.started_at, step.finished_at) {
-        (Some(start), Some(end)) => end - start,
-        (Some(start), None) if step.state == StepState::Working => now - start,
-        _ => return String::new(),
+    let Some(elapsed) = elapsed(step, now) else {
+        return String::new();
     };
     match elapsed > 0 {
         true => format!(

@@ -650,7 +650,7 @@ fn runner_command(
     // A rework of the step goes on with the conversation its last round
     // had, so the CLI keeps what it read and did.
     let resume = context.rework.is_some() && crate::runner::claude::has_session(state_dir);
-    let in_container = daemon.executor.name() == "docker";
+    let in_container = daemon.executor.in_containers();
     let (argv, mut env) = match cli.runner {
         cattery_protocol::Runner::Codex => {
             let base = daemon.gateway_url_for(&agent).unwrap_or_default();
