@@ -82,6 +82,7 @@ async fn executor_step(
             runner: cattery_protocol::Runner::Command,
             cli: None,
             inactivity_secs: None,
+            gate: None,
         },
         context: StepContext {
             protocol_version: PROTOCOL_VERSION,

@@ -215,6 +215,7 @@ pub fn boot(
     tokio::spawn(deliverer.run(alerts_in));
     tokio::spawn(escalate_periodically(daemon.attention()));
     tokio::spawn(daemon.watch_health());
+    tokio::spawn(daemon.serve_wakeups());
     daemon.probe_runners();
     Ok(daemon)
 }

@@ -56,6 +56,35 @@ pub struct Repository {
     pub remote: Option<String>,
     #[serde(default)]
     pub merge: MergeMode,
+    #[serde(default, skip_serializing_if = "Providers::is_empty")]
+    pub providers: Providers,
+}
+
+/// The commands a frame's delivery gates and built-in tester ask.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Providers {
+    /// The `ci` gate's provider: `gh` (the pull request's checks), `local`
+    /// (the `checks` below, run on the branch's commit) or a shell command
+    /// printing `{"checks":[{name,status,conclusion,url}]}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci: Option<String>,
+    /// The `local` CI provider's checks: name → shell command.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub checks: std::collections::BTreeMap<String, String>,
+    /// The `post-release-health` gate's provider: a shell command printing
+    /// `{"status":"healthy|pending|regressed","signals":[…]}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    /// The built-in tester's command, run in the run's worktree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_command: Option<String>,
+}
+
+impl Providers {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// Where a run's agents work: a branch of their own, made from the base
@@ -95,6 +124,8 @@ pub struct RepositorySpec {
     pub remote: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge: Option<MergeMode>,
+    #[serde(default, skip_serializing_if = "Providers::is_empty")]
+    pub providers: Providers,
 }
 
 /// A card on the board: a service frame, a module or a task.
@@ -201,6 +232,9 @@ pub struct StepSpec {
     #[serde(default)]
     pub companion: Option<CompanionSpec>,
     pub timeout_secs: u64,
+    /// A polling gate (`gate` in agents.toml) instead of an agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<crate::gate::GateSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -498,6 +532,9 @@ pub struct StepChange {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub agent_kind: String,
+    /// A polling gate's state; its helper's jobs run on this step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<crate::gate::GateState>,
     /// A merger step's assessment of the change, when it gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_assessment: Option<crate::agent::MergeAssessment>,

@@ -8,6 +8,7 @@ pub mod agent;
 pub mod diff;
 pub mod domain;
 pub mod event;
+pub mod gate;
 pub mod home;
 pub mod names;
 pub mod text;

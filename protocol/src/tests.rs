@@ -14,8 +14,41 @@ fn comment() -> ReviewComment {
     }
 }
 
+fn gate() -> crate::gate::GateState {
+    use crate::gate::*;
+    let mut gate = GateState::new(GateSpec {
+        kind: GateCheck::Ci,
+        helper: Some("ci-fixer".into()),
+        max_attempts: 10,
+        poll_secs: 30,
+        max_polls: 120,
+        watch_window_secs: Some(1800),
+    });
+    gate.phase = GatePhase::Working;
+    gate.attempts = 1;
+    gate.polls = 2;
+    gate.next_probe_at = Some(1_700_000_000_000);
+    gate.last_verdict = Some(GateVerdict::Fail);
+    gate.last_summary = Some("Failing checks: tests (failure)".into());
+    gate.failing_checks = vec!["tests".into()];
+    gate.head = Some("abc123".into());
+    gate.watch_since = Some(1_699_999_000_000);
+    gate.exhausted = true;
+    gate.attempt_log.push(GateAttempt {
+        attempt: 1,
+        at: 1_699_999_500_000,
+        outcome: HelperOutcome::Failed,
+        head: Some("abc123".into()),
+        instructions: "fix the tests".into(),
+        failing_checks: vec!["tests".into()],
+        summary: "gave up".into(),
+    });
+    gate
+}
+
 fn step() -> Step {
     Step {
+        gate: Some(gate()),
         merge_assessment: Some(crate::agent::MergeAssessment {
             complexity: 0.2,
             risk: 0.1,
@@ -173,6 +206,7 @@ fn a_frame_carries_its_repository_and_a_task_leaves_it_out() {
         base: "main".into(),
         remote: None,
         merge: MergeMode::default(),
+        providers: crate::Providers::default(),
     });
     let json = assert_roundtrip(&frame);
     assert_eq!(json["repository"]["base"], "main");
@@ -204,6 +238,7 @@ fn pipeline_round_trips() {
                 max_attempts: 3,
             }),
             timeout_secs: 60,
+            gate: None,
         }],
     };
     let json = assert_roundtrip(&pipeline);

@@ -37,6 +37,10 @@ pub struct WorkspaceBlock {
     pub remote: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge: Option<crate::MergeMode>,
+    /// A frame's delivery providers (`[blocks.providers]`): ci, checks,
+    /// health and test_command.
+    #[serde(default, skip_serializing_if = "crate::Providers::is_empty")]
+    pub providers: crate::Providers,
 }
 
 impl WorkspaceBlock {
@@ -48,6 +52,7 @@ impl WorkspaceBlock {
             base: self.base.clone(),
             remote: self.remote.clone(),
             merge: self.merge,
+            providers: self.providers.clone(),
         })
     }
 }

@@ -160,6 +160,20 @@ pub struct RepoArgs {
     /// How a finished run's branch is finalised.
     #[arg(long, value_enum, requires = "repo")]
     merge: Option<Merge>,
+    /// The `ci` gate's provider: `gh`, `local` (the --check commands) or a
+    /// shell command printing {"checks":[{name,status,conclusion,url}]}.
+    #[arg(long, requires = "repo", value_name = "PROVIDER")]
+    ci: Option<String>,
+    /// A check for `--ci local`, as NAME=COMMAND; repeat for more.
+    #[arg(long = "check", requires = "repo", value_name = "NAME=COMMAND")]
+    checks: Vec<String>,
+    /// The `post-release-health` gate's provider: a shell command printing
+    /// {"status":"healthy|pending|regressed","signals":[…]}.
+    #[arg(long, requires = "repo", value_name = "COMMAND")]
+    health: Option<String>,
+    /// The built-in tester's command, run in the run's worktree.
+    #[arg(long, requires = "repo", value_name = "COMMAND")]
+    test_command: Option<String>,
 }
 
 impl RepoArgs {
@@ -171,11 +185,29 @@ impl RepoArgs {
         };
         let path = std::path::absolute(&path)
             .map_err(|e| CtlError::Input(format!("cannot resolve {}: {e}", path.display())))?;
+        let mut checks = std::collections::BTreeMap::new();
+        for check in &self.checks {
+            let Some((name, command)) = check
+                .split_once('=')
+                .filter(|(n, c)| !n.trim().is_empty() && !c.trim().is_empty())
+            else {
+                return Err(CtlError::Input(format!(
+                    "--check {check:?} is not NAME=COMMAND; write it like --check 'tests=make test'"
+                )));
+            };
+            checks.insert(name.trim().to_owned(), command.to_owned());
+        }
         Ok(Some(RepositorySpec {
             path: path.display().to_string(),
             base: self.base,
             remote: self.remote,
             merge: self.merge.map(MergeMode::from),
+            providers: cattery_protocol::Providers {
+                ci: self.ci,
+                checks,
+                health: self.health,
+                test_command: self.test_command,
+            },
         }))
     }
 }

@@ -31,6 +31,7 @@ pub fn block(id: &str, level: BlockLevel, parent: Option<&str>, title: &str) -> 
 
 pub fn step(agent: &str, state: StepState) -> Step {
     Step {
+        gate: None,
         merge_assessment: None,
         warnings: Vec::new(),
         role: cattery_protocol::AgentRole::Producer,
@@ -462,6 +463,7 @@ pub fn busy() -> (Vec<Block>, Vec<Run>) {
         base: "main".into(),
         remote: None,
         merge: cattery_protocol::MergeMode::Branch,
+        providers: cattery_protocol::Providers::default(),
     });
     let mut board = vec![
         payments,

@@ -39,6 +39,7 @@ fn pipeline(id: &str, description: &str) -> Pipeline {
         requires_approval: false,
         companion: None,
         timeout_secs: 600,
+        gate: None,
     };
     Pipeline {
         id: id.into(),

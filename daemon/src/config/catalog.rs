@@ -3,6 +3,7 @@
 
 use super::assets::{AGENTS_TOML, PIPELINES};
 use super::error::ConfigError;
+use cattery_protocol::gate::{GateCheck, GateSpec};
 use cattery_protocol::home;
 use cattery_protocol::{AgentRole, CompanionSpec, Pipeline, Runner, StepSpec, WorkspaceMode};
 use serde::Deserialize;
@@ -43,6 +44,8 @@ pub struct AgentDef {
     /// A job that prints nothing this long is killed as stalled (off when
     /// unset; 600 s for CLI runners).
     pub inactivity_secs: Option<u64>,
+    /// A polling gate runs no agent of its own; its helper does the work.
+    pub gate: Option<GateSpec>,
 }
 
 /// How an agent CLI is run for a kind.
@@ -109,6 +112,13 @@ struct AgentFields {
     max_turns: Option<u64>,
     max_retries: Option<u64>,
     inactivity_secs: Option<u64>,
+    /// A polling gate's settings: what it checks, its helper, its poll
+    /// interval and budget, and a release watch window.
+    gate: Option<GateCheck>,
+    helper: Option<String>,
+    poll_secs: Option<u64>,
+    max_polls: Option<u32>,
+    watch_window_minutes: Option<u64>,
 }
 
 impl AgentFields {
@@ -134,6 +144,11 @@ impl AgentFields {
             max_turns: over.max_turns.or(self.max_turns),
             max_retries: over.max_retries.or(self.max_retries),
             inactivity_secs: over.inactivity_secs.or(self.inactivity_secs),
+            gate: over.gate.or(self.gate),
+            helper: over.helper.or(self.helper),
+            poll_secs: over.poll_secs.or(self.poll_secs),
+            max_polls: over.max_polls.or(self.max_polls),
+            watch_window_minutes: over.watch_window_minutes.or(self.watch_window_minutes),
         }
     }
 }
@@ -309,8 +324,25 @@ impl Catalog {
                 ),
             );
         };
+        let mut gate = agent.gate.clone();
         let companion = match &agent.companion_of {
             Some(producer) => Some(companion_spec(agent, producer, &step, earlier, source)?),
+            None if gate.is_some() && step.threshold.is_none() => {
+                if let (Some(spec), Some(max)) = (gate.as_mut(), &step.max_attempts) {
+                    if *max.get_ref() > MAX_ATTEMPTS_LIMIT {
+                        return source.error(
+                            Some(max.span().start),
+                            format!(
+                                "max_attempts {} is more than {MAX_ATTEMPTS_LIMIT}",
+                                max.get_ref()
+                            ),
+                            "use a small helper budget, such as 3 (0: no helper)",
+                        );
+                    }
+                    spec.max_attempts = *max.get_ref();
+                }
+                None
+            }
             None => {
                 if let Some(extra) = step
                     .threshold
@@ -339,6 +371,7 @@ impl Catalog {
             requires_approval: step.requires_approval,
             companion,
             timeout_secs,
+            gate,
         })
     }
 }
@@ -438,6 +471,7 @@ fn resolve_agents(
             ),
         };
         let (source, offset) = source;
+        let gate = gate_spec(&kind, &fields, &kinds, &source, offset)?;
         let command: Vec<String> = fields
             .command
             .unwrap_or_default()
@@ -545,10 +579,93 @@ fn resolve_agents(
                     .inactivity_secs
                     .filter(|s| *s > 0)
                     .or((runner != Runner::Command).then_some(600)),
+                gate,
             },
         );
     }
     Ok(agents)
+}
+
+/// A gate kind's spec, with the reference's budgets where agents.toml
+/// sets none (conflicts 3, ci 10, post-release-health 1 and a 30-minute
+/// watch) and its poll budget (every 30 s, 120 polls).
+fn gate_spec(
+    kind: &str,
+    fields: &AgentFields,
+    kinds: &[String],
+    source: &Source,
+    offset: usize,
+) -> Result<Option<GateSpec>, ConfigError> {
+    let Some(gate) = fields.gate else {
+        if fields.helper.is_some() || fields.poll_secs.is_some() || fields.max_polls.is_some() {
+            return source.error(
+                Some(offset),
+                format!("agent `{kind}` sets a gate's helper or polling but no `gate`"),
+                "add gate = \"conflicts\", \"ci\" or \"post-release-health\", or remove helper, poll_secs and max_polls",
+            );
+        }
+        return Ok(None);
+    };
+    if fields.companion_of.is_some() {
+        return source.error(
+            Some(offset),
+            format!("agent `{kind}` is a gate, so it cannot grade another step"),
+            "remove companion_of, or remove gate",
+        );
+    }
+    if let Some(helper) = fields
+        .helper
+        .as_ref()
+        .filter(|h| !kinds.contains(h) || *h == kind)
+    {
+        return source.error(
+            Some(offset),
+            format!("gate `{kind}` names helper `{helper}`, which is not another known agent kind"),
+            &format!("define [agents.{helper}] (role = \"gate-helper\"), or fix helper"),
+        );
+    }
+    let max_attempts = fields.max_attempts.unwrap_or(match gate {
+        GateCheck::Conflicts => 3,
+        GateCheck::Ci => 10,
+        GateCheck::PostReleaseHealth => 1,
+    });
+    if max_attempts > MAX_ATTEMPTS_LIMIT {
+        return source.error(
+            Some(offset),
+            format!(
+                "gate `{kind}` has max_attempts {max_attempts}, more than {MAX_ATTEMPTS_LIMIT}"
+            ),
+            "use a small helper budget, such as 3",
+        );
+    }
+    let poll_secs = fields.poll_secs.unwrap_or(30);
+    let max_polls = fields.max_polls.unwrap_or(120);
+    if poll_secs == 0 || poll_secs > 24 * 3600 || max_polls == 0 {
+        return source.error(
+            Some(offset),
+            format!("gate `{kind}` has poll_secs {poll_secs} and max_polls {max_polls}"),
+            "use poll_secs between 1 and 86400 and max_polls of at least 1, such as 30 and 120",
+        );
+    }
+    let watch = match gate {
+        GateCheck::PostReleaseHealth => fields.watch_window_minutes.unwrap_or(30),
+        _ => fields.watch_window_minutes.unwrap_or(0),
+    };
+    if watch > 10_080 {
+        return source.error(
+            Some(offset),
+            format!("gate `{kind}` watches for {watch} minutes, more than a week"),
+            "use watch_window_minutes between 1 and 10080",
+        );
+    }
+    Ok(Some(GateSpec {
+        kind: gate,
+        helper: fields.helper.clone(),
+        max_attempts,
+        poll_secs,
+        max_polls,
+        watch_window_secs: (watch > 0).then_some(watch * 60),
+    }))
 }
 
 /// A step timeout in 1 s ..= a week.

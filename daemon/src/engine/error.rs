@@ -4,6 +4,8 @@ use cattery_protocol::{GateKind, RunStatus};
 /// Why the engine refused an operation. Refusals change nothing.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EngineError {
+    #[error("run {run_id} is not probing a gate at step {step_index} any more; nothing changed")]
+    StaleProbe { run_id: String, step_index: usize },
     #[error(
         "run {run_id} changed since you looked (you saw rev {seen}, it is now rev {current}); refresh and decide again"
     )]
@@ -67,9 +69,10 @@ impl EngineError {
     /// The wire error code for this refusal.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Stale { .. } | Self::AlreadyResolved { .. } | Self::StaleJob { .. } => {
-                ErrorCode::Stale
-            }
+            Self::Stale { .. }
+            | Self::AlreadyResolved { .. }
+            | Self::StaleJob { .. }
+            | Self::StaleProbe { .. } => ErrorCode::Stale,
             Self::GateNotPending { .. }
             | Self::NotAllowed { .. }
             | Self::NotRetryable { .. }

@@ -7,6 +7,7 @@
 mod block;
 mod companion;
 mod error;
+pub mod gate;
 mod gates;
 pub mod lifecycle;
 #[cfg(test)]
@@ -46,6 +47,12 @@ pub enum Outcome {
     AwaitingJob {
         job_id: String,
         step_index: usize,
+    },
+    /// A polling gate probes when `due` comes (now when none); the run
+    /// holds no task until then.
+    AwaitingProbe {
+        step_index: usize,
+        due: Option<cattery_protocol::Millis>,
     },
     /// The run failed: a job's failure, or a person's reject, stop or cancel.
     Failed {
@@ -162,7 +169,9 @@ fn advance_in_place(run: &mut Run, options: AdvanceOptions, cx: &Cx) -> Outcome 
             run.status = RunStatus::Paused;
             Outcome::Paused
         }
+        StepState::Pending if is_gate(run, index) => gate::enter(run, index, cx),
         StepState::Pending => step::start(run, index, cx),
+        StepState::Working if is_gate(run, index) => gate::awaiting(run, index),
         StepState::Working => step::awaiting_job(run, index),
         StepState::WaitingDecision => {
             run.status = RunStatus::Blocked;
@@ -170,6 +179,10 @@ fn advance_in_place(run: &mut Run, options: AdvanceOptions, cx: &Cx) -> Outcome 
         }
         StepState::Done => step::move_past(run, index),
     }
+}
+
+fn is_gate(run: &Run, index: usize) -> bool {
+    run.steps.get(index).is_some_and(|s| s.gate.is_some())
 }
 
 fn blocked_outcome(run: &Run) -> Outcome {

@@ -31,6 +31,7 @@ fn pipeline(shape: &[(u8, bool)]) -> Pipeline {
             requires_approval: gated,
             companion,
             timeout_secs: 60,
+            gate: None,
         });
     }
     Pipeline {

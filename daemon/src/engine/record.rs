@@ -58,6 +58,14 @@ pub fn record_result(
     }
     let mut next = run.clone();
     next.updated_at = cx.now;
+    if run.current().is_some_and(|s| {
+        s.gate
+            .as_ref()
+            .is_some_and(|g| g.helper_working().is_some())
+    }) {
+        let outcome = helper_result(&mut next, index, result, cx);
+        return Ok(Transition::new(next, outcome));
+    }
     let outcome = match result {
         JobResult::Succeeded(result) => succeeded(&mut next, index, result, cx),
         JobResult::Failed {
@@ -88,6 +96,33 @@ pub fn record_result(
         JobResult::OverBudget { .. } => paused_mid_step(&mut next, index),
     };
     Ok(Transition::new(next, outcome))
+}
+
+/// A gate helper's result: a lost job runs again, a budget stop pauses
+/// the run with the gate probing again on resume, and anything else is one
+/// helper round, logged, after which the gate probes again.
+fn helper_result(run: &mut Run, index: usize, result: JobResult, cx: &Cx) -> Outcome {
+    use cattery_protocol::gate::{GatePhase, HelperOutcome};
+    let (outcome, summary) = match result {
+        JobResult::Lost { .. } => return redispatch(run, index, cx),
+        JobResult::OverBudget { .. } => {
+            if let Some(step) = run.steps.get_mut(index) {
+                step.job = None;
+                step.state = StepState::Pending;
+                if let Some(gate) = step.gate.as_mut() {
+                    gate.phase = GatePhase::Checking;
+                }
+            }
+            run.status = RunStatus::Paused;
+            return Outcome::Paused;
+        }
+        JobResult::Succeeded(result) => (HelperOutcome::Completed, result.output),
+        JobResult::Failed { message, .. } => (HelperOutcome::Failed, message),
+        JobResult::Evicted { detail } | JobResult::Stalled { detail } => {
+            (HelperOutcome::Failed, detail)
+        }
+    };
+    super::gate::helper_settled(run, index, outcome, summary, cx)
 }
 
 /// A stalled job runs once more; stalling again fails the run as stalled.

@@ -11,6 +11,10 @@ pub const HISTORY_LIMIT: usize = 20;
 
 pub fn from_spec(spec: &StepSpec) -> Step {
     Step {
+        gate: spec
+            .gate
+            .clone()
+            .map(cattery_protocol::gate::GateState::new),
         merge_assessment: None,
         agent_kind: spec.agent_kind.clone(),
         role: spec.role,
@@ -61,6 +65,7 @@ pub fn fresh_copy(step: &Step) -> Step {
             max_attempts: c.max_attempts,
         }),
         timeout_secs: step.timeout_secs,
+        gate: step.gate.as_ref().map(|g| g.spec.clone()),
     };
     let mut fresh = from_spec(&spec);
     fresh.attempts = step.attempts;

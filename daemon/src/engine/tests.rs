@@ -20,6 +20,7 @@ pub(crate) fn spec(kind: &str) -> StepSpec {
         requires_approval: false,
         companion: None,
         timeout_secs: 60,
+        gate: None,
     }
 }
 

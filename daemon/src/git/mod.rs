@@ -572,6 +572,7 @@ pub fn check(spec: &RepositorySpec) -> Result<Repository, RepoError> {
         base,
         remote: spec.remote.clone(),
         merge: spec.merge.unwrap_or_default(),
+        providers: spec.providers.clone(),
     })
 }
 

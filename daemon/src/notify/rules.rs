@@ -3,6 +3,7 @@
 
 use crate::engine;
 use cattery_protocol::diff::stat_line;
+use cattery_protocol::gate::{GateCheck, GateVerdict};
 use cattery_protocol::text::first_line;
 use cattery_protocol::{AgentRole, Delivery, NotificationType, Run, RunStatus};
 use serde_json::json;
@@ -55,6 +56,9 @@ fn waiting_kind(run: &Run) -> NotificationType {
 /// because base is checked out is a merge review. A run that produced
 /// neither is simply done.
 fn finished_kind(run: &Run) -> Option<NotificationType> {
+    if regression_step(run).is_some() {
+        return Some(NotificationType::ReleaseRegression);
+    }
     if matches!(run.delivery, Some(Delivery::CheckedOut { .. })) {
         return Some(NotificationType::MergeReview);
     }
@@ -66,7 +70,19 @@ fn finished_kind(run: &Run) -> Option<NotificationType> {
 /// failures show on the board and need no card.
 fn failure_kind(run: &Run) -> Option<NotificationType> {
     let failure = run.failure.as_ref()?;
-    match run.steps.get(failure.step_index)?.role {
+    let step = run.steps.get(failure.step_index)?;
+    if let Some(gate) = &step.gate {
+        // A spent poll budget or a conflict left to a human raises nothing
+        // (the reference's rule); spent CI and an uninvestigated regression do.
+        return match gate.spec.kind {
+            GateCheck::Ci if gate.exhausted => Some(NotificationType::CiFailed),
+            GateCheck::PostReleaseHealth if gate.exhausted => {
+                Some(NotificationType::ReleaseRegression)
+            }
+            _ => None,
+        };
+    }
+    match step.role {
         AgentRole::Tester => Some(NotificationType::TestFailed),
         AgentRole::GateHelper => Some(NotificationType::CiFailed),
         AgentRole::Producer | AgentRole::Grader | AgentRole::Merger => None,
@@ -86,6 +102,8 @@ fn draft(run: &Run, kind: NotificationType, block: &str) -> Draft {
             json!({ "run_id": run.id }),
         ),
         NotificationType::PipelineComplete => finished(run, block),
+        NotificationType::CiFailed if failed_gate(run).is_some() => ci_failed(run, block),
+        NotificationType::ReleaseRegression => regression(run, block),
         _ => failed(run, block),
     };
     Draft {
@@ -179,6 +197,55 @@ fn delivered(delivery: &Delivery) -> String {
 
 fn short(commit: &str) -> &str {
     commit.get(..8).unwrap_or(commit)
+}
+
+/// The health gate that saw a regression, if any step did.
+fn regression_step(run: &Run) -> Option<&cattery_protocol::Step> {
+    run.steps.iter().find(|s| {
+        s.gate.as_ref().is_some_and(|g| {
+            g.spec.kind == GateCheck::PostReleaseHealth && g.last_verdict == Some(GateVerdict::Fail)
+        })
+    })
+}
+
+fn failed_gate(run: &Run) -> Option<&cattery_protocol::gate::GateState> {
+    let failure = run.failure.as_ref()?;
+    run.steps.get(failure.step_index)?.gate.as_ref()
+}
+
+fn ci_failed(run: &Run, block: &str) -> (String, String, serde_json::Value) {
+    let gate = failed_gate(run);
+    let attempts = gate.map_or(0, |g| g.attempts);
+    let summary = gate.and_then(|g| g.last_summary.as_deref()).unwrap_or("");
+    (
+        format!("CI is still failing for \"{block}\""),
+        format!(
+            "The CI-fixer agent tried {attempts} time(s) but CI is still red. {} Take a look and retry the run once fixed.",
+            first_line(summary, 200)
+        ),
+        json!({ "run_id": run.id, "pipeline_name": run.pipeline_name, "pr_url": run.pull_request.as_ref().map(|p| &p.url) }),
+    )
+}
+
+fn regression(run: &Run, block: &str) -> (String, String, serde_json::Value) {
+    let step = regression_step(run);
+    let gate = step.and_then(|s| s.gate.as_ref());
+    let seen = gate.and_then(|g| g.last_summary.as_deref()).unwrap_or("");
+    let assessment = step
+        .filter(|s| s.state == cattery_protocol::StepState::Done)
+        .and_then(|s| s.output.as_deref());
+    let body = match assessment {
+        Some(assessment) => format!("{} {}", first_line(seen, 120), first_line(assessment, 200)),
+        None => format!(
+            "{} No on-call investigation ran; triage it by hand.",
+            first_line(seen, 200)
+        ),
+    };
+    (
+        format!("Release of \"{block}\" regressed"),
+        body,
+        json!({ "run_id": run.id, "pipeline_name": run.pipeline_name, "failing_signals": gate.map(|g| &g.failing_checks) }),
+    )
 }
 
 fn failed(run: &Run, block: &str) -> (String, String, serde_json::Value) {

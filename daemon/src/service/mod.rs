@@ -10,6 +10,7 @@ mod import;
 mod limits;
 pub mod ops;
 mod reads;
+mod wakeups;
 
 pub use reads::Snapshot;
 
@@ -83,6 +84,8 @@ pub struct Daemon {
     live: Mutex<HashMap<String, Arc<Run>>>,
     /// Ok, or degraded with the reason; see `health.rs`.
     health: health::Shared,
+    /// Runs waiting on time (a gate's next probe).
+    wakeups: wakeups::Wakeups,
 }
 
 /// A run write produced by one engine call.
@@ -130,7 +133,16 @@ impl Daemon {
             drivers: Mutex::new(HashMap::new()),
             live: Mutex::new(HashMap::new()),
             health: health::Shared::default(),
+            wakeups: wakeups::Wakeups::default(),
         })
+    }
+
+    /// The task that starts runs' drivers when their wake-up is due; the
+    /// daemon's boot spawns it once.
+    pub fn serve_wakeups(
+        self: &Arc<Self>,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        drive::serve_wakeups(Arc::clone(self))
     }
 
     /// Applies config.toml's attention, spend and limit sections.

@@ -165,6 +165,12 @@ fn every_call() -> Vec<Call> {
                 base: Some("main".into()),
                 remote: Some("origin".into()),
                 merge: Some(MergeMode::Local),
+                providers: crate::Providers {
+                    ci: Some("local".into()),
+                    checks: [("tests".to_owned(), "make test".to_owned())].into(),
+                    health: Some("./health.sh".into()),
+                    test_command: Some("make test".into()),
+                },
             }),
         },
         Call::SetRepository {
@@ -192,6 +198,7 @@ fn every_call() -> Vec<Call> {
                     repo: Some("/src/payments".into()),
                     base: Some("main".into()),
                     remote: None,
+                    providers: crate::Providers::default(),
                     merge: Some(MergeMode::Pr),
                 },
             }],

@@ -24,6 +24,7 @@ fn app_with(keymap: Keymap, read_only: bool, editor: bool) -> App {
             requires_approval: true,
             companion: None,
             timeout_secs: 600,
+            gate: None,
         }],
     }];
     app

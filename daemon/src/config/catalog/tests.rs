@@ -34,6 +34,8 @@ fn embedded_pipelines_load_with_their_gates_and_companions() {
             "coder",
             "reviewer",
             "tester",
+            "conflicts",
+            "ci",
             "merger"
         ]
     );

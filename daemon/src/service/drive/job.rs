@@ -523,6 +523,42 @@ async fn commit_change(
     }
 }
 
+/// A job that runs one named check (`sh -c`) on the run's worktree, read
+/// only, in the gate kind's image or as a process: the executor's own
+/// isolation and supervision apply. It ends with a result line naming the
+/// check's exit status, so a check's failure is not the job's.
+pub(super) async fn check_spec(
+    daemon: &Daemon,
+    run: &Run,
+    step_index: usize,
+    name: &str,
+    command: &str,
+) -> Result<JobSpec, String> {
+    let prepared = prepare_worktree(run)
+        .await
+        .map_err(|failure| format!("{failure:?}"))?;
+    let job_id = daemon.ids.mint("c");
+    let mut spec = job_spec(daemon, run, &job_id, step_index, prepared.as_ref())
+        .map_err(|failure| format!("{failure:?}"))?;
+    let wrapper = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        r#"sh -c "$CATTERY_CHECK" 2>&1 </dev/null; printf '{"type":"result","output":"exit %d"}\n' "$?""#
+            .to_owned(),
+    ];
+    spec.agent.command = wrapper.clone();
+    spec.agent.image_command = wrapper;
+    spec.agent.cli = None;
+    spec.agent.kind = format!("{}:{name}", spec.agent.kind);
+    spec.agent_state = None;
+    if let Some(workspace) = spec.workspace.as_mut() {
+        workspace.writable = false;
+    }
+    spec.env
+        .push(("CATTERY_CHECK".to_owned(), command.to_owned()));
+    Ok(spec)
+}
+
 fn job_spec(
     daemon: &Daemon,
     run: &Run,
@@ -544,17 +580,18 @@ fn job_spec(
             "restart the run",
         )
     })?;
-    let agent = daemon
-        .catalog
-        .agents
-        .get(&step.agent_kind)
-        .cloned()
-        .ok_or_else(|| {
-            preflight(
-                format!("agent kind `{}` is not defined any more", step.agent_kind),
-                "define it again in agents.toml, or restart the run on another pipeline",
-            )
-        })?;
+    // A gate's job is its helper's.
+    let kind = step
+        .gate
+        .as_ref()
+        .and_then(|g| g.helper_working())
+        .unwrap_or(&step.agent_kind);
+    let agent = daemon.catalog.agents.get(kind).cloned().ok_or_else(|| {
+        preflight(
+            format!("agent kind `{kind}` is not defined any more"),
+            "define it again in agents.toml, or restart the run on another pipeline",
+        )
+    })?;
     let block = match daemon.store.block(&run.block_id) {
         Ok(Some(block)) => block,
         Ok(None) => {
@@ -576,13 +613,13 @@ fn job_spec(
         job_id: job_id.to_owned(),
         pipeline_id: run.pipeline_id.clone(),
         step_index,
-        agent_kind: step.agent_kind.clone(),
+        agent_kind: kind.to_owned(),
         attempt: step.attempts,
         grades: step.companion.as_ref().map(|c| c.producer_kind.clone()),
         block_id: block.id.clone(),
         block_title: block.title.clone(),
         block_description: block.description.lines().map(str::to_owned).collect(),
-        prior_outputs: prior_outputs(run, step_index),
+        prior_outputs: with_gate_instructions(prior_outputs(run, step_index), step, step_index),
         rework: step.rework.clone().map(|r| quote_anchors(r, prepared)),
         chosen_option: step.decision.as_ref().and_then(|d| {
             d.chosen.as_ref().map(|option| ChosenOption {
@@ -736,6 +773,24 @@ fn quote_anchors(mut rework: Rework, prepared: Option<&Prepared>) -> Rework {
 /// A hunk as `git diff` prints it.
 fn hunk_text(hunk: &cattery_protocol::diff::Hunk) -> String {
     hunk.unified().collect::<Vec<_>>().join("\n")
+}
+
+/// A gate's helper is told what the probe found (the conflicting paths,
+/// the failing checks and their log tails) as the gate's own output.
+fn with_gate_instructions(
+    mut outputs: Vec<PriorOutput>,
+    step: &cattery_protocol::Step,
+    step_index: usize,
+) -> Vec<PriorOutput> {
+    let Some(gate) = step.gate.as_ref().filter(|g| g.helper_working().is_some()) else {
+        return outputs;
+    };
+    outputs.push(PriorOutput {
+        step_index,
+        agent_kind: step.agent_kind.clone(),
+        output: gate.last_summary.clone().unwrap_or_default(),
+    });
+    outputs
 }
 
 fn prior_outputs(run: &Run, step_index: usize) -> Vec<PriorOutput> {

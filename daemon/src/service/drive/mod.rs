@@ -4,6 +4,7 @@
 
 mod deliver;
 mod job;
+mod probe;
 
 use crate::engine::{self, AdvanceOptions, JobResult, Outcome};
 use crate::service::{Daemon, ServiceError};
@@ -100,7 +101,44 @@ async fn drive(daemon: &Arc<Daemon>, run_id: &str, stop: watch::Receiver<bool>) 
                     Err(e) => return report(run_id, "record a result", &e),
                 }
             }
+            Outcome::AwaitingProbe { step_index, due } => {
+                if let Some(due) = due.filter(|at| *at > daemon.clock.now()) {
+                    daemon.wakeups.at(run_id, due);
+                    return Exit::Settled;
+                }
+                let probe = probe::probe(daemon, &run, step_index, stop.clone()).await;
+                let recorded = patiently(run_id, || {
+                    let probe = probe.clone();
+                    daemon.transact(run_id, ENGINE_ACTOR, None, move |run, cx| {
+                        engine::gate::record_probe(run, step_index, probe, cx)
+                    })
+                })
+                .await;
+                match recorded {
+                    Ok(_) | Err(ServiceError::Engine(engine::EngineError::StaleProbe { .. })) => {
+                        continue;
+                    }
+                    Err(e) => return report(run_id, "record a probe", &e),
+                }
+            }
             _ => return Exit::Settled,
+        }
+    }
+}
+
+/// The one task that starts the drivers of runs whose wake-up is due.
+pub async fn serve_wakeups(daemon: Arc<Daemon>) {
+    loop {
+        let (due, next) = daemon.wakeups.take_due(daemon.clock.now());
+        for run_id in due {
+            spawn(&daemon, &run_id);
+        }
+        let wait = next.map_or(std::time::Duration::from_secs(3600), |at| {
+            std::time::Duration::from_millis((at - daemon.clock.now()).max(0) as u64)
+        });
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = daemon.wakeups.changed() => {}
         }
     }
 }
