@@ -57,7 +57,7 @@ pub struct Repository {
     #[serde(default)]
     pub merge: MergeMode,
     #[serde(default, skip_serializing_if = "Providers::is_empty")]
-    pub providers: Providers,
+    pub providers: Box<Providers>,
 }
 
 /// The commands a frame's delivery gates and built-in tester ask.
@@ -125,7 +125,7 @@ pub struct RepositorySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge: Option<MergeMode>,
     #[serde(default, skip_serializing_if = "Providers::is_empty")]
-    pub providers: Providers,
+    pub providers: Box<Providers>,
 }
 
 /// A card on the board: a service frame, a module or a task.

@@ -206,7 +206,7 @@ fn a_frame_carries_its_repository_and_a_task_leaves_it_out() {
         base: "main".into(),
         remote: None,
         merge: MergeMode::default(),
-        providers: crate::Providers::default(),
+        providers: Box::default(),
     });
     let json = assert_roundtrip(&frame);
     assert_eq!(json["repository"]["base"], "main");

@@ -52,7 +52,7 @@ impl WorkspaceBlock {
             base: self.base.clone(),
             remote: self.remote.clone(),
             merge: self.merge,
-            providers: self.providers.clone(),
+            providers: Box::new(self.providers.clone()),
         })
     }
 }

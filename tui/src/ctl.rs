@@ -202,12 +202,12 @@ impl RepoArgs {
             base: self.base,
             remote: self.remote,
             merge: self.merge.map(MergeMode::from),
-            providers: cattery_protocol::Providers {
+            providers: Box::new(cattery_protocol::Providers {
                 ci: self.ci,
                 checks,
                 health: self.health,
                 test_command: self.test_command,
-            },
+            }),
         }))
     }
 }

@@ -463,7 +463,7 @@ pub fn busy() -> (Vec<Block>, Vec<Run>) {
         base: "main".into(),
         remote: None,
         merge: cattery_protocol::MergeMode::Branch,
-        providers: cattery_protocol::Providers::default(),
+        providers: Box::default(),
     });
     let mut board = vec![
         payments,

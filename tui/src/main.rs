@@ -42,7 +42,7 @@ enum Command {
     /// Every operation, for scripts. Starts the daemon if none answers.
     Ctl {
         #[command(subcommand)]
-        command: CtlCommand,
+        command: Box<CtlCommand>,
     },
     /// Seed the demo workspace (once) on the daemon, starting it if needed,
     /// then open the control room on it (when run in a terminal).
@@ -154,7 +154,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 true => Client::connect_read_only(&home, "ctl").await?,
                 false => Client::connect(&home, "ctl").await?,
             };
-            ctl::run(&mut client, command, cli.json).await?;
+            ctl::run(&mut client, *command, cli.json).await?;
             Ok(())
         }
     }

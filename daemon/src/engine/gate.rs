@@ -466,3 +466,126 @@ pub fn helper_settled(
         due: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cattery_protocol::gate::{CiCheck, HealthSignal};
+
+    fn check(name: &str, status: &str, conclusion: Option<&str>) -> CiCheck {
+        CiCheck {
+            name: name.into(),
+            status: status.into(),
+            conclusion: conclusion.map(Into::into),
+            url: None,
+            log_tail: None,
+        }
+    }
+
+    fn ci(checks: Vec<CiCheck>) -> Probe {
+        classify_ci(&CiReport { checks })
+    }
+
+    #[test]
+    fn no_checks_pass_ci() {
+        let probe = ci(vec![]);
+        assert_eq!(probe.verdict, GateVerdict::Pass);
+        assert_eq!(
+            probe.summary,
+            "CI gate passed: no checks configured for the PR head(s)."
+        );
+    }
+
+    #[test]
+    fn a_failed_conclusion_beats_a_pending_check() {
+        let probe = ci(vec![
+            check("build", "in_progress", None),
+            check("lint", "completed", Some("failure")),
+        ]);
+        assert_eq!(probe.verdict, GateVerdict::Fail);
+        assert_eq!(probe.failing_checks, ["lint"]);
+        assert_eq!(probe.summary, "Failing checks: lint (failure)");
+    }
+
+    #[test]
+    fn neutral_skipped_and_stale_count_as_green_and_cancelled_or_none_fail() {
+        let green = ci(vec![
+            check("a", "completed", Some("neutral")),
+            check("b", "completed", Some("skipped")),
+            check("c", "completed", Some("stale")),
+            check("d", "completed", Some("success")),
+        ]);
+        assert_eq!(green.summary, "CI gate passed: 4 check(s) green.");
+        for bad in [
+            Some("cancelled"),
+            Some("timed_out"),
+            Some("action_required"),
+            None,
+        ] {
+            let probe = ci(vec![check("x", "completed", bad)]);
+            assert_eq!(probe.verdict, GateVerdict::Fail, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_check_still_running_is_pending() {
+        assert_eq!(
+            ci(vec![check("a", "queued", None)]).verdict,
+            GateVerdict::Pending
+        );
+    }
+
+    fn watch(merged: bool, watched_secs: i64) -> HealthWatch {
+        HealthWatch {
+            block_merged: merged,
+            watch_since: 0,
+            window_secs: 60,
+            now: watched_secs * 1000,
+        }
+    }
+
+    fn report(status: HealthStatus, signals: usize) -> HealthReport {
+        let signal = |i: usize| HealthSignal {
+            id: format!("m{i}"),
+            name: format!("monitor {i}"),
+            state: if status == HealthStatus::Regressed {
+                "alert"
+            } else {
+                "ok"
+            }
+            .into(),
+            detail: None,
+        };
+        HealthReport {
+            status,
+            signals: (0..signals).map(signal).collect(),
+        }
+    }
+
+    #[test]
+    fn release_health_follows_the_reference_order() {
+        let unmerged = classify_health(Some(&report(HealthStatus::Regressed, 1)), &watch(false, 0));
+        assert_eq!(
+            unmerged.verdict,
+            GateVerdict::Pass,
+            "an unmerged block has nothing deployed"
+        );
+        let quiet = classify_health(Some(&report(HealthStatus::Healthy, 0)), &watch(true, 0));
+        assert_eq!(quiet.verdict, GateVerdict::Pass, "no signals pass");
+        let early = classify_health(Some(&report(HealthStatus::Healthy, 2)), &watch(true, 30));
+        assert_eq!(
+            early.verdict,
+            GateVerdict::Pending,
+            "healthy holds until the window ends"
+        );
+        let late = classify_health(Some(&report(HealthStatus::Pending, 2)), &watch(true, 60));
+        assert_eq!(late.verdict, GateVerdict::Pass);
+        let regressed = classify_health(Some(&report(HealthStatus::Regressed, 2)), &watch(true, 1));
+        assert_eq!(
+            regressed.verdict,
+            GateVerdict::Fail,
+            "a regression fails whatever the window"
+        );
+        assert_eq!(regressed.failing_checks, ["monitor 0", "monitor 1"]);
+    }
+}

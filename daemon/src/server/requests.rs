@@ -41,11 +41,9 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Reply, W
         Call::Notifications { all } => {
             Reply::Notifications(off_worker(|| daemon.notifications(all)).map_err(service)?)
         }
-        Call::Act { id } => Reply::Notification(Box::new(close_card(
-            shared,
-            &id,
-            NotificationStatus::Acted,
-        )?)),
+        Call::Act { id } => Reply::Notification(Box::new(
+            daemon.act_on_card(&id, actor).await.map_err(service)?,
+        )),
         Call::Dismiss { id } => Reply::Notification(Box::new(close_card(
             shared,
             &id,

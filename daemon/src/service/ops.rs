@@ -6,8 +6,8 @@ use crate::engine::{self, EngineError};
 use crate::store::NewAudit;
 use cattery_protocol::wire::WorktreeInfo;
 use cattery_protocol::{
-    AuditEntry, Block, BlockLevel, BlockStatus, GateDecision, Repository, RepositorySpec, Run,
-    RunStatus,
+    AuditEntry, Block, BlockLevel, BlockStatus, GateDecision, Notification, NotificationStatus,
+    NotificationType, Repository, RepositorySpec, Run, RunStatus,
 };
 use std::sync::Arc;
 
@@ -228,6 +228,21 @@ impl Daemon {
             drive::spawn(self, &run.id);
         }
         Ok(run)
+    }
+
+    /// Acting on a card does what it asks: a failed-CI or failed-tests
+    /// card retries its run (the reference's notification actions); other
+    /// cards are marked handled.
+    pub async fn act_on_card(self: &Arc<Self>, id: &str, actor: &str) -> Result<Notification> {
+        let card = self.close_card(id, NotificationStatus::Acted)?;
+        let retries = matches!(
+            card.kind,
+            NotificationType::CiFailed | NotificationType::TestFailed
+        );
+        if let (true, Some(run_id)) = (retries, card.run_id.as_deref()) {
+            self.retry(run_id, actor).await?;
+        }
+        Ok(card)
     }
 
     pub async fn retry(self: &Arc<Self>, run_id: &str, actor: &str) -> Result<Arc<Run>> {

@@ -165,12 +165,12 @@ fn every_call() -> Vec<Call> {
                 base: Some("main".into()),
                 remote: Some("origin".into()),
                 merge: Some(MergeMode::Local),
-                providers: crate::Providers {
+                providers: Box::new(crate::Providers {
                     ci: Some("local".into()),
                     checks: [("tests".to_owned(), "make test".to_owned())].into(),
                     health: Some("./health.sh".into()),
                     test_command: Some("make test".into()),
-                },
+                }),
             }),
         },
         Call::SetRepository {

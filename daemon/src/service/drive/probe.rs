@@ -37,7 +37,7 @@ pub async fn probe(
 fn frame_providers(daemon: &Daemon, run: &Run) -> Option<Providers> {
     let block = daemon.store.block(&run.block_id).ok().flatten()?;
     let repository = daemon.frame_repository(&block).ok().flatten()?;
-    Some(repository.providers)
+    Some(*repository.providers)
 }
 
 async fn conflicts(run: &Run) -> Probe {

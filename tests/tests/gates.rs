@@ -1,0 +1,465 @@
+//! The delivery tail's polling gates against a real daemon and real git:
+//! `conflicts` merges the run's branch with the base tip in memory and
+//! sends its resolver, `ci` asks the frame's provider (a command, or the
+//! `local` checks run on the worktree) and sends its fixer. The helpers are
+//! command agents that really edit the worktree; the probes are real.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use cattery_protocol::gate::{GateState, GateVerdict, HelperOutcome};
+use cattery_protocol::{FailureKind, GateKind, Notification, NotificationType, Run, RunStatus};
+use cattery_tests::CtlHome;
+use cattery_tests::gitfix::{checkout_state, git};
+use std::path::Path;
+
+const AGENTS: &str = r#"[agents.coder]
+command = ["sh", "-c", "printf 'a = 1\\nb = 20\\nc = 3\\n' > app.py && echo '{\"type\":\"result\",\"output\":\"coded\"}'"]
+
+# Merges base into the branch in the worktree, keeping the branch's side.
+[agents.conflict-resolver]
+role = "gate-helper"
+command = ["sh", "-c", "grep -q 'app.py' \"$CATTERY_CONTEXT\" && git -c user.name=r -c user.email=r@x merge -q --no-edit -X ours trunk && echo '{\"type\":\"result\",\"output\":\"merged trunk in\"}'"]
+
+# A resolver that gives up.
+[agents.idle-resolver]
+role = "gate-helper"
+command = ["sh", "-c", "echo '{\"type\":\"result\",\"output\":\"could not\"}'"]
+
+[agents.stuck-conflicts]
+gate = "conflicts"
+helper = "idle-resolver"
+
+# Fixes the `tests` check, but only when told that it failed.
+[agents.ci-fixer]
+role = "gate-helper"
+command = ["sh", "-c", "grep -q 'no fixed.txt' \"$CATTERY_CONTEXT\" && echo ok > fixed.txt && echo '{\"type\":\"result\",\"output\":\"fixed\"}'"]
+
+[agents.slow-fixer]
+role = "gate-helper"
+command = ["sh", "-c", "sleep 3; echo ok > fixed.txt && echo '{\"type\":\"result\",\"output\":\"fixed slowly\"}'"]
+
+[agents.idle-fixer]
+role = "gate-helper"
+command = ["sh", "-c", "echo '{\"type\":\"result\",\"output\":\"tried\"}'"]
+
+[agents.ci]
+gate = "ci"
+helper = "ci-fixer"
+poll_secs = 1
+max_polls = 3
+
+[agents.ci-idle]
+gate = "ci"
+helper = "idle-fixer"
+max_attempts = 2
+poll_secs = 1
+
+[agents.ci-slow]
+gate = "ci"
+helper = "slow-fixer"
+poll_secs = 1
+
+[agents.ci-nohelper]
+gate = "ci"
+poll_secs = 1
+max_polls = 2
+"#;
+
+fn pipeline(name: &str, steps: &[(&str, bool)]) -> String {
+    let mut text = format!("name = \"{name}\"\n");
+    for (agent, approval) in steps {
+        text.push_str(&format!("[[steps]]\nagent = \"{agent}\"\n"));
+        if *approval {
+            text.push_str("requires_approval = true\n");
+        }
+    }
+    text
+}
+
+fn home() -> CtlHome {
+    let pipelines = [
+        (
+            "pipelines/merge-check.toml",
+            pipeline("Merge check", &[("coder", true), ("conflicts", false)]),
+        ),
+        (
+            "pipelines/stuck.toml",
+            pipeline("Stuck", &[("coder", true), ("stuck-conflicts", false)]),
+        ),
+        (
+            "pipelines/ci.toml",
+            pipeline("CI", &[("coder", false), ("ci", false)]),
+        ),
+        (
+            "pipelines/ci-idle.toml",
+            pipeline("CI idle", &[("coder", false), ("ci-idle", false)]),
+        ),
+        (
+            "pipelines/ci-slow.toml",
+            pipeline("CI slow", &[("coder", false), ("ci-slow", false)]),
+        ),
+        (
+            "pipelines/ci-nohelper.toml",
+            pipeline("CI no helper", &[("coder", false), ("ci-nohelper", false)]),
+        ),
+    ];
+    let mut files: Vec<(&str, &str)> = vec![("agents.toml", AGENTS)];
+    files.extend(pipelines.iter().map(|(p, t)| (*p, t.as_str())));
+    CtlHome::with_config(&files)
+}
+
+/// A user's clone with `app.py` on trunk, on a branch of their own with
+/// an untracked file of theirs.
+fn users_clone() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q", "-b", "trunk"]);
+    std::fs::write(dir.path().join("app.py"), "a = 1\nb = 2\nc = 3\n").unwrap();
+    git(dir.path(), &["add", "app.py"]);
+    git(dir.path(), &["commit", "-q", "-m", "first"]);
+    git(dir.path(), &["checkout", "-q", "-b", "mine"]);
+    std::fs::write(dir.path().join("notes.txt"), "mine\n").unwrap();
+    dir
+}
+
+/// Commits `file` = `text` on trunk as a colleague's push would land,
+/// without touching the user's checkout.
+fn move_trunk(clone: &Path, file: &str, text: &str) {
+    let side = tempfile::tempdir().unwrap();
+    let at = side.path().join("wt");
+    let at_str = at.display().to_string();
+    git(clone, &["worktree", "add", "-q", &at_str, "trunk"]);
+    std::fs::write(at.join(file), text).unwrap();
+    git(&at, &["add", file]);
+    git(
+        &at,
+        &[
+            "-c",
+            "user.name=c",
+            "-c",
+            "user.email=c@x",
+            "commit",
+            "-q",
+            "-m",
+            "colleague",
+        ],
+    );
+    git(clone, &["worktree", "remove", &at_str]);
+}
+
+fn start(home: &CtlHome, clone: &Path, repo_args: &[&str], pipeline: &str) -> Run {
+    let path = clone.display().to_string();
+    let mut args = vec![
+        "block", "add", "--level", "frame", "--title", "Payments", "--repo", &path, "--base",
+        "trunk",
+    ];
+    args.extend_from_slice(repo_args);
+    let frame = home.ctl(&args);
+    let task = home.ctl(&[
+        "block",
+        "add",
+        "--title",
+        "Add refunds",
+        "--parent",
+        frame["id"].as_str().unwrap(),
+    ]);
+    serde_json::from_value(home.ctl(&["start", task["id"].as_str().unwrap(), pipeline])).unwrap()
+}
+
+fn finish(home: &CtlHome, run: &Run) -> Run {
+    home.wait_run(&run.id, "ended", |r| !r.status.is_live())
+}
+
+fn gate_of(run: &Run) -> &GateState {
+    run.steps
+        .iter()
+        .find_map(|s| s.gate.as_ref())
+        .expect("a gate step")
+}
+
+fn cards_of(home: &CtlHome, run: &Run) -> Vec<Notification> {
+    let cards: Vec<Notification> = serde_json::from_value(home.ctl(&["notifications"])).unwrap();
+    cards
+        .into_iter()
+        .filter(|c| c.run_id.as_deref() == Some(run.id.as_str()))
+        .collect()
+}
+
+#[test]
+fn a_base_that_moved_without_conflict_passes_the_conflicts_gate() {
+    let home = home();
+    let clone = users_clone();
+    let before = checkout_state(clone.path());
+    let run = start(&home, clone.path(), &[], "merge-check");
+    let gate = home.gate(&run.id, GateKind::Approval);
+    move_trunk(clone.path(), "other.py", "x = 1\n");
+    home.ctl(&["approve", &gate.id]);
+    let done = finish(&home, &run);
+    assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
+    let state = gate_of(&done);
+    assert_eq!(state.last_verdict, Some(GateVerdict::Pass));
+    assert_eq!(state.attempts, 0, "no helper was needed");
+    assert_eq!(
+        done.steps[1].output.as_deref(),
+        Some("Conflict gate passed: the PR merges cleanly with its base.")
+    );
+    assert_eq!(
+        checkout_state(clone.path()),
+        before,
+        "the user's checkout is untouched"
+    );
+}
+
+#[test]
+fn a_base_that_gains_a_conflicting_commit_while_waiting_at_approval_sends_the_resolver() {
+    let home = home();
+    let clone = users_clone();
+    let before = checkout_state(clone.path());
+    let run = start(&home, clone.path(), &[], "merge-check");
+    let gate = home.gate(&run.id, GateKind::Approval);
+    move_trunk(clone.path(), "app.py", "a = 1\nb = 30\nc = 3\n");
+    home.ctl(&["approve", &gate.id]);
+    let done = finish(&home, &run);
+    assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
+    let state = gate_of(&done);
+    assert_eq!(state.attempts, 1, "{done:#?}");
+    let round = &state.attempt_log[0];
+    assert_eq!(round.outcome, HelperOutcome::Completed);
+    assert!(
+        round.instructions.contains("app.py"),
+        "the resolver was told the path: {round:?}"
+    );
+    assert_eq!(round.summary, "merged trunk in");
+    assert_eq!(
+        state.last_verdict,
+        Some(GateVerdict::Pass),
+        "probed again, clean"
+    );
+    // The branch really holds trunk now: the merge is an ancestor check away.
+    let branch = &done.worktree.as_ref().unwrap().branch;
+    git(
+        clone.path(),
+        &["merge-base", "--is-ancestor", "trunk", branch],
+    );
+    assert_eq!(
+        checkout_state(clone.path()),
+        before,
+        "the user's checkout is untouched"
+    );
+}
+
+#[test]
+fn a_conflict_left_after_the_resolvers_budget_fails_the_run_with_the_reference_message_and_no_card()
+{
+    let home = home();
+    let clone = users_clone();
+    let run = start(&home, clone.path(), &[], "stuck");
+    let gate = home.gate(&run.id, GateKind::Approval);
+    move_trunk(clone.path(), "app.py", "a = 1\nb = 30\nc = 3\n");
+    home.ctl(&["approve", &gate.id]);
+    let failed = finish(&home, &run);
+    assert_eq!(failed.status, RunStatus::Failed);
+    let failure = failed.failure.as_ref().unwrap();
+    assert_eq!(failure.kind, FailureKind::JobFailed);
+    assert_eq!(
+        failure.message,
+        "The pull request still conflicts with its base after 3 conflict-resolver attempt(s). Resolve the conflict manually, then retry the run."
+    );
+    assert!(failure.detail.as_deref().unwrap_or("").contains("app.py"));
+    let state = gate_of(&failed);
+    assert_eq!(state.attempts, 3);
+    assert_eq!(state.attempt_log.len(), 3);
+    assert!(
+        cards_of(&home, &failed).is_empty(),
+        "a conflict raises no card"
+    );
+}
+
+#[test]
+fn local_ci_checks_fail_until_the_fixer_fixes_them_in_the_worktree() {
+    let home = home();
+    let clone = users_clone();
+    let run = start(
+        &home,
+        clone.path(),
+        &[
+            "--ci",
+            "local",
+            "--check",
+            "tests=test -f fixed.txt || { echo no fixed.txt; exit 1; }",
+        ],
+        "ci",
+    );
+    let done = finish(&home, &run);
+    assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
+    let state = gate_of(&done);
+    assert_eq!(state.attempts, 1);
+    let round = &state.attempt_log[0];
+    assert_eq!(round.failing_checks, ["tests"]);
+    assert!(
+        round
+            .instructions
+            .contains("Failing checks: tests (failure)"),
+        "{round:?}"
+    );
+    assert!(
+        round.instructions.contains("no fixed.txt"),
+        "the fixer got the log tail: {round:?}"
+    );
+    assert_eq!(
+        done.steps[1].output.as_deref(),
+        Some("CI gate passed: 1 check(s) green.")
+    );
+}
+
+#[test]
+fn ci_still_red_after_the_fixers_budget_raises_ci_failed_and_acting_on_it_retries_the_run() {
+    let home = home();
+    let clone = users_clone();
+    let run = start(
+        &home,
+        clone.path(),
+        &["--ci", "local", "--check", "lint=exit 3"],
+        "ci-idle",
+    );
+    let failed = finish(&home, &run);
+    let failure = failed.failure.as_ref().unwrap();
+    assert_eq!(failure.kind, FailureKind::JobFailed);
+    assert!(
+        failure.message.starts_with(
+            "CI did not pass after 2 CI-fixer attempt(s). Failing checks: lint (failure)"
+        ),
+        "{}",
+        failure.message
+    );
+    let cards = cards_of(&home, &failed);
+    assert_eq!(cards.len(), 1, "{cards:?}");
+    assert_eq!(cards[0].kind, NotificationType::CiFailed);
+    assert_eq!(cards[0].title, "CI is still failing for \"Add refunds\"");
+    assert!(
+        cards[0]
+            .body
+            .starts_with("The CI-fixer agent tried 2 time(s) but CI is still red.")
+    );
+    home.ctl(&["act", &cards[0].id]);
+    let retried = home.block(&failed.block_id).run_id.clone().unwrap();
+    assert_ne!(retried, failed.id, "acting retried the run");
+    let again = home.wait_run(&retried, "ended", |r| !r.status.is_live());
+    assert_eq!(
+        gate_of(&again).attempts,
+        2,
+        "the retry's gate started its budget afresh"
+    );
+}
+
+#[test]
+fn a_ci_provider_that_stays_pending_fails_as_a_timeout_once_the_poll_budget_is_spent_with_no_card()
+{
+    let home = home();
+    let clone = users_clone();
+    let pending = r#"echo '{"checks":[{"name":"build","status":"in_progress","conclusion":null},{"name":"lint","status":"completed","conclusion":"skipped"}]}'"#;
+    let run = start(&home, clone.path(), &["--ci", pending], "ci-nohelper");
+    let failed = finish(&home, &run);
+    let failure = failed.failure.as_ref().unwrap();
+    assert_eq!(failure.kind, FailureKind::Timeout);
+    assert_eq!(
+        failure.message,
+        "Gate precheck did not settle within its polling budget"
+    );
+    assert_eq!(gate_of(&failed).polls, 2);
+    assert!(
+        cards_of(&home, &failed).is_empty(),
+        "a poll budget raises no card"
+    );
+}
+
+#[test]
+fn a_frame_with_no_ci_provider_passes_the_ci_gate_through_as_skipped() {
+    let home = home();
+    let clone = users_clone();
+    let run = start(&home, clone.path(), &[], "ci");
+    let done = finish(&home, &run);
+    assert_eq!(done.status, RunStatus::Done);
+    assert_eq!(
+        done.steps[1].output.as_deref(),
+        Some("CI gate skipped (no CI status provider configured).")
+    );
+}
+
+/// Kills the home's daemon with SIGKILL.
+fn kill_daemon(home: &CtlHome) {
+    let status = home.cli(&["daemon", "status"]).1;
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let pid = status["pid"].as_i64().unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+}
+
+#[test]
+fn kill_9_while_a_gate_waits_between_polls_resumes_at_the_next_poll() {
+    let home = home();
+    let clone = users_clone();
+    // Pending for the first two probes, then green: a counter file outside the worktree.
+    let counter = tempfile::tempdir().unwrap();
+    let count = counter.path().join("n");
+    let provider = format!(
+        r#"n=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}; if [ $n -le 2 ]; then echo '{{"checks":[{{"name":"build","status":"queued"}}]}}'; else echo '{{"checks":[{{"name":"build","status":"completed","conclusion":"success"}}]}}'; fi"#,
+        c = count.display()
+    );
+    let run = start(&home, clone.path(), &["--ci", &provider], "ci");
+    home.wait_run(&run.id, "probed once", |r| {
+        r.steps
+            .get(1)
+            .and_then(|s| s.gate.as_ref())
+            .is_some_and(|g| g.polls >= 1)
+    });
+    kill_daemon(&home);
+    let done = finish(&home, &run);
+    assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
+    assert_eq!(
+        done.steps[1].output.as_deref(),
+        Some("CI gate passed: 1 check(s) green.")
+    );
+    let probes: u32 = std::fs::read_to_string(&count)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        probes, 3,
+        "no probe was lost or repeated beyond the restart's one"
+    );
+}
+
+#[test]
+fn kill_9_during_a_helper_runs_the_helper_again_in_the_same_round() {
+    let home = home();
+    let clone = users_clone();
+    let run = start(
+        &home,
+        clone.path(),
+        &["--ci", "local", "--check", "tests=test -f fixed.txt"],
+        "ci-slow",
+    );
+    home.wait_run(&run.id, "sent its helper", |r| {
+        r.steps
+            .get(1)
+            .and_then(|s| s.gate.as_ref())
+            .is_some_and(|g| g.attempts == 1)
+            && r.steps[1]
+                .job
+                .as_ref()
+                .is_some_and(|j| j.dispatched_at.is_some())
+    });
+    kill_daemon(&home);
+    let done = finish(&home, &run);
+    assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
+    let state = gate_of(&done);
+    assert_eq!(
+        state.attempts, 1,
+        "the lost helper ran again in its own round"
+    );
+    assert_eq!(state.attempt_log.len(), 1);
+    assert_eq!(done.steps[1].recoveries, 1);
+}
