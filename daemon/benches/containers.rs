@@ -83,6 +83,7 @@ async fn executor_step(
             cli: None,
             inactivity_secs: None,
             gate: None,
+            test: None,
         },
         context: StepContext {
             protocol_version: PROTOCOL_VERSION,

@@ -114,7 +114,7 @@ pub struct PullRequest {
 }
 
 /// The last word of a successful agent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentResult {
     #[serde(default)]
     pub output: String,
@@ -127,6 +127,70 @@ pub struct AgentResult {
     /// A merger's assessment of the change, read by the merge policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_assessment: Option<MergeAssessment>,
+    /// A tester's report, read by the tester fix loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_report: Option<Box<TestReport>>,
+}
+
+crate::wire_enum! {
+    /// How one tested thing went.
+    pub enum OutcomeStatus {
+        Passed = "passed" / "passed",
+        Failed = "failed" / "failed",
+        Skipped = "skipped" / "skipped",
+    }
+}
+
+crate::wire_enum! {
+    /// How much a tester's concern matters; high and critical block a release.
+    pub enum ConcernSeverity {
+        Low = "low" / "low",
+        Medium = "medium" / "medium",
+        High = "high" / "high",
+        Critical = "critical" / "critical",
+    }
+}
+
+/// One thing a tester tried, and how it went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestOutcome {
+    pub name: String,
+    pub status: OutcomeStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Something a tester wants fixed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestConcern {
+    pub title: String,
+    #[serde(default)]
+    pub detail: String,
+    pub severity: ConcernSeverity,
+}
+
+/// Why a tester could not test at all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestAbort {
+    pub reason: String,
+}
+
+/// A tester's report (the reference's `testReport`): whether it gives its
+/// greenlight, what it tried and what it wants fixed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TestReport {
+    #[serde(default)]
+    pub greenlight: bool,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tested: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outcomes: Vec<TestOutcome>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub concerns: Vec<TestConcern>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort: Option<TestAbort>,
 }
 
 /// How safe a change is to merge, as its merger judged it: each axis from
@@ -164,7 +228,7 @@ pub enum AgentLine {
         label: Option<String>,
     },
     LlmCall(LlmCall),
-    Result(AgentResult),
+    Result(Box<AgentResult>),
 }
 
 fn default_level() -> LogLevel {

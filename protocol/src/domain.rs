@@ -197,6 +197,9 @@ crate::wire_enum! {
         ClaudeCode = "claude-code" / "Claude Code",
         /// OpenAI's Codex CLI (`codex exec --json`), through the gateway.
         Codex = "codex" / "Codex",
+        /// The frame's test command (`test_command`), run on the worktree;
+        /// its exit status and output become a tester's report.
+        TestCommand = "test-command" / "test command",
     }
 }
 
@@ -235,6 +238,9 @@ pub struct StepSpec {
     /// A polling gate (`gate` in agents.toml) instead of an agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<crate::gate::GateSpec>,
+    /// A tester's fix loop: its fixer and budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<crate::tester::TestSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -535,6 +541,9 @@ pub struct Step {
     /// A polling gate's state; its helper's jobs run on this step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<crate::gate::GateState>,
+    /// A tester's fix loop; its fixer's jobs run on this step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<crate::tester::TestLoop>,
     /// A merger step's assessment of the change, when it gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_assessment: Option<crate::agent::MergeAssessment>,

@@ -11,6 +11,7 @@ pub mod event;
 pub mod gate;
 pub mod home;
 pub mod names;
+pub mod tester;
 pub mod text;
 pub mod transcript;
 pub mod wire;

@@ -46,9 +46,49 @@ fn gate() -> crate::gate::GateState {
     gate
 }
 
+fn test_loop() -> crate::tester::TestLoop {
+    use crate::agent::*;
+    use crate::tester::*;
+    let mut test = TestLoop::new(TestSpec {
+        fixer: "fixer".into(),
+        max_attempts: 10,
+    });
+    let concern = TestConcern {
+        title: "refund over the payment".into(),
+        detail: "refunds 120 of 100".into(),
+        severity: ConcernSeverity::High,
+    };
+    test.phase = TestPhase::Fixing;
+    test.attempts = 1;
+    test.aborted = true;
+    test.last_report = Some(TestReport {
+        greenlight: false,
+        summary: "one check failed".into(),
+        tested: vec!["refunds".into()],
+        outcomes: vec![TestOutcome {
+            name: "refund".into(),
+            status: OutcomeStatus::Failed,
+            detail: Some("boom".into()),
+        }],
+        concerns: vec![concern.clone()],
+        abort: Some(TestAbort {
+            reason: "no database".into(),
+        }),
+    });
+    test.attempt_log.push(FixAttempt {
+        attempt: 1,
+        at: 1_700_000_000_000,
+        outcome: crate::gate::HelperOutcome::Completed,
+        summary: "capped the refund".into(),
+        concerns: vec![concern],
+    });
+    test
+}
+
 fn step() -> Step {
     Step {
         gate: Some(gate()),
+        test: Some(test_loop()),
         merge_assessment: Some(crate::agent::MergeAssessment {
             complexity: 0.2,
             risk: 0.1,
@@ -239,6 +279,7 @@ fn pipeline_round_trips() {
             }),
             timeout_secs: 60,
             gate: None,
+            test: None,
         }],
     };
     let json = assert_roundtrip(&pipeline);

@@ -32,6 +32,7 @@ pub fn block(id: &str, level: BlockLevel, parent: Option<&str>, title: &str) -> 
 pub fn step(agent: &str, state: StepState) -> Step {
     Step {
         gate: None,
+        test: None,
         merge_assessment: None,
         warnings: Vec::new(),
         role: cattery_protocol::AgentRole::Producer,

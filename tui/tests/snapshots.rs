@@ -40,6 +40,7 @@ fn pipeline(id: &str, description: &str) -> Pipeline {
         companion: None,
         timeout_secs: 600,
         gate: None,
+        test: None,
     };
     Pipeline {
         id: id.into(),

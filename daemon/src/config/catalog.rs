@@ -5,6 +5,7 @@ use super::assets::{AGENTS_TOML, PIPELINES};
 use super::error::ConfigError;
 use cattery_protocol::gate::{GateCheck, GateSpec};
 use cattery_protocol::home;
+use cattery_protocol::tester::TestSpec;
 use cattery_protocol::{AgentRole, CompanionSpec, Pipeline, Runner, StepSpec, WorkspaceMode};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -46,6 +47,8 @@ pub struct AgentDef {
     pub inactivity_secs: Option<u64>,
     /// A polling gate runs no agent of its own; its helper does the work.
     pub gate: Option<GateSpec>,
+    /// A tester's fix loop: the fixer it sends and how often.
+    pub test: Option<TestSpec>,
 }
 
 /// How an agent CLI is run for a kind.
@@ -119,6 +122,8 @@ struct AgentFields {
     poll_secs: Option<u64>,
     max_polls: Option<u32>,
     watch_window_minutes: Option<u64>,
+    /// A tester's fixer kind (default `fixer`).
+    fixer: Option<String>,
 }
 
 impl AgentFields {
@@ -149,6 +154,7 @@ impl AgentFields {
             poll_secs: over.poll_secs.or(self.poll_secs),
             max_polls: over.max_polls.or(self.max_polls),
             watch_window_minutes: over.watch_window_minutes.or(self.watch_window_minutes),
+            fixer: over.fixer.or(self.fixer),
         }
     }
 }
@@ -372,6 +378,7 @@ impl Catalog {
             companion,
             timeout_secs,
             gate,
+            test: agent.test.clone(),
         })
     }
 }
@@ -472,6 +479,14 @@ fn resolve_agents(
         };
         let (source, offset) = source;
         let gate = gate_spec(&kind, &fields, &kinds, &source, offset)?;
+        let role = role_of(
+            &kind,
+            fields.role,
+            fields.companion_of.as_deref(),
+            &source,
+            offset,
+        )?;
+        let test = test_spec(&kind, role, &fields, &kinds, &source, offset)?;
         let command: Vec<String> = fields
             .command
             .unwrap_or_default()
@@ -480,7 +495,7 @@ fn resolve_agents(
             .collect();
         let runner = fields.runner.unwrap_or_default();
         let cli = match runner {
-            Runner::Command => None,
+            Runner::Command | Runner::TestCommand => None,
             Runner::Codex => Some(CliRunner {
                 runner,
                 binary: fields.binary.clone().unwrap_or_else(|| "codex".to_owned()),
@@ -521,13 +536,7 @@ fn resolve_agents(
                 &format!("define [agents.{producer}], or fix companion_of"),
             );
         }
-        let role = role_of(
-            &kind,
-            fields.role,
-            fields.companion_of.as_deref(),
-            &source,
-            offset,
-        )?;
+
         let limits = ContainerLimits {
             memory_mb: fields.memory_mb.unwrap_or(512),
             cpus: fields.cpus.unwrap_or(1.0),
@@ -580,6 +589,7 @@ fn resolve_agents(
                     .filter(|s| *s > 0)
                     .or((runner != Runner::Command).then_some(600)),
                 gate,
+                test,
             },
         );
     }
@@ -665,6 +675,50 @@ fn gate_spec(
         poll_secs,
         max_polls,
         watch_window_secs: (watch > 0).then_some(watch * 60),
+    }))
+}
+
+/// A tester's fix loop: its fixer (default `fixer`) must be a kind, and
+/// its budget (`max_attempts`, default 10, the reference's) is small.
+fn test_spec(
+    kind: &str,
+    role: AgentRole,
+    fields: &AgentFields,
+    kinds: &[String],
+    source: &Source,
+    offset: usize,
+) -> Result<Option<TestSpec>, ConfigError> {
+    if role != AgentRole::Tester {
+        if fields.fixer.is_some() {
+            return source.error(
+                Some(offset),
+                format!("agent `{kind}` names a fixer but is not a tester"),
+                "set role = \"tester\", or remove fixer",
+            );
+        }
+        return Ok(None);
+    }
+    let fixer = fields.fixer.clone().unwrap_or_else(|| "fixer".to_owned());
+    if !kinds.contains(&fixer) || fixer == kind {
+        return source.error(
+            Some(offset),
+            format!("tester `{kind}` sends fixer `{fixer}`, which is not another known agent kind"),
+            &format!("define [agents.{fixer}], or set fixer to a producer kind"),
+        );
+    }
+    let max_attempts = fields.max_attempts.unwrap_or(10);
+    if max_attempts > MAX_ATTEMPTS_LIMIT {
+        return source.error(
+            Some(offset),
+            format!(
+                "tester `{kind}` has max_attempts {max_attempts}, more than {MAX_ATTEMPTS_LIMIT}"
+            ),
+            "use a small fixer budget, such as 10",
+        );
+    }
+    Ok(Some(TestSpec {
+        fixer,
+        max_attempts,
     }))
 }
 

@@ -14,6 +14,7 @@ pub mod lifecycle;
 mod proptests;
 mod record;
 mod step;
+pub mod tester;
 #[cfg(test)]
 pub(crate) mod tests;
 

@@ -32,6 +32,7 @@ fn pipeline(shape: &[(u8, bool)]) -> Pipeline {
             companion,
             timeout_secs: 60,
             gate: None,
+            test: None,
         });
     }
     Pipeline {
@@ -59,6 +60,7 @@ fn result(choice: u8) -> JobResult {
             grade: None,
             pull_request: None,
             merge_assessment: None,
+            test_report: None,
         }),
         n => JobResult::Succeeded(AgentResult {
             output: format!("out {n}"),
@@ -71,6 +73,7 @@ fn result(choice: u8) -> JobResult {
             }),
             pull_request: None,
             merge_assessment: None,
+            test_report: None,
         }),
     }
 }

@@ -58,6 +58,13 @@ pub fn record_result(
     }
     let mut next = run.clone();
     next.updated_at = cx.now;
+    if run
+        .current()
+        .is_some_and(|s| s.test.as_ref().is_some_and(|t| t.fixer_working().is_some()))
+    {
+        let outcome = fixer_result(&mut next, index, result, cx);
+        return Ok(Transition::new(next, outcome));
+    }
     if run.current().is_some_and(|s| {
         s.gate
             .as_ref()
@@ -123,6 +130,22 @@ fn helper_result(run: &mut Run, index: usize, result: JobResult, cx: &Cx) -> Out
         }
     };
     super::gate::helper_settled(run, index, outcome, summary, cx)
+}
+
+/// A fixer's result: a lost job runs again; anything else is one fixer
+/// round, after which the tester runs again.
+fn fixer_result(run: &mut Run, index: usize, result: JobResult, cx: &Cx) -> Outcome {
+    use cattery_protocol::gate::HelperOutcome;
+    let (outcome, summary) = match result {
+        JobResult::Lost { .. } => return redispatch(run, index, cx),
+        JobResult::OverBudget { .. } => return paused_mid_step(run, index),
+        JobResult::Succeeded(result) => (HelperOutcome::Completed, result.output),
+        JobResult::Failed { message, .. } => (HelperOutcome::Failed, message),
+        JobResult::Evicted { detail } | JobResult::Stalled { detail } => {
+            (HelperOutcome::Failed, detail)
+        }
+    };
+    super::tester::fixer_settled(run, index, outcome, summary, cx)
 }
 
 /// A stalled job runs once more; stalling again fails the run as stalled.
@@ -229,6 +252,11 @@ fn succeeded(run: &mut Run, index: usize, result: AgentResult, cx: &Cx) -> Outco
     }
     if step.companion.is_some() {
         return companion::judge(run, index, result.grade, cx);
+    }
+    if let Some(report) = result.test_report.filter(|_| step.test.is_some())
+        && let Some(outcome) = super::tester::resolve(run, index, *report, cx)
+    {
+        return outcome;
     }
     step::finish_or_gate(run, index, is_final, cx)
 }

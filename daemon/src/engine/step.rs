@@ -15,6 +15,10 @@ pub fn from_spec(spec: &StepSpec) -> Step {
             .gate
             .clone()
             .map(cattery_protocol::gate::GateState::new),
+        test: spec
+            .test
+            .clone()
+            .map(cattery_protocol::tester::TestLoop::new),
         merge_assessment: None,
         agent_kind: spec.agent_kind.clone(),
         role: spec.role,
@@ -66,6 +70,7 @@ pub fn fresh_copy(step: &Step) -> Step {
         }),
         timeout_secs: step.timeout_secs,
         gate: step.gate.as_ref().map(|g| g.spec.clone()),
+        test: step.test.as_ref().map(|t| t.spec.clone()),
     };
     let mut fresh = from_spec(&spec);
     fresh.attempts = step.attempts;

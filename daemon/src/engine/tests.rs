@@ -21,6 +21,7 @@ pub(crate) fn spec(kind: &str) -> StepSpec {
         companion: None,
         timeout_secs: 60,
         gate: None,
+        test: None,
     }
 }
 
@@ -66,6 +67,7 @@ pub(crate) fn output(text: &str) -> JobResult {
         grade: None,
         pull_request: None,
         merge_assessment: None,
+        test_report: None,
     })
 }
 
@@ -81,6 +83,7 @@ fn grade(rating: f64) -> JobResult {
         }),
         pull_request: None,
         merge_assessment: None,
+        test_report: None,
     })
 }
 
@@ -312,6 +315,7 @@ fn agent_decision_parks_and_the_chosen_option_reruns_the_step() {
         grade: None,
         pull_request: None,
         merge_assessment: None,
+        test_report: None,
     });
     h.finish(ask);
     let gate = h.run.pending_gate().unwrap();
@@ -440,6 +444,7 @@ fn blocker_finding_reworks_whatever_the_rating() {
         }),
         pull_request: None,
         merge_assessment: None,
+        test_report: None,
     });
     h.finish(result);
     assert_eq!(h.run.current_step, 1);

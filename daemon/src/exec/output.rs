@@ -104,6 +104,7 @@ impl OutputReader {
         let ending = match (job.context.grades.is_some(), job.agent.role) {
             (true, _) => Ending::Grader,
             (false, cattery_protocol::AgentRole::Merger) => Ending::Merger,
+            (false, cattery_protocol::AgentRole::Tester) => Ending::Tester,
             _ => Ending::Plain,
         };
         reader.translator = job.agent.cli.as_ref().map(|cli| match cli.runner {
@@ -158,7 +159,7 @@ impl OutputReader {
         match line {
             AgentLine::Result(result) => {
                 self.activity.result();
-                self.result = Some(result);
+                self.result = Some(*result);
             }
             AgentLine::Log { level, msg } => {
                 self.remember(&msg);

@@ -35,6 +35,7 @@ impl ScriptedExecutor {
                 grade: None,
                 pull_request: None,
                 merge_assessment: None,
+                test_report: None,
             })
         })
     }

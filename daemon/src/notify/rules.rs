@@ -104,6 +104,7 @@ fn draft(run: &Run, kind: NotificationType, block: &str) -> Draft {
         NotificationType::PipelineComplete => finished(run, block),
         NotificationType::CiFailed if failed_gate(run).is_some() => ci_failed(run, block),
         NotificationType::ReleaseRegression => regression(run, block),
+        NotificationType::TestFailed if failed_test_loop(run).is_some() => test_failed(run, block),
         _ => failed(run, block),
     };
     Draft {
@@ -211,6 +212,48 @@ fn regression_step(run: &Run) -> Option<&cattery_protocol::Step> {
 fn failed_gate(run: &Run) -> Option<&cattery_protocol::gate::GateState> {
     let failure = run.failure.as_ref()?;
     run.steps.get(failure.step_index)?.gate.as_ref()
+}
+
+fn failed_test_loop(run: &Run) -> Option<&cattery_protocol::tester::TestLoop> {
+    let failure = run.failure.as_ref()?;
+    run.steps.get(failure.step_index)?.test.as_ref()
+}
+
+/// The reference's two `test_failed` cards: the tester stopped without a
+/// fix (an abort), or the fixer's budget ran out.
+fn test_failed(run: &Run, block: &str) -> (String, String, serde_json::Value) {
+    let test = failed_test_loop(run);
+    let report = test.and_then(|t| t.last_report.as_ref());
+    let payload = json!({ "run_id": run.id, "pipeline_name": run.pipeline_name, "pr_url": run.pull_request.as_ref().map(|p| &p.url) });
+    if let Some(abort) = report.and_then(|r| r.abort.as_ref()) {
+        return (
+            format!("Testing could not run for \"{block}\""),
+            format!(
+                "The Tester stopped the run without attempting a fix: {} Resolve the cause, then retry the run.",
+                end_with_stop(&abort.reason)
+            ),
+            payload,
+        );
+    }
+    let attempts = test.map_or(0, |t| t.attempts);
+    let summary = report.map(|r| r.concerns_line()).unwrap_or_default();
+    (
+        format!("Tests are still failing for \"{block}\""),
+        format!(
+            "The Fixer agent tried {attempts} time(s) but the Tester still won't greenlight. {} Take a look and retry the run once fixed.",
+            end_with_stop(&first_line(&summary, 200))
+        ),
+        payload,
+    )
+}
+
+/// A sentence that ends in punctuation, so the next one does not run into it.
+fn end_with_stop(text: &str) -> String {
+    let text = text.trim();
+    match text.ends_with(['.', '!', '?']) || text.is_empty() {
+        true => text.to_owned(),
+        false => format!("{text}."),
+    }
 }
 
 fn ci_failed(run: &Run, block: &str) -> (String, String, serde_json::Value) {

@@ -9,7 +9,12 @@
 //! - a merger ends with a fenced ```json assessment, `{"complexity",
 //!   "risk", "impact"}` each from 0 to 1 and a `rationale`; without a
 //!   credible one the step still succeeds, with no assessment (the merge
-//!   policy then asks a human), and a warning says why.
+//!   policy then asks a human), and a warning says why;
+//! - a tester ends with a fenced ```json test report (`greenlight`,
+//!   `summary`, `outcomes`, `concerns` with severities, `abort`), which
+//!   drives the fix loop; an unreadable one fails the step (the
+//!   reference's "unparseable test report"), and none at all completes it
+//!   like any other step, with a warning.
 
 use super::shown;
 use cattery_protocol::agent::{AgentLine, AgentResult, DecisionRequest, LogLevel, MergeAssessment};
@@ -22,6 +27,8 @@ pub enum Ending {
     Grader,
     /// Ends with a merge assessment, when it can.
     Merger,
+    /// Ends with a test report.
+    Tester,
 }
 
 const DECISION_FENCE: &str = "```decision";
@@ -35,6 +42,7 @@ pub fn read(text: &str, ending: Ending) -> Vec<AgentLine> {
         grade: None,
         pull_request: None,
         merge_assessment: None,
+        test_report: None,
     };
     let mut lines = Vec::new();
     match ending {
@@ -49,14 +57,33 @@ pub fn read(text: &str, ending: Ending) -> Vec<AgentLine> {
                 msg: format!("{why}; the merge goes to a human"),
             }),
         },
+        Ending::Tester => match test_report(text) {
+            Ok(Some(report)) => result.test_report = Some(Box::new(report)),
+            Ok(None) => lines.push(AgentLine::Log {
+                level: LogLevel::Warn,
+                msg: "the tester's final text has no fenced ```json test report; the step completes without the fix loop".to_owned(),
+            }),
+            Err(why) => return vec![failure(format!("Tester returned an unparseable test report: {why}; it said: {}", shown(text)))],
+        },
         Ending::Plain => {}
     }
     match decision(text) {
         Ok(found) => result.decision = found,
         Err(why) => return vec![failure(format!("{why}; the agent said: {}", shown(text)))],
     }
-    lines.push(AgentLine::Result(result));
+    lines.push(AgentLine::Result(Box::new(result)));
     lines
+}
+
+/// A tester's report: the last fenced ```json block of its text.
+fn test_report(text: &str) -> Result<Option<cattery_protocol::agent::TestReport>, String> {
+    let Some(block) = super::last_fenced(text, "```json") else {
+        return Ok(None);
+    };
+    let block = block.map_err(|()| "its ```json block is not closed".to_owned())?;
+    serde_json::from_str(block)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// A merger's assessment: the last fenced ```json block of its text.
@@ -100,6 +127,27 @@ fn failure(msg: String) -> AgentLine {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_testers_json_report_drives_the_fix_loop_and_an_unreadable_one_fails() {
+        let text = "Ran it.\n```json\n{\"greenlight\": false, \"summary\": \"refund doubles\", \"concerns\": [{\"title\": \"2x\", \"severity\": \"high\"}]}\n```\n";
+        let Some(AgentLine::Result(result)) = read(text, Ending::Tester).pop() else {
+            panic!("a result");
+        };
+        let report = result.test_report.expect("a report");
+        assert!(!report.greenlight);
+        assert_eq!(report.concerns[0].title, "2x");
+        let bad = "```json\n{\"greenlight\": \"yes\"}\n```";
+        let Some(AgentLine::Log { msg, .. }) = read(bad, Ending::Tester).pop() else {
+            panic!("an error line");
+        };
+        assert!(
+            msg.starts_with("Tester returned an unparseable test report"),
+            "{msg}"
+        );
+        let none = read("All good.", Ending::Tester);
+        assert!(matches!(none.last(), Some(AgentLine::Result(r)) if r.test_report.is_none()));
+    }
 
     #[test]
     fn a_decision_block_raises_the_question_with_its_options() {

@@ -25,6 +25,7 @@ fn app_with(keymap: Keymap, read_only: bool, editor: bool) -> App {
             companion: None,
             timeout_secs: 600,
             gate: None,
+            test: None,
         }],
     }];
     app

@@ -18,6 +18,7 @@ fn ask(question: &str) -> JobResult {
         grade: None,
         pull_request: None,
         merge_assessment: None,
+        test_report: None,
     })
 }
 
@@ -28,6 +29,7 @@ fn with_pr(text: &str, url: &str) -> JobResult {
         grade: None,
         pull_request: Some(PullRequest { url: url.into() }),
         merge_assessment: None,
+        test_report: None,
     })
 }
 

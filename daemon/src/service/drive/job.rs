@@ -48,7 +48,12 @@ struct Live {
     /// Where every line of the job is kept; `None` if it cannot be written
     /// (the job still runs, and the daemon log says why).
     transcript: Option<crate::transcript::Writer>,
+    /// The job's last lines, for a built-in tester's report.
+    tail: std::collections::VecDeque<String>,
 }
+
+/// Lines of a test command's output its report keeps.
+const TEST_TAIL_LINES: usize = 60;
 
 impl Live {
     fn keep(&mut self, entry: &cattery_protocol::transcript::LogEntry) {
@@ -132,6 +137,11 @@ pub async fn run(
         Ok(spec) => spec,
         Err(failure) => return (*failure, None),
     };
+    if spec.agent.runner == cattery_protocol::Runner::TestCommand
+        && let Err(failure) = as_test_command(daemon, run, &mut spec)
+    {
+        return (*failure, None);
+    }
     if let Err(why) = daemon.gateway_url_for(&spec.agent) {
         let failure = JobResult::Failed {
             kind: FailureKind::Preflight,
@@ -147,6 +157,7 @@ pub async fn run(
         return (failure, None);
     }
     let start_commit = prepared.map(|p| p.tip);
+    let spec_runner = spec.agent.runner;
     // The agent reaches the model through the gateway with a token of its
     // own; the gateway reports each call it makes, metered.
     let mut admitted = daemon.gateway().map(|gateway| {
@@ -214,6 +225,9 @@ pub async fn run(
             .await;
         }
     }
+    if spec_runner == cattery_protocol::Runner::TestCommand {
+        result = test_report_of(result, &live.tail);
+    }
     live.keep(&ending(daemon.clock.now(), &result));
     flush(daemon, &run.id, job_id, &mut live).await;
     (result, live.handle)
@@ -234,6 +248,10 @@ async fn on_event(
             mark_dispatched(daemon, &run.id, job_id, handle, start).await
         }
         JobEvent::Log { level, line } => {
+            live.tail.push_back(line.clone());
+            if live.tail.len() > TEST_TAIL_LINES {
+                live.tail.pop_front();
+            }
             let at = daemon.clock.now();
             live.keep(&cattery_protocol::transcript::LogEntry {
                 at,
@@ -523,6 +541,77 @@ async fn commit_change(
     }
 }
 
+/// The shell line that runs `$CATTERY_CHECK` and ends with a result line
+/// naming its exit status, so a failing command is not a failing job.
+fn check_wrapper() -> Vec<String> {
+    vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        r#"sh -c "$CATTERY_CHECK" 2>&1 </dev/null; printf '{"type":"result","output":"exit %d"}\n' "$?""#
+            .to_owned(),
+    ]
+}
+
+/// The built-in tester runs its frame's `test_command` on the worktree.
+fn as_test_command(daemon: &Daemon, run: &Run, spec: &mut JobSpec) -> Result<(), Box<JobResult>> {
+    let command = daemon
+        .store
+        .block(&run.block_id)
+        .ok()
+        .flatten()
+        .and_then(|block| daemon.frame_repository(&block).ok().flatten())
+        .and_then(|repository| repository.providers.test_command.clone());
+    let Some(command) = command else {
+        return Err(Box::new(JobResult::Failed {
+            kind: FailureKind::Preflight,
+            message: format!(
+                "`{}` runs the frame's test command, but the frame sets none",
+                spec.agent.kind
+            ),
+            detail: None,
+            hint: Some(
+                "set one with `cattery ctl block set FRAME --repo PATH --test-command 'make test'`, or use another tester"
+                    .to_owned(),
+            ),
+        }));
+    };
+    spec.agent.command = check_wrapper();
+    spec.agent.image_command = check_wrapper();
+    spec.env.push(("CATTERY_CHECK".to_owned(), command));
+    Ok(())
+}
+
+/// A test command's exit status and output, as a tester's report.
+fn test_report_of(result: JobResult, tail: &std::collections::VecDeque<String>) -> JobResult {
+    use cattery_protocol::agent::{OutcomeStatus, TestOutcome, TestReport};
+    let JobResult::Succeeded(mut agent) = result else {
+        return result;
+    };
+    let passed = agent.output == "exit 0";
+    let output = tail.iter().cloned().collect::<Vec<_>>().join("\n");
+    let summary = match passed {
+        true => "The test command passed.".to_owned(),
+        false => format!("The test command failed ({}).", agent.output),
+    };
+    agent.test_report = Some(Box::new(TestReport {
+        greenlight: passed,
+        summary: summary.clone(),
+        tested: vec!["test_command".to_owned()],
+        outcomes: vec![TestOutcome {
+            name: "test_command".to_owned(),
+            status: if passed {
+                OutcomeStatus::Passed
+            } else {
+                OutcomeStatus::Failed
+            },
+            detail: (!output.is_empty()).then_some(output),
+        }],
+        ..TestReport::default()
+    }));
+    agent.output = summary;
+    JobResult::Succeeded(agent)
+}
+
 /// A job that runs one named check (`sh -c`) on the run's worktree, read
 /// only, in the gate kind's image or as a process: the executor's own
 /// isolation and supervision apply. It ends with a result line naming the
@@ -540,14 +629,8 @@ pub(super) async fn check_spec(
     let job_id = daemon.ids.mint("c");
     let mut spec = job_spec(daemon, run, &job_id, step_index, prepared.as_ref())
         .map_err(|failure| format!("{failure:?}"))?;
-    let wrapper = vec![
-        "sh".to_owned(),
-        "-c".to_owned(),
-        r#"sh -c "$CATTERY_CHECK" 2>&1 </dev/null; printf '{"type":"result","output":"exit %d"}\n' "$?""#
-            .to_owned(),
-    ];
-    spec.agent.command = wrapper.clone();
-    spec.agent.image_command = wrapper;
+    spec.agent.command = check_wrapper();
+    spec.agent.image_command = check_wrapper();
     spec.agent.cli = None;
     spec.agent.kind = format!("{}:{name}", spec.agent.kind);
     spec.agent_state = None;
@@ -585,6 +668,7 @@ fn job_spec(
         .gate
         .as_ref()
         .and_then(|g| g.helper_working())
+        .or_else(|| step.test.as_ref().and_then(|t| t.fixer_working()))
         .unwrap_or(&step.agent_kind);
     let agent = daemon.catalog.agents.get(kind).cloned().ok_or_else(|| {
         preflight(
@@ -776,20 +860,31 @@ fn hunk_text(hunk: &cattery_protocol::diff::Hunk) -> String {
 }
 
 /// A gate's helper is told what the probe found (the conflicting paths,
-/// the failing checks and their log tails) as the gate's own output.
+/// the failing checks and their log tails), and a tester's fixer the
+/// tester's report, as the step's own output.
 fn with_gate_instructions(
     mut outputs: Vec<PriorOutput>,
     step: &cattery_protocol::Step,
     step_index: usize,
 ) -> Vec<PriorOutput> {
-    let Some(gate) = step.gate.as_ref().filter(|g| g.helper_working().is_some()) else {
-        return outputs;
-    };
-    outputs.push(PriorOutput {
-        step_index,
-        agent_kind: step.agent_kind.clone(),
-        output: gate.last_summary.clone().unwrap_or_default(),
-    });
+    let gate = step
+        .gate
+        .as_ref()
+        .filter(|g| g.helper_working().is_some())
+        .map(|g| g.last_summary.clone().unwrap_or_default());
+    let report = step
+        .test
+        .as_ref()
+        .filter(|t| t.fixer_working().is_some())
+        .and_then(|t| t.last_report.as_ref())
+        .map(|r| r.for_fixer());
+    if let Some(output) = gate.or(report) {
+        outputs.push(PriorOutput {
+            step_index,
+            agent_kind: step.agent_kind.clone(),
+            output,
+        });
+    }
     outputs
 }
 
