@@ -79,6 +79,9 @@ pub struct Providers {
     /// The built-in tester's command, run in the run's worktree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_command: Option<String>,
+    /// The merge policy (default `balanced`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_preset: Option<RiskPreset>,
 }
 
 impl Providers {
@@ -743,12 +746,63 @@ pub enum Delivery {
     /// `merge = "pr"`: the branch was pushed to `remote` and a pull request
     /// opened (the run's `pull_request`).
     PullRequest { remote: String, url: String },
+    /// `merge = "pr"` within the merge policy: the pull request was merged.
+    PullRequestMerged { remote: String, url: String },
+    /// The merge policy left the merge to a human (a `merge_review` card):
+    /// why, which axes went over their ceilings, and the change.
+    Review {
+        reason: ReviewReason,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        exceeded: Vec<String>,
+        branch: String,
+        files: u32,
+        insertions: u32,
+        deletions: u32,
+        /// The pull request it waits in, for `merge = "pr"`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+    },
+}
+
+crate::wire_enum! {
+    /// Why the merge policy asked a human (the reference's review reasons,
+    /// first that applies).
+    pub enum ReviewReason {
+        AutoMergeDisabled = "auto_merge_disabled" / "auto-merge is off for the frame's risk preset",
+        NoAssessment = "no_assessment" / "the merger gave no assessment",
+        NoRationale = "no_rationale" / "the merger's assessment has no rationale",
+        ExceededThresholds = "exceeded_thresholds" / "the change is over the preset's ceilings",
+        MergeFailed = "merge_failed" / "the automatic merge failed",
+    }
+}
+
+crate::wire_enum! {
+    /// A frame's merge policy: whether a merger may merge on its own, and
+    /// within which ceilings.
+    #[derive(Default)]
+    pub enum RiskPreset {
+        /// Auto-merge when complexity ≤ 0.5, risk ≤ 0.4 and impact ≤ 0.5.
+        #[default]
+        Balanced = "balanced" / "balanced",
+        /// Every merge goes to a human.
+        ManualReview = "manual-review" / "manual review",
+    }
+}
+
+impl RiskPreset {
+    /// Auto-merge on, and its ceilings (complexity, risk, impact), inclusive.
+    pub fn ceilings(self) -> Option<[f64; 3]> {
+        match self {
+            Self::Balanced => Some([0.5, 0.4, 0.5]),
+            Self::ManualReview => None,
+        }
+    }
 }
 
 impl Delivery {
     /// Whether the work reached base; otherwise a human has it next.
     pub fn merged(&self) -> bool {
-        matches!(self, Self::Merged { .. })
+        matches!(self, Self::Merged { .. } | Self::PullRequestMerged { .. })
     }
 }
 

@@ -577,13 +577,36 @@ fn every_delivery_round_trips_under_its_mode() {
             remote: "origin".into(),
             url: "https://example.test/pulls/1".into(),
         },
+        Delivery::PullRequestMerged {
+            remote: "origin".into(),
+            url: "https://example.test/pulls/1".into(),
+        },
+        Delivery::Review {
+            reason: ReviewReason::ExceededThresholds,
+            exceeded: vec!["risk".into()],
+            branch: "cattery/a-1".into(),
+            files: 2,
+            insertions: 3,
+            deletions: 1,
+            url: Some("https://example.test/pulls/1".into()),
+        },
     ];
     let modes: Vec<_> = deliveries
         .iter()
         .map(|d| assert_roundtrip(d)["mode"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(modes, ["branch", "merged", "checked_out", "pull_request"]);
-    assert_eq!(deliveries.iter().filter(|d| d.merged()).count(), 1);
+    assert_eq!(
+        modes,
+        [
+            "branch",
+            "merged",
+            "checked_out",
+            "pull_request",
+            "pull_request_merged",
+            "review"
+        ]
+    );
+    assert_eq!(deliveries.iter().filter(|d| d.merged()).count(), 2);
 }
 
 #[test]

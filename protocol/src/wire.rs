@@ -104,6 +104,11 @@ pub enum Call {
     Retry {
         run_id: String,
     },
+    /// Merges a `pr_ready` block's branch (or its pull request) the merge
+    /// policy left to a human.
+    Merge {
+        block_id: String,
+    },
     RestartFromStep {
         run_id: String,
         step: usize,
@@ -169,6 +174,7 @@ impl Call {
             | Call::Import { .. }
             | Call::Decide { .. }
             | Call::Retry { .. }
+            | Call::Merge { .. }
             | Call::RestartFromStep { .. }
             | Call::Cancel { .. }
             | Call::Stop { .. } => true,

@@ -44,9 +44,21 @@ command = ["sh", "-c", "echo 'def refund(): pass' > refunds.py && echo '{\"type\
 [agents.clasher]
 command = ["sh", "-c", "printf 'a = 1\\nb = 20\\nc = 3\\n' > app.py && echo '{\"type\":\"result\",\"output\":\"clashed\"}'"]
 
+[agents.risky-merger]
+role = "merger"
+command = ["sh", "-c", "echo '{\"type\":\"result\",\"output\":\"careful\",\"merge_assessment\":{\"complexity\":0.1,\"risk\":0.9,\"impact\":0.1,\"rationale\":\"rewrites the ledger\"}}'"]
+
+[agents.blank-merger]
+role = "merger"
+command = ["sh", "-c", "echo '{\"type\":\"result\",\"output\":\"fine\",\"merge_assessment\":{\"complexity\":0.0,\"risk\":0.0,\"impact\":0.0,\"rationale\":\"\"}}'"]
+
+[agents.trailer]
+command = ["sh", "-c", "sleep 5; echo '{\"type\":\"result\",\"output\":\"watched\"}'"]
+
+# Low scores with a rationale: within the balanced preset's ceilings.
 [agents.merger]
 role = "merger"
-command = ["sh", "-c", "echo '{\"type\":\"result\",\"output\":\"looks good\"}'"]
+command = ["sh", "-c", "echo '{\"type\":\"result\",\"output\":\"looks good\",\"merge_assessment\":{\"complexity\":0.1,\"risk\":0.1,\"impact\":0.1,\"rationale\":\"one small function\"}}'"]
 "#;
 
 fn home(extra: &[(&str, &str)]) -> CtlHome {
@@ -59,6 +71,18 @@ fn home(extra: &[(&str, &str)]) -> CtlHome {
         (
             "pipelines/gated.toml",
             "name = \"Gated\"\n[[steps]]\nagent = \"coder\"\nrequires_approval = true\n[[steps]]\nagent = \"merger\"\n",
+        ),
+        (
+            "pipelines/risky.toml",
+            "name = \"Risky\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"risky-merger\"\n",
+        ),
+        (
+            "pipelines/blank.toml",
+            "name = \"Blank\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"blank-merger\"\n",
+        ),
+        (
+            "pipelines/tail.toml",
+            "name = \"Tail\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"merger\"\n[[steps]]\nagent = \"trailer\"\n",
         ),
         (
             "pipelines/clash.toml",
@@ -229,7 +253,7 @@ fn local_mode_does_not_merge_behind_a_checked_out_base_and_its_card_names_the_co
 }
 
 #[test]
-fn local_mode_refuses_a_conflicting_merge_naming_the_paths_and_leaves_base_alone() {
+fn local_mode_leaves_a_conflicting_merge_to_a_human_as_merge_failed_and_leaves_base_alone() {
     let home = home(&[]);
     let clone = users_clone("dev");
     let run = start(&home, clone.path(), &["--merge", "local"], "clash");
@@ -238,14 +262,20 @@ fn local_mode_refuses_a_conflicting_merge_naming_the_paths_and_leaves_base_alone
     let before = checkout_state(clone.path());
     home.ctl(&["approve", &gate.id]);
     let done = finish(&home, &run);
-    assert_eq!(done.status, RunStatus::Failed);
-    let failure = done.failure.clone().unwrap();
-    assert_eq!(failure.step_index, 1, "the merger step failed");
+    assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     assert!(
-        failure.message.contains("does not merge cleanly") && failure.message.contains("app.py"),
-        "{}",
-        failure.message
+        matches!(
+            &done.delivery,
+            Some(Delivery::Review {
+                reason: cattery_protocol::ReviewReason::MergeFailed,
+                ..
+            })
+        ),
+        "{:?}",
+        done.delivery
     );
+    assert_eq!(home.block(&done.block_id).status, BlockStatus::PrReady);
+    assert_eq!(card_of(&home, &done).kind, NotificationType::MergeReview);
     assert_eq!(
         git(clone.path(), &["rev-parse", "trunk"]),
         moved,
@@ -255,14 +285,16 @@ fn local_mode_refuses_a_conflicting_merge_naming_the_paths_and_leaves_base_alone
 }
 
 #[test]
-fn pr_mode_pushes_the_branch_to_the_remote_and_opens_a_request_through_the_pr_command() {
+fn pr_mode_pushes_opens_a_request_through_the_pr_command_and_merges_it_within_the_ceilings() {
     let recorded = tempfile::tempdir().unwrap();
     let args = recorded.path().join("args");
     let body = recorded.path().join("body");
+    let merged = recorded.path().join("merged");
     let config = format!(
-        "executor = \"process\"\nport = 0\npr_command = [\"sh\", \"-c\", \"echo \\\"$@\\\" > {args} && cp \\\"$4\\\" {body} && echo https://example.test/pulls/7\", \"pr\", \"{{branch}}\", \"{{base}}\", \"{{title}}\", \"{{body}}\", \"{{remote}}\"]\n",
+        "executor = \"process\"\nport = 0\npr_command = [\"sh\", \"-c\", \"echo \\\"$@\\\" > {args} && cp \\\"$4\\\" {body} && echo https://example.test/pulls/7\", \"pr\", \"{{branch}}\", \"{{base}}\", \"{{title}}\", \"{{body}}\", \"{{remote}}\"]\npr_merge_command = [\"sh\", \"-c\", \"echo \\\"$@\\\" > {merged}\", \"merge\", \"{{url}}\"]\n",
         args = args.display(),
-        body = body.display()
+        body = body.display(),
+        merged = merged.display()
     );
     let home = home(&[("config.toml", &config)]);
     let (clone, remote) = clone_with_remote();
@@ -297,9 +329,16 @@ fn pr_mode_pushes_the_branch_to_the_remote_and_opens_a_request_through_the_pr_co
         "https://example.test/pulls/7"
     );
     assert!(
-        matches!(&done.delivery, Some(Delivery::PullRequest { remote, .. }) if remote == "origin")
+        matches!(&done.delivery, Some(Delivery::PullRequestMerged { remote, .. }) if remote == "origin"),
+        "within the ceilings the request is merged: {:?}",
+        done.delivery
     );
-    assert_eq!(home.block(&done.block_id).status, BlockStatus::PrReady);
+    assert_eq!(
+        std::fs::read_to_string(&merged).unwrap().trim(),
+        "https://example.test/pulls/7",
+        "pr_merge_command got the request's URL"
+    );
+    assert_eq!(home.block(&done.block_id).status, BlockStatus::Done);
     assert_eq!(checkout_state(clone.path()), before);
 }
 
@@ -358,4 +397,130 @@ command = ["sh", "-c", "echo '{\"type\":\"result\",\"output\":\"ready\",\"merge_
         (0.2, 0.1, 0.3)
     );
     assert!(assessment.is_credible());
+}
+
+fn review_of(run: &Run) -> (cattery_protocol::ReviewReason, Vec<String>) {
+    match &run.delivery {
+        Some(Delivery::Review {
+            reason, exceeded, ..
+        }) => (*reason, exceeded.clone()),
+        other => panic!("not left for review: {other:?}"),
+    }
+}
+
+#[test]
+fn over_a_ceiling_the_merger_raises_merge_review_sets_pr_ready_and_ctl_merge_then_merges() {
+    let home = home(&[]);
+    let clone = users_clone("dev");
+    let before = checkout_state(clone.path());
+    let trunk = git(clone.path(), &["rev-parse", "trunk"]);
+    let run = start(&home, clone.path(), &["--merge", "local"], "risky");
+    let done = finish(&home, &run);
+    assert_eq!(done.status, RunStatus::Done, "the run is not parked");
+    assert_eq!(
+        review_of(&done),
+        (
+            cattery_protocol::ReviewReason::ExceededThresholds,
+            vec!["risk".to_owned()]
+        )
+    );
+    assert_eq!(home.block(&done.block_id).status, BlockStatus::PrReady);
+    assert_eq!(
+        git(clone.path(), &["rev-parse", "trunk"]),
+        trunk,
+        "nothing merged yet"
+    );
+    let card = card_of(&home, &done);
+    assert_eq!(card.kind, NotificationType::MergeReview);
+    assert_eq!(card.title, "Review PR for \"Add refunds\"");
+    assert!(
+        card.body.starts_with("The change is over the merge policy's ceilings (risk). Its scores were complexity 10%, risk 90%, impact 10%. rewrites the ledger"),
+        "{}",
+        card.body
+    );
+    assert!(card.body.contains("1 file"), "the diff stat: {}", card.body);
+    let merged: Run = serde_json::from_value(home.ctl(&["merge", &done.block_id])).unwrap();
+    assert!(
+        matches!(merged.delivery, Some(Delivery::Merged { .. })),
+        "{:?}",
+        merged.delivery
+    );
+    assert_eq!(home.block(&done.block_id).status, BlockStatus::Done);
+    let branch = &done.worktree.as_ref().unwrap().branch;
+    git(
+        clone.path(),
+        &["merge-base", "--is-ancestor", branch, "trunk"],
+    );
+    assert_eq!(checkout_state(clone.path()), before);
+    let (code, _, err) = home.cli(&["ctl", "merge", &done.block_id]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("no_pr_to_merge"),
+        "a second merge is refused: {err}"
+    );
+}
+
+#[test]
+fn acting_on_a_merge_review_card_merges_and_dismissing_one_leaves_the_block_pr_ready() {
+    let home = home(&[]);
+    let clone = users_clone("dev");
+    let acted = finish(
+        &home,
+        &start(&home, clone.path(), &["--merge", "local"], "risky"),
+    );
+    home.ctl(&["act", &card_of(&home, &acted).id]);
+    assert_eq!(home.block(&acted.block_id).status, BlockStatus::Done);
+
+    let other = users_clone("dev");
+    let dismissed = finish(
+        &home,
+        &start(&home, other.path(), &["--merge", "local"], "risky"),
+    );
+    home.ctl(&["dismiss", &card_of(&home, &dismissed).id]);
+    assert_eq!(home.block(&dismissed.block_id).status, BlockStatus::PrReady);
+}
+
+#[test]
+fn an_empty_rationale_never_auto_merges_and_manual_review_never_does() {
+    let home = home(&[]);
+    let clone = users_clone("dev");
+    let blank = finish(
+        &home,
+        &start(&home, clone.path(), &["--merge", "local"], "blank"),
+    );
+    assert_eq!(
+        review_of(&blank).0,
+        cattery_protocol::ReviewReason::NoRationale
+    );
+    let other = users_clone("dev");
+    let manual = start(
+        &home,
+        other.path(),
+        &["--merge", "local", "--risk-preset", "manual-review"],
+        "ship",
+    );
+    let manual = finish(&home, &manual);
+    assert_eq!(
+        review_of(&manual).0,
+        cattery_protocol::ReviewReason::AutoMergeDisabled
+    );
+    assert_eq!(home.block(&manual.block_id).status, BlockStatus::PrReady);
+}
+
+#[test]
+fn a_merged_blocks_done_status_is_sticky_while_a_later_step_runs() {
+    let home = home(&[]);
+    let clone = users_clone("dev");
+    let run = start(&home, clone.path(), &["--merge", "local"], "tail");
+    home.wait_run(&run.id, "ran its trailing step", |r| {
+        r.current_step == 2 && r.steps[2].state == cattery_protocol::StepState::Working
+    });
+    assert_eq!(
+        home.block(&run.block_id).status,
+        BlockStatus::Done,
+        "merged, then the trailing step runs"
+    );
+    let done = finish(&home, &run);
+    assert_eq!(done.status, RunStatus::Done);
+    assert_eq!(home.block(&run.block_id).status, BlockStatus::Done);
 }

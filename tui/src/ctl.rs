@@ -74,6 +74,8 @@ pub enum CtlCommand {
     Cap { gate: String, choice: CapChoice },
     /// Retry a failed run from its failed step.
     Retry { run: String },
+    /// Merge a pr_ready block the merge policy left to a human.
+    Merge { block: String },
     /// Restart a run from step STEP (0-based).
     RestartFrom { run: String, step: usize },
     /// Cancel a block's live run; the block goes back to planned.
@@ -174,6 +176,23 @@ pub struct RepoArgs {
     /// The built-in tester's command, run in the run's worktree.
     #[arg(long, requires = "repo", value_name = "COMMAND")]
     test_command: Option<String>,
+    /// The merge policy: `balanced` (auto-merge within its ceilings) or
+    /// `manual-review` (every merge goes to a human).
+    #[arg(long, requires = "repo", value_name = "PRESET", value_parser = risk_preset)]
+    risk_preset: Option<cattery_protocol::RiskPreset>,
+}
+
+fn risk_preset(text: &str) -> Result<cattery_protocol::RiskPreset, String> {
+    cattery_protocol::RiskPreset::parse(text).ok_or_else(|| {
+        let known: Vec<_> = cattery_protocol::RiskPreset::ALL
+            .iter()
+            .map(|p| p.as_str())
+            .collect();
+        format!(
+            "unknown risk preset {text:?}; use one of: {}",
+            known.join(", ")
+        )
+    })
 }
 
 impl RepoArgs {
@@ -207,6 +226,7 @@ impl RepoArgs {
                 checks,
                 health: self.health,
                 test_command: self.test_command,
+                risk_preset: self.risk_preset,
             }),
         }))
     }
@@ -398,6 +418,7 @@ async fn to_call(client: &mut Client, command: CtlCommand) -> Result<Call, CtlEr
             decide(client, gate, action).await?
         }
         CtlCommand::Retry { run } => Call::Retry { run_id: run },
+        CtlCommand::Merge { block } => Call::Merge { block_id: block },
         CtlCommand::RestartFrom { run, step } => Call::RestartFromStep { run_id: run, step },
         CtlCommand::Cancel { block } => Call::Cancel { block_id: block },
         CtlCommand::Stop { run } => Call::Stop { run_id: run },

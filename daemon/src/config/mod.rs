@@ -12,4 +12,4 @@ pub use catalog::{AgentDef, Catalog, CliRunner, ContainerLimits};
 pub use error::ConfigError;
 pub use paths::{Paths, platform as platform_paths};
 pub use policy::{LimitsConfig, NotifyConfig, Price, SpendConfig, TranscriptConfig};
-pub use settings::{ExecutorChoice, Settings, default_pr_command};
+pub use settings::{ExecutorChoice, Settings, default_pr_command, default_pr_merge_command};

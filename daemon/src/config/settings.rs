@@ -36,6 +36,9 @@ pub struct Settings {
     /// with `{branch}`, `{base}`, `{remote}`, `{title}` and `{body}` (a file
     /// holding the description) filled in. It prints the request's URL.
     pub pr_command: Vec<String>,
+    /// Merges a pull request the merge policy lets through, with `{url}`,
+    /// `{branch}`, `{base}` and `{remote}` filled in.
+    pub pr_merge_command: Vec<String>,
     /// Who cattery's commits are by (`commit_author = "Name <email>"`);
     /// unset, each repository's own `user.name` and `user.email`.
     pub commit_author: Option<crate::git::Author>,
@@ -56,6 +59,13 @@ pub const DEFAULT_GATEWAY_SUBNET: &str = "172.30.77.0/24";
 pub const DEFAULT_ANTHROPIC_URL: &str = "https://api.anthropic.com";
 
 pub const DEFAULT_OPENAI_URL: &str = "https://api.openai.com";
+
+/// `gh pr merge`, for a pull request the merge policy lets through.
+pub fn default_pr_merge_command() -> Vec<String> {
+    ["gh", "pr", "merge", "{url}", "--merge"]
+        .map(str::to_owned)
+        .to_vec()
+}
 
 /// GitHub's CLI, which most of our users have signed in already.
 pub fn default_pr_command() -> Vec<String> {
@@ -87,6 +97,7 @@ impl Default for Settings {
             spend: SpendConfig::default(),
             limits: LimitsConfig::default(),
             pr_command: default_pr_command(),
+            pr_merge_command: default_pr_merge_command(),
             commit_author: None,
             anthropic_url: DEFAULT_ANTHROPIC_URL.to_owned(),
             openai_url: DEFAULT_OPENAI_URL.to_owned(),
@@ -109,6 +120,7 @@ struct SettingsFile {
     prices: BTreeMap<String, PriceFile>,
     limits: Option<LimitsFile>,
     pr_command: Option<Spanned<Vec<String>>>,
+    pr_merge_command: Option<Spanned<Vec<String>>>,
     commit_author: Option<Spanned<String>>,
     anthropic_url: Option<String>,
     openai_url: Option<String>,
@@ -169,6 +181,19 @@ impl Settings {
             }
             Some(command) => command.into_inner(),
         };
+        let pr_merge_command = match file.pr_merge_command {
+            None => default_pr_merge_command(),
+            Some(command) if command.get_ref().is_empty() => {
+                return Err(ConfigError::at(
+                    label,
+                    text,
+                    Some(command.span().start),
+                    "pr_merge_command is empty".to_owned(),
+                    "name the program that merges a pull request, such as pr_merge_command = [\"gh\", \"pr\", \"merge\", \"{url}\", \"--merge\"], or leave it out",
+                ));
+            }
+            Some(command) => command.into_inner(),
+        };
         let commit_author = match file.commit_author {
             None => None,
             Some(given) => Some(crate::git::Author::parse(given.get_ref()).ok_or_else(|| {
@@ -184,6 +209,7 @@ impl Settings {
         let check = Checker { label, text };
         Ok(Self {
             pr_command,
+            pr_merge_command,
             commit_author,
             anthropic_url: file
                 .anthropic_url

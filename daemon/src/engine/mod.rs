@@ -10,6 +10,7 @@ mod error;
 pub mod gate;
 mod gates;
 pub mod lifecycle;
+pub mod merge_policy;
 #[cfg(test)]
 mod proptests;
 mod record;
@@ -92,7 +93,14 @@ impl Transition {
     /// block status and pull request that follow from it.
     pub fn with_delivery(self, delivery: Delivery) -> Self {
         let mut run = self.run;
-        if let Delivery::PullRequest { url, .. } = &delivery {
+        let opened = match &delivery {
+            Delivery::PullRequest { url, .. } | Delivery::PullRequestMerged { url, .. } => {
+                Some(url)
+            }
+            Delivery::Review { url, .. } => url.as_ref(),
+            _ => None,
+        };
+        if let Some(url) = opened {
             run.pull_request = Some(PullRequest { url: url.clone() });
         }
         run.delivery = Some(delivery);

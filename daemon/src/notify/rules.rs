@@ -5,7 +5,7 @@ use crate::engine;
 use cattery_protocol::diff::stat_line;
 use cattery_protocol::gate::{GateCheck, GateVerdict};
 use cattery_protocol::text::first_line;
-use cattery_protocol::{AgentRole, Delivery, NotificationType, Run, RunStatus};
+use cattery_protocol::{AgentRole, Delivery, NotificationType, ReviewReason, Run, RunStatus};
 use serde_json::json;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +59,10 @@ fn finished_kind(run: &Run) -> Option<NotificationType> {
     if regression_step(run).is_some() {
         return Some(NotificationType::ReleaseRegression);
     }
-    if matches!(run.delivery, Some(Delivery::CheckedOut { .. })) {
+    if matches!(
+        run.delivery,
+        Some(Delivery::CheckedOut { .. } | Delivery::Review { .. })
+    ) {
         return Some(NotificationType::MergeReview);
     }
     (engine::has_merger(run) || run.pull_request.is_some())
@@ -91,6 +94,9 @@ fn failure_kind(run: &Run) -> Option<NotificationType> {
 
 fn draft(run: &Run, kind: NotificationType, block: &str) -> Draft {
     let (title, body, payload) = match kind {
+        NotificationType::MergeReview if matches!(run.delivery, Some(Delivery::Review { .. })) => {
+            merge_review(run, block)
+        }
         NotificationType::MergeReview if run.status == RunStatus::Done => finished(run, block),
         NotificationType::DecisionRequired | NotificationType::MergeReview => waiting(run, block),
         NotificationType::BudgetPaused => (
@@ -193,11 +199,80 @@ fn delivered(delivery: &Delivery) -> String {
         Delivery::PullRequest { url, .. } => {
             format!("pull request {url} is open; review and merge it")
         }
+        Delivery::PullRequestMerged { url, .. } => format!("pull request {url} was merged"),
+        Delivery::Review { reason, branch, .. } => {
+            format!("{branch} waits for a human: {}", reason.label())
+        }
     }
 }
 
 fn short(commit: &str) -> &str {
     commit.get(..8).unwrap_or(commit)
+}
+
+/// The reference's `merge_review` card: why the merge waits for a human,
+/// the merger's scores and rationale, and the change.
+fn merge_review(run: &Run, block: &str) -> (String, String, serde_json::Value) {
+    let Some(Delivery::Review {
+        reason,
+        exceeded,
+        files,
+        insertions,
+        deletions,
+        url,
+        ..
+    }) = &run.delivery
+    else {
+        return finished(run, block);
+    };
+    let assessment = run
+        .steps
+        .iter()
+        .rev()
+        .find(|s| s.role == AgentRole::Merger)
+        .and_then(|s| s.merge_assessment.as_ref());
+    let lead = match reason {
+        ReviewReason::ExceededThresholds => {
+            format!(
+                "The change is over the merge policy's ceilings ({}).",
+                exceeded.join(", ")
+            )
+        }
+        other => format!("{}.", capitalised(other.label())),
+    };
+    let scores = assessment.map_or_else(String::new, |a| {
+        format!(
+            " Its scores were complexity {:.0}%, risk {:.0}%, impact {:.0}%. {}",
+            a.complexity * 100.0,
+            a.risk * 100.0,
+            a.impact * 100.0,
+            first_line(&a.rationale, 200)
+        )
+    });
+    let body = format!(
+        "{lead}{scores} ({})",
+        stat_line(*files, *insertions, *deletions)
+    );
+    let payload = json!({
+        "run_id": run.id,
+        "pipeline_name": run.pipeline_name,
+        "reason": reason,
+        "exceeded_axes": exceeded,
+        "assessment": assessment,
+        "pr_url": url,
+        "files": files,
+        "insertions": insertions,
+        "deletions": deletions,
+    });
+    (format!("Review PR for \"{block}\""), body, payload)
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// The health gate that saw a regression, if any step did.

@@ -124,6 +124,7 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Reply, W
             run_reply(daemon.decide(&run_id, &decision).await)?
         }
         Call::Retry { run_id } => run_reply(daemon.retry(&run_id, actor).await)?,
+        Call::Merge { block_id } => run_reply(daemon.merge_block(&block_id, actor).await)?,
         Call::RestartFromStep { run_id, step } => {
             run_reply(daemon.restart_from(&run_id, step, actor).await)?
         }

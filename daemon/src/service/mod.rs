@@ -74,6 +74,8 @@ pub struct Daemon {
     transcripts: std::sync::RwLock<crate::config::TranscriptConfig>,
     /// How `merge = "pr"` opens a pull request (`pr_command`).
     pr_command: std::sync::RwLock<Vec<String>>,
+    /// How the merge policy merges a pull request (`pr_merge_command`).
+    pr_merge_command: std::sync::RwLock<Vec<String>>,
     /// Who cattery's commits are by (`commit_author`), if not the repository's.
     commit_author: std::sync::RwLock<Option<crate::git::Author>>,
     /// Stop switches of the runs that have a driver task right now.
@@ -120,6 +122,7 @@ impl Daemon {
             limits: std::sync::RwLock::new(LimitsConfig::default()),
             transcripts: std::sync::RwLock::default(),
             pr_command: std::sync::RwLock::new(crate::config::default_pr_command()),
+            pr_merge_command: std::sync::RwLock::new(crate::config::default_pr_merge_command()),
             commit_author: std::sync::RwLock::new(None),
             store,
             catalog,
@@ -155,6 +158,10 @@ impl Daemon {
         *self.limits.write().unwrap_or_else(|p| p.into_inner()) = settings.limits.clone();
         *self.transcripts.write().unwrap_or_else(|p| p.into_inner()) = settings.transcripts.clone();
         *self.pr_command.write().unwrap_or_else(|p| p.into_inner()) = settings.pr_command.clone();
+        *self
+            .pr_merge_command
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = settings.pr_merge_command.clone();
         *self
             .commit_author
             .write()
@@ -315,6 +322,13 @@ impl Daemon {
 
     pub(crate) fn commit_author(&self) -> Option<crate::git::Author> {
         self.commit_author
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn pr_merge_command(&self) -> Vec<String> {
+        self.pr_merge_command
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()

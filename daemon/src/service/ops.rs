@@ -242,7 +242,51 @@ impl Daemon {
         if let (true, Some(run_id)) = (retries, card.run_id.as_deref()) {
             self.retry(run_id, actor).await?;
         }
+        let merges = matches!(
+            card.kind,
+            NotificationType::MergeReview | NotificationType::PipelineComplete
+        );
+        let pr_ready = self
+            .store
+            .block(&card.block_id)?
+            .is_some_and(|b| b.status == BlockStatus::PrReady);
+        if merges && pr_ready {
+            self.merge_block(&card.block_id, actor).await?;
+        }
         Ok(card)
+    }
+
+    /// Merges what the merge policy left to a human (the reference's
+    /// `mergePr`): only a `pr_ready` block, through its frame's merge mode.
+    pub async fn merge_block(self: &Arc<Self>, block_id: &str, actor: &str) -> Result<Arc<Run>> {
+        let block = self
+            .store
+            .block(block_id)?
+            .ok_or_else(|| ServiceError::NotFound {
+                what: "block",
+                id: block_id.to_owned(),
+                hint: String::new(),
+            })?;
+        let run_id = block
+            .run_id
+            .clone()
+            .filter(|_| block.status == BlockStatus::PrReady);
+        let Some(run_id) = run_id else {
+            return Err(ServiceError::Conflict(format!(
+                "block {block_id} is {}, so there is no pull request or branch to merge (no_pr_to_merge); only a pr_ready block can be merged",
+                block.status.label()
+            )));
+        };
+        let run = self.run(&run_id)?;
+        let merged = drive::merge_reviewed(self, &run, &block)
+            .await
+            .map_err(|refusal| ServiceError::Conflict(refusal.to_string()))?;
+        let (run, _) = self
+            .transact(&run_id, actor, None, move |run, _cx| {
+                Ok(engine::Transition::unchanged(run.clone()).with_delivery(merged))
+            })
+            .await?;
+        Ok(run)
     }
 
     pub async fn retry(self: &Arc<Self>, run_id: &str, actor: &str) -> Result<Arc<Run>> {

@@ -31,6 +31,7 @@ fn call_name(call: &Call) -> &'static str {
         Call::Import { .. } => "import",
         Call::Decide { .. } => "decide",
         Call::Retry { .. } => "retry",
+        Call::Merge { .. } => "merge",
         Call::RestartFromStep { .. } => "restart_from_step",
         Call::Cancel { .. } => "cancel",
         Call::Stop { .. } => "stop",
@@ -170,6 +171,7 @@ fn every_call() -> Vec<Call> {
                     checks: [("tests".to_owned(), "make test".to_owned())].into(),
                     health: Some("./health.sh".into()),
                     test_command: Some("make test".into()),
+                    risk_preset: Some(crate::RiskPreset::ManualReview),
                 }),
             }),
         },
@@ -205,6 +207,9 @@ fn every_call() -> Vec<Call> {
         },
         Call::Retry {
             run_id: "r_1".into(),
+        },
+        Call::Merge {
+            block_id: "b_1".into(),
         },
         Call::RestartFromStep {
             run_id: "r_1".into(),

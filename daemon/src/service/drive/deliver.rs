@@ -4,37 +4,164 @@
 //! fails the merger step with what went wrong, so the run can be retried.
 
 use crate::engine::JobResult;
+use crate::engine::merge_policy::{self, MergeCall};
 use crate::git::merge::{self, Merged};
 use crate::service::Daemon;
-use cattery_protocol::{Block, Delivery, FailureKind, MergeMode, Repository, Run, Worktree};
+use cattery_protocol::agent::MergeAssessment;
+use cattery_protocol::{
+    Block, Delivery, FailureKind, MergeMode, Repository, ReviewReason, Run, Worktree,
+};
 use std::path::Path;
 use std::time::Duration;
 
 /// The longest a push or the pull-request command may take.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Finalises `run`'s branch as its frame says; `None` for a run without a
-/// worktree, whose merger owned the merge itself.
+/// Finalises `run`'s branch as its frame says, under its merge policy:
+/// `local` and `pr` merge only when the policy lets the merger's
+/// `assessment` through, and otherwise leave a review for a human;
+/// `branch` always leaves the branch. `None` for a run without a worktree,
+/// whose merger owned the merge itself.
 pub async fn deliver(
     daemon: &Daemon,
     run: &Run,
     block: &Block,
+    assessment: Option<&MergeAssessment>,
 ) -> Result<Option<Delivery>, Refusal> {
     let Some(worktree) = run.worktree.clone() else {
         return Ok(None);
     };
     let repository = daemon.frame_repository(block).ok().flatten();
     let mode = repository.as_ref().map_or(MergeMode::Branch, |r| r.merge);
-    let delivered = match mode {
-        MergeMode::Branch => blocking(move || branch(&worktree)).await?,
-        MergeMode::Local => {
-            let message = merge_message(&worktree, &block.title, &run.id);
-            let author = daemon.commit_author();
-            blocking(move || local(&worktree, &message, author.as_ref())).await?
+    let preset = repository
+        .as_ref()
+        .and_then(|r| r.providers.risk_preset)
+        .unwrap_or_default();
+    let call = merge_policy::decide(preset, assessment);
+    let delivered = match (mode, call) {
+        (MergeMode::Branch, _) => blocking(move || branch(&worktree)).await?,
+        (MergeMode::Local, MergeCall::Merge) => {
+            merge_locally(daemon, run, block, &worktree).await?
         }
-        MergeMode::Pr => pull_request(daemon, run, block, &worktree, repository.as_ref()).await?,
+        (MergeMode::Pr, MergeCall::Merge) => {
+            let opened = pull_request(daemon, run, block, &worktree, repository.as_ref()).await?;
+            merge_pull_request(daemon, &worktree, opened).await?
+        }
+        (MergeMode::Local, MergeCall::Review { reason, exceeded }) => {
+            blocking(move || review(&worktree, reason, exceeded, None)).await?
+        }
+        (MergeMode::Pr, MergeCall::Review { reason, exceeded }) => {
+            let opened = pull_request(daemon, run, block, &worktree, repository.as_ref()).await?;
+            let url = match opened {
+                Delivery::PullRequest { url, .. } => Some(url),
+                _ => None,
+            };
+            blocking(move || review(&worktree, reason, exceeded, url)).await?
+        }
     };
     Ok(Some(delivered))
+}
+
+/// What a human merges on the card (`ctl merge`, `o`): the branch locally,
+/// or the pull request it waits in.
+pub async fn merge_reviewed(
+    daemon: &Daemon,
+    run: &Run,
+    block: &Block,
+) -> Result<Delivery, Refusal> {
+    let Some(worktree) = run.worktree.clone() else {
+        return Err(failure(
+            format!("run {} has no branch to merge", run.id),
+            "merge it where its merger left it",
+        ));
+    };
+    if let Some(Delivery::Review { url: Some(url), .. } | Delivery::PullRequest { url, .. }) =
+        &run.delivery
+    {
+        let remote = daemon
+            .frame_repository(block)
+            .ok()
+            .flatten()
+            .and_then(|r| r.remote)
+            .unwrap_or_default();
+        let opened = Delivery::PullRequest {
+            remote,
+            url: url.clone(),
+        };
+        return merge_pull_request(daemon, &worktree, opened).await;
+    }
+    match merge_locally(daemon, run, block, &worktree).await? {
+        Delivery::Review { .. } => Err(failure(
+            format!(
+                "{} does not merge cleanly into {}",
+                worktree.branch, worktree.base
+            ),
+            &format!(
+                "merge it by hand (`git -C {} merge {}` where {} is checked out)",
+                worktree.repository, worktree.branch, worktree.base
+            ),
+        )),
+        merged => Ok(merged),
+    }
+}
+
+async fn merge_locally(
+    daemon: &Daemon,
+    run: &Run,
+    block: &Block,
+    worktree: &Worktree,
+) -> Result<Delivery, Refusal> {
+    let message = merge_message(worktree, &block.title, &run.id);
+    let author = daemon.commit_author();
+    let worktree = worktree.clone();
+    blocking(move || local(&worktree, &message, author.as_ref())).await
+}
+
+/// The branch left for a human, with why and what it changes.
+fn review(
+    worktree: &Worktree,
+    reason: ReviewReason,
+    exceeded: Vec<String>,
+    url: Option<String>,
+) -> Result<Delivery, Refusal> {
+    let change = stat(worktree)?;
+    Ok(Delivery::Review {
+        reason,
+        exceeded,
+        branch: worktree.branch.clone(),
+        files: change.files,
+        insertions: change.insertions,
+        deletions: change.deletions,
+        url,
+    })
+}
+
+/// Runs `pr_merge_command` on an opened pull request; a refusal leaves it
+/// for a human (`merge_failed`), as the reference does.
+async fn merge_pull_request(
+    daemon: &Daemon,
+    worktree: &Worktree,
+    opened: Delivery,
+) -> Result<Delivery, Refusal> {
+    let Delivery::PullRequest { remote, url } = opened else {
+        return Ok(opened);
+    };
+    let fill = |arg: &String| {
+        arg.replace("{url}", &url)
+            .replace("{branch}", &worktree.branch)
+            .replace("{base}", &worktree.base)
+            .replace("{remote}", &remote)
+    };
+    let argv: Vec<String> = daemon.pr_merge_command().iter().map(fill).collect();
+    match command(&argv, Path::new(&worktree.repository)).await {
+        Ok(_) => Ok(Delivery::PullRequestMerged { remote, url }),
+        Err(why) => {
+            tracing::warn!(url, "the pull request was not merged: {why}");
+            let worktree = worktree.clone();
+            blocking(move || review(&worktree, ReviewReason::MergeFailed, Vec::new(), Some(url)))
+                .await
+        }
+    }
 }
 
 async fn blocking(
@@ -96,18 +223,15 @@ fn local(
             command: format!("git -C {} merge {}", at.display(), worktree.branch),
             at: at.display().to_string(),
         }),
-        Merged::Conflicts { paths } => Err(failure(
-            format!(
-                "{} does not merge cleanly into {}: both change {}",
-                worktree.branch,
-                worktree.base,
+        // The automatic merge failed: a human takes it, as in the reference.
+        Merged::Conflicts { paths } => {
+            tracing::info!(
+                branch = worktree.branch,
+                "conflicts with base in {}",
                 paths.join(", ")
-            ),
-            &format!(
-                "merge it by hand (`git -C {} merge {}` where {} is checked out), or set merge = \"branch\" on the frame and retry the run",
-                worktree.repository, worktree.branch, worktree.base
-            ),
-        )),
+            );
+            review(worktree, ReviewReason::MergeFailed, Vec::new(), None)
+        }
     }
 }
 
@@ -236,6 +360,12 @@ async fn command(argv: &[String], dir: &Path) -> Result<String, String> {
 pub struct Refusal {
     message: String,
     hint: String,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}; {}", self.message, self.hint)
+    }
 }
 
 impl Refusal {

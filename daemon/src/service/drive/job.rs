@@ -434,14 +434,18 @@ async fn finalise(
         .iter()
         .find(|s| s.job.as_ref().is_some_and(|j| j.id == job_id))
         .is_some_and(|s| s.role == AgentRole::Merger);
-    if !merger || !matches!(result, JobResult::Succeeded(_)) {
+    let JobResult::Succeeded(agent) = &result else {
+        return (result, None);
+    };
+    if !merger {
         return (result, None);
     }
+    let assessment = agent.merge_assessment.clone();
     let block = match daemon.store.block(&run.block_id) {
         Ok(Some(block)) => block,
         _ => return (result, None),
     };
-    match super::deliver::deliver(daemon, run, &block).await {
+    match super::deliver::deliver(daemon, run, &block, assessment.as_ref()).await {
         Ok(delivery) => (result, delivery),
         Err(refusal) => (refusal.into_failure(), None),
     }

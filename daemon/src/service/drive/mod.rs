@@ -3,6 +3,7 @@
 //! re-arms it through [`spawn`].
 
 mod deliver;
+pub(crate) use deliver::merge_reviewed;
 mod job;
 mod probe;
 
