@@ -58,6 +58,28 @@ gate = "ci"
 helper = "slow-fixer"
 poll_secs = 1
 
+[agents.merger]
+role = "merger"
+command = ["sh", "-c", "echo '{\"type\":\"result\",\"output\":\"ok\",\"merge_assessment\":{\"complexity\":0.1,\"risk\":0.1,\"impact\":0.1,\"rationale\":\"small\"}}'"]
+
+[agents.on-call]
+role = "gate-helper"
+workspace = "ro"
+command = ["sh", "-c", "grep -q 'error rate' \"$CATTERY_CONTEXT\" && echo '{\"type\":\"result\",\"output\":\"revert (culprit confidence 90%). The refund change broke checkout.\"}'"]
+
+[agents.watch]
+gate = "post-release-health"
+helper = "on-call"
+poll_secs = 1
+watch_window_secs = 2
+
+[agents.watch-alone]
+gate = "post-release-health"
+helper = "on-call"
+max_attempts = 0
+poll_secs = 1
+watch_window_secs = 2
+
 [agents.ci-nohelper]
 gate = "ci"
 poll_secs = 1
@@ -96,6 +118,20 @@ fn home() -> CtlHome {
         (
             "pipelines/ci-slow.toml",
             pipeline("CI slow", &[("coder", false), ("ci-slow", false)]),
+        ),
+        (
+            "pipelines/release.toml",
+            pipeline(
+                "Release",
+                &[("coder", false), ("merger", false), ("watch", false)],
+            ),
+        ),
+        (
+            "pipelines/release-alone.toml",
+            pipeline(
+                "Release alone",
+                &[("coder", false), ("merger", false), ("watch-alone", false)],
+            ),
         ),
         (
             "pipelines/ci-nohelper.toml",
@@ -462,4 +498,114 @@ fn kill_9_during_a_helper_runs_the_helper_again_in_the_same_round() {
     );
     assert_eq!(state.attempt_log.len(), 1);
     assert_eq!(done.steps[1].recoveries, 1);
+}
+
+const HEALTHY: &str = r#"echo '{"status":"healthy","signals":[{"id":"m1","name":"checkout error rate","state":"ok"}]}'"#;
+const REGRESSED: &str = r#"echo '{"status":"regressed","signals":[{"id":"m1","name":"checkout error rate","state":"alert","detail":"4% errors"}]}'"#;
+
+#[test]
+fn a_release_watch_passes_at_once_when_the_block_was_not_merged() {
+    let home = home();
+    let clone = users_clone();
+    let run = start(&home, clone.path(), &["--health", REGRESSED], "release");
+    let done = finish(&home, &run);
+    assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
+    assert_eq!(
+        done.steps[2].output.as_deref(),
+        Some(
+            "Post-release health gate skipped: the PR was not merged (nothing deployed to watch)."
+        )
+    );
+}
+
+#[test]
+fn a_healthy_release_is_watched_through_its_window_from_gate_entry_then_passes() {
+    let home = home();
+    let clone = users_clone();
+    let run = start(
+        &home,
+        clone.path(),
+        &["--merge", "local", "--health", HEALTHY],
+        "release",
+    );
+    let done = finish(&home, &run);
+    assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
+    assert_eq!(
+        done.steps[2].output.as_deref(),
+        Some("Post-release health gate passed: 1 signal(s) healthy through the watch window.")
+    );
+    let gate = gate_of(&done);
+    let watched = done.steps[2].finished_at.unwrap() - gate.watch_since.unwrap();
+    assert!(
+        watched >= 2_000,
+        "the window ran from gate entry: {watched} ms"
+    );
+    assert_eq!(
+        home.block(&done.block_id).status,
+        cattery_protocol::BlockStatus::Done
+    );
+}
+
+#[test]
+fn a_regression_sends_on_call_once_raises_release_regression_and_completes_the_step() {
+    let home = home();
+    let clone = users_clone();
+    let run = start(
+        &home,
+        clone.path(),
+        &["--merge", "local", "--health", REGRESSED],
+        "release",
+    );
+    let done = finish(&home, &run);
+    assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
+    assert_eq!(
+        done.steps[2].output.as_deref(),
+        Some(
+            "On-call investigation: revert (culprit confidence 90%). The refund change broke checkout."
+        )
+    );
+    let gate = gate_of(&done);
+    assert_eq!(
+        (gate.attempts, gate.attempt_log.len()),
+        (1, 1),
+        "on-call ran once"
+    );
+    assert_eq!(gate.failing_checks, ["checkout error rate"]);
+    let cards = cards_of(&home, &done);
+    assert_eq!(cards.len(), 1, "{cards:?}");
+    assert_eq!(cards[0].kind, NotificationType::ReleaseRegression);
+    assert!(
+        cards[0].body.contains("revert (culprit confidence 90%)"),
+        "{}",
+        cards[0].body
+    );
+}
+
+#[test]
+fn a_regression_with_no_on_call_allowed_fails_the_run_and_blocks_the_merged_block() {
+    let home = home();
+    let clone = users_clone();
+    let run = start(
+        &home,
+        clone.path(),
+        &["--merge", "local", "--health", REGRESSED],
+        "release-alone",
+    );
+    let failed = finish(&home, &run);
+    assert_eq!(failed.status, RunStatus::Failed);
+    let failure = failed.failure.as_ref().unwrap();
+    assert!(
+        failure.message.starts_with(
+            "Post-release health regressed and no on-call investigation was configured."
+        ),
+        "{}",
+        failure.message
+    );
+    assert_eq!(
+        home.block(&failed.block_id).status,
+        cattery_protocol::BlockStatus::Blocked
+    );
+    let cards = cards_of(&home, &failed);
+    assert_eq!(cards.len(), 1, "{cards:?}");
+    assert_eq!(cards[0].kind, NotificationType::ReleaseRegression);
 }

@@ -122,6 +122,8 @@ struct AgentFields {
     poll_secs: Option<u64>,
     max_polls: Option<u32>,
     watch_window_minutes: Option<u64>,
+    /// The same window in seconds, for short watches (and tests).
+    watch_window_secs: Option<u64>,
     /// A tester's fixer kind (default `fixer`).
     fixer: Option<String>,
 }
@@ -154,6 +156,7 @@ impl AgentFields {
             poll_secs: over.poll_secs.or(self.poll_secs),
             max_polls: over.max_polls.or(self.max_polls),
             watch_window_minutes: over.watch_window_minutes.or(self.watch_window_minutes),
+            watch_window_secs: over.watch_window_secs.or(self.watch_window_secs),
             fixer: over.fixer.or(self.fixer),
         }
     }
@@ -657,14 +660,18 @@ fn gate_spec(
             "use poll_secs between 1 and 86400 and max_polls of at least 1, such as 30 and 120",
         );
     }
-    let watch = match gate {
-        GateCheck::PostReleaseHealth => fields.watch_window_minutes.unwrap_or(30),
-        _ => fields.watch_window_minutes.unwrap_or(0),
+    let default_minutes = match gate {
+        GateCheck::PostReleaseHealth => 30,
+        _ => 0,
     };
-    if watch > 10_080 {
+    let watch_secs = fields
+        .watch_window_secs
+        .or(fields.watch_window_minutes.map(|m| m * 60))
+        .unwrap_or(default_minutes * 60);
+    if watch_secs > 10_080 * 60 {
         return source.error(
             Some(offset),
-            format!("gate `{kind}` watches for {watch} minutes, more than a week"),
+            format!("gate `{kind}` watches for {watch_secs} s, more than a week"),
             "use watch_window_minutes between 1 and 10080",
         );
     }
@@ -674,7 +681,7 @@ fn gate_spec(
         max_attempts,
         poll_secs,
         max_polls,
-        watch_window_secs: (watch > 0).then_some(watch * 60),
+        watch_window_secs: (watch_secs > 0).then_some(watch_secs),
     }))
 }
 

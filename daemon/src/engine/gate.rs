@@ -562,6 +562,109 @@ mod tests {
         }
     }
 
+    fn gated_run(check: GateCheck, window_secs: Option<u64>) -> (Run, crate::clock::SeqIds) {
+        use cattery_protocol::gate::GateSpec;
+        let mut step = crate::engine::tests::spec("watch");
+        step.gate = Some(GateSpec {
+            kind: check,
+            helper: None,
+            max_attempts: 0,
+            poll_secs: 1,
+            max_polls: 2,
+            watch_window_secs: window_secs,
+        });
+        let pipeline = cattery_protocol::Pipeline {
+            id: "p".into(),
+            name: "P".into(),
+            description: String::new(),
+            steps: vec![step],
+        };
+        let ids = crate::clock::SeqIds::default();
+        let started = crate::engine::start(
+            &crate::engine::tests::block(),
+            &pipeline,
+            None,
+            &crate::engine::tests::cx(&ids, 0),
+        );
+        let run = started.run.run;
+        let entered = crate::engine::advance(
+            &run,
+            crate::engine::AdvanceOptions::default(),
+            &crate::engine::tests::cx(&ids, 0),
+        );
+        assert_eq!(
+            entered.outcome,
+            Outcome::AwaitingProbe {
+                step_index: 0,
+                due: None
+            }
+        );
+        (entered.run, ids)
+    }
+
+    fn probe_at(run: &Run, ids: &crate::clock::SeqIds, now: Millis, probe: Probe) -> Transition {
+        record_probe(run, 0, probe, &crate::engine::tests::cx(ids, now)).unwrap()
+    }
+
+    #[test]
+    fn a_spent_poll_budget_fails_a_ci_gate_as_a_timeout() {
+        let (run, ids) = gated_run(GateCheck::Ci, None);
+        let first = probe_at(&run, &ids, 1_000, Probe::pending("queued"));
+        assert_eq!(
+            first.outcome,
+            Outcome::AwaitingProbe {
+                step_index: 0,
+                due: Some(2_000)
+            }
+        );
+        let second = probe_at(&first.run, &ids, 2_000, Probe::pending("queued"));
+        assert!(
+            matches!(&second.outcome, Outcome::Failed { kind: FailureKind::Timeout, error, .. } if error == "Gate precheck did not settle within its polling budget"),
+            "{:?}",
+            second.outcome
+        );
+    }
+
+    #[test]
+    fn a_spent_poll_budget_rearms_a_release_watch_inside_its_window_and_passes_it_after() {
+        let (run, ids) = gated_run(GateCheck::PostReleaseHealth, Some(10));
+        let one = probe_at(&run, &ids, 1_000, Probe::pending("watching"));
+        let rearmed = probe_at(&one.run, &ids, 2_000, Probe::pending("watching"));
+        assert_eq!(
+            rearmed.outcome,
+            Outcome::AwaitingProbe {
+                step_index: 0,
+                due: Some(3_000)
+            }
+        );
+        assert_eq!(rearmed.run.steps[0].gate.as_ref().unwrap().polls, 0);
+        let later = probe_at(&rearmed.run, &ids, 11_000, Probe::pending("watching"));
+        let passed = probe_at(&later.run, &ids, 12_000, Probe::pending("watching"));
+        assert_eq!(
+            passed.run.steps[0].output.as_deref(),
+            Some(
+                "post-release-health gate passed: watch window elapsed with no regression observed."
+            )
+        );
+        assert_eq!(passed.run.steps[0].state, cattery_protocol::StepState::Done);
+    }
+
+    #[test]
+    fn a_probe_for_a_gate_that_moved_on_is_refused_as_stale() {
+        let (run, ids) = gated_run(GateCheck::Ci, None);
+        let passed = probe_at(&run, &ids, 1_000, Probe::pass("green"));
+        let again = record_probe(
+            &passed.run,
+            0,
+            Probe::pass("green"),
+            &crate::engine::tests::cx(&ids, 2_000),
+        );
+        assert!(
+            matches!(again, Err(EngineError::StaleProbe { .. })),
+            "{again:?}"
+        );
+    }
+
     #[test]
     fn release_health_follows_the_reference_order() {
         let unmerged = classify_health(Some(&report(HealthStatus::Regressed, 1)), &watch(false, 0));

@@ -174,7 +174,7 @@ impl Harness {
     }
 }
 
-fn cx(ids: &SeqIds, now: Millis) -> Cx<'_> {
+pub(crate) fn cx(ids: &SeqIds, now: Millis) -> Cx<'_> {
     Cx {
         now,
         ids,
