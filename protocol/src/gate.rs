@@ -22,7 +22,7 @@ crate::wire_enum! {
     /// Whether a gate is probing or waiting on its helper.
     pub enum GatePhase {
         Checking = "checking" / "checking",
-        Working = "working" / "helper working",
+        Working = "working" / "helper",
     }
 }
 

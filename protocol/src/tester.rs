@@ -11,7 +11,7 @@ crate::wire_enum! {
     /// Whether the tester or its fixer is at work.
     pub enum TestPhase {
         Testing = "testing" / "testing",
-        Fixing = "fixing" / "fixer working",
+        Fixing = "fixing" / "fixing",
     }
 }
 

@@ -596,6 +596,89 @@ pub fn large(n: usize) -> (Vec<Block>, Vec<Run>) {
 }
 
 /// A run of `n` steps, the middle one working.
+/// A run of the build pipeline's tail: a tester that needed one fix, a
+/// conflicts gate that passed, and a CI gate on its second fixer round.
+pub fn gated_run() -> Run {
+    use cattery_protocol::agent::{ConcernSeverity, TestConcern, TestReport};
+    use cattery_protocol::gate::*;
+    use cattery_protocol::tester::*;
+    let mut tester = done(step("tester", StepState::Pending), 30, 90);
+    let mut test = TestLoop::new(TestSpec {
+        fixer: "fixer".into(),
+        max_attempts: 10,
+    });
+    test.attempts = 1;
+    test.last_report = Some(TestReport {
+        greenlight: true,
+        summary: "refunds pass".into(),
+        concerns: vec![TestConcern {
+            title: "naming".into(),
+            detail: "refund_amount reads better".into(),
+            severity: ConcernSeverity::Low,
+        }],
+        ..TestReport::default()
+    });
+    test.attempt_log.push(FixAttempt {
+        attempt: 1,
+        at: NOW - 28 * MIN,
+        outcome: HelperOutcome::Completed,
+        summary: "capped the refund at the payment".into(),
+        concerns: Vec::new(),
+    });
+    tester.test = Some(test);
+    let spec = |kind, helper: &str, max| GateSpec {
+        kind,
+        helper: Some(helper.into()),
+        max_attempts: max,
+        poll_secs: 30,
+        max_polls: 120,
+        watch_window_secs: None,
+    };
+    let mut conflicts = done(step("conflicts", StepState::Pending), 25, 2);
+    let mut passed = GateState::new(spec(GateCheck::Conflicts, "conflict-resolver", 3));
+    passed.last_verdict = Some(GateVerdict::Pass);
+    passed.last_summary = Some("Conflict gate passed: the PR merges cleanly with its base.".into());
+    conflicts.gate = Some(passed);
+    conflicts.output = passed_output();
+    let mut ci = step("ci", StepState::Working);
+    ci.started_at = Some(NOW - 20 * MIN);
+    let mut gate = GateState::new(spec(GateCheck::Ci, "ci-fixer", 10));
+    gate.phase = GatePhase::Working;
+    gate.attempts = 2;
+    gate.last_verdict = Some(GateVerdict::Fail);
+    gate.last_summary = Some("Failing checks: tests (failure), lint (failure)".into());
+    gate.failing_checks = vec!["tests".into(), "lint".into()];
+    gate.attempt_log.push(GateAttempt {
+        attempt: 1,
+        at: NOW - 15 * MIN,
+        outcome: HelperOutcome::Failed,
+        head: Some("4be1c2d".into()),
+        instructions: "Failing checks: tests (failure)".into(),
+        failing_checks: vec!["tests".into()],
+        summary: "the ci-fixer stalled".into(),
+    });
+    ci.gate = Some(gate);
+    let steps = vec![
+        done(step("coder", StepState::Pending), 40, 240),
+        tester,
+        conflicts,
+        ci,
+        step("merger", StepState::Pending),
+    ];
+    run(
+        "run-gated",
+        "task-vault",
+        "build",
+        steps,
+        3,
+        RunStatus::Running,
+    )
+}
+
+fn passed_output() -> Option<String> {
+    Some("Conflict gate passed: the PR merges cleanly with its base.".into())
+}
+
 pub fn long_run(n: usize) -> Run {
     let steps = (0..n)
         .map(|i| match i {

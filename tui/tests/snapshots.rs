@@ -212,6 +212,20 @@ fn run_at_the_iteration_cap() {
 }
 
 #[test]
+fn a_ci_gate_shows_its_phase_helper_rounds_failing_checks_and_attempt_log() {
+    for (name, step) in [("run_ci_gate", 3), ("run_tester_loop", 1)] {
+        snap(name, || {
+            let mut app = busy();
+            app.on_frame(fixtures::run_event(11, fixtures::gated_run()));
+            keys(&mut app, &["2"]);
+            app.sel.run = Some("run-gated".into());
+            app.sel.step = step;
+            app
+        });
+    }
+}
+
+#[test]
 fn run_of_fifty_steps_scrolls_to_the_selection() {
     snap("run_fifty_steps", || {
         let mut app = busy();

@@ -138,7 +138,7 @@ pub const REGISTRY: &[ActionSpec] = &[
     spec(A::StopReset, "stop-reset", &["S"], "iteration cap: cancel the run, block back to planned", Gate, Final, true),
     spec(A::Mark, "mark", &["space"], "mark the gate for a bulk approve", Gate, Decision, true),
     spec(A::ApproveMarked, "approve-marked", &["A"], "approve every marked gate", Gate, Final, true),
-    spec(A::Act, "act", &["o"], "mark the selected card handled", Card, Decision, true),
+    spec(A::Act, "act", &["o"], "act on the selected card: merge a review, retry failed CI or tests, else mark it handled", Card, Decision, true),
     spec(A::Dismiss, "dismiss", &["d"], "dismiss the selected card", Card, Decision, true),
     spec(A::ResumePaused, "resume-paused", &["u"], "re-drive runs paused over budget (they pause again if still over)", Global, Decision, true),
     spec(A::Start, "start", &["s"], "start a pipeline on the selected block", Run, Decision, true),

@@ -4,8 +4,8 @@ use super::filter::Subject;
 use super::model::InboxRow;
 use super::requests::Pending;
 use super::{App, ConnState, DiffTag, DiffView, Effect, Modal, View, Viewer};
-use cattery_protocol::PendingGate;
 use cattery_protocol::wire::{Call, FromReply, Reply, WireError};
+use cattery_protocol::{NotificationType, PendingGate};
 
 impl App {
     pub(super) fn back(&mut self) {
@@ -189,10 +189,17 @@ impl App {
             },
             View::Inbox => match self.inbox_gate() {
                 None if self.selected_card().is_some() => {
-                    if let Some(card) = self.selected_card() {
-                        let text = format!("{}\n\n{}", card.body, card.payload);
-                        self.show(card.title.clone(), &text);
+                    let Some(card) = self.selected_card() else {
+                        return Vec::new();
+                    };
+                    // A merge review is about the change: it opens the run's diff.
+                    if let (NotificationType::MergeReview, Some(run_id)) = (card.kind, &card.run_id)
+                    {
+                        self.sel.run = Some(run_id.clone());
+                        return self.open_diff(Some((run_id.clone(), None)));
                     }
+                    let text = format!("{}\n\n{}", card.body, card.payload);
+                    self.show(card.title.clone(), &text);
                 }
                 Some(gate) => {
                     self.sel.run = Some(gate.run_id.clone());

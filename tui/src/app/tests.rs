@@ -694,6 +694,30 @@ fn the_inbox_puts_urgent_gates_first_and_lists_cards_that_stand_for_no_gate() {
 }
 
 #[test]
+fn opening_a_merge_review_card_shows_its_runs_diff() {
+    let mut app = app();
+    let card = fixtures::card(
+        "n_review",
+        cattery_protocol::NotificationType::MergeReview,
+        "task-docs",
+        "run-docs",
+        cattery_protocol::Severity::Normal,
+        "Review PR for \"Document the API errors\"",
+    );
+    app.on_frame(fixtures::card_event(11, card));
+    press(&mut app, &["3", "G"]);
+    assert_eq!(app.selected_card().unwrap().id, "n_review");
+    let effects = press(&mut app, &["enter"]);
+    assert_eq!(app.view(), View::Diff);
+    assert!(
+        calls(&effects)
+            .iter()
+            .any(|c| matches!(c, Call::Diff { run_id, step: None } if run_id == "run-docs")),
+        "{effects:?}"
+    );
+}
+
+#[test]
 fn o_acts_on_and_d_dismisses_the_selected_card_but_not_a_gate() {
     let mut app = app();
     with_cards(&mut app);

@@ -227,6 +227,17 @@ fn state_word(step: &Step, failed: bool) -> String {
     if step.skipped.is_some() {
         return "skipped".to_owned();
     }
+    let working = step.state == cattery_protocol::StepState::Working;
+    if let Some(gate) = step.gate.as_ref().filter(|_| working) {
+        return gate.phase.label().to_owned();
+    }
+    if let Some(test) = step
+        .test
+        .as_ref()
+        .filter(|t| working && t.fixer_working().is_some())
+    {
+        return test.phase.label().to_owned();
+    }
     step.state.label().to_owned()
 }
 
@@ -539,6 +550,8 @@ fn detail_lines(run: &Run, step: &Step, index: usize, width: u16, now: i64) -> V
         ));
     }
     companion_lines(step, width, &mut lines);
+    gate_lines(step, width, &mut lines);
+    test_lines(step, width, &mut lines);
     for warning in &step.warnings {
         lines.push(Line::styled(
             format!("warning: {}", first_line(warning, usize::from(width))),
@@ -578,6 +591,116 @@ fn detail_lines(run: &Run, step: &Step, index: usize, width: u16, now: i64) -> V
         ));
     }
     lines
+}
+
+/// A polling gate: what it checks, its phase, helper rounds against the
+/// budget, the last verdict and failing checks, and the attempt log.
+fn gate_lines(step: &Step, width: u16, lines: &mut Vec<Line<'static>>) {
+    use cattery_protocol::gate::GateVerdict;
+    let Some(g) = &step.gate else {
+        return;
+    };
+    let verdict = g.last_verdict.map_or(Span::raw("not probed yet"), |v| {
+        let color = match v {
+            GateVerdict::Pass => Color::Green,
+            GateVerdict::Pending => Color::Yellow,
+            GateVerdict::Fail => Color::Red,
+        };
+        Span::styled(format!("last {}", v.label()), Style::new().fg(color))
+    });
+    lines.push(Line::from(vec![
+        Span::styled(format!("{} gate ", g.spec.kind.label()), style::title()),
+        Span::raw(format!(
+            "· {} · rounds {}/{} · polls {}/{} every {}s · ",
+            g.phase.label(),
+            g.attempts,
+            g.spec.max_attempts,
+            g.polls,
+            g.spec.max_polls,
+            g.spec.poll_secs
+        )),
+        verdict,
+    ]));
+    if !g.failing_checks.is_empty() {
+        lines.push(Line::styled(
+            format!("failing: {}", g.failing_checks.join(", ")),
+            style::error(),
+        ));
+    }
+    if let Some(summary) = g
+        .last_summary
+        .as_deref()
+        .filter(|_| g.last_verdict != Some(GateVerdict::Pass))
+    {
+        lines.push(Line::styled(
+            first_line(summary, usize::from(width)),
+            style::dim(),
+        ));
+    }
+    for a in &g.attempt_log {
+        lines.push(round_line(a.attempt, a.outcome, &a.summary, width));
+    }
+}
+
+/// One helper or fixer round: its number, how it ended and what it said.
+fn round_line(
+    attempt: u32,
+    outcome: cattery_protocol::gate::HelperOutcome,
+    summary: &str,
+    width: u16,
+) -> Line<'static> {
+    use cattery_protocol::gate::HelperOutcome;
+    let (mark, color) = match outcome {
+        HelperOutcome::Completed => ("✓", Color::Green),
+        HelperOutcome::Failed => ("✗", Color::Red),
+    };
+    Line::from(vec![
+        Span::styled(format!("  #{attempt} {mark} "), Style::new().fg(color)),
+        Span::styled(
+            first_line(summary, usize::from(width).saturating_sub(8)),
+            style::dim(),
+        ),
+    ])
+}
+
+/// A tester's fix loop: fixer rounds against the budget, the last report's
+/// verdict and concerns, and each round.
+fn test_lines(step: &Step, width: u16, lines: &mut Vec<Line<'static>>) {
+    let Some(t) = &step.test else {
+        return;
+    };
+    if t.last_report.is_none() && t.attempts == 0 {
+        return;
+    }
+    let report = t.last_report.as_ref();
+    let verdict = match report {
+        Some(r) if r.abort.is_some() => Span::styled("aborted", style::error()),
+        Some(r) if r.greenlight => Span::styled("greenlight", Style::new().fg(Color::Green)),
+        Some(_) => Span::styled("greenlight withheld", style::error()),
+        None => Span::raw("no report yet"),
+    };
+    lines.push(Line::from(vec![
+        Span::styled(format!("fixes by {} ", t.spec.fixer), style::title()),
+        Span::raw(format!(
+            "· {} · rounds {}/{} · ",
+            t.phase.label(),
+            t.attempts,
+            t.spec.max_attempts
+        )),
+        verdict,
+    ]));
+    for c in report.map(|r| r.concerns.as_slice()).unwrap_or_default() {
+        lines.push(Line::styled(
+            first_line(
+                &format!("  [{}] {}: {}", c.severity.as_str(), c.title, c.detail),
+                usize::from(width),
+            ),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    for a in &t.attempt_log {
+        lines.push(round_line(a.attempt, a.outcome, &a.summary, width));
+    }
 }
 
 fn companion_lines(step: &Step, width: u16, lines: &mut Vec<Line<'static>>) {
