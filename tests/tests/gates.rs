@@ -344,6 +344,25 @@ fn local_ci_checks_fail_until_the_fixer_fixes_them_in_the_worktree() {
         done.steps[1].output.as_deref(),
         Some("CI gate passed: 1 check(s) green.")
     );
+    let listed = home.ctl(&["gates", &run.id]);
+    assert_eq!(listed[0]["step_index"], 1);
+    assert_eq!(listed[0]["gate"]["attempts"], 1);
+    assert_eq!(
+        listed[0]["gate"]["attempt_log"][0]["failing_checks"][0],
+        "tests"
+    );
+    let human = std::process::Command::new(cattery_tests::cattery())
+        .arg("--home")
+        .arg(home.path())
+        .args(["ctl", "gates", &run.id])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("step 1 ci (ci gate): checking · rounds 1/10"),
+        "{text}"
+    );
+    assert!(text.contains("#1 completed: fixed"), "{text}");
 }
 
 #[test]

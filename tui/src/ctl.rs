@@ -76,6 +76,9 @@ pub enum CtlCommand {
     Retry { run: String },
     /// Merge a pr_ready block the merge policy left to a human.
     Merge { block: String },
+    /// A run's delivery gates and tester loops: phase, rounds against the
+    /// budget, last verdict, failing checks and every round.
+    Gates { run: String },
     /// Restart a run from step STEP (0-based).
     RestartFrom { run: String, step: usize },
     /// Cancel a block's live run; the block goes back to planned.
@@ -295,6 +298,7 @@ pub enum CtlError {
 pub async fn run(client: &mut Client, command: CtlCommand, json: bool) -> Result<(), CtlError> {
     let reply = match command {
         CtlCommand::Watch { since } => return watch(client, since).await,
+        CtlCommand::Gates { run } => return gates(client, &run, json).await,
         CtlCommand::Logs {
             run,
             step,
@@ -424,6 +428,7 @@ async fn to_call(client: &mut Client, command: CtlCommand) -> Result<Call, CtlEr
         CtlCommand::Stop { run } => Call::Stop { run_id: run },
         CtlCommand::Watch { .. }
         | CtlCommand::Logs { .. }
+        | CtlCommand::Gates { .. }
         | CtlCommand::Diff { .. }
         | CtlCommand::Block { .. } => {
             return Err(CtlError::Input("not a single request".to_owned()));
@@ -735,6 +740,96 @@ fn block_line(b: &Block) -> String {
         b.progress * 100.0,
         b.title
     )
+}
+
+/// `ctl gates RUN`: each gate or tester step of the run.
+async fn gates(client: &mut Client, run_id: &str, json: bool) -> Result<(), CtlError> {
+    let runs: Vec<Run> = client.call_as(Call::Runs).await?;
+    let run = runs.into_iter().find(|r| r.id == run_id).ok_or_else(|| {
+        CtlError::Input(format!("no run {run_id}; `cattery ctl runs` lists them"))
+    })?;
+    let steps: Vec<(usize, &cattery_protocol::Step)> = run
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.gate.is_some() || s.test.is_some())
+        .collect();
+    if json {
+        let value: Vec<serde_json::Value> = steps
+            .iter()
+            .map(|(i, s)| {
+                serde_json::json!({
+                    "step_index": i,
+                    "agent_kind": s.agent_kind,
+                    "state": s.state,
+                    "gate": s.gate,
+                    "test": s.test,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(value));
+        return Ok(());
+    }
+    for (i, step) in steps {
+        for line in gate_lines(i, step) {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+fn gate_lines(index: usize, step: &cattery_protocol::Step) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(g) = &step.gate {
+        lines.push(format!(
+            "step {index} {} ({} gate): {} · rounds {}/{} · polls {}/{} · last {}",
+            step.agent_kind,
+            g.spec.kind.as_str(),
+            g.phase.as_str(),
+            g.attempts,
+            g.spec.max_attempts,
+            g.polls,
+            g.spec.max_polls,
+            g.last_verdict.map_or("-", |v| v.as_str()),
+        ));
+        if !g.failing_checks.is_empty() {
+            lines.push(format!("  failing: {}", g.failing_checks.join(", ")));
+        }
+        for a in &g.attempt_log {
+            lines.push(format!(
+                "  #{} {}: {}",
+                a.attempt,
+                a.outcome.as_str(),
+                a.summary
+            ));
+        }
+    }
+    if let Some(t) = &step.test {
+        let verdict = t
+            .last_report
+            .as_ref()
+            .map_or("no report", |r| match r.greenlight {
+                true => "greenlight",
+                false => "withheld",
+            });
+        lines.push(format!(
+            "step {index} {} (tester, fixer {}): {} · rounds {}/{} · {verdict}",
+            step.agent_kind,
+            t.spec.fixer,
+            t.phase.as_str(),
+            t.attempts,
+            t.spec.max_attempts
+        ));
+        for a in &t.attempt_log {
+            lines.push(format!(
+                "  #{} {}: {}",
+                a.attempt,
+                a.outcome.as_str(),
+                a.summary
+            ));
+        }
+    }
+    lines
 }
 
 fn run_line(r: &Run) -> String {
