@@ -20,7 +20,7 @@ pub mod workspace;
 pub use domain::*;
 
 /// Bumped whenever a change to these types would break an older peer.
-pub const PROTOCOL_VERSION: u32 = 6;
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// Milliseconds since the Unix epoch; every timestamp on the wire uses it.
 pub type Millis = i64;

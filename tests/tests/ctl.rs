@@ -201,7 +201,7 @@ fn the_demo_fills_the_inbox_with_every_gate_kind_within_a_minute() {
     let _stop = Stopper(home);
     let (code, out, err) = cattery(home, &["demo"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("seeded 9 demo blocks"), "{out}");
+    assert!(out.contains("seeded 10 demo blocks"), "{out}");
     let all_kinds = |gates: &[PendingGate]| {
         let has = |kind| gates.iter().any(|g| g.kind == kind);
         has(GateKind::Approval) && has(GateKind::Decision) && has(GateKind::IterationCap)
@@ -267,6 +267,30 @@ fn the_demo_fills_the_inbox_with_every_gate_kind_within_a_minute() {
         String::from_utf8_lossy(&log.stdout),
         "",
         "its checkout is untouched"
+    );
+    // The refund cap's ci gate fails its check until the ci-fixer caps it.
+    let capped = eventually(
+        90,
+        || {
+            let runs: Vec<Run> = serde_json::from_value(ok(home, &["ctl", "runs"])).unwrap();
+            runs.into_iter().find(|r| {
+                r.pipeline_id == "build"
+                    && !r.status.is_live()
+                    && r.steps.iter().any(|s| {
+                        s.agent_kind == "ci" && s.gate.as_ref().is_some_and(|g| g.attempts > 0)
+                    })
+            })
+        },
+        || "the refund cap's run never went through its ci fixer".to_owned(),
+    );
+    assert_eq!(capped.status, RunStatus::Done, "{:?}", capped.failure);
+    let ci = capped.steps.iter().find(|s| s.agent_kind == "ci").unwrap();
+    let gate = ci.gate.as_ref().unwrap();
+    assert_eq!(gate.attempts, 1);
+    assert_eq!(gate.attempt_log[0].failing_checks, ["refunds"]);
+    assert_eq!(
+        ci.output.as_deref(),
+        Some("CI gate passed: 1 check(s) green.")
     );
     let (_, again, _) = cattery(home, &["demo"]);
     assert!(again.contains("not seeded again"), "{again}");

@@ -175,3 +175,69 @@ image_command = ["sh", "-c", "if [ -e /workspace ]; then out=sees; else out=none
         "the daemon's commits left files not the owner's: {left:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_ci_checks_run_in_a_container_on_the_worktree_read_only_until_the_fixer_fixes_them() {
+    cattery_daemon::git::trust_named_clones();
+    let agents = format!(
+        r#"[agents.coder]
+image_command = ["sh", "-c", "echo broken > status.txt && out=coded; {RESULT}"]
+
+[agents.ci-fixer]
+role = "gate-helper"
+image_command = ["sh", "-c", "grep -q 'status is broken' /cattery/context.json && echo green > status.txt && out=fixed; {RESULT}"]
+
+[agents.ci]
+gate = "ci"
+helper = "ci-fixer"
+poll_secs = 1
+"#
+    );
+    let pipeline = "name = \"CI\"\n[[steps]]\nagent = \"coder\"\n[[steps]]\nagent = \"ci\"\n";
+    let id = format!("test-ci-{}", std::process::id());
+    let Some(executor) = docker(&id).await else {
+        return;
+    };
+    let home = Home::with_executor(
+        &[("agents.toml", &agents), ("pipelines/ci.toml", pipeline)],
+        Arc::new(executor),
+    );
+    let clone = clone(None);
+    // The check proves where it ran: in a container (no daemon home there),
+    // on the worktree at /workspace, which it cannot write.
+    let check = "test \"$(pwd)\" = /workspace && ! touch /workspace/x 2>/dev/null && grep -q green status.txt || { echo \"status is $(cat status.txt)\"; exit 1; }";
+    let frame = home
+        .daemon
+        .add_block(NewBlock {
+            level: BlockLevel::Frame,
+            parent_id: None,
+            title: "Payments".into(),
+            description: String::new(),
+            repository: Some(RepositorySpec {
+                path: clone.path().display().to_string(),
+                providers: Box::new(Providers {
+                    ci: Some("local".into()),
+                    checks: [("status".to_owned(), check.to_owned())].into(),
+                    ..Providers::default()
+                }),
+                ..RepositorySpec::default()
+            }),
+        })
+        .unwrap();
+    let task = home.add_block(BlockLevel::Task, Some(&frame.id), "Add refunds", "");
+    let run = home.daemon.start(&task.id, "ci", "ana").await.unwrap();
+    let done = home.wait_run(&run.id, 120, |r| !r.status.is_live()).await;
+    assert_eq!(done.status, RunStatus::Done, "{:#?}", done.failure);
+    let gate = done.steps[1].gate.as_ref().unwrap();
+    assert_eq!(gate.attempts, 1, "{gate:#?}");
+    assert!(
+        gate.attempt_log[0]
+            .instructions
+            .contains("status is broken"),
+        "the fixer got the check's log tail: {gate:#?}"
+    );
+    assert_eq!(
+        done.steps[1].output.as_deref(),
+        Some("CI gate passed: 1 check(s) green.")
+    );
+}

@@ -43,10 +43,16 @@ pub const DEMO_REPOSITORY: &[(&str, &str)] = &[
     ),
 ];
 
-const FILES: &[(&str, &str)] = &[(
-    "agents/demo.sh",
-    include_str!("../../../assets/agents/demo.sh"),
-)];
+const FILES: &[(&str, &str)] = &[
+    (
+        "agents/demo.sh",
+        include_str!("../../../assets/agents/demo.sh"),
+    ),
+    (
+        "providers/ci-gh.sh",
+        include_str!("../../../assets/providers/ci-gh.sh"),
+    ),
+];
 
 /// Writes the embedded files under `dir`, replacing older copies, so that
 /// agent commands can name them through `{assets}`.

@@ -19,6 +19,8 @@ pub const ENGINE_ACTOR: &str = "catteryd";
 enum Exit {
     /// Parked, finished, failed or stopped: nothing left to drive.
     Settled,
+    /// Waiting on its wake-up (a gate's next probe).
+    Waiting,
     Error,
 }
 
@@ -35,12 +37,27 @@ pub fn spawn(daemon: &Arc<Daemon>, run_id: &str) {
         remove_finished_worktree(&daemon, &run_id).await;
         // A decision may have landed while this driver was on its way out
         // and seen it still registered; pick the run up again if so.
-        let still_running =
-            matches!(daemon.run(&run_id), Ok(run) if run.status == RunStatus::Running);
-        if matches!(exit, Exit::Settled) && still_running {
+        let run = daemon.run(&run_id).ok();
+        let still_running = run.as_ref().is_some_and(|r| r.status == RunStatus::Running);
+        let again = match exit {
+            Exit::Settled => still_running,
+            // A wake-up that came due before this driver let go found it
+            // still registered and was dropped: take its place.
+            Exit::Waiting => still_running && run.as_deref().is_some_and(|r| due(r, daemon.clock.now())),
+            Exit::Error => false,
+        };
+        if again {
             spawn(&daemon, &run_id);
         }
     });
+}
+
+/// Whether the run's current step is a gate whose next probe is due.
+fn due(run: &Run, now: cattery_protocol::Millis) -> bool {
+    run.current()
+        .and_then(|s| s.gate.as_ref())
+        .and_then(|g| g.next_probe_at)
+        .is_some_and(|at| at <= now)
 }
 
 /// A run that has ended (done, failed, cancelled) gives its worktree back;
@@ -105,7 +122,7 @@ async fn drive(daemon: &Arc<Daemon>, run_id: &str, stop: watch::Receiver<bool>) 
             Outcome::AwaitingProbe { step_index, due } => {
                 if let Some(due) = due.filter(|at| *at > daemon.clock.now()) {
                     daemon.wakeups.at(run_id, due);
-                    return Exit::Settled;
+                    return Exit::Waiting;
                 }
                 let probe = probe::probe(daemon, &run, step_index, stop.clone()).await;
                 let recorded = patiently(run_id, || {

@@ -26,6 +26,16 @@ pub async fn probe(
     let Some(gate) = run.steps.get(index).and_then(|s| s.gate.clone()) else {
         return Probe::pass("not a gate");
     };
+    // A gate may be the run's first step: its branch and worktree are
+    // made here as before any job (idempotent).
+    if let Some(worktree) = run.worktree.clone() {
+        let made = tokio::task::spawn_blocking(move || crate::git::ensure(&worktree)).await;
+        match made {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Probe::pending(format!("cannot make the run's worktree: {e}")),
+            Err(e) => return Probe::pending(format!("the worktree set-up stopped: {e}")),
+        }
+    }
     let providers = frame_providers(daemon, run);
     match gate.spec.kind {
         GateCheck::Conflicts => conflicts(run).await,
