@@ -1,9 +1,12 @@
 //! What runs parked on polling gates cost a real catteryd while nothing is
 //! due: 1,000 runs waiting on a pending `ci` gate (the provider answers
-//! "queued"; the next poll is minutes away) against the same daemon with
-//! the same 1,000 tasks and no runs, measured in one run for `BENCH_SECS`
-//! (default 60) each: CPU time from /proc (user + system, the daemon alone),
-//! resident memory and threads. `BENCH_RUNS` changes the 1,000.
+//! "queued"; the next poll is minutes away) against a daemon with no gate,
+//! whose 1,000 runs wait at an approval after one agent step (a run each,
+//! parked, with its worktree and its events, but no polling), and against
+//! an idle daemon with the same tasks and no runs. Measured in one run for
+//! `BENCH_SECS` (default 60) each: CPU time from /proc (user + system, the
+//! daemon alone), resident memory and threads. `BENCH_RUNS` changes the
+//! 1,000.
 //! Method and figures: BENCHMARKS.md.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -16,9 +19,14 @@ gate = "ci"
 helper = "ci-fixer"
 poll_secs = 600
 max_polls = 120
+
+[agents.noop]
+command = ["sh", "-c", "echo '{\"type\":\"result\",\"output\":\"ok\"}'"]
 "#;
 
 const PIPELINE: &str = "name = \"Wait\"\n[[steps]]\nagent = \"ci\"\n";
+
+const APPROVAL: &str = "name = \"Approve\"\n[[steps]]\nagent = \"noop\"\nrequires_approval = true\n[[steps]]\nagent = \"noop\"\n";
 
 const PENDING: &str = r#"echo '{"checks":[{"name":"build","status":"queued"}]}'"#;
 
@@ -34,15 +42,32 @@ fn main() {
     let clone = tempfile::tempdir().unwrap();
     one_commit_clone(clone.path(), "main", "app.py", "print('hi')\n");
 
-    let baseline =
-        CtlHome::with_config(&[("agents.toml", AGENTS), ("pipelines/wait.toml", PIPELINE)]);
-    import(&baseline, clone.path(), runs, false);
-    let idle = measure(&baseline, secs);
+    let files = [
+        ("agents.toml", AGENTS),
+        ("pipelines/wait.toml", PIPELINE),
+        ("pipelines/approve.toml", APPROVAL),
+    ];
+    let quiet = CtlHome::with_config(&files);
+    import(&quiet, clone.path(), runs, None);
+    let idle = measure(&quiet, secs);
+    drop(quiet);
 
-    let gated = CtlHome::with_config(&[("agents.toml", AGENTS), ("pipelines/wait.toml", PIPELINE)]);
+    let approvals = CtlHome::with_config(&files);
+    import(&approvals, clone.path(), runs, Some("approve"));
+    let parked = wait_until(&approvals, runs, |r| r.pending_gate().is_some());
+    println!("{parked} runs parked at an approval");
+    let at_approval = measure(&approvals, secs);
+    drop(approvals);
+
+    let gated = CtlHome::with_config(&files);
     let started = Instant::now();
-    import(&gated, clone.path(), runs, true);
-    let parked = wait_parked(&gated, runs);
+    import(&gated, clone.path(), runs, Some("wait"));
+    let parked = wait_until(&gated, runs, |r| {
+        r.steps[0]
+            .gate
+            .as_ref()
+            .is_some_and(|g| g.polls >= 1 && g.next_probe_at.is_some())
+    });
     println!(
         "{parked} runs parked on a pending ci gate in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -51,10 +76,12 @@ fn main() {
 
     println!("| daemon | CPU over {secs} s | share of one core | RSS | threads |");
     println!("| --- | ---: | ---: | ---: | ---: |");
-    for (name, r) in [
-        ("1,000 tasks, no runs", &idle),
-        ("1,000 runs parked on gates", &waiting),
-    ] {
+    let rows = [
+        ("tasks, no runs", &idle),
+        ("runs parked at an approval (no gate)", &at_approval),
+        ("runs parked on a pending ci gate", &waiting),
+    ];
+    for (name, r) in rows {
         println!(
             "| {name} | {:.3} s | {:.3} % | {:.1} MiB | {} |",
             r.cpu_secs,
@@ -64,10 +91,10 @@ fn main() {
         );
     }
     println!(
-        "parked minus idle: CPU {:+.3} % of a core, RSS {:+.1} MiB, threads {:+}",
-        (waiting.cpu_secs - idle.cpu_secs) / secs as f64 * 100.0,
-        (waiting.rss_kib as f64 - idle.rss_kib as f64) / 1024.0,
-        waiting.threads as i64 - idle.threads as i64
+        "gated minus no-gate: CPU {:+.3} % of a core, RSS {:+.1} MiB, threads {:+}",
+        (waiting.cpu_secs - at_approval.cpu_secs) / secs as f64 * 100.0,
+        (waiting.rss_kib as f64 - at_approval.rss_kib as f64) / 1024.0,
+        waiting.threads as i64 - at_approval.threads as i64
     );
 }
 
@@ -79,8 +106,8 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 /// One frame on the clone whose CI provider always answers "queued", and
-/// `n` tasks under it, started on the one-gate pipeline when `start`.
-fn import(home: &CtlHome, clone: &std::path::Path, n: usize, start: bool) {
+/// `n` tasks under it, each started on `pipeline` if one is named.
+fn import(home: &CtlHome, clone: &std::path::Path, n: usize, pipeline: Option<&str>) {
     let mut text = format!(
         "[[blocks]]\nkey = \"frame\"\nlevel = \"frame\"\ntitle = \"Service\"\nrepo = \"{}\"\n[blocks.providers]\nci = {:?}\n",
         clone.display(),
@@ -90,8 +117,8 @@ fn import(home: &CtlHome, clone: &std::path::Path, n: usize, start: bool) {
         text.push_str(&format!(
             "\n[[blocks]]\nparent = \"frame\"\ntitle = \"Task {i}\"\n"
         ));
-        if start {
-            text.push_str("pipeline = \"wait\"\n");
+        if let Some(pipeline) = pipeline {
+            text.push_str(&format!("pipeline = \"{pipeline}\"\n"));
         }
     }
     let file = home.path().join("workspace.toml");
@@ -99,22 +126,14 @@ fn import(home: &CtlHome, clone: &std::path::Path, n: usize, start: bool) {
     home.ctl(&["block", "import", file.to_str().unwrap()]);
 }
 
-/// Waits until every run has probed its gate once and parked.
-fn wait_parked(home: &CtlHome, n: usize) -> usize {
+/// Waits until `n` runs are `parked`.
+fn wait_until(home: &CtlHome, n: usize, parked: impl Fn(&cattery_protocol::Run) -> bool) -> usize {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         let runs: Vec<cattery_protocol::Run> = serde_json::from_value(home.ctl(&["runs"])).unwrap();
-        let parked = runs
-            .iter()
-            .filter(|r| {
-                r.steps[0]
-                    .gate
-                    .as_ref()
-                    .is_some_and(|g| g.polls >= 1 && g.next_probe_at.is_some())
-            })
-            .count();
-        if parked >= n || Instant::now() > deadline {
-            return parked;
+        let count = runs.iter().filter(|r| parked(r)).count();
+        if count >= n || Instant::now() > deadline {
+            return count;
         }
         std::thread::sleep(Duration::from_secs(1));
     }

@@ -120,6 +120,10 @@ fn home() -> CtlHome {
             pipeline("CI slow", &[("coder", false), ("ci-slow", false)]),
         ),
         (
+            "pipelines/no-resolver.toml",
+            "name = \"No resolver\"\n[[steps]]\nagent = \"coder\"\nrequires_approval = true\n[[steps]]\nagent = \"conflicts\"\nmax_attempts = 0\n".to_owned(),
+        ),
+        (
             "pipelines/release.toml",
             pipeline(
                 "Release",
@@ -627,4 +631,54 @@ fn a_regression_with_no_on_call_allowed_fails_the_run_and_blocks_the_merged_bloc
     let cards = cards_of(&home, &failed);
     assert_eq!(cards.len(), 1, "{cards:?}");
     assert_eq!(cards[0].kind, NotificationType::ReleaseRegression);
+}
+
+#[test]
+fn max_attempts_0_on_the_conflicts_step_fails_at_the_first_conflict_with_no_helper() {
+    let home = home();
+    let clone = users_clone();
+    let run = start(&home, clone.path(), &[], "no-resolver");
+    let gate = home.gate(&run.id, GateKind::Approval);
+    move_trunk(clone.path(), "app.py", "a = 1\nb = 30\nc = 3\n");
+    home.ctl(&["approve", &gate.id]);
+    let failed = finish(&home, &run);
+    assert_eq!(
+        failed.failure.as_ref().unwrap().message,
+        "The pull request still conflicts with its base after 0 conflict-resolver attempt(s). Resolve the conflict manually, then retry the run."
+    );
+    assert!(gate_of(&failed).attempt_log.is_empty(), "no helper ran");
+}
+
+#[test]
+fn kill_9_in_the_middle_of_a_probe_probes_again_after_the_restart() {
+    let home = home();
+    let clone = users_clone();
+    let counter = tempfile::tempdir().unwrap();
+    let count = counter.path().join("n");
+    let started = counter.path().join("started");
+    // The first probe hangs (the daemon is killed under it); the next is green.
+    let provider = format!(
+        r#"n=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}; if [ $n -eq 1 ]; then touch {s}; sleep 30; fi; echo '{{"checks":[{{"name":"build","status":"completed","conclusion":"success"}}]}}'"#,
+        c = count.display(),
+        s = started.display()
+    );
+    let run = start(&home, clone.path(), &["--ci", &provider], "ci");
+    cattery_tests::eventually(
+        60,
+        || started.exists().then_some(()),
+        || "the first probe never started".to_owned(),
+    );
+    kill_daemon(&home);
+    let done = finish(&home, &run);
+    assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
+    assert_eq!(
+        done.steps[1].output.as_deref(),
+        Some("CI gate passed: 1 check(s) green.")
+    );
+    let probes: u32 = std::fs::read_to_string(&count)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(probes, 2, "the interrupted probe ran again once");
 }

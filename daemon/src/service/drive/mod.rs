@@ -43,7 +43,9 @@ pub fn spawn(daemon: &Arc<Daemon>, run_id: &str) {
             Exit::Settled => still_running,
             // A wake-up that came due before this driver let go found it
             // still registered and was dropped: take its place.
-            Exit::Waiting => still_running && run.as_deref().is_some_and(|r| due(r, daemon.clock.now())),
+            Exit::Waiting => {
+                still_running && run.as_deref().is_some_and(|r| due(r, daemon.clock.now()))
+            }
             Exit::Error => false,
         };
         if again {
