@@ -22,6 +22,19 @@ const BUILT_IN: &[(&str, &str)] = &[
     ),
     ("tester", include_str!("../../../assets/prompts/tester.md")),
     ("merger", include_str!("../../../assets/prompts/merger.md")),
+    (
+        "conflict-resolver",
+        include_str!("../../../assets/prompts/conflict-resolver.md"),
+    ),
+    (
+        "ci-fixer",
+        include_str!("../../../assets/prompts/ci-fixer.md"),
+    ),
+    ("fixer", include_str!("../../../assets/prompts/fixer.md")),
+    (
+        "on-call",
+        include_str!("../../../assets/prompts/on-call.md"),
+    ),
 ];
 
 /// How a grader must end, so cattery can read its verdict.
@@ -151,4 +164,29 @@ fn diff(context: &StepContext) -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_conflict_resolvers_prompt_names_the_conflicting_paths_the_gate_found() {
+        let context: StepContext = serde_json::from_value(serde_json::json!({
+            "protocol_version": cattery_protocol::PROTOCOL_VERSION,
+            "run_id": "r_1", "job_id": "j_1", "pipeline_id": "build", "step_index": 5,
+            "agent_kind": "conflict-resolver", "attempt": 1,
+            "block_id": "b_1", "block_title": "Add refunds", "block_description": [],
+            "prior_outputs": [{"step_index": 5, "agent_kind": "conflicts",
+                "output": "The branch conflicts with its base in: app.py, ledger.py"}]
+        }))
+        .unwrap();
+        let prompt = render(Path::new("/nonexistent"), &context);
+        assert!(
+            prompt.starts_with("You are the conflict resolver"),
+            "{prompt}"
+        );
+        assert!(prompt.contains("app.py, ledger.py"), "{prompt}");
+    }
 }
