@@ -682,3 +682,81 @@ fn kill_9_in_the_middle_of_a_probe_probes_again_after_the_restart() {
         .unwrap();
     assert_eq!(probes, 2, "the interrupted probe ran again once");
 }
+
+/// Runs the shipped `gh` CI provider with a stand-in `gh` on PATH that
+/// answers `gh pr checks` as GitHub's CLI does (its `--jq` through jq).
+fn gh_provider(checks: &str, exit: i32, stderr: &str) -> (bool, String) {
+    let fake = tempfile::tempdir().unwrap();
+    let gh = fake.path().join("gh");
+    std::fs::write(
+        &gh,
+        format!(
+            "#!/bin/sh\nwhile [ $# -gt 0 ]; do [ \"$1\" = --jq ] && expr=\"$2\"; shift; done\necho '{stderr}' >&2\nprintf '%s' '{checks}' | jq -c \"$expr\"\nexit {exit}\n"
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&gh)
+        .status()
+        .unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/providers/ci-gh.sh");
+    let path = format!(
+        "{}:{}",
+        fake.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let out = std::process::Command::new("sh")
+        .arg(script)
+        .env("PATH", path)
+        .env("CATTERY_BRANCH", "cattery/add-refunds-1")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn the_gh_provider_maps_a_pull_requests_checks_and_a_branch_without_one_has_none() {
+    assert!(
+        std::process::Command::new("jq")
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "this test needs jq (apt-get install jq), as gh's --jq does"
+    );
+    let checks = r#"[{"name":"build","bucket":"fail","link":"https://ci.test/1"},{"name":"lint","bucket":"pending","link":"https://ci.test/2"},{"name":"docs","bucket":"skipping","link":""}]"#;
+    // gh exits 8 while checks are pending, with its answer printed.
+    let (ok, out) = gh_provider(checks, 8, "");
+    assert!(ok, "{out}");
+    let report: cattery_protocol::gate::CiReport = serde_json::from_str(&out).unwrap();
+    let seen: Vec<_> = report
+        .checks
+        .iter()
+        .map(|c| (c.name.as_str(), c.status.as_str(), c.conclusion.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("build", "completed", Some("failure")),
+            ("lint", "in_progress", None),
+            ("docs", "completed", Some("skipped")),
+        ]
+    );
+    assert_eq!(report.checks[0].url.as_deref(), Some("https://ci.test/1"));
+    let (ok, out) = gh_provider(
+        "[]",
+        1,
+        "no pull requests found for branch \"cattery/add-refunds-1\"",
+    );
+    assert!(ok);
+    assert_eq!(
+        out.trim(),
+        r#"{"checks":[]}"#,
+        "no pull request: no checks, so the gate passes"
+    );
+    let (ok, _) = gh_provider("[]", 4, "HTTP 401: Bad credentials");
+    assert!(!ok, "a real gh failure is an unreadable poll, not a pass");
+}

@@ -530,7 +530,7 @@ where
 #[test]
 fn every_call_round_trips_under_its_method_name() {
     let seen = check(&every_call(), "method", call_name);
-    assert_eq!(seen.len(), 25, "an example per Call variant: {seen:?}");
+    assert_eq!(seen.len(), 26, "an example per Call variant: {seen:?}");
 }
 
 #[test]
