@@ -64,3 +64,18 @@ pub fn checkout_state(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     }
     state
 }
+
+/// Commits `file` = `text` on `branch` of the clone, the way a colleague's
+/// push would land, without touching the clone's checkout (a throwaway
+/// worktree); answers the branch's new tip.
+pub fn move_branch(clone: &Path, branch: &str, file: &str, text: &str) -> String {
+    let side = tempfile::tempdir().expect("a temp dir");
+    let at = side.path().join("wt");
+    let at_str = at.display().to_string();
+    git(clone, &["worktree", "add", "-q", &at_str, branch]);
+    std::fs::write(at.join(file), text).expect("the file is written");
+    git(&at, &["add", file]);
+    git(&at, &["commit", "-q", "-m", "colleague"]);
+    git(clone, &["worktree", "remove", &at_str]);
+    git(clone, &["rev-parse", branch])
+}

@@ -587,6 +587,52 @@ impl CtlHome {
         )
     }
 
+    /// A frame "Payments" on the clone at `repo` (with `repo_args`, such
+    /// as `--base trunk` or `--ci local`), a task "Add refunds" ("Refund a
+    /// payment.") under it, and `pipeline` started on the task.
+    pub fn start_in_frame(&self, repo: &Path, repo_args: &[&str], pipeline: &str) -> Run {
+        let path = repo.display().to_string();
+        let mut args = vec![
+            "block", "add", "--level", "frame", "--title", "Payments", "--repo", &path,
+        ];
+        args.extend_from_slice(repo_args);
+        let frame = self.ctl(&args);
+        let task = self.ctl(&[
+            "block",
+            "add",
+            "--title",
+            "Add refunds",
+            "--description",
+            "Refund a payment.",
+            "--parent",
+            frame["id"].as_str().unwrap_or_default(),
+        ]);
+        let task = task["id"].as_str().unwrap_or_default();
+        serde_json::from_value(self.ctl(&["start", task, pipeline])).unwrap()
+    }
+
+    /// Waits for `run` to end and answers it as it ended.
+    pub fn finish(&self, run: &Run) -> Run {
+        self.wait_run(&run.id, "ended", |r| !r.status.is_live())
+    }
+
+    /// The open cards raised for `run`.
+    pub fn cards_of(&self, run: &Run) -> Vec<cattery_protocol::Notification> {
+        let cards: Vec<cattery_protocol::Notification> =
+            serde_json::from_value(self.ctl(&["notifications"])).unwrap();
+        cards
+            .into_iter()
+            .filter(|c| c.run_id.as_deref() == Some(run.id.as_str()))
+            .collect()
+    }
+
+    /// The one open card raised for `run`.
+    pub fn card_of(&self, run: &Run) -> cattery_protocol::Notification {
+        self.cards_of(run)
+            .pop()
+            .unwrap_or_else(|| panic!("no card for {}", run.id))
+    }
+
     /// Waits for run `id` to park and returns the gate it waits on.
     pub fn gate(
         &self,

@@ -240,4 +240,14 @@ poll_secs = 1
         done.steps[1].output.as_deref(),
         Some("CI gate passed: 1 check(s) green.")
     );
+    let (listed, left) = cattery_tests::docker_cli(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("name=cattery-{id}-c_"),
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert!(listed);
+    assert_eq!(left, "", "each check's container went once it answered");
 }

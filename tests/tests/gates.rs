@@ -6,9 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use cattery_protocol::gate::{GateState, GateVerdict, HelperOutcome};
-use cattery_protocol::{FailureKind, GateKind, Notification, NotificationType, Run, RunStatus};
+use cattery_protocol::{FailureKind, GateKind, NotificationType, Run, RunStatus};
 use cattery_tests::CtlHome;
-use cattery_tests::gitfix::{checkout_state, git};
+use cattery_tests::gitfix::{checkout_state, git, move_branch};
 use std::path::Path;
 
 const AGENTS: &str = r#"[agents.coder]
@@ -160,52 +160,14 @@ fn users_clone() -> tempfile::TempDir {
     dir
 }
 
-/// Commits `file` = `text` on trunk as a colleague's push would land,
-/// without touching the user's checkout.
-fn move_trunk(clone: &Path, file: &str, text: &str) {
-    let side = tempfile::tempdir().unwrap();
-    let at = side.path().join("wt");
-    let at_str = at.display().to_string();
-    git(clone, &["worktree", "add", "-q", &at_str, "trunk"]);
-    std::fs::write(at.join(file), text).unwrap();
-    git(&at, &["add", file]);
-    git(
-        &at,
-        &[
-            "-c",
-            "user.name=c",
-            "-c",
-            "user.email=c@x",
-            "commit",
-            "-q",
-            "-m",
-            "colleague",
-        ],
-    );
-    git(clone, &["worktree", "remove", &at_str]);
-}
-
 fn start(home: &CtlHome, clone: &Path, repo_args: &[&str], pipeline: &str) -> Run {
-    let path = clone.display().to_string();
-    let mut args = vec![
-        "block", "add", "--level", "frame", "--title", "Payments", "--repo", &path, "--base",
-        "trunk",
-    ];
+    let mut args = vec!["--base", "trunk"];
     args.extend_from_slice(repo_args);
-    let frame = home.ctl(&args);
-    let task = home.ctl(&[
-        "block",
-        "add",
-        "--title",
-        "Add refunds",
-        "--parent",
-        frame["id"].as_str().unwrap(),
-    ]);
-    serde_json::from_value(home.ctl(&["start", task["id"].as_str().unwrap(), pipeline])).unwrap()
+    home.start_in_frame(clone, &args, pipeline)
 }
 
-fn finish(home: &CtlHome, run: &Run) -> Run {
-    home.wait_run(&run.id, "ended", |r| !r.status.is_live())
+fn move_trunk(clone: &Path, file: &str, text: &str) {
+    move_branch(clone, "trunk", file, text);
 }
 
 fn gate_of(run: &Run) -> &GateState {
@@ -213,14 +175,6 @@ fn gate_of(run: &Run) -> &GateState {
         .iter()
         .find_map(|s| s.gate.as_ref())
         .expect("a gate step")
-}
-
-fn cards_of(home: &CtlHome, run: &Run) -> Vec<Notification> {
-    let cards: Vec<Notification> = serde_json::from_value(home.ctl(&["notifications"])).unwrap();
-    cards
-        .into_iter()
-        .filter(|c| c.run_id.as_deref() == Some(run.id.as_str()))
-        .collect()
 }
 
 #[test]
@@ -232,7 +186,7 @@ fn a_base_that_moved_without_conflict_passes_the_conflicts_gate() {
     let gate = home.gate(&run.id, GateKind::Approval);
     move_trunk(clone.path(), "other.py", "x = 1\n");
     home.ctl(&["approve", &gate.id]);
-    let done = finish(&home, &run);
+    let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     let state = gate_of(&done);
     assert_eq!(state.last_verdict, Some(GateVerdict::Pass));
@@ -257,7 +211,7 @@ fn a_base_that_gains_a_conflicting_commit_while_waiting_at_approval_sends_the_re
     let gate = home.gate(&run.id, GateKind::Approval);
     move_trunk(clone.path(), "app.py", "a = 1\nb = 30\nc = 3\n");
     home.ctl(&["approve", &gate.id]);
-    let done = finish(&home, &run);
+    let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     let state = gate_of(&done);
     assert_eq!(state.attempts, 1, "{done:#?}");
@@ -295,7 +249,7 @@ fn a_conflict_left_after_the_resolvers_budget_fails_the_run_with_the_reference_m
     let gate = home.gate(&run.id, GateKind::Approval);
     move_trunk(clone.path(), "app.py", "a = 1\nb = 30\nc = 3\n");
     home.ctl(&["approve", &gate.id]);
-    let failed = finish(&home, &run);
+    let failed = home.finish(&run);
     assert_eq!(failed.status, RunStatus::Failed);
     let failure = failed.failure.as_ref().unwrap();
     assert_eq!(failure.kind, FailureKind::JobFailed);
@@ -308,7 +262,7 @@ fn a_conflict_left_after_the_resolvers_budget_fails_the_run_with_the_reference_m
     assert_eq!(state.attempts, 3);
     assert_eq!(state.attempt_log.len(), 3);
     assert!(
-        cards_of(&home, &failed).is_empty(),
+        home.cards_of(&failed).is_empty(),
         "a conflict raises no card"
     );
 }
@@ -328,7 +282,7 @@ fn local_ci_checks_fail_until_the_fixer_fixes_them_in_the_worktree() {
         ],
         "ci",
     );
-    let done = finish(&home, &run);
+    let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     let state = gate_of(&done);
     assert_eq!(state.attempts, 1);
@@ -379,7 +333,7 @@ fn ci_still_red_after_the_fixers_budget_raises_ci_failed_and_acting_on_it_retrie
         &["--ci", "local", "--check", "lint=exit 3"],
         "ci-idle",
     );
-    let failed = finish(&home, &run);
+    let failed = home.finish(&run);
     let failure = failed.failure.as_ref().unwrap();
     assert_eq!(failure.kind, FailureKind::JobFailed);
     assert!(
@@ -389,7 +343,7 @@ fn ci_still_red_after_the_fixers_budget_raises_ci_failed_and_acting_on_it_retrie
         "{}",
         failure.message
     );
-    let cards = cards_of(&home, &failed);
+    let cards = home.cards_of(&failed);
     assert_eq!(cards.len(), 1, "{cards:?}");
     assert_eq!(cards[0].kind, NotificationType::CiFailed);
     assert_eq!(cards[0].title, "CI is still failing for \"Add refunds\"");
@@ -416,7 +370,7 @@ fn a_ci_provider_that_stays_pending_fails_as_a_timeout_once_the_poll_budget_is_s
     let clone = users_clone();
     let pending = r#"echo '{"checks":[{"name":"build","status":"in_progress","conclusion":null},{"name":"lint","status":"completed","conclusion":"skipped"}]}'"#;
     let run = start(&home, clone.path(), &["--ci", pending], "ci-nohelper");
-    let failed = finish(&home, &run);
+    let failed = home.finish(&run);
     let failure = failed.failure.as_ref().unwrap();
     assert_eq!(failure.kind, FailureKind::Timeout);
     assert_eq!(
@@ -425,7 +379,7 @@ fn a_ci_provider_that_stays_pending_fails_as_a_timeout_once_the_poll_budget_is_s
     );
     assert_eq!(gate_of(&failed).polls, 2);
     assert!(
-        cards_of(&home, &failed).is_empty(),
+        home.cards_of(&failed).is_empty(),
         "a poll budget raises no card"
     );
 }
@@ -435,7 +389,7 @@ fn a_frame_with_no_ci_provider_passes_the_ci_gate_through_as_skipped() {
     let home = home();
     let clone = users_clone();
     let run = start(&home, clone.path(), &[], "ci");
-    let done = finish(&home, &run);
+    let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done);
     assert_eq!(
         done.steps[1].output.as_deref(),
@@ -474,7 +428,7 @@ fn kill_9_while_a_gate_waits_between_polls_resumes_at_the_next_poll() {
             .is_some_and(|g| g.polls >= 1)
     });
     kill_daemon(&home);
-    let done = finish(&home, &run);
+    let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     assert_eq!(
         done.steps[1].output.as_deref(),
@@ -512,7 +466,7 @@ fn kill_9_during_a_helper_runs_the_helper_again_in_the_same_round() {
                 .is_some_and(|j| j.dispatched_at.is_some())
     });
     kill_daemon(&home);
-    let done = finish(&home, &run);
+    let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     let state = gate_of(&done);
     assert_eq!(
@@ -531,7 +485,7 @@ fn a_release_watch_passes_at_once_when_the_block_was_not_merged() {
     let home = home();
     let clone = users_clone();
     let run = start(&home, clone.path(), &["--health", REGRESSED], "release");
-    let done = finish(&home, &run);
+    let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     assert_eq!(
         done.steps[2].output.as_deref(),
@@ -551,7 +505,7 @@ fn a_healthy_release_is_watched_through_its_window_from_gate_entry_then_passes()
         &["--merge", "local", "--health", HEALTHY],
         "release",
     );
-    let done = finish(&home, &run);
+    let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     assert_eq!(
         done.steps[2].output.as_deref(),
@@ -579,7 +533,7 @@ fn a_regression_sends_on_call_once_raises_release_regression_and_completes_the_s
         &["--merge", "local", "--health", REGRESSED],
         "release",
     );
-    let done = finish(&home, &run);
+    let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     assert_eq!(
         done.steps[2].output.as_deref(),
@@ -594,7 +548,7 @@ fn a_regression_sends_on_call_once_raises_release_regression_and_completes_the_s
         "on-call ran once"
     );
     assert_eq!(gate.failing_checks, ["checkout error rate"]);
-    let cards = cards_of(&home, &done);
+    let cards = home.cards_of(&done);
     assert_eq!(cards.len(), 1, "{cards:?}");
     assert_eq!(cards[0].kind, NotificationType::ReleaseRegression);
     assert!(
@@ -614,7 +568,7 @@ fn a_regression_with_no_on_call_allowed_fails_the_run_and_blocks_the_merged_bloc
         &["--merge", "local", "--health", REGRESSED],
         "release-alone",
     );
-    let failed = finish(&home, &run);
+    let failed = home.finish(&run);
     assert_eq!(failed.status, RunStatus::Failed);
     let failure = failed.failure.as_ref().unwrap();
     assert!(
@@ -628,7 +582,7 @@ fn a_regression_with_no_on_call_allowed_fails_the_run_and_blocks_the_merged_bloc
         home.block(&failed.block_id).status,
         cattery_protocol::BlockStatus::Blocked
     );
-    let cards = cards_of(&home, &failed);
+    let cards = home.cards_of(&failed);
     assert_eq!(cards.len(), 1, "{cards:?}");
     assert_eq!(cards[0].kind, NotificationType::ReleaseRegression);
 }
@@ -641,7 +595,7 @@ fn max_attempts_0_on_the_conflicts_step_fails_at_the_first_conflict_with_no_help
     let gate = home.gate(&run.id, GateKind::Approval);
     move_trunk(clone.path(), "app.py", "a = 1\nb = 30\nc = 3\n");
     home.ctl(&["approve", &gate.id]);
-    let failed = finish(&home, &run);
+    let failed = home.finish(&run);
     assert_eq!(
         failed.failure.as_ref().unwrap().message,
         "The pull request still conflicts with its base after 0 conflict-resolver attempt(s). Resolve the conflict manually, then retry the run."
@@ -669,7 +623,7 @@ fn kill_9_in_the_middle_of_a_probe_probes_again_after_the_restart() {
         || "the first probe never started".to_owned(),
     );
     kill_daemon(&home);
-    let done = finish(&home, &run);
+    let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     assert_eq!(
         done.steps[1].output.as_deref(),

@@ -4,11 +4,9 @@
 //! the user's checkout is byte-identical after every mode.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use cattery_protocol::{
-    BlockStatus, Delivery, GateKind, Notification, NotificationType, Run, RunStatus,
-};
+use cattery_protocol::{BlockStatus, Delivery, GateKind, NotificationType, Run, RunStatus};
 use cattery_tests::CtlHome;
-use cattery_tests::gitfix::{checkout_state, git};
+use cattery_tests::gitfix::{checkout_state, git, move_branch};
 use std::path::Path;
 
 /// A user's clone with `trunk` and, if `on` is not trunk, a checked-out
@@ -36,6 +34,16 @@ fn clone_with_remote() -> (tempfile::TempDir, tempfile::TempDir) {
     let url = remote.path().display().to_string();
     git(clone.path(), &["remote", "add", "origin", &url]);
     (clone, remote)
+}
+
+fn start(home: &CtlHome, clone: &Path, repo_args: &[&str], pipeline: &str) -> Run {
+    let mut args = vec!["--base", "trunk"];
+    args.extend_from_slice(repo_args);
+    home.start_in_frame(clone, &args, pipeline)
+}
+
+fn move_trunk(clone: &Path, file: &str, text: &str) -> String {
+    move_branch(clone, "trunk", file, text)
 }
 
 const AGENTS: &str = r#"[agents.coder]
@@ -93,55 +101,6 @@ fn home(extra: &[(&str, &str)]) -> CtlHome {
     CtlHome::with_config(&files)
 }
 
-/// A frame on `clone` (base trunk) with `repo_args`, task "Add refunds"
-/// under it, and `pipeline` started on the task.
-fn start(home: &CtlHome, clone: &Path, repo_args: &[&str], pipeline: &str) -> Run {
-    let path = clone.display().to_string();
-    let mut args = vec![
-        "block", "add", "--level", "frame", "--title", "Payments", "--repo", &path, "--base",
-        "trunk",
-    ];
-    args.extend_from_slice(repo_args);
-    let frame = home.ctl(&args);
-    let task = home.ctl(&[
-        "block",
-        "add",
-        "--title",
-        "Add refunds",
-        "--description",
-        "Refund a payment.",
-        "--parent",
-        frame["id"].as_str().unwrap(),
-    ]);
-    serde_json::from_value(home.ctl(&["start", task["id"].as_str().unwrap(), pipeline])).unwrap()
-}
-
-fn finish(home: &CtlHome, run: &Run) -> Run {
-    home.wait_run(&run.id, "ended", |r| !r.status.is_live())
-}
-
-fn card_of(home: &CtlHome, run: &Run) -> Notification {
-    let cards: Vec<Notification> = serde_json::from_value(home.ctl(&["notifications"])).unwrap();
-    cards
-        .into_iter()
-        .find(|c| c.run_id.as_deref() == Some(run.id.as_str()))
-        .unwrap_or_else(|| panic!("no card for {}", run.id))
-}
-
-/// Commits `file` = `text` on trunk the way a colleague's push would land,
-/// without touching the user's checkout (a throwaway worktree).
-fn move_trunk(clone: &Path, file: &str, text: &str) -> String {
-    let side = tempfile::tempdir().unwrap();
-    let at = side.path().join("wt");
-    let at_str = at.display().to_string();
-    git(clone, &["worktree", "add", "-q", &at_str, "trunk"]);
-    std::fs::write(at.join(file), text).unwrap();
-    git(&at, &["add", file]);
-    git(&at, &["commit", "-q", "-m", "colleague"]);
-    git(clone, &["worktree", "remove", &at_str]);
-    git(clone, &["rev-parse", "trunk"])
-}
-
 #[test]
 fn branch_mode_leaves_the_branch_sets_pr_ready_and_raises_a_card_naming_the_branch_and_its_stat() {
     let home = home(&[]);
@@ -149,7 +108,7 @@ fn branch_mode_leaves_the_branch_sets_pr_ready_and_raises_a_card_naming_the_bran
     let before = checkout_state(clone.path());
     let trunk = git(clone.path(), &["rev-parse", "trunk"]);
     let run = start(&home, clone.path(), &[], "ship");
-    let done = finish(&home, &run);
+    let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     let branch = done.worktree.clone().unwrap().branch;
     assert!(
@@ -158,7 +117,7 @@ fn branch_mode_leaves_the_branch_sets_pr_ready_and_raises_a_card_naming_the_bran
         done.delivery
     );
     assert_eq!(home.block(&done.block_id).status, BlockStatus::PrReady);
-    let card = card_of(&home, &done);
+    let card = home.card_of(&done);
     assert_eq!(card.kind, NotificationType::PipelineComplete);
     assert!(
         card.body.contains(&branch) && card.body.contains("1 file +1 −0"),
@@ -179,7 +138,7 @@ fn local_mode_fast_forwards_a_base_that_did_not_move_and_is_not_checked_out() {
     let clone = users_clone("dev");
     let before = checkout_state(clone.path());
     let run = start(&home, clone.path(), &["--merge", "local"], "ship");
-    let done = finish(&home, &run);
+    let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     let branch = done.worktree.clone().unwrap().branch;
     let tip = git(clone.path(), &["rev-parse", &branch]);
@@ -204,7 +163,7 @@ fn local_mode_makes_a_merge_commit_when_base_moved_without_conflict() {
     let moved = move_trunk(clone.path(), "other.py", "y = 2\n");
     let before = checkout_state(clone.path());
     home.ctl(&["approve", &gate.id]);
-    let done = finish(&home, &run);
+    let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     let branch = done.worktree.clone().unwrap().branch;
     let merge = git(clone.path(), &["rev-parse", "trunk"]);
@@ -235,7 +194,7 @@ fn local_mode_does_not_merge_behind_a_checked_out_base_and_its_card_names_the_co
     let before = checkout_state(clone.path());
     let trunk = git(clone.path(), &["rev-parse", "trunk"]);
     let run = start(&home, clone.path(), &["--merge", "local"], "ship");
-    let done = finish(&home, &run);
+    let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     let branch = done.worktree.clone().unwrap().branch;
     assert_eq!(
@@ -244,7 +203,7 @@ fn local_mode_does_not_merge_behind_a_checked_out_base_and_its_card_names_the_co
         "not merged"
     );
     assert_eq!(home.block(&done.block_id).status, BlockStatus::PrReady);
-    let card = card_of(&home, &done);
+    let card = home.card_of(&done);
     assert_eq!(card.kind, NotificationType::MergeReview);
     let command = format!("git -C {} merge {branch}", clone.path().display());
     assert!(card.body.contains(&command), "{}", card.body);
@@ -261,7 +220,7 @@ fn local_mode_leaves_a_conflicting_merge_to_a_human_as_merge_failed_and_leaves_b
     let moved = move_trunk(clone.path(), "app.py", "a = 1\nb = 99\nc = 3\n");
     let before = checkout_state(clone.path());
     home.ctl(&["approve", &gate.id]);
-    let done = finish(&home, &run);
+    let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     assert!(
         matches!(
@@ -275,7 +234,7 @@ fn local_mode_leaves_a_conflicting_merge_to_a_human_as_merge_failed_and_leaves_b
         done.delivery
     );
     assert_eq!(home.block(&done.block_id).status, BlockStatus::PrReady);
-    assert_eq!(card_of(&home, &done).kind, NotificationType::MergeReview);
+    assert_eq!(home.card_of(&done).kind, NotificationType::MergeReview);
     assert_eq!(
         git(clone.path(), &["rev-parse", "trunk"]),
         moved,
@@ -305,7 +264,7 @@ fn pr_mode_pushes_opens_a_request_through_the_pr_command_and_merges_it_within_th
         &["--remote", "origin", "--merge", "pr"],
         "ship",
     );
-    let done = finish(&home, &run);
+    let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     let branch = done.worktree.clone().unwrap().branch;
     assert_eq!(
@@ -356,7 +315,7 @@ fn pr_mode_without_the_pr_program_fails_the_merger_step_clearly_and_the_run_can_
         &["--remote", "origin", "--merge", "pr"],
         "ship",
     );
-    let failed = finish(&home, &run);
+    let failed = home.finish(&run);
     assert_eq!(failed.status, RunStatus::Failed);
     let failure = failed.failure.clone().unwrap();
     assert!(
@@ -372,7 +331,7 @@ fn pr_mode_without_the_pr_program_fails_the_merger_step_clearly_and_the_run_can_
     );
     let retried: Run = serde_json::from_value(home.ctl(&["retry", &run.id])).unwrap();
     assert_eq!(retried.current_step, 1, "the retry resumes at the merger");
-    finish(&home, &retried);
+    home.finish(&retried);
     assert_eq!(checkout_state(clone.path()), before);
 }
 
@@ -415,7 +374,7 @@ fn over_a_ceiling_the_merger_raises_merge_review_sets_pr_ready_and_ctl_merge_the
     let before = checkout_state(clone.path());
     let trunk = git(clone.path(), &["rev-parse", "trunk"]);
     let run = start(&home, clone.path(), &["--merge", "local"], "risky");
-    let done = finish(&home, &run);
+    let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done, "the run is not parked");
     assert_eq!(
         review_of(&done),
@@ -430,7 +389,7 @@ fn over_a_ceiling_the_merger_raises_merge_review_sets_pr_ready_and_ctl_merge_the
         trunk,
         "nothing merged yet"
     );
-    let card = card_of(&home, &done);
+    let card = home.card_of(&done);
     assert_eq!(card.kind, NotificationType::MergeReview);
     assert_eq!(card.title, "Review PR for \"Add refunds\"");
     assert!(
@@ -464,19 +423,13 @@ fn over_a_ceiling_the_merger_raises_merge_review_sets_pr_ready_and_ctl_merge_the
 fn acting_on_a_merge_review_card_merges_and_dismissing_one_leaves_the_block_pr_ready() {
     let home = home(&[]);
     let clone = users_clone("dev");
-    let acted = finish(
-        &home,
-        &start(&home, clone.path(), &["--merge", "local"], "risky"),
-    );
-    home.ctl(&["act", &card_of(&home, &acted).id]);
+    let acted = home.finish(&start(&home, clone.path(), &["--merge", "local"], "risky"));
+    home.ctl(&["act", &home.card_of(&acted).id]);
     assert_eq!(home.block(&acted.block_id).status, BlockStatus::Done);
 
     let other = users_clone("dev");
-    let dismissed = finish(
-        &home,
-        &start(&home, other.path(), &["--merge", "local"], "risky"),
-    );
-    home.ctl(&["dismiss", &card_of(&home, &dismissed).id]);
+    let dismissed = home.finish(&start(&home, other.path(), &["--merge", "local"], "risky"));
+    home.ctl(&["dismiss", &home.card_of(&dismissed).id]);
     assert_eq!(home.block(&dismissed.block_id).status, BlockStatus::PrReady);
 }
 
@@ -484,10 +437,7 @@ fn acting_on_a_merge_review_card_merges_and_dismissing_one_leaves_the_block_pr_r
 fn an_empty_rationale_never_auto_merges_and_manual_review_never_does() {
     let home = home(&[]);
     let clone = users_clone("dev");
-    let blank = finish(
-        &home,
-        &start(&home, clone.path(), &["--merge", "local"], "blank"),
-    );
+    let blank = home.finish(&start(&home, clone.path(), &["--merge", "local"], "blank"));
     assert_eq!(
         review_of(&blank).0,
         cattery_protocol::ReviewReason::NoRationale
@@ -499,7 +449,7 @@ fn an_empty_rationale_never_auto_merges_and_manual_review_never_does() {
         &["--merge", "local", "--risk-preset", "manual-review"],
         "ship",
     );
-    let manual = finish(&home, &manual);
+    let manual = home.finish(&manual);
     assert_eq!(
         review_of(&manual).0,
         cattery_protocol::ReviewReason::AutoMergeDisabled
@@ -520,7 +470,7 @@ fn a_merged_blocks_done_status_is_sticky_while_a_later_step_runs() {
         BlockStatus::Done,
         "merged, then the trailing step runs"
     );
-    let done = finish(&home, &run);
+    let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done);
     assert_eq!(home.block(&run.block_id).status, BlockStatus::Done);
 }

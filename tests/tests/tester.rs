@@ -6,10 +6,9 @@
 
 use cattery_protocol::gate::HelperOutcome;
 use cattery_protocol::tester::TestLoop;
-use cattery_protocol::{FailureKind, Notification, NotificationType, Run, RunStatus};
+use cattery_protocol::{FailureKind, NotificationType, Run, RunStatus};
 use cattery_tests::CtlHome;
 use cattery_tests::gitfix::git;
-use std::path::Path;
 
 const AGENTS: &str = r#"[agents.coder]
 command = ["sh", "-c", "printf 'def refund(amount):\\n    return amount * 2\\n' > refund.py && echo '{\"type\":\"result\",\"output\":\"coded\"}'"]
@@ -78,38 +77,8 @@ fn clone() -> tempfile::TempDir {
     dir
 }
 
-fn start(home: &CtlHome, clone: &Path, repo_args: &[&str], pipeline: &str) -> Run {
-    let path = clone.display().to_string();
-    let mut args = vec![
-        "block", "add", "--level", "frame", "--title", "Payments", "--repo", &path,
-    ];
-    args.extend_from_slice(repo_args);
-    let frame = home.ctl(&args);
-    let task = home.ctl(&[
-        "block",
-        "add",
-        "--title",
-        "Add refunds",
-        "--parent",
-        frame["id"].as_str().unwrap(),
-    ]);
-    serde_json::from_value(home.ctl(&["start", task["id"].as_str().unwrap(), pipeline])).unwrap()
-}
-
-fn finish(home: &CtlHome, run: &Run) -> Run {
-    home.wait_run(&run.id, "ended", |r| !r.status.is_live())
-}
-
 fn loop_of(run: &Run) -> &TestLoop {
     run.steps[1].test.as_ref().expect("a tester step")
-}
-
-fn card_of(home: &CtlHome, run: &Run) -> Notification {
-    let cards: Vec<Notification> = serde_json::from_value(home.ctl(&["notifications"])).unwrap();
-    cards
-        .into_iter()
-        .find(|c| c.run_id.as_deref() == Some(run.id.as_str()))
-        .unwrap_or_else(|| panic!("no card for {}", run.id))
 }
 
 #[test]
@@ -118,13 +87,8 @@ fn the_test_command_fails_until_the_fixer_fixes_the_code_in_the_worktree() {
     let clone = clone();
     let test =
         "grep -q 'return amount$' refund.py || { echo 'the refund doubles the amount'; exit 1; }";
-    let run = start(
-        &home,
-        clone.path(),
-        &["--test-command", test],
-        "test-command",
-    );
-    let done = finish(&home, &run);
+    let run = home.start_in_frame(clone.path(), &["--test-command", test], "test-command");
+    let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     let test = loop_of(&done);
     assert_eq!(test.attempts, 1, "one fixer round");
@@ -150,8 +114,8 @@ fn the_test_command_fails_until_the_fixer_fixes_the_code_in_the_worktree() {
 fn a_low_concern_loops_the_fixer_in_the_first_round_and_a_medium_one_is_tolerated_later() {
     let home = home();
     let clone = clone();
-    let run = start(&home, clone.path(), &[], "fussy");
-    let done = finish(&home, &run);
+    let run = home.start_in_frame(clone.path(), &[], "fussy");
+    let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     let test = loop_of(&done);
     assert_eq!(test.attempts, 1);
@@ -164,8 +128,8 @@ fn a_tester_that_never_greenlights_fails_after_its_budget_and_a_failing_fixer_ne
 {
     let home = home();
     let clone = clone();
-    let run = start(&home, clone.path(), &[], "picky");
-    let failed = finish(&home, &run);
+    let run = home.start_in_frame(clone.path(), &[], "picky");
+    let failed = home.finish(&run);
     let failure = failed.failure.as_ref().unwrap();
     assert_eq!(failure.kind, FailureKind::Agent);
     assert_eq!(
@@ -179,7 +143,7 @@ fn a_tester_that_never_greenlights_fails_after_its_budget_and_a_failing_fixer_ne
             .iter()
             .all(|a| a.outcome == HelperOutcome::Failed)
     );
-    let card = card_of(&home, &failed);
+    let card = home.card_of(&failed);
     assert_eq!(card.kind, NotificationType::TestFailed);
     assert_eq!(card.title, "Tests are still failing for \"Add refunds\"");
     assert!(
@@ -194,8 +158,8 @@ fn a_tester_that_never_greenlights_fails_after_its_budget_and_a_failing_fixer_ne
 fn a_tester_abort_stops_the_run_for_a_human_without_a_fixer() {
     let home = home();
     let clone = clone();
-    let run = start(&home, clone.path(), &[], "aborter");
-    let failed = finish(&home, &run);
+    let run = home.start_in_frame(clone.path(), &[], "aborter");
+    let failed = home.finish(&run);
     let failure = failed.failure.as_ref().unwrap();
     assert_eq!(failure.kind, FailureKind::Agent);
     assert_eq!(
@@ -203,7 +167,7 @@ fn a_tester_abort_stops_the_run_for_a_human_without_a_fixer() {
         "Testing could not run: the test database is not reachable"
     );
     assert_eq!(loop_of(&failed).attempts, 0, "no fixer was sent");
-    let card = card_of(&home, &failed);
+    let card = home.card_of(&failed);
     assert_eq!(card.title, "Testing could not run for \"Add refunds\"");
     assert_eq!(
         card.body,
@@ -215,8 +179,8 @@ fn a_tester_abort_stops_the_run_for_a_human_without_a_fixer() {
 fn the_test_command_tester_on_a_frame_without_one_fails_preflight_naming_the_fix() {
     let home = home();
     let clone = clone();
-    let run = start(&home, clone.path(), &[], "test-command");
-    let failed = finish(&home, &run);
+    let run = home.start_in_frame(clone.path(), &[], "test-command");
+    let failed = home.finish(&run);
     let failure = failed.failure.as_ref().unwrap();
     assert_eq!(failure.kind, FailureKind::Preflight);
     assert!(

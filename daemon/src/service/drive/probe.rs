@@ -146,18 +146,27 @@ async fn local_check(
     let (tx, mut rx) = mpsc::unbounded_channel();
     let job = daemon.executor.run(spec, tx, stop);
     let mut lines = std::collections::VecDeque::new();
+    let mut handle = None;
     let collect = async {
         while let Some(event) = rx.recv().await {
-            if let JobEvent::Log { line, .. } = event {
-                lines.push_back(line);
-                if lines.len() > LOG_TAIL_LINES {
-                    lines.pop_front();
+            match event {
+                JobEvent::Log { line, .. } => {
+                    lines.push_back(line);
+                    if lines.len() > LOG_TAIL_LINES {
+                        lines.pop_front();
+                    }
                 }
+                JobEvent::Dispatched { handle: h } => handle = Some(h),
+                _ => {}
             }
         }
     };
     let (result, ()) = tokio::join!(job, collect);
-    let _ = std::fs::remove_dir_all(daemon.paths.jobs().join(&job_id));
+    // A check's container (or process record) goes as soon as it has answered.
+    if let Some(handle) = handle {
+        daemon.executor.release(&handle).await;
+    }
+    let _ = tokio::fs::remove_dir_all(daemon.paths.jobs().join(&job_id)).await;
     let tail = lines.into_iter().collect::<Vec<_>>().join("\n");
     match result {
         JobResult::Succeeded(r) if r.output == "exit 0" => completed("success", tail),
