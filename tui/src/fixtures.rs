@@ -638,8 +638,8 @@ pub fn gated_run() -> Run {
     let mut passed = GateState::new(spec(GateCheck::Conflicts, "conflict-resolver", 3));
     passed.last_verdict = Some(GateVerdict::Pass);
     passed.last_summary = Some("Conflict gate passed: the PR merges cleanly with its base.".into());
+    conflicts.output = passed.last_summary.clone();
     conflicts.gate = Some(passed);
-    conflicts.output = passed_output();
     let mut ci = step("ci", StepState::Working);
     ci.started_at = Some(NOW - 20 * MIN);
     let mut gate = GateState::new(spec(GateCheck::Ci, "ci-fixer", 10));
@@ -673,10 +673,6 @@ pub fn gated_run() -> Run {
         3,
         RunStatus::Running,
     )
-}
-
-fn passed_output() -> Option<String> {
-    Some("Conflict gate passed: the PR merges cleanly with its base.".into())
 }
 
 pub fn long_run(n: usize) -> Run {

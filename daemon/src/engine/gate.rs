@@ -14,9 +14,6 @@ use cattery_protocol::gate::{
 };
 use cattery_protocol::{FailureKind, Millis, Run, RunStatus, StepState};
 
-/// Entries the attempt log keeps.
-const ATTEMPT_LOG_LIMIT: usize = 20;
-
 /// What one probe found, classified.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Probe {
@@ -299,17 +296,23 @@ fn pending(run: &mut Run, index: usize, cx: &Cx) -> Outcome {
     };
     gate.polls += 1;
     if gate.polls < gate.spec.max_polls {
-        let due = cx.now + (gate.spec.poll_secs * 1000) as i64;
-        gate.next_probe_at = Some(due);
+        let outcome = probe_later(gate, index, cx);
         if let Some(step) = run.steps.get_mut(index) {
             step.progress_label = Some("waiting".to_owned());
         }
-        return Outcome::AwaitingProbe {
-            step_index: index,
-            due: Some(due),
-        };
+        return outcome;
     }
     poll_budget_spent(run, index, cx)
+}
+
+/// The next probe comes one poll interval from now.
+fn probe_later(gate: &mut GateState, index: usize, cx: &Cx) -> Outcome {
+    let due = cx.now + (gate.spec.poll_secs * 1000) as i64;
+    gate.next_probe_at = Some(due);
+    Outcome::AwaitingProbe {
+        step_index: index,
+        due: Some(due),
+    }
 }
 
 /// The reference's `resolveGatePollExhaustion`: a release watch passes once
@@ -324,24 +327,14 @@ fn poll_budget_spent(run: &mut Run, index: usize, cx: &Cx) -> Outcome {
         let since = gate.watch_since.unwrap_or(cx.now);
         if cx.now - since < window_ms {
             gate.polls = 0;
-            let due = cx.now + (gate.spec.poll_secs * 1000) as i64;
-            gate.next_probe_at = Some(due);
-            return Outcome::AwaitingProbe {
-                step_index: index,
-                due: Some(due),
-            };
+            return probe_later(gate, index, cx);
         }
         let summary =
             "post-release-health gate passed: watch window elapsed with no regression observed.";
         return pass(run, index, summary, cx);
     }
-    fail_run(
-        run,
-        FailureKind::Timeout,
-        "Gate precheck did not settle within its polling budget".to_owned(),
-        None,
-        cx,
-    )
+    let message = "Gate precheck did not settle within its polling budget".to_owned();
+    step::failed(run, FailureSpec::plain(FailureKind::Timeout, message), cx)
 }
 
 /// Failing: send the helper while its budget lasts, else the gate is spent.
@@ -366,7 +359,11 @@ fn failing(run: &mut Run, index: usize, summary: &str, cx: &Cx) -> Outcome {
     }
     gate.exhausted = true;
     let (message, detail) = exhausted_message(gate, summary);
-    fail_run(run, FailureKind::JobFailed, message, detail, cx)
+    let spec = FailureSpec {
+        detail,
+        ..FailureSpec::plain(FailureKind::JobFailed, message)
+    };
+    step::failed(run, spec, cx)
 }
 
 /// The reference's `onExhausted` error for each gate.
@@ -389,28 +386,6 @@ fn exhausted_message(gate: &GateState, summary: &str) -> (String, Option<String>
             ),
             None,
         ),
-    }
-}
-
-fn fail_run(
-    run: &mut Run,
-    kind: FailureKind,
-    message: String,
-    detail: Option<String>,
-    cx: &Cx,
-) -> Outcome {
-    let spec = FailureSpec {
-        kind,
-        message: message.clone(),
-        detail: detail.clone(),
-        hint: None,
-        cancellation: None,
-    };
-    step::fail(run, spec, cx);
-    Outcome::Failed {
-        error: message,
-        kind,
-        detail,
     }
 }
 
@@ -445,9 +420,6 @@ pub fn helper_settled(
     };
     gate.attempt_log.push(entry);
     step::trim_front(&mut gate.attempt_log);
-    if gate.attempt_log.len() > ATTEMPT_LOG_LIMIT {
-        gate.attempt_log.remove(0);
-    }
     gate.phase = GatePhase::Checking;
     gate.next_probe_at = None;
     if gate.spec.kind == GateCheck::PostReleaseHealth {

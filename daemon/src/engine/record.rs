@@ -3,6 +3,7 @@
 use super::step::{self, FailureSpec};
 use super::{Cx, EngineError, Outcome, Transition, companion};
 use cattery_protocol::agent::AgentResult;
+use cattery_protocol::gate::HelperOutcome;
 use cattery_protocol::{Decision, FailureKind, Run, RunStatus, StepState};
 
 /// How a dispatched job ended.
@@ -81,8 +82,6 @@ pub fn record_result(
             detail,
             hint,
         } => {
-            let error = message.clone();
-            let detail_out = detail.clone();
             let spec = FailureSpec {
                 kind,
                 message,
@@ -90,12 +89,7 @@ pub fn record_result(
                 hint,
                 cancellation: None,
             };
-            step::fail(&mut next, spec, cx);
-            Outcome::Failed {
-                error,
-                kind,
-                detail: detail_out,
-            }
+            step::failed(&mut next, spec, cx)
         }
         JobResult::Lost { .. } => redispatch(&mut next, index, cx),
         JobResult::Evicted { detail } => evicted(&mut next, index, detail, cx),
@@ -105,47 +99,53 @@ pub fn record_result(
     Ok(Transition::new(next, outcome))
 }
 
+/// A helper's or fixer's job as one round: how it ended and what it said.
+/// A lost job or a budget stop is no round.
+fn round_of(result: JobResult) -> Option<(HelperOutcome, String)> {
+    match result {
+        JobResult::Succeeded(result) => Some((HelperOutcome::Completed, result.output)),
+        JobResult::Failed { message, .. } => Some((HelperOutcome::Failed, message)),
+        JobResult::Evicted { detail } | JobResult::Stalled { detail } => {
+            Some((HelperOutcome::Failed, detail))
+        }
+        JobResult::Lost { .. } | JobResult::OverBudget { .. } => None,
+    }
+}
+
 /// A gate helper's result: a lost job runs again, a budget stop pauses
 /// the run with the gate probing again on resume, and anything else is one
 /// helper round, logged, after which the gate probes again.
 fn helper_result(run: &mut Run, index: usize, result: JobResult, cx: &Cx) -> Outcome {
-    use cattery_protocol::gate::{GatePhase, HelperOutcome};
-    let (outcome, summary) = match result {
-        JobResult::Lost { .. } => return redispatch(run, index, cx),
-        JobResult::OverBudget { .. } => {
+    if matches!(result, JobResult::Lost { .. }) {
+        return redispatch(run, index, cx);
+    }
+    match round_of(result) {
+        Some((outcome, summary)) => super::gate::helper_settled(run, index, outcome, summary, cx),
+        None => {
             if let Some(step) = run.steps.get_mut(index) {
                 step.job = None;
                 step.state = StepState::Pending;
                 if let Some(gate) = step.gate.as_mut() {
-                    gate.phase = GatePhase::Checking;
+                    gate.phase = cattery_protocol::gate::GatePhase::Checking;
                 }
             }
             run.status = RunStatus::Paused;
-            return Outcome::Paused;
+            Outcome::Paused
         }
-        JobResult::Succeeded(result) => (HelperOutcome::Completed, result.output),
-        JobResult::Failed { message, .. } => (HelperOutcome::Failed, message),
-        JobResult::Evicted { detail } | JobResult::Stalled { detail } => {
-            (HelperOutcome::Failed, detail)
-        }
-    };
-    super::gate::helper_settled(run, index, outcome, summary, cx)
+    }
 }
 
-/// A fixer's result: a lost job runs again; anything else is one fixer
-/// round, after which the tester runs again.
+/// A fixer's result: a lost job runs again, a budget stop pauses the run
+/// to test afresh on resume; anything else is one fixer round, after which
+/// the tester runs again.
 fn fixer_result(run: &mut Run, index: usize, result: JobResult, cx: &Cx) -> Outcome {
-    use cattery_protocol::gate::HelperOutcome;
-    let (outcome, summary) = match result {
-        JobResult::Lost { .. } => return redispatch(run, index, cx),
-        JobResult::OverBudget { .. } => return paused_mid_step(run, index),
-        JobResult::Succeeded(result) => (HelperOutcome::Completed, result.output),
-        JobResult::Failed { message, .. } => (HelperOutcome::Failed, message),
-        JobResult::Evicted { detail } | JobResult::Stalled { detail } => {
-            (HelperOutcome::Failed, detail)
-        }
-    };
-    super::tester::fixer_settled(run, index, outcome, summary, cx)
+    if matches!(result, JobResult::Lost { .. }) {
+        return redispatch(run, index, cx);
+    }
+    match round_of(result) {
+        Some((outcome, summary)) => super::tester::fixer_settled(run, index, outcome, summary, cx),
+        None => paused_mid_step(run, index),
+    }
 }
 
 /// A stalled job runs once more; stalling again fails the run as stalled.

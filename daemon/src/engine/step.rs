@@ -195,6 +195,17 @@ impl FailureSpec {
     }
 }
 
+/// Fails the run as `spec` says and answers the outcome that reports it.
+pub fn failed(run: &mut Run, spec: FailureSpec, cx: &Cx) -> Outcome {
+    let outcome = Outcome::Failed {
+        error: spec.message.clone(),
+        kind: spec.kind,
+        detail: spec.detail.clone(),
+    };
+    fail(run, spec, cx);
+    outcome
+}
+
 /// Fails a live run. The first failure wins and a done run is never failed.
 pub fn fail(run: &mut Run, spec: FailureSpec, cx: &Cx) {
     if !run.status.is_live() {

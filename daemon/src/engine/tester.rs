@@ -90,20 +90,13 @@ fn send_fixer(run: &mut Run, index: usize, cx: &Cx) -> Outcome {
 /// `agent`, which raises `test_failed`.
 fn stop(run: &mut Run, message: String, detail: Option<String>, cx: &Cx) -> Outcome {
     let spec = FailureSpec {
-        kind: FailureKind::Agent,
-        message: message.clone(),
-        detail: detail.clone(),
+        detail,
         hint: Some(
             "see the tester's report on the step, fix the cause, then retry the run".to_owned(),
         ),
-        cancellation: None,
+        ..FailureSpec::plain(FailureKind::Agent, message)
     };
-    step::fail(run, spec, cx);
-    Outcome::Failed {
-        error: message,
-        kind: FailureKind::Agent,
-        detail,
-    }
+    step::failed(run, spec, cx)
 }
 
 /// The fixer's job ended, done or failed: the round is logged and the

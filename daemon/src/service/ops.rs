@@ -139,6 +139,14 @@ impl Daemon {
     }
 
     /// The repository of the frame above `block` (or of `block` itself).
+    /// The providers of the frame `run` works under; none without a frame
+    /// repository or when the board cannot be read.
+    pub(crate) fn frame_providers(&self, run: &Run) -> Option<cattery_protocol::Providers> {
+        let block = self.store.block(&run.block_id).ok().flatten()?;
+        let repository = self.frame_repository(&block).ok().flatten()?;
+        Some(*repository.providers)
+    }
+
     pub(crate) fn frame_repository(&self, block: &Block) -> Result<Option<Repository>> {
         let mut at = block.clone();
         // Bounded: a board is a tree, but a damaged one must not loop.

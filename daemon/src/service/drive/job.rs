@@ -545,26 +545,27 @@ async fn commit_change(
     }
 }
 
-/// The shell line that runs `$CATTERY_CHECK` and ends with a result line
-/// naming its exit status, so a failing command is not a failing job.
-fn check_wrapper() -> Vec<String> {
-    vec![
+/// The output of a check's job whose command exited 0.
+pub(super) const CHECK_PASSED: &str = "exit 0";
+
+/// Makes the job run `command` (`sh -c`, as a process or in the kind's
+/// image) and end with a result line naming its exit status, so a failing
+/// command is not a failing job.
+fn run_as_check(spec: &mut JobSpec, command: String) {
+    let wrapper = vec![
         "sh".to_owned(),
         "-c".to_owned(),
         r#"sh -c "$CATTERY_CHECK" 2>&1 </dev/null; printf '{"type":"result","output":"exit %d"}\n' "$?""#
             .to_owned(),
-    ]
+    ];
+    spec.agent.command = wrapper.clone();
+    spec.agent.image_command = wrapper;
+    spec.env.push(("CATTERY_CHECK".to_owned(), command));
 }
 
 /// The built-in tester runs its frame's `test_command` on the worktree.
 fn as_test_command(daemon: &Daemon, run: &Run, spec: &mut JobSpec) -> Result<(), Box<JobResult>> {
-    let command = daemon
-        .store
-        .block(&run.block_id)
-        .ok()
-        .flatten()
-        .and_then(|block| daemon.frame_repository(&block).ok().flatten())
-        .and_then(|repository| repository.providers.test_command.clone());
+    let command = daemon.frame_providers(run).and_then(|p| p.test_command);
     let Some(command) = command else {
         return Err(Box::new(JobResult::Failed {
             kind: FailureKind::Preflight,
@@ -579,9 +580,7 @@ fn as_test_command(daemon: &Daemon, run: &Run, spec: &mut JobSpec) -> Result<(),
             ),
         }));
     };
-    spec.agent.command = check_wrapper();
-    spec.agent.image_command = check_wrapper();
-    spec.env.push(("CATTERY_CHECK".to_owned(), command));
+    run_as_check(spec, command);
     Ok(())
 }
 
@@ -591,7 +590,7 @@ fn test_report_of(result: JobResult, tail: &std::collections::VecDeque<String>) 
     let JobResult::Succeeded(mut agent) = result else {
         return result;
     };
-    let passed = agent.output == "exit 0";
+    let passed = agent.output == CHECK_PASSED;
     let output = tail.iter().cloned().collect::<Vec<_>>().join("\n");
     let summary = match passed {
         true => "The test command passed.".to_owned(),
@@ -633,16 +632,13 @@ pub(super) async fn check_spec(
     let job_id = daemon.ids.mint("c");
     let mut spec = job_spec(daemon, run, &job_id, step_index, prepared.as_ref())
         .map_err(|failure| format!("{failure:?}"))?;
-    spec.agent.command = check_wrapper();
-    spec.agent.image_command = check_wrapper();
+    run_as_check(&mut spec, command.to_owned());
     spec.agent.cli = None;
     spec.agent.kind = format!("{}:{name}", spec.agent.kind);
     spec.agent_state = None;
     if let Some(workspace) = spec.workspace.as_mut() {
         workspace.writable = false;
     }
-    spec.env
-        .push(("CATTERY_CHECK".to_owned(), command.to_owned()));
     Ok(spec)
 }
 

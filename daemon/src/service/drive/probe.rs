@@ -26,28 +26,37 @@ pub async fn probe(
     let Some(gate) = run.steps.get(index).and_then(|s| s.gate.clone()) else {
         return Probe::pass("not a gate");
     };
-    // A gate may be the run's first step: its branch and worktree are
-    // made here as before any job (idempotent).
-    if let Some(worktree) = run.worktree.clone() {
-        let made = tokio::task::spawn_blocking(move || crate::git::ensure(&worktree)).await;
-        match made {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Probe::pending(format!("cannot make the run's worktree: {e}")),
-            Err(e) => return Probe::pending(format!("the worktree set-up stopped: {e}")),
-        }
-    }
-    let providers = frame_providers(daemon, run);
-    match gate.spec.kind {
+    let head = match branch_head(run).await {
+        Ok(head) => head,
+        Err(probe) => return probe,
+    };
+    let providers = daemon.frame_providers(run);
+    let probe = match gate.spec.kind {
         GateCheck::Conflicts => conflicts(run).await,
         GateCheck::Ci => ci(daemon, run, index, providers.as_ref(), stop).await,
         GateCheck::PostReleaseHealth => health(daemon, run, &gate, providers.as_ref()).await,
-    }
+    };
+    probe.at(head)
 }
 
-fn frame_providers(daemon: &Daemon, run: &Run) -> Option<Providers> {
-    let block = daemon.store.block(&run.block_id).ok().flatten()?;
-    let repository = daemon.frame_repository(&block).ok().flatten()?;
-    Some(*repository.providers)
+/// The branch tip the probe looks at. A gate may be the run's first step,
+/// so its branch and worktree are made here as before any job (idempotent).
+async fn branch_head(run: &Run) -> Result<Option<String>, Probe> {
+    let Some(worktree) = run.worktree.clone() else {
+        return Ok(None);
+    };
+    let made = tokio::task::spawn_blocking(move || {
+        crate::git::ensure(&worktree)?;
+        crate::git::tip(&worktree)
+    })
+    .await;
+    match made {
+        Ok(Ok(head)) => Ok(Some(head)),
+        Ok(Err(e)) => Err(Probe::pending(format!(
+            "cannot make the run's worktree: {e}"
+        ))),
+        Err(e) => Err(Probe::pending(format!("the worktree set-up stopped: {e}"))),
+    }
 }
 
 async fn conflicts(run: &Run) -> Probe {
@@ -55,17 +64,13 @@ async fn conflicts(run: &Run) -> Probe {
         return gate::unwired(GateCheck::Conflicts);
     };
     let probed = tokio::task::spawn_blocking(move || {
-        let head = crate::git::tip(&worktree).ok();
         crate::git::merge::mergeability(&worktree.repository, &worktree.branch, &worktree.base)
-            .map(|m| (m, head))
     })
     .await;
     match probed {
-        Ok(Ok((crate::git::merge::Mergeability::Clean { .. }, head))) => {
-            gate::classify_conflicts(&[]).at(head)
-        }
-        Ok(Ok((crate::git::merge::Mergeability::Conflicted { paths }, head))) => {
-            gate::classify_conflicts(&paths).at(head)
+        Ok(Ok(crate::git::merge::Mergeability::Clean { .. })) => gate::classify_conflicts(&[]),
+        Ok(Ok(crate::git::merge::Mergeability::Conflicted { paths })) => {
+            gate::classify_conflicts(&paths)
         }
         Ok(Err(e)) => Probe::pending(format!("cannot probe the merge: {e}")),
         Err(e) => Probe::pending(format!("the merge probe stopped: {e}")),
@@ -82,13 +87,6 @@ async fn ci(
     let Some(provider) = providers.and_then(|p| p.ci.clone()) else {
         return gate::unwired(GateCheck::Ci);
     };
-    let head = match run.worktree.clone() {
-        Some(worktree) => tokio::task::spawn_blocking(move || crate::git::tip(&worktree).ok())
-            .await
-            .ok()
-            .flatten(),
-        None => None,
-    };
     let report = match provider.as_str() {
         "local" => {
             let checks = providers.map(|p| p.checks.clone()).unwrap_or_default();
@@ -101,8 +99,8 @@ async fn ci(
         command => provider_json::<CiReport>(command, run, None).await,
     };
     match report {
-        Ok(report) => gate::classify_ci(&report).at(head),
-        Err(why) => Probe::pending(format!("the CI provider gave no answer: {why}")).at(head),
+        Ok(report) => gate::classify_ci(&report),
+        Err(why) => Probe::pending(format!("the CI provider gave no answer: {why}")),
     }
 }
 
@@ -169,7 +167,9 @@ async fn local_check(
     let _ = tokio::fs::remove_dir_all(daemon.paths.jobs().join(&job_id)).await;
     let tail = lines.into_iter().collect::<Vec<_>>().join("\n");
     match result {
-        JobResult::Succeeded(r) if r.output == "exit 0" => completed("success", tail),
+        JobResult::Succeeded(r) if r.output == super::job::CHECK_PASSED => {
+            completed("success", tail)
+        }
         JobResult::Succeeded(r) => completed("failure", format!("{tail}\n({})", r.output)),
         JobResult::Failed { message, .. } => completed("failure", format!("{tail}\n{message}")),
         other => completed("cancelled", format!("{tail}\n{other:?}")),
