@@ -16,6 +16,10 @@
 #   @demo <kind> tokens <n>                 completion tokens per model call (default 800)
 #   @demo <kind> edit <path> <text>         append a line to a file of the run's worktree
 #   @demo <kind> delete <path>              delete a file of the run's worktree
+#   @demo <kind> estimate <c> <r> <i>       reply with a task estimate (each 0..1)
+#   @demo <kind> finding <n> <sev> <cat> <title>  a review finding on passes 1..n
+#   @demo <kind> question <text>            a bug investigator's open question
+#   @demo <kind> clear                      a bug investigator finds the report clear
 #
 # `edit` and `delete` may be given many times; they act only in a run's
 # worktree (the working directory, with a `.git` of its own), and in <text>
@@ -43,6 +47,7 @@ run_id=$(field run_id)
 step=$(field step_index)
 job=$(field job_id)
 grades=$(field grades)
+review_pass=$(field review_pass)
 
 # Arguments of the last `@demo` line for this kind (or `*`) with verb $1.
 directive() {
@@ -157,6 +162,33 @@ if grep -q '^  "rework": {' "$ctx"; then
   output="$output, reworked after feedback"
   previous=$(sed -n 's/^    "previous_proposal": "\(.*\)",\{0,1\}$/\1/p' "$ctx" | head -n 1)
   [ -n "$previous" ] && output="$output on [$previous]"
+fi
+
+# Structured replies: an estimate, a review's findings, an investigation.
+estimate=$(directive estimate)
+if [ -n "$estimate" ]; then
+  set -- $estimate
+  output="{\"complexity\": $1, \"risk\": $2, \"impact\": $3, \"rationale\": \"demo estimate\"}"
+fi
+if [ -n "$review_pass" ]; then
+  items=$(directives finding | while read -r upto sev cat title; do
+    [ "$review_pass" -le "$upto" ] || continue
+    printf '{"category": "%s", "severity": "%s", "title": "%s", "detail": "%s (pass %s)"},' \
+      "$cat" "$sev" "$(json_escape "$title")" "$(json_escape "$title")" "$review_pass"
+  done)
+  output="{\"items\": [${items%,}]}"
+fi
+questions=$(directives question | while IFS= read -r q; do printf '"%s",' "$(json_escape "$q")"; done)
+if [ -n "$questions" ]; then
+  output="$output
+\`\`\`json
+{\"clarity\": \"needs_clarification\", \"questions\": [${questions%,}]}
+\`\`\`"
+elif grep -q "\"@demo $kind clear\"" "$ctx"; then
+  output="$output
+\`\`\`json
+{\"clarity\": \"clear\", \"questions\": []}
+\`\`\`"
 fi
 
 grade=""

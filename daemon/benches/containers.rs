@@ -62,6 +62,7 @@ async fn executor_step(
         agent_state: None,
         job_id: job_id.clone(),
         agent: AgentDef {
+            review: None,
             kind: "bench".to_owned(),
             role: cattery_protocol::AgentRole::Producer,
             command: Vec::new(),
@@ -86,6 +87,7 @@ async fn executor_step(
             test: None,
         },
         context: StepContext {
+            review_pass: None,
             protocol_version: PROTOCOL_VERSION,
             run_id: "r_bench".to_owned(),
             job_id: job_id.clone(),

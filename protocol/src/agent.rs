@@ -288,6 +288,9 @@ pub struct StepContext {
     /// Where the code is, when the task's frame names a repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<Workspace>,
+    /// A review gate's pass (1 first) while its reviewer is at work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_pass: Option<u32>,
 }
 
 /// The run's code, as its agent finds it.

@@ -150,6 +150,9 @@ pub struct Block {
     /// A frame's repository (modules and tasks inherit their frame's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<Repository>,
+    /// The task's latest estimate, kept across runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<crate::estimate::Estimate>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -170,6 +173,9 @@ crate::wire_enum! {
         Merger = "merger" / "merger",
         /// Helps a human decide at a gate, such as a CI check.
         GateHelper = "gate-helper" / "gate helper",
+        /// Scores the task (complexity, risk, impact); later steps may be
+        /// gated on its estimate.
+        Estimator = "estimator" / "estimator",
     }
 }
 
@@ -184,7 +190,7 @@ impl AgentRole {
     pub fn workspace(self) -> WorkspaceMode {
         match self {
             Self::Producer | Self::Tester | Self::GateHelper => WorkspaceMode::ReadWrite,
-            Self::Grader | Self::Merger => WorkspaceMode::ReadOnly,
+            Self::Grader | Self::Merger | Self::Estimator => WorkspaceMode::ReadOnly,
         }
     }
 }
@@ -244,6 +250,12 @@ pub struct StepSpec {
     /// A tester's fix loop: its fixer and budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test: Option<crate::tester::TestSpec>,
+    /// Runs only when the task's estimate meets a threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gating: Option<crate::estimate::Gating>,
+    /// A requirements or clarity review gate: its writer and cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<crate::review::ReviewSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -550,6 +562,12 @@ pub struct Step {
     /// A merger step's assessment of the change, when it gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_assessment: Option<crate::agent::MergeAssessment>,
+    /// The step's estimate gate, as its pipeline set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gating: Option<crate::estimate::Gating>,
+    /// A review gate's findings and passes; its writer's jobs run on this step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<crate::review::ReviewState>,
     /// What the agent does here; the engine and the cards read this, never
     /// the kind's name. Left out when `producer`, to keep stored steps small.
     #[serde(default, skip_serializing_if = "AgentRole::is_producer")]
@@ -668,6 +686,8 @@ crate::wire_enum! {
         Approval = "approval" / "approval",
         Decision = "decision" / "decision",
         IterationCap = "iteration_cap" / "iteration cap",
+        /// A requirements or clarity review: answered with review actions.
+        Review = "review" / "review",
     }
 }
 
@@ -712,6 +732,10 @@ pub struct Run {
     /// What the merger step did with the run's branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<Delivery>,
+    /// The task's estimate: the block's at the start, then what this
+    /// run's estimator gave. Gated steps decide on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<crate::estimate::Estimate>,
     pub initiated_by: String,
     pub created_at: Millis,
     pub updated_at: Millis,
@@ -877,6 +901,15 @@ fn gate_of(step: &Step) -> Option<(String, GateKind, String, Vec<String>)> {
             options.collect(),
         ));
     }
+    if step.review.as_ref().is_some_and(|r| r.status.parked()) {
+        let approval = step.approval.as_ref()?;
+        return Some((
+            approval.id.clone(),
+            GateKind::Review,
+            approval.proposal.clone(),
+            Vec::new(),
+        ));
+    }
     if let Some(decision) = step.decision.as_ref().filter(|d| d.chosen.is_none()) {
         return Some((
             decision.id.clone(),
@@ -997,7 +1030,12 @@ crate::wire_enum! {
 impl NotificationType {
     /// Cards that stand for a run waiting at a gate (the gate is the thing
     /// to act on; the card is how it reaches a human).
-    pub const WAITING: [Self; 2] = [Self::DecisionRequired, Self::MergeReview];
+    pub const WAITING: [Self; 4] = [
+        Self::DecisionRequired,
+        Self::MergeReview,
+        Self::RequirementReview,
+        Self::ClarityReview,
+    ];
 
     pub fn is_waiting(self) -> bool {
         Self::WAITING.contains(&self)

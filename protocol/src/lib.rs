@@ -7,10 +7,12 @@
 pub mod agent;
 pub mod diff;
 pub mod domain;
+pub mod estimate;
 pub mod event;
 pub mod gate;
 pub mod home;
 pub mod names;
+pub mod review;
 pub mod tester;
 pub mod text;
 pub mod transcript;
@@ -20,7 +22,7 @@ pub mod workspace;
 pub use domain::*;
 
 /// Bumped whenever a change to these types would break an older peer.
-pub const PROTOCOL_VERSION: u32 = 7;
+pub const PROTOCOL_VERSION: u32 = 8;
 
 /// Milliseconds since the Unix epoch; every timestamp on the wire uses it.
 pub type Millis = i64;

@@ -87,6 +87,8 @@ fn test_loop() -> crate::tester::TestLoop {
 
 fn step() -> Step {
     Step {
+        gating: None,
+        review: None,
         gate: Some(gate()),
         test: Some(test_loop()),
         merge_assessment: Some(crate::agent::MergeAssessment {
@@ -186,6 +188,7 @@ fn failure() -> Failure {
 
 fn run() -> Run {
     Run {
+        estimate: None,
         pull_request: None,
         id: "r_1".into(),
         block_id: "b_1".into(),
@@ -222,6 +225,7 @@ fn run() -> Run {
 
 fn block() -> Block {
     Block {
+        estimate: None,
         pull_request: None,
         id: "b_1".into(),
         level: BlockLevel::Task,
@@ -269,6 +273,8 @@ fn pipeline_round_trips() {
         name: "Quick".into(),
         description: "d".into(),
         steps: vec![StepSpec {
+            gating: None,
+            review: None,
             role: crate::AgentRole::Producer,
             agent_kind: "reviewer".into(),
             requires_approval: false,
@@ -636,6 +642,7 @@ fn a_comment_written_path_line_text_is_anchored_to_that_line() {
 #[test]
 fn step_context_and_events_round_trip() {
     let context = StepContext {
+        review_pass: None,
         protocol_version: PROTOCOL_VERSION,
         run_id: "r".into(),
         job_id: "j".into(),

@@ -101,6 +101,13 @@ pub enum Call {
         rev: u64,
         action: GateAction,
     },
+    /// A human's action on the review gate a run is parked on, made at
+    /// the run's `rev`.
+    Review {
+        run_id: String,
+        rev: u64,
+        action: crate::review::ReviewAction,
+    },
     Retry {
         run_id: String,
     },
@@ -173,6 +180,7 @@ impl Call {
             | Call::Start { .. }
             | Call::Import { .. }
             | Call::Decide { .. }
+            | Call::Review { .. }
             | Call::Retry { .. }
             | Call::Merge { .. }
             | Call::RestartFromStep { .. }

@@ -633,6 +633,19 @@ impl CtlHome {
             .unwrap_or_else(|| panic!("no card for {}", run.id))
     }
 
+    /// Kills the home's daemon with SIGKILL, as a crash would; the next
+    /// command starts a new one.
+    pub fn kill_daemon(&self) {
+        let status = self.cli(&["daemon", "status"]).1;
+        let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+        let pid = status["pid"].as_i64().unwrap();
+        Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
     /// Waits for run `id` to park and returns the gate it waits on.
     pub fn gate(
         &self,

@@ -172,6 +172,7 @@ fn decide_all(home: &Path) -> Vec<String> {
                 vec!["ctl", "decide", &gate.id, option]
             }
             GateKind::IterationCap => vec!["ctl", "cap", &gate.id, "proceed"],
+            GateKind::Review => vec!["ctl", "review", &gate.block_id, "proceed"],
         };
         if cattery_cli(home, &args).0 == 0 {
             acknowledged.push(gate.id.clone());

@@ -397,18 +397,6 @@ fn a_frame_with_no_ci_provider_passes_the_ci_gate_through_as_skipped() {
     );
 }
 
-/// Kills the home's daemon with SIGKILL.
-fn kill_daemon(home: &CtlHome) {
-    let status = home.cli(&["daemon", "status"]).1;
-    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
-    let pid = status["pid"].as_i64().unwrap();
-    std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
-}
-
 #[test]
 fn kill_9_while_a_gate_waits_between_polls_resumes_at_the_next_poll() {
     let home = home();
@@ -427,7 +415,7 @@ fn kill_9_while_a_gate_waits_between_polls_resumes_at_the_next_poll() {
             .and_then(|s| s.gate.as_ref())
             .is_some_and(|g| g.polls >= 1)
     });
-    kill_daemon(&home);
+    home.kill_daemon();
     let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     assert_eq!(
@@ -465,7 +453,7 @@ fn kill_9_during_a_helper_runs_the_helper_again_in_the_same_round() {
                 .as_ref()
                 .is_some_and(|j| j.dispatched_at.is_some())
     });
-    kill_daemon(&home);
+    home.kill_daemon();
     let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     let state = gate_of(&done);
@@ -622,7 +610,7 @@ fn kill_9_in_the_middle_of_a_probe_probes_again_after_the_restart() {
         || started.exists().then_some(()),
         || "the first probe never started".to_owned(),
     );
-    kill_daemon(&home);
+    home.kill_daemon();
     let done = home.finish(&run);
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     assert_eq!(

@@ -12,6 +12,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
 
+mod review;
+pub use review::review_of;
+
 #[derive(Subcommand, Debug)]
 pub enum CtlCommand {
     /// Blocks on the board.
@@ -76,6 +79,13 @@ pub enum CtlCommand {
     Retry { run: String },
     /// Merge a pr_ready block the merge policy left to a human.
     Merge { block: String },
+    /// The requirements or clarity review a task's run waits on: its
+    /// findings, or one action on them.
+    Review {
+        block: String,
+        #[command(subcommand)]
+        action: Option<review::ReviewCommand>,
+    },
     /// A run's delivery gates and tester loops: phase, rounds against the
     /// budget, last verdict, failing checks and every round.
     Gates { run: String },
@@ -299,6 +309,9 @@ pub async fn run(client: &mut Client, command: CtlCommand, json: bool) -> Result
     let reply = match command {
         CtlCommand::Watch { since } => return watch(client, since).await,
         CtlCommand::Gates { run } => return gates(client, &run, json).await,
+        CtlCommand::Review { block, action } => {
+            return review::review(client, &block, action, json).await;
+        }
         CtlCommand::Logs {
             run,
             step,
@@ -429,6 +442,7 @@ async fn to_call(client: &mut Client, command: CtlCommand) -> Result<Call, CtlEr
         CtlCommand::Watch { .. }
         | CtlCommand::Logs { .. }
         | CtlCommand::Gates { .. }
+        | CtlCommand::Review { .. }
         | CtlCommand::Diff { .. }
         | CtlCommand::Block { .. } => {
             return Err(CtlError::Input("not a single request".to_owned()));

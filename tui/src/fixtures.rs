@@ -14,6 +14,7 @@ const MIN: Millis = 60_000;
 
 pub fn block(id: &str, level: BlockLevel, parent: Option<&str>, title: &str) -> Block {
     Block {
+        estimate: None,
         pull_request: None,
         id: id.to_owned(),
         level,
@@ -31,6 +32,8 @@ pub fn block(id: &str, level: BlockLevel, parent: Option<&str>, title: &str) -> 
 
 pub fn step(agent: &str, state: StepState) -> Step {
     Step {
+        gating: None,
+        review: None,
         gate: None,
         test: None,
         merge_assessment: None,
@@ -100,6 +103,7 @@ pub fn run(
     status: RunStatus,
 ) -> Run {
     Run {
+        estimate: None,
         pull_request: None,
         id: id.to_owned(),
         block_id: block.to_owned(),

@@ -34,6 +34,8 @@ fn busy() -> App {
 
 fn pipeline(id: &str, description: &str) -> Pipeline {
     let step = |agent: &str| StepSpec {
+        gating: None,
+        review: None,
         role: cattery_protocol::AgentRole::Producer,
         agent_kind: agent.into(),
         requires_approval: false,

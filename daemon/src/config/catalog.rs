@@ -3,8 +3,10 @@
 
 use super::assets::{AGENTS_TOML, PIPELINES};
 use super::error::ConfigError;
+use cattery_protocol::estimate::{Gating, OnMissingEstimate};
 use cattery_protocol::gate::{GateCheck, GateSpec};
 use cattery_protocol::home;
+use cattery_protocol::review::{ConcernThreshold, ReviewSpec, ReviewSubject};
 use cattery_protocol::tester::TestSpec;
 use cattery_protocol::{AgentRole, CompanionSpec, Pipeline, Runner, StepSpec, WorkspaceMode};
 use serde::Deserialize;
@@ -15,6 +17,8 @@ use toml::Spanned;
 const DEFAULT_THRESHOLD: f64 = 0.8;
 const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 const MAX_ATTEMPTS_LIMIT: u32 = 20;
+/// The presets' `maxRequirementIterations`.
+const DEFAULT_REVIEW_ITERATIONS: u32 = 6;
 /// A step may run for a week at most; 0 would fail every step at once.
 const TIMEOUT_LIMIT_SECS: u64 = 7 * 24 * 3600;
 
@@ -49,6 +53,8 @@ pub struct AgentDef {
     pub gate: Option<GateSpec>,
     /// A tester's fix loop: the fixer it sends and how often.
     pub test: Option<TestSpec>,
+    /// A review gate: its subject, writer and the preset's cap and threshold.
+    pub review: Option<ReviewSpec>,
 }
 
 /// How an agent CLI is run for a kind.
@@ -126,6 +132,10 @@ struct AgentFields {
     watch_window_secs: Option<u64>,
     /// A tester's fixer kind (default `fixer`).
     fixer: Option<String>,
+    /// A review gate's subject (`requirements` or `clarity`) and the kind
+    /// that folds the answers in.
+    review: Option<ReviewSubject>,
+    writer: Option<String>,
 }
 
 impl AgentFields {
@@ -158,6 +168,8 @@ impl AgentFields {
             watch_window_minutes: over.watch_window_minutes.or(self.watch_window_minutes),
             watch_window_secs: over.watch_window_secs.or(self.watch_window_secs),
             fixer: over.fixer.or(self.fixer),
+            review: over.review.or(self.review),
+            writer: over.writer.or(self.writer),
         }
     }
 }
@@ -189,6 +201,15 @@ struct StepFields {
     threshold: Option<Spanned<f64>>,
     max_attempts: Option<Spanned<u32>>,
     timeout_secs: Option<Spanned<u64>>,
+    /// An estimate gate: the step runs iff any axis meets its threshold.
+    min_complexity: Option<Spanned<f64>>,
+    min_risk: Option<Spanned<f64>>,
+    min_impact: Option<Spanned<f64>>,
+    on_missing_estimate: Option<OnMissingEstimate>,
+    /// A review gate's cap and tolerated severity (the preset's 6 and
+    /// `none` when unset).
+    max_iterations: Option<Spanned<u32>>,
+    concern_threshold: Option<ConcernThreshold>,
 }
 
 /// A file's text with the name used in error messages.
@@ -374,6 +395,8 @@ impl Catalog {
             Some(t) => checked_timeout(*t.get_ref(), source, t.span().start)?,
             None => agent.timeout_secs,
         };
+        let gating = gating_of(agent, &step, earlier, source)?;
+        let review = review_of(agent, &step, source)?;
         Ok(StepSpec {
             agent_kind: kind,
             role: agent.role,
@@ -382,8 +405,110 @@ impl Catalog {
             timeout_secs,
             gate,
             test: agent.test.clone(),
+            gating,
+            review,
         })
     }
+}
+
+/// A step's estimate gate, refused as the reference refuses one: on a
+/// kind that cannot be skipped (a merger, a polling gate, the estimator),
+/// with no threshold, or with no estimator step before it.
+fn gating_of(
+    agent: &AgentDef,
+    step: &StepFields,
+    earlier: &[StepSpec],
+    source: &Source,
+) -> Result<Option<Gating>, ConfigError> {
+    let kind = &agent.kind;
+    let at = Some(step.agent.span().start);
+    let mut gating = Gating {
+        on_missing_estimate: step.on_missing_estimate.unwrap_or_default(),
+        ..Gating::default()
+    };
+    for (value, slot) in [
+        (&step.min_complexity, &mut gating.min_complexity),
+        (&step.min_risk, &mut gating.min_risk),
+        (&step.min_impact, &mut gating.min_impact),
+    ] {
+        let Some(value) = value else { continue };
+        if !(0.0..=1.0).contains(value.get_ref()) {
+            return source.error(
+                Some(value.span().start),
+                format!("estimate threshold {} is outside 0..1", value.get_ref()),
+                "use a score between 0.0 and 1.0, such as min_complexity = 0.4",
+            );
+        }
+        *slot = Some(*value.get_ref());
+    }
+    if !gating.has_thresholds() {
+        if step.on_missing_estimate.is_some() {
+            return source.error(
+                at,
+                format!(
+                    "step `{kind}` sets on_missing_estimate but no threshold, so it would never run"
+                ),
+                "add min_complexity, min_risk or min_impact, or remove on_missing_estimate",
+            );
+        }
+        return Ok(None);
+    }
+    let ungatable = match (agent.gate.is_some(), agent.role) {
+        (true, _) => Some("a polling gate"),
+        (false, AgentRole::Merger) => Some("the merger"),
+        (false, AgentRole::Estimator) => Some("the estimator itself"),
+        _ => None,
+    };
+    if let Some(what) = ungatable {
+        return source.error(
+            at,
+            format!("step `{kind}` is {what}, which an estimate cannot skip"),
+            "remove min_complexity, min_risk, min_impact and on_missing_estimate from this step",
+        );
+    }
+    if !earlier.iter().any(|s| s.role == AgentRole::Estimator) {
+        return source.error(
+            at,
+            format!("step `{kind}` is gated on the task's estimate, but no estimator step comes before it"),
+            "add a `task-estimator` step (role = \"estimator\") earlier in the pipeline",
+        );
+    }
+    Ok(Some(gating))
+}
+
+/// A review kind's spec with this step's cap and threshold.
+fn review_of(
+    agent: &AgentDef,
+    step: &StepFields,
+    source: &Source,
+) -> Result<Option<ReviewSpec>, ConfigError> {
+    let Some(mut review) = agent.review.clone() else {
+        if let Some(max) = &step.max_iterations {
+            return source.error(
+                Some(max.span().start),
+                format!("`{}` is not a review gate, so it takes no max_iterations", agent.kind),
+                "remove max_iterations, or set review = \"requirements\" for this kind in agents.toml",
+            );
+        }
+        return Ok(None);
+    };
+    if let Some(max) = &step.max_iterations {
+        if !(1..=MAX_ATTEMPTS_LIMIT).contains(max.get_ref()) {
+            return source.error(
+                Some(max.span().start),
+                format!(
+                    "max_iterations {} is outside 1..={MAX_ATTEMPTS_LIMIT}",
+                    max.get_ref()
+                ),
+                "use a small number of review passes, such as the preset's 6",
+            );
+        }
+        review.max_iterations = *max.get_ref();
+    }
+    if let Some(threshold) = step.concern_threshold {
+        review.concern_threshold = threshold;
+    }
+    Ok(Some(review))
 }
 
 fn companion_spec(
@@ -490,6 +615,7 @@ fn resolve_agents(
             offset,
         )?;
         let test = test_spec(&kind, role, &fields, &kinds, &source, offset)?;
+        let review = review_spec(&kind, &fields, &kinds, &source, offset)?;
         let command: Vec<String> = fields
             .command
             .unwrap_or_default()
@@ -593,6 +719,7 @@ fn resolve_agents(
                     .or((runner != Runner::Command).then_some(600)),
                 gate,
                 test,
+                review,
             },
         );
     }
@@ -726,6 +853,53 @@ fn test_spec(
     Ok(Some(TestSpec {
         fixer,
         max_attempts,
+    }))
+}
+
+/// A review kind's writer (default `<subject>-writer`) must be another
+/// kind; cap and threshold start at the preset's (6, `none`).
+fn review_spec(
+    kind: &str,
+    fields: &AgentFields,
+    kinds: &[String],
+    source: &Source,
+    offset: usize,
+) -> Result<Option<ReviewSpec>, ConfigError> {
+    let Some(subject) = fields.review else {
+        if fields.writer.is_some() {
+            return source.error(
+                Some(offset),
+                format!("agent `{kind}` names a writer but is not a review gate"),
+                "set review = \"requirements\" or \"clarity\", or remove writer",
+            );
+        }
+        return Ok(None);
+    };
+    if fields.gate.is_some() || fields.companion_of.is_some() {
+        return source.error(
+            Some(offset),
+            format!("agent `{kind}` is a review gate, so it cannot also be a polling gate or a companion"),
+            "remove gate and companion_of, or remove review",
+        );
+    }
+    let writer = fields
+        .writer
+        .clone()
+        .unwrap_or_else(|| format!("{}-writer", subject.as_str()));
+    if !kinds.contains(&writer) || writer == kind {
+        return source.error(
+            Some(offset),
+            format!(
+                "review `{kind}` sends writer `{writer}`, which is not another known agent kind"
+            ),
+            &format!("define [agents.{writer}], or set writer to a producer kind"),
+        );
+    }
+    Ok(Some(ReviewSpec {
+        subject,
+        writer,
+        max_iterations: DEFAULT_REVIEW_ITERATIONS,
+        concern_threshold: ConcernThreshold::None,
     }))
 }
 

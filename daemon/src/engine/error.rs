@@ -63,6 +63,14 @@ pub enum EngineError {
         ended_at: String,
         reason: String,
     },
+    #[error(
+        "gate {gate_id} is a review gate; answer it with `cattery ctl review BLOCK` (reply, resolve, dismiss, incorporate, proceed) or the findings pane"
+    )]
+    ReviewGate { gate_id: String },
+    #[error("Answer or dismiss all {open} remaining finding(s) before incorporating")]
+    FindingsOpen { open: usize },
+    #[error("{reason}")]
+    ReviewRefused { reason: String },
 }
 
 impl EngineError {
@@ -76,7 +84,10 @@ impl EngineError {
             Self::GateNotPending { .. }
             | Self::NotAllowed { .. }
             | Self::NotRetryable { .. }
-            | Self::RunEnded { .. } => ErrorCode::Conflict,
+            | Self::RunEnded { .. }
+            | Self::ReviewGate { .. }
+            | Self::ReviewRefused { .. } => ErrorCode::Conflict,
+            Self::FindingsOpen { .. } => ErrorCode::Invalid,
             Self::WrongKind { .. } | Self::InvalidOption { .. } | Self::StepOutOfRange { .. } => {
                 ErrorCode::Invalid
             }

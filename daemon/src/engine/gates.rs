@@ -69,6 +69,9 @@ fn check(run: &Run, decision: &GateDecision) -> Result<PendingGate, EngineError>
             current: run.rev,
         });
     }
+    if gate.kind == cattery_protocol::GateKind::Review {
+        return Err(EngineError::ReviewGate { gate_id: gate.id });
+    }
     let expected = decision.action.gate_kind();
     if gate.kind != expected {
         return Err(EngineError::WrongKind {

@@ -31,6 +31,7 @@ pub fn start(block: &Block, pipeline: &Pipeline, prior: Option<&Run>, cx: &Cx) -
         worktree: None,
         change: None,
         delivery: None,
+        estimate: block.estimate.clone(),
         initiated_by: cx.actor.to_owned(),
         created_at: cx.now,
         updated_at: cx.now,

@@ -7,6 +7,7 @@
 mod block;
 mod companion;
 mod error;
+mod estimate;
 pub mod gate;
 mod gates;
 pub mod lifecycle;
@@ -14,6 +15,7 @@ pub mod merge_policy;
 #[cfg(test)]
 mod proptests;
 mod record;
+pub mod review;
 mod step;
 pub mod tester;
 #[cfg(test)]
@@ -178,7 +180,11 @@ fn advance_in_place(run: &mut Run, options: AdvanceOptions, cx: &Cx) -> Outcome 
             run.status = RunStatus::Paused;
             Outcome::Paused
         }
+        StepState::Pending if let Some(reason) = estimate::skip_reason(run, index) => {
+            estimate::skip(run, index, reason, cx)
+        }
         StepState::Pending if is_gate(run, index) => gate::enter(run, index, cx),
+        StepState::Pending if review::is_review(run, index) => review::enter(run, index, cx),
         StepState::Pending => step::start(run, index, cx),
         StepState::Working if is_gate(run, index) => gate::awaiting(run, index),
         StepState::Working => step::awaiting_job(run, index),

@@ -26,6 +26,8 @@ fn pipeline(shape: &[(u8, bool)]) -> Pipeline {
             _ => ("tester", None),
         };
         steps.push(StepSpec {
+            gating: None,
+            review: None,
             role: cattery_protocol::AgentRole::Producer,
             agent_kind: agent_kind.into(),
             requires_approval: gated,
@@ -98,6 +100,7 @@ fn action(gate: &PendingGate, choice: u8) -> GateAction {
         GateKind::IterationCap => GateAction::ResolveIterationCap {
             choice: IterationCapChoice::ALL[usize::from(choice) % 3],
         },
+        GateKind::Review => unreachable!("these pipelines have no review gate"),
     }
 }
 

@@ -66,6 +66,10 @@ pub fn record_result(
         let outcome = fixer_result(&mut next, index, result, cx);
         return Ok(Transition::new(next, outcome));
     }
+    if run.current().is_some_and(|s| s.review.is_some()) {
+        let outcome = review_result(&mut next, index, result, cx);
+        return Ok(Transition::new(next, outcome));
+    }
     if run.current().is_some_and(|s| {
         s.gate
             .as_ref()
@@ -148,6 +152,46 @@ fn fixer_result(run: &mut Run, index: usize, result: JobResult, cx: &Cx) -> Outc
     }
 }
 
+/// A review step's job: the reviewer's findings or the writer's revised
+/// document, which the review folds in; a budget stop keeps the answers.
+fn review_result(run: &mut Run, index: usize, result: JobResult, cx: &Cx) -> Outcome {
+    let writing = run
+        .steps
+        .get(index)
+        .and_then(|s| s.review.as_ref())
+        .is_some_and(|r| r.writer_working().is_some());
+    match result {
+        JobResult::Succeeded(result) => {
+            step::push_output(run, index, &result.output, cx);
+            match writing {
+                true => super::review::written(run, index, &result.output, cx),
+                false => super::review::reviewed(run, index, &result.output, cx),
+            }
+        }
+        JobResult::Failed {
+            kind,
+            message,
+            detail,
+            hint,
+        } => {
+            let spec = FailureSpec {
+                kind,
+                message,
+                detail,
+                hint,
+                cancellation: None,
+            };
+            step::failed(run, spec, cx)
+        }
+        JobResult::Lost { .. } => redispatch(run, index, cx),
+        JobResult::Evicted { detail } => evicted(run, index, detail, cx),
+        JobResult::Stalled { detail } => stalled(run, index, detail, cx),
+        JobResult::OverBudget { .. } => {
+            super::review::paused(run, index, cx).unwrap_or_else(|| paused_mid_step(run, index))
+        }
+    }
+}
+
 /// A stalled job runs once more; stalling again fails the run as stalled.
 fn stalled(run: &mut Run, index: usize, detail: String, cx: &Cx) -> Outcome {
     let already_recovered = run.steps.get(index).is_some_and(|s| s.recoveries >= 1);
@@ -227,6 +271,10 @@ fn succeeded(run: &mut Run, index: usize, result: AgentResult, cx: &Cx) -> Outco
     step.finished_at = Some(cx.now);
     step.output = Some(result.output.clone());
     step.merge_assessment = result.merge_assessment;
+    super::estimate::record(run, index, cx);
+    let Some(step) = run.steps.get_mut(index) else {
+        return Outcome::Noop;
+    };
     if let Some(ask) = result.decision {
         // A step asks a human once: after an answer, asking again would loop
         // the human forever, so the result stands as the step's output.

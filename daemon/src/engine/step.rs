@@ -20,6 +20,11 @@ pub fn from_spec(spec: &StepSpec) -> Step {
             .clone()
             .map(cattery_protocol::tester::TestLoop::new),
         merge_assessment: None,
+        gating: spec.gating.clone(),
+        review: spec
+            .review
+            .clone()
+            .map(cattery_protocol::review::ReviewState::new),
         agent_kind: spec.agent_kind.clone(),
         role: spec.role,
         state: StepState::Pending,
@@ -71,6 +76,8 @@ pub fn fresh_copy(step: &Step) -> Step {
         timeout_secs: step.timeout_secs,
         gate: step.gate.as_ref().map(|g| g.spec.clone()),
         test: step.test.as_ref().map(|t| t.spec.clone()),
+        gating: step.gating.clone(),
+        review: step.review.as_ref().map(|r| r.spec.clone()),
     };
     let mut fresh = from_spec(&spec);
     fresh.attempts = step.attempts;

@@ -15,6 +15,8 @@ pub(crate) fn merger(kind: &str) -> StepSpec {
 
 pub(crate) fn spec(kind: &str) -> StepSpec {
     StepSpec {
+        gating: None,
+        review: None,
         role: cattery_protocol::AgentRole::Producer,
         agent_kind: kind.into(),
         requires_approval: false,
@@ -45,6 +47,7 @@ pub(crate) fn quick() -> Pipeline {
 
 pub(crate) fn block() -> Block {
     Block {
+        estimate: None,
         pull_request: None,
         id: "b_1".into(),
         level: BlockLevel::Task,
@@ -721,3 +724,4 @@ fn a_job_stopped_by_the_budget_pauses_its_run_and_its_step_runs_again_from_the_s
 }
 
 mod conformance;
+mod review;

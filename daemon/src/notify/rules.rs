@@ -4,6 +4,7 @@
 use crate::engine;
 use cattery_protocol::diff::stat_line;
 use cattery_protocol::gate::{GateCheck, GateVerdict};
+use cattery_protocol::review::ReviewSubject;
 use cattery_protocol::text::first_line;
 use cattery_protocol::{AgentRole, Delivery, NotificationType, ReviewReason, Run, RunStatus};
 use serde_json::json;
@@ -45,6 +46,12 @@ pub fn card_for(run: &Run, block_title: &str) -> Option<Draft> {
 }
 
 fn waiting_kind(run: &Run) -> NotificationType {
+    if let Some(review) = run.current().and_then(|s| s.review.as_ref()) {
+        return match review.spec.subject {
+            ReviewSubject::Requirements => NotificationType::RequirementReview,
+            ReviewSubject::Clarity => NotificationType::ClarityReview,
+        };
+    }
     match run.current().map(|s| s.role) {
         Some(AgentRole::Merger) => NotificationType::MergeReview,
         _ => NotificationType::DecisionRequired,
@@ -88,7 +95,7 @@ fn failure_kind(run: &Run) -> Option<NotificationType> {
     match step.role {
         AgentRole::Tester => Some(NotificationType::TestFailed),
         AgentRole::GateHelper => Some(NotificationType::CiFailed),
-        AgentRole::Producer | AgentRole::Grader | AgentRole::Merger => None,
+        AgentRole::Producer | AgentRole::Grader | AgentRole::Merger | AgentRole::Estimator => None,
     }
 }
 
@@ -99,6 +106,7 @@ fn draft(run: &Run, kind: NotificationType, block: &str) -> Draft {
         }
         NotificationType::MergeReview if run.status == RunStatus::Done => finished(run, block),
         NotificationType::DecisionRequired | NotificationType::MergeReview => waiting(run, block),
+        NotificationType::RequirementReview | NotificationType::ClarityReview => review(run, block),
         NotificationType::BudgetPaused => (
             format!("{block}: paused, over the spend budget"),
             format!(
@@ -119,6 +127,28 @@ fn draft(run: &Run, kind: NotificationType, block: &str) -> Draft {
         body,
         payload,
     }
+}
+
+/// A parked review (`notifyFindings`): `Requirements review: <task>` or
+/// `Bug-report triage: <task>`, the number of findings, and the cap when
+/// it is reached.
+fn review(run: &Run, block: &str) -> (String, String, serde_json::Value) {
+    let Some(review) = run.current().and_then(|s| s.review.as_ref()) else {
+        return waiting(run, block);
+    };
+    let title = match review.spec.subject {
+        ReviewSubject::Requirements => format!("Requirements review: {block}"),
+        ReviewSubject::Clarity => format!("Bug-report triage: {block}"),
+    };
+    let payload = json!({
+        "run_id": run.id,
+        "finding_count": review.findings.len(),
+        "open": review.open_count(),
+        "status": review.status,
+        "iteration": review.iteration,
+        "max_iterations": review.max_iterations,
+    });
+    (title, engine::review::summary(review), payload)
 }
 
 fn waiting(run: &Run, block: &str) -> (String, String, serde_json::Value) {

@@ -125,6 +125,11 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Reply, W
         }
         Call::Retry { run_id } => run_reply(daemon.retry(&run_id, actor).await)?,
         Call::Merge { block_id } => run_reply(daemon.merge_block(&block_id, actor).await)?,
+        Call::Review {
+            run_id,
+            rev,
+            action,
+        } => run_reply(daemon.review(&run_id, rev, &action, actor).await)?,
         Call::RestartFromStep { run_id, step } => {
             run_reply(daemon.restart_from(&run_id, step, actor).await)?
         }

@@ -434,6 +434,7 @@ impl Daemon {
                 engine::block_status_for(prev) != p.transition.block.status
                     || engine::progress_of(prev) != p.transition.block.progress
                     || prev.pull_request != p.transition.block.pull_request
+                    || prev.estimate != p.transition.run.estimate
             })
         });
         // Most transitions leave the block as it was; skip that row then.
@@ -445,6 +446,7 @@ impl Daemon {
                 status: p.transition.block.status,
                 progress: p.transition.block.progress,
                 pull_request: p.transition.block.pull_request.clone(),
+                estimate: p.transition.run.estimate.clone(),
                 run_id: Some(p.transition.run.id.clone()),
                 at: now,
             });

@@ -4,10 +4,11 @@ use super::drive;
 use super::{Daemon, Planned, Result, ServiceError, retry_lost_cas};
 use crate::engine::{self, EngineError};
 use crate::store::NewAudit;
+use cattery_protocol::review::ReviewAction;
 use cattery_protocol::wire::WorktreeInfo;
 use cattery_protocol::{
-    AuditEntry, Block, BlockLevel, BlockStatus, GateDecision, Notification, NotificationStatus,
-    NotificationType, Repository, RepositorySpec, Run, RunStatus,
+    AuditEntry, Block, BlockLevel, BlockStatus, GateDecision, GateKind, Notification,
+    NotificationStatus, NotificationType, Repository, RepositorySpec, Run, RunStatus,
 };
 use std::sync::Arc;
 
@@ -72,6 +73,7 @@ impl Daemon {
             run_id: None,
             pull_request: None,
             repository,
+            estimate: None,
             created_at: now,
             updated_at: now,
         })
@@ -229,6 +231,50 @@ impl Daemon {
         let (run, _) = self
             .transact(run_id, &decision.actor, Some(audit), |run, cx| {
                 engine::decide(run, decision, cx)
+            })
+            .await
+            .map_err(stale_on_conflict)?;
+        if run.status == RunStatus::Running {
+            drive::spawn(self, &run.id);
+        }
+        Ok(run)
+    }
+
+    /// A human's action at a review gate (`engine::review::act`), audited
+    /// like a decision; a run it sends on is driven again.
+    pub async fn review(
+        self: &Arc<Self>,
+        run_id: &str,
+        rev: u64,
+        action: &ReviewAction,
+        actor: &str,
+    ) -> Result<Arc<Run>> {
+        let gate_id = self
+            .store
+            .run(run_id)?
+            .and_then(|run| run.pending_gate())
+            .map(|gate| gate.id)
+            .unwrap_or_default();
+        let text = match action {
+            ReviewAction::Reply { finding, text } => Some(format!("{finding}: {text}")),
+            ReviewAction::Resolve { finding }
+            | ReviewAction::Dismiss { finding }
+            | ReviewAction::Reopen { finding } => Some(finding.clone()),
+            ReviewAction::Incorporate { feedback } => feedback.clone(),
+            _ => None,
+        };
+        let audit = NewAudit {
+            at: self.clock.now(),
+            actor: actor.to_owned(),
+            run_id: run_id.to_owned(),
+            gate_id,
+            gate_kind: GateKind::Review,
+            choice: action.name().to_owned(),
+            text,
+        };
+        let (run, _) = self
+            .transact(run_id, actor, Some(audit), |run, cx| {
+                engine::review::act(run, rev, action, cx)
             })
             .await
             .map_err(stale_on_conflict)?;

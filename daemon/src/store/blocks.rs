@@ -3,7 +3,7 @@ use cattery_protocol::Block;
 use cattery_protocol::agent::PullRequest;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-const COLUMNS: &str = "id, level, parent_id, title, description, status, progress, run_id, created_at, updated_at, pull_request, repository";
+const COLUMNS: &str = "id, level, parent_id, title, description, status, progress, run_id, created_at, updated_at, pull_request, repository, estimate";
 
 impl Store {
     pub fn insert_block(&self, block: &Block) -> Result<()> {
@@ -120,7 +120,7 @@ fn insert_checked(conn: &mut Connection, block: &Block) -> Result<()> {
 /// Inserts one block (under an import key, if any); 0 when its id exists.
 fn insert(conn: &Connection, block: &Block, key: Option<&str>) -> Result<usize> {
     conn.prepare_cached(&format!(
-        "INSERT OR IGNORE INTO blocks ({COLUMNS}, import_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+        "INSERT OR IGNORE INTO blocks ({COLUMNS}, import_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
     ))
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -136,6 +136,10 @@ fn insert(conn: &Connection, block: &Block, key: Option<&str>) -> Result<usize> 
             block.updated_at,
             pr_url(block.pull_request.as_ref()),
             repository_json(block.repository.as_ref()),
+            block
+                .estimate
+                .as_ref()
+                .and_then(|e| serde_json::to_string(e).ok()),
             key,
         ])
     })
@@ -162,7 +166,7 @@ pub(super) fn blocks_on(conn: &Connection) -> Result<Vec<Block>> {
 /// publishing it needs no second read.
 pub fn write_status(tx: &Connection, block: &BlockWrite) -> Result<Block> {
     let sql = format!(
-        "UPDATE blocks SET status = ?2, progress = ?3, run_id = COALESCE(?4, run_id), updated_at = ?5, pull_request = ?6 WHERE id = ?1 RETURNING {COLUMNS}"
+        "UPDATE blocks SET status = ?2, progress = ?3, run_id = COALESCE(?4, run_id), updated_at = ?5, pull_request = ?6, estimate = COALESCE(?7, estimate) WHERE id = ?1 RETURNING {COLUMNS}"
     );
     let row = tx
         .prepare_cached(&sql)
@@ -175,6 +179,10 @@ pub fn write_status(tx: &Connection, block: &BlockWrite) -> Result<Block> {
                     block.run_id,
                     block.at,
                     pr_url(block.pull_request.as_ref()),
+                    block
+                        .estimate
+                        .as_ref()
+                        .and_then(|e| serde_json::to_string(e).ok()),
                 ],
                 from_row,
             )
@@ -201,6 +209,7 @@ fn from_row(row: &Row) -> rusqlite::Result<Result<Block>> {
         run_id: None,
         pull_request: None,
         repository: None,
+        estimate: None,
         created_at: 0,
         updated_at: 0,
     };
@@ -233,6 +242,12 @@ fn from_row(row: &Row) -> rusqlite::Result<Result<Block>> {
             }));
         }
     }
+    // An estimate that no longer reads is dropped, not fatal: the next
+    // estimator writes a fresh one, and a gated step falls back to its
+    // `on_missing_estimate`.
+    block.estimate = row
+        .get::<_, Option<String>>(12)?
+        .and_then(|json| serde_json::from_str(&json).ok());
     Ok(Ok(block))
 }
 

@@ -136,6 +136,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE blocks ADD COLUMN repository TEXT;
     "#,
+    // 10: a task's latest estimate (JSON: complexity, risk, impact, rationale, at).
+    r#"
+    ALTER TABLE blocks ADD COLUMN estimate TEXT;
+    "#,
 ];
 
 pub fn supported_version() -> i64 {

@@ -66,6 +66,8 @@ pub struct BlockWrite {
     pub run_id: Option<String>,
     /// The run's pull request; `None` clears the block's.
     pub pull_request: Option<cattery_protocol::agent::PullRequest>,
+    /// The run's estimate; `None` keeps the block's.
+    pub estimate: Option<cattery_protocol::estimate::Estimate>,
     pub at: Millis,
 }
 

@@ -75,6 +75,7 @@ fn a_write_against_an_old_rev_is_refused_and_changes_nothing() {
     let mut stale = run.clone();
     stale.status = RunStatus::Failed;
     let block_write = BlockWrite {
+        estimate: None,
         pull_request: None,
         id: "b_1".into(),
         status: BlockStatus::Done,
@@ -217,7 +218,8 @@ fn steps_stored_before_roles_get_the_role_their_kind_implied() {
              DROP INDEX blocks_import_key;
              ALTER TABLE blocks DROP COLUMN import_key;
              DROP TABLE disk_probe;
-             ALTER TABLE blocks DROP COLUMN repository;",
+             ALTER TABLE blocks DROP COLUMN repository;
+             ALTER TABLE blocks DROP COLUMN estimate;",
         )
         .unwrap();
         conn.pragma_update(None, "user_version", 5).unwrap();

@@ -30,6 +30,7 @@ fn call_name(call: &Call) -> &'static str {
         Call::Start { .. } => "start",
         Call::Import { .. } => "import",
         Call::Decide { .. } => "decide",
+        Call::Review { .. } => "review",
         Call::Retry { .. } => "retry",
         Call::Merge { .. } => "merge",
         Call::RestartFromStep { .. } => "restart_from_step",
@@ -234,6 +235,15 @@ fn every_call() -> Vec<Call> {
         Call::Worktrees { prune: true },
         Call::DemoRepository,
     ];
+    calls.extend(
+        every_review_action()
+            .into_iter()
+            .map(|action| Call::Review {
+                run_id: "r_1".into(),
+                rev: 4,
+                action,
+            }),
+    );
     calls.extend(every_gate_action().into_iter().map(|action| Call::Decide {
         run_id: "r_1".into(),
         gate_id: "g_1".into(),
@@ -530,7 +540,7 @@ where
 #[test]
 fn every_call_round_trips_under_its_method_name() {
     let seen = check(&every_call(), "method", call_name);
-    assert_eq!(seen.len(), 26, "an example per Call variant: {seen:?}");
+    assert_eq!(seen.len(), 27, "an example per Call variant: {seen:?}");
 }
 
 #[test]
@@ -576,4 +586,33 @@ fn a_decision_names_its_run_gate_rev_and_action() {
     assert_eq!(json["params"]["rev"], 3);
     assert_eq!(json["params"]["action"]["action"], "resolve_iteration_cap");
     assert_eq!(json["params"]["action"]["choice"], "stop-reset");
+}
+
+fn every_review_action() -> Vec<crate::review::ReviewAction> {
+    use crate::review::ReviewAction::*;
+    let finding = || "f_1".to_owned();
+    vec![
+        Reply {
+            finding: finding(),
+            text: "EUR only".into(),
+        },
+        Resolve { finding: finding() },
+        Dismiss { finding: finding() },
+        Reopen { finding: finding() },
+        Incorporate { feedback: None },
+        Incorporate {
+            feedback: Some("shorter".into()),
+        },
+        Proceed,
+        ExtraRound,
+        StopReset,
+    ]
+}
+
+#[test]
+fn review_actions_are_named_as_ctl_review_spells_them() {
+    for action in every_review_action() {
+        let json = assert_roundtrip(&action);
+        assert_eq!(json["action"], action.name());
+    }
 }

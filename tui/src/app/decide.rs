@@ -354,6 +354,10 @@ pub(super) fn wrong_kind(gate: &PendingGate, app: &App) -> String {
             keys(Action::Proceed),
             keys(Action::StopReset)
         ),
+        GateKind::Review => {
+            "this gate is a review: open it (enter) to work its findings, or use `cattery ctl review`"
+                .to_owned()
+        }
     }
 }
 

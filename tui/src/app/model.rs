@@ -334,7 +334,7 @@ impl InboxRow {
 pub fn severity(kind: GateKind) -> u8 {
     match kind {
         GateKind::IterationCap => 3,
-        GateKind::Decision => 2,
+        GateKind::Decision | GateKind::Review => 2,
         GateKind::Approval => 1,
     }
 }

@@ -19,6 +19,8 @@ fn app_with(keymap: Keymap, read_only: bool, editor: bool) -> App {
         name: "Quick".into(),
         description: "plan, build, review".into(),
         steps: vec![StepSpec {
+            gating: None,
+            review: None,
             role: cattery_protocol::AgentRole::Producer,
             agent_kind: "architect".into(),
             requires_approval: true,
@@ -101,6 +103,7 @@ fn at_gate(app: &mut App, kind: GateKind) {
         GateKind::IterationCap => 0,
         GateKind::Decision => 1,
         GateKind::Approval => 2,
+        GateKind::Review => unreachable!("the fixture has no review gate"),
     };
     for _ in 0..downs {
         press(app, &["j"]);

@@ -14,7 +14,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 pub enum Incoming {
     Connected(crate::client::Welcome),
     State(ConnState),
-    Frame(ServerFrame),
+    Frame(Box<ServerFrame>),
 }
 
 /// From the UI to the connection.
@@ -100,7 +100,7 @@ async fn session(
                         ServerFrame::Snapshot { seq, .. } | ServerFrame::Event { seq, .. } => *last_seq = Some(*seq),
                         _ => {}
                     }
-                    if to_ui.send(Incoming::Frame(frame)).is_err() {
+                    if to_ui.send(Incoming::Frame(Box::new(frame))).is_err() {
                         return None;
                     }
                 }

@@ -146,7 +146,7 @@ fn on_incoming(app: &mut App, message: Incoming) -> Vec<Effect> {
             app.on_conn_state(state);
             Vec::new()
         }
-        Incoming::Frame(frame) => app.on_frame(frame),
+        Incoming::Frame(frame) => app.on_frame(*frame),
     }
 }
 

@@ -125,7 +125,7 @@ fn preview(frame: &mut Frame<'_>, area: Rect, app: &App, gate: &PendingGate) {
             ));
             lines.extend(gate.prompt.lines().map(|l| Line::from(l.to_owned())));
         }
-        GateKind::Approval => {
+        GateKind::Approval | GateKind::Review => {
             lines.extend(gate.prompt.lines().map(|l| Line::from(l.to_owned())));
         }
     }

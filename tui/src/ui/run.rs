@@ -224,8 +224,14 @@ fn state_word(step: &Step, failed: bool) -> String {
     if failed {
         return "failed".to_owned();
     }
-    if step.skipped.is_some() {
-        return "skipped".to_owned();
+    if let Some(reason) = step.skipped {
+        return format!("skipped ({})", reason.label());
+    }
+    if let Some(review) = &step.review
+        && step.state != cattery_protocol::StepState::Pending
+        && step.state != cattery_protocol::StepState::Done
+    {
+        return review.status.label().to_owned();
     }
     let working = step.state == cattery_protocol::StepState::Working;
     if let Some(gate) = step.gate.as_ref().filter(|_| working) {

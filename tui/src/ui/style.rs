@@ -31,6 +31,7 @@ pub fn gate(kind: GateKind) -> Style {
         GateKind::IterationCap => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         GateKind::Decision => Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
         GateKind::Approval => Style::new().fg(Color::Yellow),
+        GateKind::Review => Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
     }
 }
 

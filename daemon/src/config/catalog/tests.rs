@@ -227,3 +227,86 @@ fn cli_kinds_default_to_the_agent_image_on_the_gateway_network_and_a_bad_network
     assert!(err.message.contains("network = \"gatway\""), "{err}");
     assert!(err.fix.contains("\"gateway\""), "{err}");
 }
+
+fn pipeline_error(text: &str) -> ConfigError {
+    load_with(&[("pipelines/gated.toml", text)]).unwrap_err()
+}
+
+#[test]
+fn an_estimate_gate_loads_with_its_thresholds_after_an_estimator() {
+    let text = "name = \"x\"\n[[steps]]\nagent = \"task-estimator\"\n[[steps]]\nagent = \"architect\"\nmin_complexity = 0.4\n[[steps]]\nagent = \"coder\"\nmin_risk = 0.8\non_missing_estimate = \"skip\"\n";
+    let catalog = load_with(&[("pipelines/gated.toml", text)]).unwrap();
+    let steps = &catalog.pipelines["gated"].steps;
+    assert_eq!(steps[0].role, AgentRole::Estimator);
+    assert_eq!(steps[1].gating.as_ref().unwrap().min_complexity, Some(0.4));
+    let coder = steps[2].gating.as_ref().unwrap();
+    assert_eq!(coder.on_missing_estimate, OnMissingEstimate::Skip);
+    assert_eq!(coder.describe(), "risk ≥ 0.8");
+}
+
+#[test]
+fn invalid_estimate_gating_is_refused_when_the_pipeline_loads() {
+    let no_estimator =
+        pipeline_error("name = \"x\"\n[[steps]]\nagent = \"architect\"\nmin_complexity = 0.4\n");
+    assert!(
+        no_estimator
+            .message
+            .contains("no estimator step comes before it"),
+        "{no_estimator}"
+    );
+    assert_eq!(no_estimator.line, Some(3), "{no_estimator}");
+    let merger = pipeline_error(
+        "name = \"x\"\n[[steps]]\nagent = \"task-estimator\"\n[[steps]]\nagent = \"merger\"\nmin_risk = 0.5\n",
+    );
+    assert!(
+        merger
+            .message
+            .contains("is the merger, which an estimate cannot skip"),
+        "{merger}"
+    );
+    let gate = pipeline_error(
+        "name = \"x\"\n[[steps]]\nagent = \"task-estimator\"\n[[steps]]\nagent = \"ci\"\nmin_risk = 0.5\n",
+    );
+    assert!(gate.message.contains("is a polling gate"), "{gate}");
+    let no_threshold = pipeline_error(
+        "name = \"x\"\n[[steps]]\nagent = \"task-estimator\"\n[[steps]]\nagent = \"coder\"\non_missing_estimate = \"skip\"\n",
+    );
+    assert!(
+        no_threshold.message.contains("but no threshold"),
+        "{no_threshold}"
+    );
+    let range = pipeline_error(
+        "name = \"x\"\n[[steps]]\nagent = \"task-estimator\"\n[[steps]]\nagent = \"coder\"\nmin_risk = 2.0\n",
+    );
+    assert_eq!(range.line, Some(6), "{range}");
+}
+
+#[test]
+fn a_review_kind_gets_the_presets_cap_and_threshold_unless_its_step_sets_them() {
+    let text = "name = \"x\"\n[[steps]]\nagent = \"requirements-review\"\nmax_iterations = 2\nconcern_threshold = \"medium\"\n[[steps]]\nagent = \"clarity-review\"\n";
+    let catalog = load_with(&[("pipelines/reviewed.toml", text)]).unwrap();
+    let steps = &catalog.pipelines["reviewed"].steps;
+    let requirements = steps[0].review.as_ref().unwrap();
+    assert_eq!(requirements.writer, "requirements-writer");
+    assert_eq!(
+        (requirements.max_iterations, requirements.concern_threshold),
+        (2, ConcernThreshold::Medium)
+    );
+    let clarity = steps[1].review.as_ref().unwrap();
+    assert_eq!(
+        (
+            clarity.subject,
+            clarity.max_iterations,
+            clarity.concern_threshold
+        ),
+        (ReviewSubject::Clarity, 6, ConcernThreshold::None)
+    );
+    let err = load_with(&[(
+        "agents.toml",
+        "[agents.requirements-review]\nwriter = \"nobody\"\n",
+    )])
+    .unwrap_err();
+    assert!(err.message.contains("sends writer `nobody`"), "{err}");
+    let err = pipeline_error("name = \"x\"\n[[steps]]\nagent = \"coder\"\nmax_iterations = 3\n");
+    assert!(err.message.contains("is not a review gate"), "{err}");
+}

@@ -663,12 +663,14 @@ fn job_spec(
             "restart the run",
         )
     })?;
-    // A gate's job is its helper's.
+    // A gate's job is its helper's, a tester's its fixer's while fixing,
+    // a review's its writer's while incorporating.
     let kind = step
         .gate
         .as_ref()
         .and_then(|g| g.helper_working())
         .or_else(|| step.test.as_ref().and_then(|t| t.fixer_working()))
+        .or_else(|| step.review.as_ref().and_then(|r| r.writer_working()))
         .unwrap_or(&step.agent_kind);
     let agent = daemon.catalog.agents.get(kind).cloned().ok_or_else(|| {
         preflight(
@@ -712,6 +714,11 @@ fn job_spec(
             })
         }),
         workspace: None,
+        review_pass: step
+            .review
+            .as_ref()
+            .filter(|r| r.writer_working().is_none())
+            .map(|r| r.iteration),
     };
     let (workspace, context) = match (&run.worktree, prepared) {
         (Some(worktree), Some(prepared)) => {
@@ -860,8 +867,8 @@ fn hunk_text(hunk: &cattery_protocol::diff::Hunk) -> String {
 }
 
 /// A gate's helper is told what the probe found (the conflicting paths,
-/// the failing checks and their log tails), and a tester's fixer the
-/// tester's report, as the step's own output.
+/// the failing checks and their log tails), a tester's fixer the tester's
+/// report, and a review's writer its brief, as the step's own output.
 fn with_gate_instructions(
     mut outputs: Vec<PriorOutput>,
     step: &cattery_protocol::Step,
@@ -878,7 +885,13 @@ fn with_gate_instructions(
         .filter(|t| t.fixer_working().is_some())
         .and_then(|t| t.last_report.as_ref())
         .map(|r| r.for_fixer());
-    if let Some(output) = gate.or(report) {
+    // A review's writer gets the answers to fold in; its reviewer, on a
+    // later pass, the revised document.
+    let review = step.review.as_ref().and_then(|r| match r.writer_working() {
+        Some(_) => Some(r.for_writer()),
+        None => r.for_reviewer(),
+    });
+    if let Some(output) = gate.or(report).or(review) {
         outputs.push(PriorOutput {
             step_index,
             agent_kind: step.agent_kind.clone(),
@@ -893,6 +906,7 @@ fn prior_outputs(run: &Run, step_index: usize) -> Vec<PriorOutput> {
         .iter()
         .enumerate()
         .take(step_index)
+        .filter(|(_, s)| s.skipped.is_none())
         .filter_map(|(i, s)| {
             s.output.as_ref().map(|output| PriorOutput {
                 step_index: i,
