@@ -863,6 +863,20 @@ impl Run {
         }) || self.resolved_gates.iter().any(|g| g.id == gate_id)
     }
 
+    /// The run's review step: the current one when it is a review, else
+    /// the last one that ran.
+    pub fn review(&self) -> Option<(usize, &crate::review::ReviewState)> {
+        match self.current().and_then(|s| s.review.as_ref()) {
+            Some(review) => Some((self.current_step, review)),
+            None => self
+                .steps
+                .iter()
+                .enumerate()
+                .rev()
+                .find_map(|(i, s)| s.review.as_ref().map(|r| (i, r))),
+        }
+    }
+
     /// The one gate this run waits on, when it is blocked.
     pub fn pending_gate(&self) -> Option<PendingGate> {
         if self.status != RunStatus::Blocked {

@@ -233,3 +233,70 @@ fn child_of(parent: u32) -> Option<u32> {
         std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children")).ok()?;
     children.split_whitespace().next()?.parse().ok()
 }
+
+/// A pipeline whose first step is a requirements review.
+const REVIEWED: &str = "name = \"Reviewed\"\n[[steps]]\nagent = \"requirements-review\"\n[[steps]]\nagent = \"coder\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn findings_are_replied_to_dismissed_and_incorporated_by_keystrokes() {
+    let mut daemon = DaemonProcess::start();
+    cattery_tests::write_config(daemon.dir.path(), &[("pipelines/reviewed.toml", REVIEWED)]);
+    daemon.restart();
+    let description = "@demo * sleep 0\n@demo requirements-review finding 1 high question Which currency is refunded?\n@demo requirements-review finding 1 low gap Rounding of cents";
+    let mut client = Client::connect(&daemon.home, "test").await.unwrap();
+    let run =
+        cattery_tests::start_task_over_api(&mut client, "Refunds", description, "reviewed").await;
+    let Some(screen) = Screen::open(daemon.dir.path(), "review") else {
+        return;
+    };
+    screen.wait_for("● connected", 20);
+    screen.keys(&["3"]);
+    screen.wait_for("The reviewer raised 2 findings", 30);
+    screen.keys(&["Enter"]);
+    screen.wait_for("Requirements review · Refunds", 10);
+
+    // Refused while both findings are open, with the count.
+    screen.keys(&["I"]);
+    screen.wait_for("2 findings are still open", 10);
+
+    screen.keys(&["r"]);
+    screen.wait_for("Your answer to the finding", 10);
+    screen.keys(&["EUR only"]);
+    screen.keys(&["C-s"]);
+    screen.wait_for("reply: EUR only", 20);
+    screen.keys(&["j", "d"]);
+    eventually(
+        20,
+        || {
+            let text = screen.text();
+            text.lines()
+                .any(|l| l.contains("Rounding of cents") && l.contains("dismissed"))
+                .then_some(())
+        },
+        || format!("the finding was never dismissed:\n{}", screen.text()),
+    );
+
+    screen.keys(&["I"]);
+    let done = eventually(
+        60,
+        || {
+            let run = run_by_cli(&daemon, &run.id);
+            (run.status == RunStatus::Done).then_some(run)
+        },
+        || "the run never finished after incorporating".to_owned(),
+    );
+    let (_, review) = done.review().expect("a review step");
+    assert_eq!(review.iteration, 2, "the reviewer looked again");
+    assert_eq!(
+        review.document.as_deref(),
+        Some("requirements-writer output, attempt 1")
+    );
+}
+
+/// The run as the daemon has it now, read from a blocking context.
+fn run_by_cli(daemon: &DaemonProcess, id: &str) -> Run {
+    let (code, out, err) = cattery_tests::cattery_cli(daemon.dir.path(), &["ctl", "runs"]);
+    assert_eq!(code, 0, "{err}");
+    let runs: Vec<Run> = serde_json::from_str(&out).unwrap();
+    runs.into_iter().find(|r| r.id == id).unwrap()
+}

@@ -13,7 +13,6 @@ use std::io::Write;
 use std::path::PathBuf;
 
 mod review;
-pub use review::review_of;
 
 #[derive(Subcommand, Debug)]
 pub enum CtlCommand {

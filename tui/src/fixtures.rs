@@ -814,3 +814,111 @@ pub fn answer(
         _ => None,
     })
 }
+
+/// A run parked at a requirements review on its second pass: one finding
+/// answered, one dismissed and one open, after a revision of the task's
+/// description.
+pub fn review_run() -> Run {
+    use cattery_protocol::review::*;
+    let finding =
+        |id: &str, severity, category, status, title: &str, reply: Option<&str>| Finding {
+            id: id.into(),
+            category,
+            severity,
+            title: title.into(),
+            detail: format!("{title} The product owner decides."),
+            status,
+            reply: reply.map(str::to_owned),
+            auto_answerable: false,
+        };
+    let mut review = ReviewState::new(ReviewSpec {
+        subject: ReviewSubject::Requirements,
+        writer: "requirements-writer".into(),
+        max_iterations: 6,
+        concern_threshold: ConcernThreshold::None,
+    });
+    review.status = ReviewStatus::Ready;
+    review.iteration = 2;
+    review.findings = vec![
+        finding(
+            "f_1",
+            FindingSeverity::High,
+            FindingCategory::Question,
+            FindingStatus::Open,
+            "Which ledgers count as old?",
+            None,
+        ),
+        finding(
+            "f_2",
+            FindingSeverity::Medium,
+            FindingCategory::Risk,
+            FindingStatus::Answered,
+            "Archived ledgers and audits",
+            Some("Keep them readable for 7 years."),
+        ),
+        finding(
+            "f_3",
+            FindingSeverity::Low,
+            FindingCategory::Gap,
+            FindingStatus::Dismissed,
+            "Export format",
+            None,
+        ),
+    ];
+    review.previous_document = Some("# Archive old ledgers\nMove ledgers to cold storage.".into());
+    review.document =
+        Some("# Archive old ledgers\nMove ledgers closed over a year ago to cold storage.\nArchived ledgers stay readable for audits.".into());
+    let mut reviewing = waiting(step("requirements-review", StepState::Pending), 3);
+    reviewing.approval = Some(Approval {
+        id: "gate-review".into(),
+        status: ApprovalStatus::Pending,
+        proposal: "The reviewer raised 3 findings to react to.".into(),
+        feedback: None,
+        comments: Vec::new(),
+    });
+    reviewing.review = Some(review);
+    run(
+        "run-review",
+        "task-idle",
+        "reviewed",
+        vec![reviewing, step("coder", StepState::Pending)],
+        0,
+        RunStatus::Blocked,
+    )
+}
+
+/// A run whose estimator scored the task low, so its gated architect and
+/// that step's companion were skipped.
+pub fn estimated_run() -> Run {
+    let mut estimator = done(step("task-estimator", StepState::Pending), 10, 4);
+    estimator.output = Some("**Task estimate**: Complexity 20% · Risk 10% · Impact 30%".into());
+    let skipped = |kind: &str, reason| {
+        let mut s = step(kind, StepState::Done);
+        s.progress = 1.0;
+        s.skipped = Some(reason);
+        s
+    };
+    let mut coder = step("coder", StepState::Working);
+    coder.started_at = Some(NOW - 2 * MIN);
+    let mut run = run(
+        "run-estimated",
+        "task-idle",
+        "gated",
+        vec![
+            estimator,
+            skipped("architect", SkipReason::Gated),
+            skipped("architect-companion", SkipReason::ProducerSkipped),
+            coder,
+        ],
+        3,
+        RunStatus::Running,
+    );
+    run.estimate = Some(cattery_protocol::estimate::Estimate {
+        complexity: 0.2,
+        risk: 0.1,
+        impact: 0.3,
+        rationale: String::new(),
+        at: NOW - 9 * MIN,
+    });
+    run
+}

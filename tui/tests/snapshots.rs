@@ -614,3 +614,48 @@ fn run_step_with_per_call_tokens_latency_and_a_truncation() {
         app
     });
 }
+
+/// The busy board plus a run parked at a requirements review, its findings
+/// pane open from the inbox.
+fn review_pane() -> App {
+    let mut app = busy();
+    app.on_frame(fixtures::run_event(11, fixtures::review_run()));
+    keys(&mut app, &["3"]);
+    for _ in 0..10 {
+        if app
+            .selected_gate()
+            .is_some_and(|g| g.kind == GateKind::Review)
+        {
+            break;
+        }
+        keys(&mut app, &["j"]);
+    }
+    keys(&mut app, &["enter"]);
+    assert_eq!(app.view(), View::Review);
+    app
+}
+
+#[test]
+fn review_pane_with_findings_by_severity_and_the_revision_as_a_diff() {
+    snap("review_findings", review_pane);
+}
+
+#[test]
+fn review_pane_refuses_incorporate_with_the_open_count() {
+    snap("review_incorporate_refused", || {
+        let mut app = review_pane();
+        keys(&mut app, &["I"]);
+        app
+    });
+}
+
+#[test]
+fn run_with_steps_skipped_by_the_estimate() {
+    snap("run_skipped_gated", || {
+        let mut app = busy();
+        app.on_frame(fixtures::run_event(11, fixtures::estimated_run()));
+        app.sel.run = Some("run-estimated".into());
+        keys(&mut app, &["2"]);
+        app
+    });
+}

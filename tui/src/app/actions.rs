@@ -58,6 +58,11 @@ actions! {
     Act,
     Dismiss,
     ResumePaused,
+    ReplyFinding,
+    ResolveFinding,
+    DismissFinding,
+    ReopenFinding,
+    Incorporate,
 }
 
 /// Where an action applies.
@@ -74,6 +79,8 @@ pub enum Scope {
     /// Needs a view that steps through parts: the Diff view's files, the
     /// Logs view's steps.
     Parts,
+    /// Only in a review's findings pane, where its keys shadow the others.
+    Review,
 }
 
 /// How much an action commits the user to.
@@ -120,7 +127,7 @@ const fn spec(
 }
 
 use Action as A;
-use Scope::{Card, Gate, Global, Logs, Parts, Run};
+use Scope::{Card, Gate, Global, Logs, Parts, Review, Run};
 use Weight::{Decision, Final, Safe};
 
 pub const OPTION_KEYS: &[&str] = &["1", "2", "3", "4", "5", "6", "7", "8", "9"];
@@ -133,11 +140,16 @@ pub const REGISTRY: &[ActionSpec] = &[
     spec(A::RequestChanges, "request-changes", &["c"], "request changes (feedback in the editor)", Gate, Decision, true),
     spec(A::Reject, "reject", &["X"], "reject the proposal with a reason; fails the run", Gate, Final, true),
     spec(A::ChooseOption, "choose", OPTION_KEYS, "answer a decision with option 1-9", Gate, Decision, true),
-    spec(A::ExtraRound, "extra-round", &["+"], "iteration cap: one more automatic round", Gate, Decision, true),
-    spec(A::Proceed, "proceed", &["p"], "iteration cap: accept the output as approved", Gate, Decision, true),
-    spec(A::StopReset, "stop-reset", &["S"], "iteration cap: cancel the run, block back to planned", Gate, Final, true),
+    spec(A::ExtraRound, "extra-round", &["+"], "at a cap (a grader's or a review's): one more round", Gate, Decision, true),
+    spec(A::Proceed, "proceed", &["p"], "at a cap, or a review: accept the work as it is and go on", Gate, Decision, true),
+    spec(A::StopReset, "stop-reset", &["S"], "at a cap, or a review: cancel the run, block back to planned", Gate, Final, true),
     spec(A::Mark, "mark", &["space"], "mark the gate for a bulk approve", Gate, Decision, true),
     spec(A::ApproveMarked, "approve-marked", &["A"], "approve every marked gate", Gate, Final, true),
+    spec(A::ReplyFinding, "reply", &["r"], "review: answer the selected finding (in the editor)", Review, Decision, true),
+    spec(A::ResolveFinding, "resolve", &["R"], "review: mark the selected finding resolved", Review, Decision, true),
+    spec(A::DismissFinding, "dismiss-finding", &["d"], "review: dismiss the selected finding as out of scope", Review, Decision, true),
+    spec(A::ReopenFinding, "reopen", &["o"], "review: put the selected finding back to open", Review, Decision, true),
+    spec(A::Incorporate, "incorporate", &["I"], "review: have the writer fold the answers in, then review again", Review, Decision, true),
     spec(A::Act, "act", &["o"], "act on the selected card: merge a review, retry failed CI or tests, else mark it handled", Card, Decision, true),
     spec(A::Dismiss, "dismiss", &["d"], "dismiss the selected card", Card, Decision, true),
     spec(A::ResumePaused, "resume-paused", &["u"], "re-drive runs paused over budget (they pause again if still over)", Global, Decision, true),

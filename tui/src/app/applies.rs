@@ -35,9 +35,17 @@ impl App {
                 self.gate_of_kind(GateKind::Approval).map(drop)
             }
             A::ChooseOption => self.answerable(index),
+            A::ExtraRound | A::Proceed | A::StopReset if self.view() == View::Review => {
+                self.review_applies(action)
+            }
             A::ExtraRound | A::Proceed | A::StopReset => {
                 self.gate_of_kind(GateKind::IterationCap).map(drop)
             }
+            A::ReplyFinding
+            | A::ResolveFinding
+            | A::DismissFinding
+            | A::ReopenFinding
+            | A::Incorporate => self.review_applies(action),
             // Any gate may be marked; a bulk approve takes only the approvals.
             A::Mark => {
                 self.in_view(View::Inbox, "gates are marked in the inbox (3)")?;

@@ -19,6 +19,7 @@ impl App {
             Action::ApproveMarked => self.confirm_approve_marked(),
             Action::Act | Action::Dismiss => return self.close_card(action),
             Action::ResumePaused => return self.resume_paused(),
+            review_action if self.view() == View::Review => return self.on_review(review_action),
             gate_action => {
                 let effects = self.on_gate(gate_action, index);
                 // The gate is answered; the viewer of its question has done its job.
@@ -132,7 +133,7 @@ impl App {
             .collect()
     }
 
-    fn edit(&mut self, text: String, purpose: EditPurpose) -> Vec<Effect> {
+    pub(super) fn edit(&mut self, text: String, purpose: EditPurpose) -> Vec<Effect> {
         if self.editor {
             return vec![Effect::Edit { text, purpose }];
         }
@@ -172,6 +173,14 @@ impl App {
                     .send(call, "request changes".to_owned())
                     .into_iter()
                     .collect();
+            }
+            EditPurpose::Reply {
+                run_id,
+                rev,
+                finding,
+            } => {
+                let action = cattery_protocol::review::ReviewAction::Reply { finding, text };
+                return self.send_review(run_id, rev, action);
             }
             EditPurpose::Reject(gate) => {
                 let call = Call::decide(&gate, GateAction::Reject { reason: text });
@@ -301,7 +310,7 @@ impl App {
         self.confirm(format!("Approve {n} marked gate{}?", plural(n)), calls);
     }
 
-    fn confirm(&mut self, prompt: String, calls: Vec<(Call, String)>) {
+    pub(super) fn confirm(&mut self, prompt: String, calls: Vec<(Call, String)>) {
         self.modal = Some(Modal::Confirm { prompt, calls });
     }
 

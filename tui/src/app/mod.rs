@@ -13,12 +13,14 @@ mod modal;
 pub mod model;
 mod nav;
 mod requests;
+mod review;
 mod storedlog;
 
 use actions::{Action, Scope, spec_of};
 use cattery_protocol::wire::{Call, FromReply, Reply, ServerFrame, WireError};
 use cattery_protocol::{GateKind, Millis, PendingGate, Run};
 use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
+pub use decide::diff_lines;
 pub use diffview::{DiffRow, DiffView};
 use filter::Filter;
 pub use hints::hints;
@@ -40,6 +42,8 @@ pub enum View {
     Viewer,
     /// A step's or run's code change: its files and hunks.
     Diff,
+    /// A review gate's findings, with the revised requirements.
+    Review,
 }
 
 impl View {
@@ -53,6 +57,7 @@ impl View {
             View::Logs => "Logs",
             View::Viewer => "Viewer",
             View::Diff => "Diff",
+            View::Review => "Review",
         }
     }
 }
@@ -196,6 +201,8 @@ pub struct App {
     pub viewer: Option<Viewer>,
     /// The code change on screen in the Diff view.
     pub diff: Option<DiffView>,
+    /// The review on screen in the findings pane.
+    pub review: Option<review::ReviewPane>,
     pub filter: Filter,
     /// What is selected in each view.
     pub sel: Selection,
@@ -229,6 +236,7 @@ impl App {
             modal: None,
             viewer: None,
             diff: None,
+            review: None,
             filter: Filter::default(),
             sel: Selection::default(),
             logs: LogView::default(),
@@ -554,12 +562,24 @@ impl App {
     /// one is selected and otherwise jump between views.
     fn resolve(&self, key: &Key) -> Option<(Action, usize)> {
         let candidates = self.keymap.actions_for(key);
+        // In a findings pane, its own keys win over the same keys elsewhere.
+        if let Some(own) = candidates
+            .iter()
+            .find(|(a, _)| spec_of(*a).scope == Scope::Review)
+            .filter(|_| self.view() == View::Review)
+        {
+            return Some(*own);
+        }
         let answer = candidates
             .iter()
             .find(|(a, _)| *a == Action::ChooseOption)
             .filter(|(_, index)| self.can_answer(*index));
         answer
-            .or_else(|| candidates.iter().find(|(a, _)| *a != Action::ChooseOption))
+            .or_else(|| {
+                candidates
+                    .iter()
+                    .find(|(a, _)| *a != Action::ChooseOption && spec_of(*a).scope != Scope::Review)
+            })
             .copied()
             .filter(|(action, _)| self.in_scope(*action))
     }
@@ -578,6 +598,7 @@ impl App {
             Scope::Logs => self.view() == View::Logs,
             Scope::Parts => matches!(self.view(), View::Diff | View::Logs),
             Scope::Card => self.view() == View::Inbox,
+            Scope::Review => self.view() == View::Review,
             Scope::Global | Scope::Gate | Scope::Run => true,
         }
     }
@@ -646,7 +667,7 @@ impl App {
             self.error(format!("not connected to catteryd; {what} was not sent"));
             return None;
         }
-        let gate = gate_of(&call).map(str::to_owned);
+        let gate = gate_of(&call);
         let id = self.register(Pending::Decision { what, gate });
         Some(Effect::Send { id, call })
     }
@@ -679,6 +700,7 @@ impl App {
             }
             View::Run | View::Logs | View::Viewer => self.model.runs.get(self.sel.run.as_deref()?),
             View::Diff => self.model.runs.get(&self.diff.as_ref()?.run_id),
+            View::Review => self.model.runs.get(&self.review.as_ref()?.run_id),
         }
     }
 
@@ -726,9 +748,12 @@ impl App {
 #[cfg(test)]
 mod tests;
 
-fn gate_of(call: &Call) -> Option<&str> {
+fn gate_of(call: &Call) -> Option<String> {
     match call {
-        Call::Decide { gate_id, .. } => Some(gate_id),
+        Call::Decide { gate_id, .. } => Some(gate_id.clone()),
+        // A review action is in flight until its run's rev moves past the
+        // one it named.
+        Call::Review { run_id, rev, .. } => Some(review::in_flight_key(run_id, *rev)),
         _ => None,
     }
 }

@@ -15,6 +15,12 @@ pub enum EditPurpose {
     Proposal(PendingGate),
     Changes(PendingGate),
     Reject(PendingGate),
+    /// A reply to a review finding, at the rev the pane showed.
+    Reply {
+        run_id: String,
+        rev: u64,
+        finding: String,
+    },
 }
 
 impl EditPurpose {
@@ -23,6 +29,7 @@ impl EditPurpose {
             EditPurpose::Proposal(_) => "Edit the proposal",
             EditPurpose::Changes(_) => "What should change?",
             EditPurpose::Reject(_) => "Why reject it?",
+            EditPurpose::Reply { .. } => "Your answer to the finding",
         }
     }
 }

@@ -84,6 +84,7 @@ impl App {
                     diff.scroll_by(delta);
                 }
             }
+            View::Review => self.move_finding(delta),
         }
     }
 
@@ -192,6 +193,16 @@ impl App {
                     let Some(card) = self.selected_card() else {
                         return Vec::new();
                     };
+                    // A review card opens its findings.
+                    if let (
+                        NotificationType::RequirementReview | NotificationType::ClarityReview,
+                        Some(run_id),
+                    ) = (card.kind, &card.run_id)
+                    {
+                        let run_id = run_id.clone();
+                        self.open_review(&run_id);
+                        return Vec::new();
+                    }
                     // A merge review is about the change: it opens the run's diff.
                     if let (NotificationType::MergeReview, Some(run_id)) = (card.kind, &card.run_id)
                     {
@@ -200,6 +211,9 @@ impl App {
                     }
                     let text = format!("{}\n\n{}", card.body, card.payload);
                     self.show(card.title.clone(), &text);
+                }
+                Some(gate) if gate.kind == cattery_protocol::GateKind::Review => {
+                    self.open_review(&gate.run_id);
                 }
                 Some(gate) => {
                     self.sel.run = Some(gate.run_id.clone());
@@ -214,7 +228,7 @@ impl App {
             },
             View::Run => self.open_step(),
             View::Viewer => return self.send_edited(),
-            View::Logs | View::Diff => {}
+            View::Logs | View::Diff | View::Review => {}
         }
         Vec::new()
     }
@@ -414,7 +428,7 @@ impl App {
 }
 
 /// `at + delta` kept within `0..len`.
-fn step(at: usize, delta: isize, len: usize) -> usize {
+pub(super) fn step(at: usize, delta: isize, len: usize) -> usize {
     if len == 0 {
         return 0;
     }

@@ -1181,3 +1181,119 @@ fn a_log_search_count_follows_new_lines_even_in_a_full_buffer() {
     assert_eq!(count(&app), 1, "the new line is counted");
     assert_eq!(count(&app), 1, "and remembered");
 }
+
+/// The findings pane of the fixture's review run, opened from the inbox.
+fn at_review(editor: bool) -> App {
+    let mut app = app_with(Keymap::defaults(), false, editor);
+    app.on_frame(fixtures::run_event(11, fixtures::review_run()));
+    press(&mut app, &["3"]);
+    for _ in 0..10 {
+        if app
+            .selected_gate()
+            .is_some_and(|g| g.kind == GateKind::Review)
+        {
+            break;
+        }
+        press(&mut app, &["j"]);
+    }
+    press(&mut app, &["enter"]);
+    assert_eq!(app.view(), View::Review);
+    app
+}
+
+fn review_call(action: cattery_protocol::review::ReviewAction) -> Call {
+    Call::Review {
+        run_id: "run-review".into(),
+        rev: 7,
+        action,
+    }
+}
+
+#[test]
+fn in_the_findings_pane_r_replies_through_the_editor_and_d_dismisses_the_selected_finding() {
+    use cattery_protocol::review::ReviewAction;
+    let mut app = at_review(true);
+    let effects = press(&mut app, &["r"]);
+    let Some(Effect::Edit { purpose, .. }) = effects.first().cloned() else {
+        panic!("r opens the editor: {effects:?}");
+    };
+    let sent = app.on_edited(purpose, Ok("Closed over a year ago.\n".into()));
+    assert_eq!(
+        calls(&sent),
+        [review_call(ReviewAction::Reply {
+            finding: "f_1".into(),
+            text: "Closed over a year ago.".into(),
+        })]
+    );
+    // One action at a time per run: the next waits for the answer.
+    assert!(calls(&press(&mut app, &["d"])).is_empty());
+    let mut app = at_review(true);
+    let sent = press(&mut app, &["j", "j", "o"]);
+    assert_eq!(
+        calls(&sent),
+        [review_call(ReviewAction::Reopen {
+            finding: "f_3".into()
+        })]
+    );
+    let mut app = at_review(true);
+    let sent = press(&mut app, &["d"]);
+    assert_eq!(
+        calls(&sent),
+        [review_call(ReviewAction::Dismiss {
+            finding: "f_1".into()
+        })]
+    );
+}
+
+#[test]
+fn incorporate_is_refused_with_the_open_count_then_sent_once_nothing_is_open() {
+    use cattery_protocol::review::{FindingStatus, ReviewAction};
+    let mut app = at_review(false);
+    assert!(calls(&press(&mut app, &["I"])).is_empty());
+    assert_toast(&app, "1 finding is still open");
+    let mut resolved = fixtures::review_run();
+    if let Some(review) = resolved.steps[0].review.as_mut() {
+        review.findings[0].status = FindingStatus::Resolved;
+    }
+    resolved.rev = 8;
+    app.on_frame(fixtures::run_event(12, resolved));
+    let sent = press(&mut app, &["I"]);
+    assert_eq!(
+        calls(&sent),
+        [Call::Review {
+            run_id: "run-review".into(),
+            rev: 8,
+            action: ReviewAction::Incorporate { feedback: None },
+        }]
+    );
+}
+
+#[test]
+fn the_cap_keys_resolve_a_review_only_at_its_cap_and_retry_keys_are_shadowed_in_the_pane() {
+    use cattery_protocol::review::{ReviewAction, ReviewStatus};
+    let mut app = at_review(false);
+    assert!(calls(&press(&mut app, &["+"])).is_empty());
+    assert_toast(&app, "an extra round is for a review at its cap");
+    let mut capped = fixtures::review_run();
+    if let Some(review) = capped.steps[0].review.as_mut() {
+        review.status = ReviewStatus::Exceeded;
+    }
+    app.on_frame(fixtures::run_event(12, capped));
+    assert_eq!(
+        calls(&press(&mut app, &["+"])),
+        [review_call(ReviewAction::ExtraRound)]
+    );
+    let mut app = at_review(false);
+    assert_eq!(
+        calls(&press(&mut app, &["p"])),
+        [review_call(ReviewAction::Proceed)]
+    );
+    // `R` is restart-from elsewhere; in the pane it resolves.
+    let mut app = at_review(false);
+    assert_eq!(
+        calls(&press(&mut app, &["R"])),
+        [review_call(ReviewAction::Resolve {
+            finding: "f_1".into()
+        })]
+    );
+}

@@ -65,7 +65,8 @@ pub async fn review(
         };
         run = client.call_as(call).await?;
     }
-    let (index, review) = review_of(&run)
+    let (index, review) = run
+        .review()
         .ok_or_else(|| CtlError::Input(format!("run {} has no review step", run.id)))?;
     if json {
         let value = serde_json::json!({
@@ -102,21 +103,6 @@ async fn review_run(client: &mut Client, block_id: &str) -> Result<Run, CtlError
     runs.into_iter()
         .find(|r| r.id == run_id)
         .ok_or_else(|| CtlError::Input(format!("run {run_id} of block {block_id} is gone")))
-}
-
-/// The run's review step: the current one when it is a review, else the
-/// last review step.
-pub fn review_of(run: &Run) -> Option<(usize, &ReviewState)> {
-    let current = run.current().and_then(|s| s.review.as_ref());
-    match current {
-        Some(review) => Some((run.current_step, review)),
-        None => run
-            .steps
-            .iter()
-            .enumerate()
-            .rev()
-            .find_map(|(i, s)| s.review.as_ref().map(|r| (i, r))),
-    }
 }
 
 fn lines(run: &Run, review: &ReviewState) -> Vec<String> {

@@ -8,6 +8,7 @@ mod diff;
 mod inbox;
 mod logs;
 mod overlay;
+mod review;
 mod run;
 pub mod style;
 mod viewer;
@@ -46,6 +47,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) -> Drawn {
         View::Logs => logs::draw(frame, body, app, &mut drawn),
         View::Viewer => viewer::draw(frame, body, app),
         View::Diff => diff::draw(frame, body, app, &mut drawn),
+        View::Review => review::draw(frame, body, app),
     }
     chrome::footer(frame, footer, app);
     overlay::draw(frame, body, app);

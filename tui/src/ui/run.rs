@@ -202,7 +202,7 @@ fn step_row(index: usize, step: &Step, run: &Run, wide: bool, now: i64) -> Row<'
     let mut cells = vec![
         Cell::from(Span::styled(icon, icon_style)),
         Cell::from(format!("{}", index + 1)),
-        Cell::from(step.agent_kind.clone()),
+        Cell::from(agent_cell(step)),
         Cell::from(state_word(step, failed)),
         Cell::from(step_time(step, now)),
         Cell::from(count(m.calls)),
@@ -220,12 +220,24 @@ fn step_row(index: usize, step: &Step, run: &Run, wide: bool, now: i64) -> Row<'
     Row::new(cells)
 }
 
+/// The step's kind; a skipped one says why beside it, as the state
+/// column is too narrow for the reason.
+fn agent_cell(step: &Step) -> Line<'static> {
+    match step.skipped {
+        Some(reason) => Line::from(vec![
+            Span::raw(step.agent_kind.clone()),
+            Span::styled(format!(" (skipped: {})", reason.label()), style::dim()),
+        ]),
+        None => Line::from(step.agent_kind.clone()),
+    }
+}
+
 fn state_word(step: &Step, failed: bool) -> String {
     if failed {
         return "failed".to_owned();
     }
-    if let Some(reason) = step.skipped {
-        return format!("skipped ({})", reason.label());
+    if step.skipped.is_some() {
+        return "skipped".to_owned();
     }
     if let Some(review) = &step.review
         && step.state != cattery_protocol::StepState::Pending
