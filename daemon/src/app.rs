@@ -216,6 +216,7 @@ pub fn boot(
     tokio::spawn(escalate_periodically(daemon.attention()));
     tokio::spawn(daemon.watch_health());
     tokio::spawn(daemon.serve_wakeups());
+    tokio::spawn(daemon.serve_schedules());
     daemon.probe_runners();
     Ok(daemon)
 }

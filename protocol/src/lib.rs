@@ -13,6 +13,7 @@ pub mod gate;
 pub mod home;
 pub mod names;
 pub mod review;
+pub mod schedule;
 pub mod tester;
 pub mod text;
 pub mod transcript;

@@ -129,6 +129,33 @@ pub enum Call {
     /// Makes the demo's git repository under the data dir (once) and
     /// answers its path.
     DemoRepository,
+    /// Every schedule, by next fire.
+    Schedules,
+    /// A new schedule on a frame: a recurring task under it, fired with
+    /// `pipeline_id` as `recurrence` allows; first at `first_at`, else one
+    /// interval from now.
+    AddSchedule {
+        frame_id: String,
+        pipeline_id: String,
+        title: String,
+        #[serde(default)]
+        description: String,
+        recurrence: crate::schedule::Recurrence,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first_at: Option<crate::Millis>,
+    },
+    /// Removes a schedule; its task and runs stay.
+    RemoveSchedule {
+        id: String,
+    },
+    /// Fires a schedule now, unless its task's previous run is still live.
+    RunSchedule {
+        id: String,
+    },
+    /// A schedule's fires, oldest first.
+    ScheduleHistory {
+        id: String,
+    },
     /// The worktrees under the data dir with their disk use; with `prune`,
     /// those no live run needs are removed (their branches stay).
     Worktrees {
@@ -168,7 +195,9 @@ impl Call {
             | Call::Spend
             | Call::Audit { .. }
             | Call::Diff { .. }
-            | Call::Logs { .. } => false,
+            | Call::Logs { .. }
+            | Call::Schedules
+            | Call::ScheduleHistory { .. } => false,
             Call::Worktrees { prune } => *prune,
             Call::DemoRepository => true,
             Call::Shutdown
@@ -185,7 +214,10 @@ impl Call {
             | Call::Merge { .. }
             | Call::RestartFromStep { .. }
             | Call::Cancel { .. }
-            | Call::Stop { .. } => true,
+            | Call::Stop { .. }
+            | Call::AddSchedule { .. }
+            | Call::RemoveSchedule { .. }
+            | Call::RunSchedule { .. } => true,
         }
     }
 
@@ -385,6 +417,10 @@ pub enum Reply {
     Worktrees(Vec<WorktreeInfo>),
     /// The path of the demo's repository.
     DemoRepository(String),
+    Schedules(Vec<crate::schedule::Schedule>),
+    /// The schedule a call made.
+    Schedule(Box<crate::schedule::Schedule>),
+    ScheduleFires(Vec<crate::schedule::ScheduleFire>),
 }
 
 /// One folder under the data dir's `worktrees`.
@@ -479,4 +515,7 @@ from_reply! {
     Logs => crate::transcript::LogPage,
     Worktrees => Vec<WorktreeInfo>,
     DemoRepository => String,
+    Schedules => Vec<crate::schedule::Schedule>,
+    Schedule => crate::schedule::Schedule,
+    ScheduleFires => Vec<crate::schedule::ScheduleFire>,
 }

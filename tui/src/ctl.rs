@@ -13,6 +13,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 mod review;
+mod schedules;
 
 #[derive(Subcommand, Debug)]
 pub enum CtlCommand {
@@ -78,6 +79,11 @@ pub enum CtlCommand {
     Retry { run: String },
     /// Merge a pr_ready block the merge policy left to a human.
     Merge { block: String },
+    /// Recurring pipelines on frames: list them, or add, rm, run-now, history.
+    Schedules {
+        #[command(subcommand)]
+        action: Option<schedules::ScheduleCommand>,
+    },
     /// The requirements or clarity review a task's run waits on: its
     /// findings, or one action on them.
     Review {
@@ -308,6 +314,9 @@ pub async fn run(client: &mut Client, command: CtlCommand, json: bool) -> Result
     let reply = match command {
         CtlCommand::Watch { since } => return watch(client, since).await,
         CtlCommand::Gates { run } => return gates(client, &run, json).await,
+        CtlCommand::Schedules { action } => {
+            return schedules::schedules(client, action, json).await;
+        }
         CtlCommand::Review { block, action } => {
             return review::review(client, &block, action, json).await;
         }
@@ -442,6 +451,7 @@ async fn to_call(client: &mut Client, command: CtlCommand) -> Result<Call, CtlEr
         | CtlCommand::Logs { .. }
         | CtlCommand::Gates { .. }
         | CtlCommand::Review { .. }
+        | CtlCommand::Schedules { .. }
         | CtlCommand::Diff { .. }
         | CtlCommand::Block { .. } => {
             return Err(CtlError::Input("not a single request".to_owned()));

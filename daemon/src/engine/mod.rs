@@ -16,6 +16,7 @@ pub mod merge_policy;
 mod proptests;
 mod record;
 pub mod review;
+pub mod schedule;
 mod step;
 pub mod tester;
 #[cfg(test)]

@@ -58,6 +58,33 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Reply, W
             Reply::Audit(off_worker(|| daemon.audit(run_id.as_deref())).map_err(service)?)
         }
         Call::Pipelines => Reply::Pipelines(daemon.pipelines()),
+        Call::Schedules => Reply::Schedules(daemon.schedules().map_err(service)?),
+        Call::AddSchedule {
+            frame_id,
+            pipeline_id,
+            title,
+            description,
+            recurrence,
+            first_at,
+        } => {
+            let new = crate::service::schedules::NewSchedule {
+                frame_id,
+                pipeline_id,
+                title,
+                description,
+                recurrence,
+                first_at,
+            };
+            Reply::Schedule(Box::new(daemon.add_schedule(new).map_err(service)?))
+        }
+        Call::RemoveSchedule { id } => {
+            daemon.remove_schedule(&id).map_err(service)?;
+            Reply::Done
+        }
+        Call::RunSchedule { id } => run_reply(daemon.run_schedule(&id, actor).await)?,
+        Call::ScheduleHistory { id } => {
+            Reply::ScheduleFires(daemon.schedule_history(&id).map_err(service)?)
+        }
         Call::DemoRepository => {
             Reply::DemoRepository(off_worker(|| daemon.demo_repository()).map_err(service)?)
         }

@@ -10,6 +10,7 @@ mod import;
 mod limits;
 pub mod ops;
 mod reads;
+pub mod schedules;
 mod wakeups;
 
 pub use reads::Snapshot;
@@ -88,6 +89,8 @@ pub struct Daemon {
     health: health::Shared,
     /// Runs waiting on time (a gate's next probe).
     wakeups: wakeups::Wakeups,
+    /// Wakes the schedules' timer when a schedule is added or removed.
+    schedule_changed: tokio::sync::Notify,
 }
 
 /// A run write produced by one engine call.
@@ -137,6 +140,7 @@ impl Daemon {
             live: Mutex::new(HashMap::new()),
             health: health::Shared::default(),
             wakeups: wakeups::Wakeups::default(),
+            schedule_changed: tokio::sync::Notify::new(),
         })
     }
 

@@ -117,6 +117,17 @@ fn insert_checked(conn: &mut Connection, block: &Block) -> Result<()> {
     Ok(())
 }
 
+/// Inserts one new block; its id must be new.
+pub(super) fn insert_one(conn: &Connection, block: &Block) -> Result<()> {
+    match insert(conn, block, None)? {
+        1 => Ok(()),
+        _ => Err(StoreError::Duplicate {
+            what: "block",
+            id: block.id.clone(),
+        }),
+    }
+}
+
 /// Inserts one block (under an import key, if any); 0 when its id exists.
 fn insert(conn: &Connection, block: &Block, key: Option<&str>) -> Result<usize> {
     conn.prepare_cached(&format!(

@@ -140,6 +140,22 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE blocks ADD COLUMN estimate TEXT;
     "#,
+    // 11: recurring pipelines: each schedule's JSON with its next fire,
+    // and every fire as its history.
+    r#"
+    CREATE TABLE schedules (
+        id          TEXT PRIMARY KEY,
+        doc         TEXT NOT NULL,
+        next_run_at INTEGER NOT NULL
+    );
+    CREATE TABLE schedule_fires (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        schedule_id TEXT NOT NULL,
+        at          INTEGER NOT NULL,
+        doc         TEXT NOT NULL
+    );
+    CREATE INDEX schedule_fires_by_schedule ON schedule_fires(schedule_id, seq);
+    "#,
 ];
 
 pub fn supported_version() -> i64 {

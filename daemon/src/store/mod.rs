@@ -8,6 +8,7 @@ mod error;
 pub(crate) mod migrate;
 mod notifications;
 mod runs;
+mod schedules;
 mod spend;
 #[cfg(test)]
 mod tests;

@@ -219,7 +219,9 @@ fn steps_stored_before_roles_get_the_role_their_kind_implied() {
              ALTER TABLE blocks DROP COLUMN import_key;
              DROP TABLE disk_probe;
              ALTER TABLE blocks DROP COLUMN repository;
-             ALTER TABLE blocks DROP COLUMN estimate;",
+             ALTER TABLE blocks DROP COLUMN estimate;
+             DROP TABLE schedules;
+             DROP TABLE schedule_fires;",
         )
         .unwrap();
         conn.pragma_update(None, "user_version", 5).unwrap();

@@ -40,6 +40,11 @@ fn call_name(call: &Call) -> &'static str {
         Call::Logs { .. } => "logs",
         Call::Worktrees { .. } => "worktrees",
         Call::DemoRepository => "demo_repository",
+        Call::Schedules => "schedules",
+        Call::AddSchedule { .. } => "add_schedule",
+        Call::RemoveSchedule { .. } => "remove_schedule",
+        Call::RunSchedule { .. } => "run_schedule",
+        Call::ScheduleHistory { .. } => "schedule_history",
     }
 }
 
@@ -97,6 +102,9 @@ fn reply_name(reply: &Reply) -> &'static str {
         Reply::Logs(_) => "logs",
         Reply::Worktrees(_) => "worktrees",
         Reply::DemoRepository(_) => "demo_repository",
+        Reply::Schedules(_) => "schedules",
+        Reply::Schedule(_) => "schedule",
+        Reply::ScheduleFires(_) => "schedule_fires",
     }
 }
 
@@ -234,6 +242,18 @@ fn every_call() -> Vec<Call> {
         },
         Call::Worktrees { prune: true },
         Call::DemoRepository,
+        Call::Schedules,
+        Call::AddSchedule {
+            frame_id: "b_frame".into(),
+            pipeline_id: "quick".into(),
+            title: "Nightly dependency bump".into(),
+            description: String::new(),
+            recurrence: crate::schedule::Recurrence::default(),
+            first_at: Some(1_700_000_000_000),
+        },
+        Call::RemoveSchedule { id: "s_1".into() },
+        Call::RunSchedule { id: "s_1".into() },
+        Call::ScheduleHistory { id: "s_1".into() },
     ];
     calls.extend(
         every_review_action()
@@ -261,6 +281,26 @@ fn spend() -> SpendReport {
         currency: "EUR".into(),
         unpriced_calls: 1,
         over_budget: false,
+    }
+}
+
+fn schedule() -> crate::schedule::Schedule {
+    crate::schedule::Schedule {
+        id: "s_1".into(),
+        frame_id: "b_frame".into(),
+        block_id: "b_1".into(),
+        pipeline_id: "quick".into(),
+        recurrence: crate::schedule::Recurrence {
+            interval_hours: 24,
+            weekdays: vec![1, 2, 3, 4, 5],
+            window_start_hour: Some(22),
+            window_end_hour: Some(6),
+            timezone: "Europe/Berlin".into(),
+        },
+        next_run_at: 1_700_000_000_000,
+        last_run_at: None,
+        held: Some("run r_1 is still blocked".into()),
+        created_at: 1_600_000_000_000,
     }
 }
 
@@ -334,6 +374,26 @@ fn every_reply() -> Vec<Reply> {
             removed: true,
         }]),
         Reply::DemoRepository("/data/demo-repo".into()),
+        Reply::Schedules(vec![schedule()]),
+        Reply::Schedule(Box::new(schedule())),
+        Reply::ScheduleFires(vec![
+            crate::schedule::ScheduleFire {
+                schedule_id: "s_1".into(),
+                at: 1_700_000_000_000,
+                origin: crate::schedule::FireOrigin::Missed,
+                outcome: crate::schedule::FireOutcome::Started,
+                run_id: Some("r_1".into()),
+                message: String::new(),
+            },
+            crate::schedule::ScheduleFire {
+                schedule_id: "s_1".into(),
+                at: 1_700_000_360_000,
+                origin: crate::schedule::FireOrigin::Manual,
+                outcome: crate::schedule::FireOutcome::Failed,
+                run_id: None,
+                message: "no pipeline `gone`".into(),
+            },
+        ]),
     ]
 }
 
@@ -540,13 +600,13 @@ where
 #[test]
 fn every_call_round_trips_under_its_method_name() {
     let seen = check(&every_call(), "method", call_name);
-    assert_eq!(seen.len(), 27, "an example per Call variant: {seen:?}");
+    assert_eq!(seen.len(), 32, "an example per Call variant: {seen:?}");
 }
 
 #[test]
 fn every_reply_round_trips_under_its_reply_name_and_hands_back_its_payload() {
     let seen = check(&every_reply(), "reply", reply_name);
-    assert_eq!(seen.len(), 18, "an example per Reply variant: {seen:?}");
+    assert_eq!(seen.len(), 21, "an example per Reply variant: {seen:?}");
     let runs: Vec<Run> = FromReply::from_reply(Reply::Runs(vec![run()])).unwrap();
     assert_eq!(runs, [run()]);
     let wrong = <Vec<Block> as FromReply>::from_reply(Reply::Spend(spend()));
