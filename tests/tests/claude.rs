@@ -265,7 +265,9 @@ fn a_model_server_that_stops_answering_mid_stream_fails_the_step_as_stalled_and_
         hold: Some(std::sync::Arc::new(tokio::sync::Notify::new())),
     };
     let server = runtime.block_on(ModelServer::start((0..4).map(|_| hung()).collect()));
-    let home = one_coder_home(&claude, &server, "max_retries = 0\ninactivity_secs = 2\n");
+    // Long enough for the CLI to start on a loaded machine and send its
+    // first request, which then hangs.
+    let home = one_coder_home(&claude, &server, "max_retries = 0\ninactivity_secs = 5\n");
     let marker = "cattery-stall-marker-7f3a";
     let started = std::time::Instant::now();
     let run = home.start_task(marker, "one");

@@ -922,3 +922,65 @@ pub fn estimated_run() -> Run {
     });
     run
 }
+
+/// Two schedules on the payments frame: a nightly one held by its live
+/// run, and a weekly one.
+pub fn schedules() -> Vec<cattery_protocol::schedule::Schedule> {
+    use cattery_protocol::schedule::{Recurrence, Schedule};
+    vec![
+        Schedule {
+            id: "s_nightly".into(),
+            frame_id: "frame-payments".into(),
+            block_id: "task-idle".into(),
+            pipeline_id: "quick".into(),
+            recurrence: Recurrence {
+                interval_hours: 24,
+                weekdays: vec![1, 2, 3, 4, 5],
+                window_start_hour: Some(22),
+                window_end_hour: Some(6),
+                timezone: "Europe/Berlin".into(),
+            },
+            next_run_at: NOW - 10 * MIN,
+            last_run_at: Some(NOW - 24 * 60 * MIN),
+            held: Some("the previous run run-idle is still blocked".into()),
+            created_at: NOW - 7 * 24 * 60 * MIN,
+        },
+        Schedule {
+            id: "s_weekly".into(),
+            frame_id: "frame-payments".into(),
+            block_id: "task-docs".into(),
+            pipeline_id: "bugfix".into(),
+            recurrence: Recurrence {
+                interval_hours: 168,
+                ..Recurrence::default()
+            },
+            next_run_at: NOW + 3 * 24 * 60 * MIN,
+            last_run_at: None,
+            held: None,
+            created_at: NOW - 60 * MIN,
+        },
+    ]
+}
+
+/// The nightly schedule's fires: one missed while down, one refused.
+pub fn schedule_fires() -> Vec<cattery_protocol::schedule::ScheduleFire> {
+    use cattery_protocol::schedule::{FireOrigin, FireOutcome, ScheduleFire};
+    vec![
+        ScheduleFire {
+            schedule_id: "s_nightly".into(),
+            at: NOW - 48 * 60 * MIN,
+            origin: FireOrigin::Due,
+            outcome: FireOutcome::Failed,
+            run_id: None,
+            message: "frame Payments service allows 1 live run".into(),
+        },
+        ScheduleFire {
+            schedule_id: "s_nightly".into(),
+            at: NOW - 24 * 60 * MIN,
+            origin: FireOrigin::Missed,
+            outcome: FireOutcome::Started,
+            run_id: Some("run-idle".into()),
+            message: String::new(),
+        },
+    ]
+}

@@ -659,3 +659,28 @@ fn run_with_steps_skipped_by_the_estimate() {
         app
     });
 }
+
+#[test]
+fn schedules_with_a_held_fire_and_the_selected_ones_history() {
+    snap("schedules", || {
+        let mut app = busy();
+        let effects = app.on_key(KeyEvent::new(KeyCode::Char('5'), KeyModifiers::empty()));
+        let list = cattery_protocol::wire::Reply::Schedules(fixtures::schedules());
+        let answer = fixtures::answer(
+            &effects,
+            |c| matches!(c, cattery_protocol::wire::Call::Schedules),
+            list,
+        )
+        .unwrap();
+        let effects = app.on_frame(answer);
+        let fires = cattery_protocol::wire::Reply::ScheduleFires(fixtures::schedule_fires());
+        let answer = fixtures::answer(
+            &effects,
+            |c| matches!(c, cattery_protocol::wire::Call::ScheduleHistory { .. }),
+            fires,
+        )
+        .unwrap();
+        app.on_frame(answer);
+        app
+    });
+}

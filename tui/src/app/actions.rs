@@ -29,6 +29,8 @@ actions! {
     ViewRun,
     ViewInbox,
     ViewLogs,
+    ViewSchedules,
+    RunScheduleNow,
     Up,
     Down,
     PageUp,
@@ -81,6 +83,20 @@ pub enum Scope {
     Parts,
     /// Only in a review's findings pane, where its keys shadow the others.
     Review,
+    /// Needs a schedule selected in the Schedules view.
+    Schedules,
+}
+
+impl Scope {
+    /// The one view a view-local action lives in: there its keys shadow
+    /// the same keys of other actions, and elsewhere it has none.
+    pub fn view(self) -> Option<super::View> {
+        match self {
+            Scope::Review => Some(super::View::Review),
+            Scope::Schedules => Some(super::View::Schedules),
+            _ => None,
+        }
+    }
 }
 
 /// How much an action commits the user to.
@@ -127,7 +143,7 @@ const fn spec(
 }
 
 use Action as A;
-use Scope::{Card, Gate, Global, Logs, Parts, Review, Run};
+use Scope::{Card, Gate, Global, Logs, Parts, Review, Run, Schedules};
 use Weight::{Decision, Final, Safe};
 
 pub const OPTION_KEYS: &[&str] = &["1", "2", "3", "4", "5", "6", "7", "8", "9"];
@@ -171,6 +187,8 @@ pub const REGISTRY: &[ActionSpec] = &[
     spec(A::ViewRun, "run", &["2"], "the selected run's steps and metrics", Global, Safe, false),
     spec(A::ViewInbox, "inbox", &["3"], "gates waiting for a human", Global, Safe, false),
     spec(A::ViewLogs, "logs", &["4"], "the step's log: live while it works, then its transcript", Global, Safe, false),
+    spec(A::ViewSchedules, "schedules", &["5"], "recurring pipelines, their next fires and history", Global, Safe, false),
+    spec(A::RunScheduleNow, "run-now", &["n"], "fire the selected schedule now", Schedules, Decision, true),
     spec(A::Up, "up", &["k", "up"], "move up", Global, Safe, false),
     spec(A::Down, "down", &["j", "down"], "move down", Global, Safe, false),
     spec(A::PageUp, "page-up", &["pgup", "ctrl-u"], "page up", Global, Safe, false),

@@ -18,7 +18,8 @@ impl App {
         use Action as A;
         match action {
             A::Quit | A::Back | A::Help | A::Palette | A::Filter | A::NextView => Ok(()),
-            A::ViewBoard | A::ViewRun | A::ViewInbox | A::ViewLogs => Ok(()),
+            A::ViewBoard | A::ViewRun | A::ViewInbox | A::ViewLogs | A::ViewSchedules => Ok(()),
+            A::RunScheduleNow => self.schedule_applies(),
             A::Up | A::Down | A::PageUp | A::PageDown | A::Top | A::Bottom => Ok(()),
             A::Open | A::Refresh => Ok(()),
             A::Freeze => self.in_view(View::Logs, "freeze applies to the log view (4)"),

@@ -182,11 +182,11 @@ impl Keymap {
     /// act while a decision is selected.
     fn check_conflicts(&self, file: &str) -> Result<(), KeymapError> {
         for (key, actions) in &self.by_key {
-            // A findings pane's keys shadow the others there, and only there.
+            // A view's own keys shadow the others there, and only there.
             let plain: Vec<_> = actions
                 .iter()
                 .filter(|(a, _)| *a != Action::ChooseOption)
-                .filter(|(a, _)| super::actions::spec_of(*a).scope != super::actions::Scope::Review)
+                .filter(|(a, _)| super::actions::spec_of(*a).scope.view().is_none())
                 .collect();
             if let [(first, _), (second, _), ..] = plain.as_slice() {
                 let (a, b) = (spec_name(*first), spec_name(*second));

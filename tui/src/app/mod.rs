@@ -14,6 +14,7 @@ pub mod model;
 mod nav;
 mod requests;
 mod review;
+mod schedules;
 mod storedlog;
 
 use actions::{Action, Scope, spec_of};
@@ -44,10 +45,18 @@ pub enum View {
     Diff,
     /// A review gate's findings, with the revised requirements.
     Review,
+    /// Recurring pipelines and their fires.
+    Schedules,
 }
 
 impl View {
-    pub const TOP: [View; 4] = [View::Board, View::Run, View::Inbox, View::Logs];
+    pub const TOP: [View; 5] = [
+        View::Board,
+        View::Run,
+        View::Inbox,
+        View::Logs,
+        View::Schedules,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -58,6 +67,7 @@ impl View {
             View::Viewer => "Viewer",
             View::Diff => "Diff",
             View::Review => "Review",
+            View::Schedules => "Schedules",
         }
     }
 }
@@ -203,6 +213,8 @@ pub struct App {
     pub diff: Option<DiffView>,
     /// The review on screen in the findings pane.
     pub review: Option<review::ReviewPane>,
+    /// The schedules, as last asked.
+    pub schedules: schedules::SchedulesView,
     pub filter: Filter,
     /// What is selected in each view.
     pub sel: Selection,
@@ -237,6 +249,7 @@ impl App {
             viewer: None,
             diff: None,
             review: None,
+            schedules: schedules::SchedulesView::default(),
             filter: Filter::default(),
             sel: Selection::default(),
             logs: LogView::default(),
@@ -487,6 +500,11 @@ impl App {
                 self.on_diff(&run_id, step, result, error);
                 Vec::new()
             }
+            (Pending::Schedules, error) => self.on_schedules(result, error),
+            (Pending::ScheduleHistory { id }, error) => {
+                self.on_schedule_history(id, result, error);
+                Vec::new()
+            }
             (Pending::Decision { what, .. }, None) => {
                 self.info(format!("{what}: done"));
                 Vec::new()
@@ -562,11 +580,11 @@ impl App {
     /// one is selected and otherwise jump between views.
     fn resolve(&self, key: &Key) -> Option<(Action, usize)> {
         let candidates = self.keymap.actions_for(key);
-        // In a findings pane, its own keys win over the same keys elsewhere.
+        // In a view with actions of its own, their keys win over the same
+        // keys elsewhere.
         if let Some(own) = candidates
             .iter()
-            .find(|(a, _)| spec_of(*a).scope == Scope::Review)
-            .filter(|_| self.view() == View::Review)
+            .find(|(a, _)| spec_of(*a).scope.view() == Some(self.view()))
         {
             return Some(*own);
         }
@@ -578,7 +596,7 @@ impl App {
             .or_else(|| {
                 candidates
                     .iter()
-                    .find(|(a, _)| *a != Action::ChooseOption && spec_of(*a).scope != Scope::Review)
+                    .find(|(a, _)| *a != Action::ChooseOption && spec_of(*a).scope.view().is_none())
             })
             .copied()
             .filter(|(action, _)| self.in_scope(*action))
@@ -599,6 +617,7 @@ impl App {
             Scope::Parts => matches!(self.view(), View::Diff | View::Logs),
             Scope::Card => self.view() == View::Inbox,
             Scope::Review => self.view() == View::Review,
+            Scope::Schedules => self.view() == View::Schedules,
             Scope::Global | Scope::Gate | Scope::Run => true,
         }
     }
@@ -618,7 +637,12 @@ impl App {
             Action::Help => self.modal = Some(Modal::help()),
             Action::Palette => self.modal = Some(Modal::palette()),
             Action::Filter => self.modal = Some(self.filter_modal()),
-            Action::NextView => self.next_view(),
+            Action::NextView => {
+                self.next_view();
+                if self.view() == View::Schedules {
+                    return self.ask_schedules();
+                }
+            }
             Action::ViewBoard => self.jump(View::Board),
             Action::ViewRun => self.jump(View::Run),
             Action::ViewInbox => self.jump(View::Inbox),
@@ -626,6 +650,12 @@ impl App {
                 self.jump(View::Logs);
                 return self.load_transcript();
             }
+            Action::ViewSchedules => return self.open_schedules(),
+            Action::Up | Action::Down if self.view() == View::Schedules => {
+                return self.move_schedule(if action == Action::Up { -1 } else { 1 });
+            }
+            Action::Refresh if self.view() == View::Schedules => return self.ask_schedules(),
+            Action::RunScheduleNow => return self.run_schedule_now(),
             Action::Up => self.move_by(-1),
             Action::Down => self.move_by(1),
             Action::PageUp => self.move_by(-self.page_rows()),
@@ -701,6 +731,7 @@ impl App {
             View::Run | View::Logs | View::Viewer => self.model.runs.get(self.sel.run.as_deref()?),
             View::Diff => self.model.runs.get(&self.diff.as_ref()?.run_id),
             View::Review => self.model.runs.get(&self.review.as_ref()?.run_id),
+            View::Schedules => None,
         }
     }
 

@@ -85,6 +85,10 @@ impl App {
                 }
             }
             View::Review => self.move_finding(delta),
+            View::Schedules => {
+                let count = self.schedules.list.len();
+                self.schedules.selected = step(self.schedules.selected, delta, count);
+            }
         }
     }
 
@@ -228,7 +232,7 @@ impl App {
             },
             View::Run => self.open_step(),
             View::Viewer => return self.send_edited(),
-            View::Logs | View::Diff | View::Review => {}
+            View::Logs | View::Diff | View::Review | View::Schedules => {}
         }
         Vec::new()
     }

@@ -12,6 +12,8 @@ pub(super) enum Pending {
     Diff { run_id: String, step: Option<usize> },
     Logs { run_id: String, step: usize },
     Decision { what: String, gate: Option<String> },
+    Schedules,
+    ScheduleHistory { id: String },
 }
 
 #[derive(Default)]

@@ -1297,3 +1297,40 @@ fn the_cap_keys_resolve_a_review_only_at_its_cap_and_retry_keys_are_shadowed_in_
         })]
     );
 }
+
+#[test]
+fn the_schedules_view_asks_for_the_list_then_the_selected_history_and_n_fires_it() {
+    let mut app = app();
+    let effects = press(&mut app, &["5"]);
+    assert_eq!(calls(&effects), [Call::Schedules]);
+    assert!(
+        calls(&press(&mut app, &["n"])).is_empty(),
+        "nothing to fire before the list"
+    );
+    let list = Reply::Schedules(fixtures::schedules());
+    let answer = fixtures::answer(&effects, |c| matches!(c, Call::Schedules), list).unwrap();
+    let effects = app.on_frame(answer);
+    assert_eq!(
+        calls(&effects),
+        [Call::ScheduleHistory {
+            id: "s_nightly".into()
+        }]
+    );
+    let effects = press(&mut app, &["j"]);
+    assert_eq!(
+        calls(&effects),
+        [Call::ScheduleHistory {
+            id: "s_weekly".into()
+        }]
+    );
+    let effects = press(&mut app, &["n"]);
+    assert_eq!(
+        calls(&effects),
+        [
+            Call::RunSchedule {
+                id: "s_weekly".into()
+            },
+            Call::Schedules
+        ]
+    );
+}

@@ -10,6 +10,7 @@ mod logs;
 mod overlay;
 mod review;
 mod run;
+mod schedules;
 pub mod style;
 mod viewer;
 
@@ -48,6 +49,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) -> Drawn {
         View::Viewer => viewer::draw(frame, body, app),
         View::Diff => diff::draw(frame, body, app, &mut drawn),
         View::Review => review::draw(frame, body, app),
+        View::Schedules => schedules::draw(frame, body, app),
     }
     chrome::footer(frame, footer, app);
     overlay::draw(frame, body, app);
