@@ -110,7 +110,7 @@ async fn an_unknown_pipeline_or_block_is_refused_with_what_exists() {
     assert_eq!(err.code(), cattery_protocol::wire::ErrorCode::NotFound);
     assert!(
         err.to_string()
-            .contains("known pipelines: bugfix, build, quick"),
+            .contains("known pipelines: bugfix, build, full, quick"),
         "{err}"
     );
     let err = home

@@ -339,3 +339,50 @@ fn a_graders_final_text_without_a_valid_verdict_fails_the_step_with_that_text() 
     assert_eq!(server.seen().len(), 1, "one call, no repair loop");
     drop(runtime);
 }
+
+#[test]
+fn a_claude_code_requirements_reviewer_parks_the_run_on_the_findings_it_replies() {
+    let Some(claude) = claude() else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let findings = "```json\n{\"items\": [{\"category\": \"question\", \"severity\": \"high\", \"title\": \"Partial refunds?\", \"detail\": \"May a refund be smaller than the payment?\"}, {\"category\": \"gap\", \"severity\": \"low\", \"title\": \"Currency\"}]}\n```";
+    let server = runtime.block_on(ModelServer::start(vec![Reply::Text {
+        model: "claude-mock".into(),
+        text: findings.into(),
+        usage: usage(900, 60),
+        stop_reason: "end_turn".into(),
+        hold: None,
+    }]));
+    let agents = format!(
+        "[agents.requirements-review]\nrunner = \"claude-code\"\nbinary = \"{claude}\"\nmodel = \"claude-mock\"\nmax_turns = 2\n"
+    );
+    let config = format!(
+        "executor = \"process\"\nport = 0\nanthropic_url = \"{}\"\n",
+        server.url()
+    );
+    let home = CtlHome::with_config(&[
+        ("agents.toml", &agents),
+        ("config.toml", &config),
+        (
+            "pipelines/reviewed.toml",
+            "name = \"Reviewed\"\n[[steps]]\nagent = \"requirements-review\"\n[[steps]]\nagent = \"coder\"\n",
+        ),
+    ]);
+    home.set_anthropic_key(KEY);
+    let run = home.start_task("Refund a payment.\n@demo * sleep 0", "reviewed");
+    home.gate(&run.id, GateKind::Review);
+    let parked = home.run(&run.id);
+    let review = parked.steps[0].review.as_ref().unwrap();
+    let titles: Vec<&str> = review.findings.iter().map(|f| f.title.as_str()).collect();
+    assert_eq!(titles, ["Partial refunds?", "Currency"]);
+    assert_eq!(
+        review.findings[1].detail, "Currency",
+        "detail falls back to the title"
+    );
+    // The reviewer got the role prompt that asks for findings.
+    let seen = server.seen();
+    let prompt = seen[0].body.to_string();
+    assert!(prompt.contains("autoAnswerable"), "{prompt}");
+    drop(runtime);
+}

@@ -201,10 +201,13 @@ fn the_demo_fills_the_inbox_with_every_gate_kind_within_a_minute() {
     let _stop = Stopper(home);
     let (code, out, err) = cattery(home, &["demo"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("seeded 10 demo blocks"), "{out}");
+    assert!(out.contains("seeded 11 demo blocks"), "{out}");
     let all_kinds = |gates: &[PendingGate]| {
         let has = |kind| gates.iter().any(|g| g.kind == kind);
-        has(GateKind::Approval) && has(GateKind::Decision) && has(GateKind::IterationCap)
+        has(GateKind::Approval)
+            && has(GateKind::Decision)
+            && has(GateKind::IterationCap)
+            && has(GateKind::Review)
     };
     eventually(
         60,
@@ -223,7 +226,7 @@ fn the_demo_fills_the_inbox_with_every_gate_kind_within_a_minute() {
                 })
                 .collect();
             format!(
-                "the inbox never held all three kinds: {:?}; runs: {states:?}",
+                "the inbox never held all four kinds: {:?}; runs: {states:?}",
                 inbox(home)
             )
         },

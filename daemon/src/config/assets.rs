@@ -17,6 +17,7 @@ pub const PIPELINES: &[(&str, &str)] = &[
         "bugfix",
         include_str!("../../../assets/pipelines/bugfix.toml"),
     ),
+    ("full", include_str!("../../../assets/pipelines/full.toml")),
 ];
 
 /// The demo's toy service, committed once into its repository.

@@ -35,6 +35,30 @@ const BUILT_IN: &[(&str, &str)] = &[
         "on-call",
         include_str!("../../../assets/prompts/on-call.md"),
     ),
+    (
+        "task-estimator",
+        include_str!("../../../assets/prompts/task-estimator.md"),
+    ),
+    (
+        "requirements-review",
+        include_str!("../../../assets/prompts/requirements-review.md"),
+    ),
+    (
+        "requirements-writer",
+        include_str!("../../../assets/prompts/requirements-writer.md"),
+    ),
+    (
+        "clarity-review",
+        include_str!("../../../assets/prompts/clarity-review.md"),
+    ),
+    (
+        "clarity-writer",
+        include_str!("../../../assets/prompts/clarity-writer.md"),
+    ),
+    (
+        "bug-investigator",
+        include_str!("../../../assets/prompts/bug-investigator.md"),
+    ),
 ];
 
 /// How a grader must end, so cattery can read its verdict.
