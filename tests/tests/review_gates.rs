@@ -267,3 +267,121 @@ fn a_low_estimate_skips_the_gated_architect_and_its_companion_and_the_block_keep
     assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
     assert!(done.steps.iter().all(|s| s.skipped.is_none()));
 }
+
+#[test]
+fn a_second_pass_that_still_finds_something_parks_again_and_a_restart_reviews_afresh() {
+    let home = home();
+    // The currency question stays open through pass 2, then is gone.
+    let description = "Refunds.\n@demo * sleep 0\n@demo requirements-review finding 2 high question Which currency is refunded?\n@demo requirements-review finding 1 low gap Rounding of cents";
+    let run = home.start_task(description, "reviewed");
+    let at_gate = parked(&home, &run);
+    let block = at_gate.block_id.clone();
+    home.ctl(&[
+        "review",
+        &block,
+        "reply",
+        &finding_id(&at_gate, "Which currency is refunded?"),
+        "EUR only",
+    ]);
+    home.ctl(&[
+        "review",
+        &block,
+        "dismiss",
+        &finding_id(&at_gate, "Rounding of cents"),
+    ]);
+    home.ctl(&["review", &block, "incorporate"]);
+    let again = home.wait_run(&run.id, "parked on pass 2", |r| {
+        review_of(r).iteration == 2 && review_of(r).status == ReviewStatus::Ready
+    });
+    let review = review_of(&again);
+    assert_eq!(
+        review.findings.len(),
+        1,
+        "pass 2's findings replace pass 1's"
+    );
+    assert_eq!(review.findings[0].status, FindingStatus::Open);
+    assert_eq!(
+        review.document.as_deref(),
+        Some("# Refunds\nRefunds are paid in EUR only.")
+    );
+    let card = home.card_of(&again);
+    assert_eq!(card.body, "The reviewer raised 1 finding to react to.");
+
+    // Restarting the run from its review starts the review over.
+    let restarted: Run = serde_json::from_value(home.ctl(&["restart-from", &run.id, "0"])).unwrap();
+    let fresh = parked(&home, &restarted);
+    let review = review_of(&fresh);
+    assert_eq!((review.iteration, review.findings.len()), (1, 2));
+    assert!(review.document.is_none());
+}
+
+#[test]
+fn incorporate_with_nothing_answered_finishes_the_review_without_the_writer() {
+    let home = home();
+    let run = home.start_task(FINDINGS, "reviewed");
+    let at_gate = parked(&home, &run);
+    let block = at_gate.block_id.clone();
+    for title in ["Which currency is refunded?", "Rounding of cents"] {
+        home.ctl(&["review", &block, "dismiss", &finding_id(&at_gate, title)]);
+    }
+    home.ctl(&["review", &block, "incorporate"]);
+    // This writer fails without a reply to fold in: the run finishing
+    // proves it never ran.
+    let done = home.finish(&run);
+    assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
+    let review = review_of(&done);
+    assert_eq!(
+        (review.status, review.iteration),
+        (ReviewStatus::Incorporated, 1)
+    );
+    assert!(review.document.is_none());
+}
+
+#[test]
+fn review_actions_that_cannot_apply_are_refused_with_what_to_do() {
+    let home = home();
+    let run = home.start_task(FINDINGS, "reviewed");
+    let at_gate = parked(&home, &run);
+    let block = at_gate.block_id.clone();
+    let (code, _, err) = home.cli(&["ctl", "review", &block, "resolve", "f_nope"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no finding `f_nope`"), "{err}");
+    let currency = finding_id(&at_gate, "Which currency is refunded?");
+    let (code, _, err) = home.cli(&["ctl", "review", &block, "reply", &currency, "  "]);
+    assert_ne!(code, 0);
+    assert!(err.contains("a reply needs some text"), "{err}");
+    home.ctl(&["review", &block, "proceed"]);
+    home.finish(&run);
+    let (code, _, err) = home.cli(&["ctl", "review", &block, "proceed"]);
+    assert_ne!(code, 0, "a finished review takes no action");
+    assert!(err.contains("only while it waits on you"), "{err}");
+    let plain = home.start_task("x\n@demo * sleep 0", "gated");
+    home.finish(&plain);
+    let (code, _, err) = home.cli(&["ctl", "review", &plain.block_id]);
+    assert_ne!(code, 0);
+    assert!(err.contains("has no review step"), "{err}");
+}
+
+#[test]
+fn catteryd_refuses_a_pipeline_that_gates_a_step_with_no_estimator_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipelines = dir.path().join("config/pipelines");
+    std::fs::create_dir_all(&pipelines).unwrap();
+    std::fs::write(
+        pipelines.join("gated.toml"),
+        "name = \"x\"\n[[steps]]\nagent = \"architect\"\nmin_complexity = 0.4\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(cattery_tests::catteryd())
+        .arg("--home")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("pipelines/gated.toml:3: step `architect` is gated on the task's estimate, but no estimator step comes before it"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("add a `task-estimator` step"), "{stderr}");
+}

@@ -400,7 +400,7 @@ fn parked_review(run: &Run) -> Result<&ReviewState, EngineError> {
         {
             Ok(review)
         }
-        (_, _, Some(review)) => Err(EngineError::ReviewRefused {
+        _ if let Some((_, review)) = run.review() => Err(EngineError::ReviewRefused {
             reason: format!(
                 "the review is {} and the run is {}; it takes actions only while it waits on you",
                 review.status.label(),
