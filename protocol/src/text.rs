@@ -18,6 +18,15 @@ pub fn cut(text: &str, max: usize) -> String {
     out
 }
 
+/// `text` with its first letter upper-cased: a label that starts a sentence.
+pub fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// The JSON an agent's reply carries: the whole reply, else its last
 /// fenced block (```json or plain ```), else the span from its first `{`
 /// or `[` to the last matching bracket. Models wrap JSON in prose and

@@ -418,6 +418,23 @@ pub fn spawn_catteryd_with(home: &Path, env: &[(&str, &Path)]) -> std::process::
     child
 }
 
+/// `catteryd` on a fresh home whose config dir holds `files` (name, text),
+/// for a config it must refuse: its exit code and stderr.
+pub fn catteryd_on_config(files: &[(&str, &str)]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), files);
+    let out = Command::new(catteryd())
+        .arg("--home")
+        .arg(dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Adds the blocks of a workspace file through `cattery ctl block import`,
 /// starting the pipelines it names.
 pub fn import_workspace(home: &Path, toml: &str) {

@@ -128,21 +128,11 @@ async fn an_unknown_pipeline_or_block_is_refused_with_what_exists() {
 
 #[test]
 fn catteryd_refuses_a_malformed_pipeline_with_file_line_and_fix() {
-    let dir = tempfile::tempdir().unwrap();
-    let pipelines = dir.path().join("config/pipelines");
-    std::fs::create_dir_all(&pipelines).unwrap();
-    std::fs::write(
-        pipelines.join("mine.toml"),
+    let (code, stderr) = cattery_tests::catteryd_on_config(&[(
+        "pipelines/mine.toml",
         "name = \"x\"\n[[steps]]\nagent = \"codr\"\n",
-    )
-    .unwrap();
-    let out = std::process::Command::new(cattery_tests::catteryd())
-        .arg("--home")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    )]);
+    assert_eq!(code, Some(2));
     assert!(
         stderr.contains("pipelines/mine.toml:3: unknown agent kind `codr`"),
         "{stderr}"

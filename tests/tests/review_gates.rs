@@ -364,21 +364,11 @@ fn review_actions_that_cannot_apply_are_refused_with_what_to_do() {
 
 #[test]
 fn catteryd_refuses_a_pipeline_that_gates_a_step_with_no_estimator_before_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let pipelines = dir.path().join("config/pipelines");
-    std::fs::create_dir_all(&pipelines).unwrap();
-    std::fs::write(
-        pipelines.join("gated.toml"),
+    let (code, stderr) = cattery_tests::catteryd_on_config(&[(
+        "pipelines/gated.toml",
         "name = \"x\"\n[[steps]]\nagent = \"architect\"\nmin_complexity = 0.4\n",
-    )
-    .unwrap();
-    let out = std::process::Command::new(cattery_tests::catteryd())
-        .arg("--home")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    )]);
+    assert_eq!(code, Some(2));
     assert!(
         stderr.contains("pipelines/gated.toml:3: step `architect` is gated on the task's estimate, but no estimator step comes before it"),
         "{stderr}"

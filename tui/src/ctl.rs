@@ -314,9 +314,7 @@ pub async fn run(client: &mut Client, command: CtlCommand, json: bool) -> Result
     let reply = match command {
         CtlCommand::Watch { since } => return watch(client, since).await,
         CtlCommand::Gates { run } => return gates(client, &run, json).await,
-        CtlCommand::Schedules { action } => {
-            return schedules::schedules(client, action, json).await;
-        }
+        CtlCommand::Schedules { action } => schedules::schedules(client, action).await?,
         CtlCommand::Review { block, action } => {
             return review::review(client, &block, action, json).await;
         }
@@ -665,6 +663,9 @@ fn lines(reply: &Reply) -> Vec<String> {
         Reply::Audit(entries) => entries.iter().map(audit_line).collect(),
         Reply::Block(block) => vec![block.id.clone()],
         Reply::Run(run) => vec![run.id.clone()],
+        Reply::Schedules(all) => all.iter().map(schedules::schedule_line).collect(),
+        Reply::Schedule(one) => vec![schedules::schedule_line(one)],
+        Reply::ScheduleFires(fires) => fires.iter().map(schedules::fire_line).collect(),
         Reply::Notification(card) => vec![card.id.clone()],
         Reply::Imported(imported) => {
             let mut lines: Vec<String> = imported.created.iter().map(block_line).collect();

@@ -108,7 +108,7 @@ pub fn run(
         id: id.to_owned(),
         block_id: block.to_owned(),
         pipeline_id: pipeline.to_owned(),
-        pipeline_name: capitalised(pipeline),
+        pipeline_name: cattery_protocol::text::capitalised(pipeline),
         steps,
         current_step: current,
         status,
@@ -125,14 +125,6 @@ pub fn run(
         updated_at: NOW - 5 * MIN,
         rev: 7,
     }
-}
-
-fn capitalised(word: &str) -> String {
-    let mut chars = word.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 fn waiting(mut step: Step, minutes_ago: i64) -> Step {

@@ -85,16 +85,7 @@ pub fn record_result(
             message,
             detail,
             hint,
-        } => {
-            let spec = FailureSpec {
-                kind,
-                message,
-                detail,
-                hint,
-                cancellation: None,
-            };
-            step::failed(&mut next, spec, cx)
-        }
+        } => job_failed(&mut next, kind, message, detail, hint, cx),
         JobResult::Lost { .. } => redispatch(&mut next, index, cx),
         JobResult::Evicted { detail } => evicted(&mut next, index, detail, cx),
         JobResult::Stalled { detail } => stalled(&mut next, index, detail, cx),
@@ -173,16 +164,7 @@ fn review_result(run: &mut Run, index: usize, result: JobResult, cx: &Cx) -> Out
             message,
             detail,
             hint,
-        } => {
-            let spec = FailureSpec {
-                kind,
-                message,
-                detail,
-                hint,
-                cancellation: None,
-            };
-            step::failed(run, spec, cx)
-        }
+        } => job_failed(run, kind, message, detail, hint, cx),
         JobResult::Lost { .. } => redispatch(run, index, cx),
         JobResult::Evicted { detail } => evicted(run, index, detail, cx),
         JobResult::Stalled { detail } => stalled(run, index, detail, cx),
@@ -190,6 +172,25 @@ fn review_result(run: &mut Run, index: usize, result: JobResult, cx: &Cx) -> Out
             super::review::paused(run, index, cx).unwrap_or_else(|| paused_mid_step(run, index))
         }
     }
+}
+
+/// A job that failed fails its run as it said.
+fn job_failed(
+    run: &mut Run,
+    kind: FailureKind,
+    message: String,
+    detail: Option<String>,
+    hint: Option<String>,
+    cx: &Cx,
+) -> Outcome {
+    let spec = FailureSpec {
+        kind,
+        message,
+        detail,
+        hint,
+        cancellation: None,
+    };
+    step::failed(run, spec, cx)
 }
 
 /// A stalled job runs once more; stalling again fails the run as stalled.

@@ -237,7 +237,7 @@ fn complete(run: &mut Run, index: usize, cx: &Cx) -> Outcome {
         Some(document) => document.clone(),
         None => format!(
             "{} passed on pass {} with no finding outstanding.",
-            capitalised(review.spec.subject.label()),
+            cattery_protocol::text::capitalised(review.spec.subject.label()),
             review.iteration
         ),
     };
@@ -248,14 +248,6 @@ fn complete(run: &mut Run, index: usize, cx: &Cx) -> Outcome {
     }
     run.status = RunStatus::Running;
     Outcome::Continue
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 /// The writer's revised document: it replaces the previous one, and the

@@ -268,7 +268,7 @@ fn merge_review(run: &Run, block: &str) -> (String, String, serde_json::Value) {
                 exceeded.join(", ")
             )
         }
-        other => format!("{}.", capitalised(other.label())),
+        other => format!("{}.", cattery_protocol::text::capitalised(other.label())),
     };
     let scores = assessment.map_or_else(String::new, |a| {
         format!(
@@ -295,14 +295,6 @@ fn merge_review(run: &Run, block: &str) -> (String, String, serde_json::Value) {
         "deletions": deletions,
     });
     (format!("Review PR for \"{block}\""), body, payload)
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 /// The health gate that saw a regression, if any step did.

@@ -5,7 +5,7 @@ use super::CtlError;
 use crate::client::Client;
 use cattery_protocol::schedule::{Recurrence, Schedule, ScheduleFire, WEEKDAYS};
 use cattery_protocol::wire::{Call, Reply};
-use cattery_protocol::{Millis, Run, format_local};
+use cattery_protocol::{Millis, format_local};
 use clap::{Args, Subcommand};
 
 #[derive(Subcommand, Debug, Clone)]
@@ -50,12 +50,12 @@ pub struct AddSchedule {
     pub first_at: Option<String>,
 }
 
+/// The daemon's answer to a schedules command; `ctl` prints it.
 pub async fn schedules(
     client: &mut Client,
     command: Option<ScheduleCommand>,
-    json: bool,
-) -> Result<(), CtlError> {
-    let reply = match command {
+) -> Result<Reply, CtlError> {
+    Ok(match command {
         None => client.call(Call::Schedules).await?,
         Some(ScheduleCommand::Add(add)) => {
             let call = add_call(add, now_ms())?;
@@ -64,18 +64,7 @@ pub async fn schedules(
         Some(ScheduleCommand::Rm { id }) => client.call(Call::RemoveSchedule { id }).await?,
         Some(ScheduleCommand::RunNow { id }) => client.call(Call::RunSchedule { id }).await?,
         Some(ScheduleCommand::History { id }) => client.call(Call::ScheduleHistory { id }).await?,
-    };
-    if json {
-        let value = reply
-            .payload()
-            .map_err(|e| CtlError::Input(format!("cannot print the answer: {e}")))?;
-        println!("{value}");
-        return Ok(());
-    }
-    for line in lines(&reply) {
-        println!("{line}");
-    }
-    Ok(())
+    })
 }
 
 fn now_ms() -> Millis {
@@ -192,17 +181,7 @@ fn first_at(text: &str, now: Millis) -> Result<Millis, CtlError> {
         })
 }
 
-fn lines(reply: &Reply) -> Vec<String> {
-    match reply {
-        Reply::Schedules(all) => all.iter().map(schedule_line).collect(),
-        Reply::Schedule(one) => vec![schedule_line(one)],
-        Reply::ScheduleFires(fires) => fires.iter().map(fire_line).collect(),
-        Reply::Run(run) => vec![run_started(run)],
-        _ => Vec::new(),
-    }
-}
-
-fn schedule_line(s: &Schedule) -> String {
+pub(super) fn schedule_line(s: &Schedule) -> String {
     let mut line = format!(
         "{}  task {}  {}  {}  next {}  last {}",
         s.id,
@@ -218,7 +197,7 @@ fn schedule_line(s: &Schedule) -> String {
     line
 }
 
-fn fire_line(f: &ScheduleFire) -> String {
+pub(super) fn fire_line(f: &ScheduleFire) -> String {
     format!(
         "{}  {}  {}  {}{}",
         format_local(f.at),
@@ -231,10 +210,6 @@ fn fire_line(f: &ScheduleFire) -> String {
             format!("  {}", f.message)
         }
     )
-}
-
-fn run_started(run: &Run) -> String {
-    run.id.clone()
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
 fn findings(frame: &mut Frame<'_>, area: Rect, review: &ReviewState, block: &str, selected: usize) {
     let title = format!(
         " {} · {} · pass {} of {} · {} · {} open of {} ",
-        capitalised(review.spec.subject.label()),
+        cattery_protocol::text::capitalised(review.spec.subject.label()),
         cut(block, 40),
         review.iteration,
         review.max_iterations,
@@ -170,12 +170,4 @@ fn status(status: FindingStatus) -> Style {
         FindingStatus::Answered | FindingStatus::Resolved => Style::new().fg(Color::Green),
         FindingStatus::Dismissed => style::dim(),
     }
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
