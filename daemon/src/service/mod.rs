@@ -91,6 +91,9 @@ pub struct Daemon {
     wakeups: wakeups::Wakeups,
     /// Wakes the schedules' timer when a schedule is added or removed.
     schedule_changed: tokio::sync::Notify,
+    /// Held while a schedule fires, so the timer and a run-now cannot both
+    /// find a task idle and start it twice.
+    firing: tokio::sync::Mutex<()>,
 }
 
 /// A run write produced by one engine call.
@@ -141,6 +144,7 @@ impl Daemon {
             health: health::Shared::default(),
             wakeups: wakeups::Wakeups::default(),
             schedule_changed: tokio::sync::Notify::new(),
+            firing: tokio::sync::Mutex::new(()),
         })
     }
 

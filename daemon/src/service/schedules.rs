@@ -102,6 +102,7 @@ impl Daemon {
 
     /// Fires a schedule now; refused while its task's previous run is live.
     pub async fn run_schedule(self: &Arc<Self>, id: &str, actor: &str) -> Result<Arc<Run>> {
+        let _firing = self.firing.lock().await;
         let found = self.find_schedule(id)?;
         if let Some(why) = self.held_by(&found)? {
             return Err(ServiceError::Conflict(format!(
@@ -124,6 +125,7 @@ impl Daemon {
         now: Millis,
         origin: FireOrigin,
     ) -> Result<Vec<ScheduleFire>> {
+        let _firing = self.firing.lock().await;
         let mut fires = Vec::new();
         for due in self
             .store
