@@ -40,6 +40,9 @@ pub enum Event {
         step_index: usize,
         metrics: StepMetrics,
     },
+    /// A schedule was added, removed, fired or held: a client showing
+    /// schedules asks for them again.
+    SchedulesChanged,
 }
 
 /// One step of a run, by position.

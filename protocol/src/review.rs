@@ -289,7 +289,8 @@ impl ReviewState {
         lines.join("\n")
     }
 
-    fn noun(&self) -> &'static str {
+    /// What is reviewed, as a sentence names it.
+    pub fn noun(&self) -> &'static str {
         match self.spec.subject {
             ReviewSubject::Requirements => "requirements",
             ReviewSubject::Clarity => "bug report",

@@ -227,3 +227,25 @@ fn ctl_schedules_refuses_a_bad_schedule_with_the_fix_and_a_kill_9_across_a_due_f
     assert!(listed.is_empty());
     assert_eq!(home.block(&added.block_id).title, "Nightly");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_and_firing_a_schedule_tell_the_clients_to_look_again() {
+    let mut home = Home::new();
+    let t0 = tomorrow();
+    let s = nightly(&home, t0);
+    home.daemon
+        .fire_due_schedules(t0, FireOrigin::Due)
+        .await
+        .unwrap();
+    home.daemon.remove_schedule(&s.id).unwrap();
+    let mut told = 0;
+    while let Ok(numbered) = home.events.try_recv() {
+        if matches!(
+            &*numbered.event,
+            cattery_protocol::event::Event::SchedulesChanged
+        ) {
+            told += 1;
+        }
+    }
+    assert_eq!(told, 3, "added, fired, removed");
+}

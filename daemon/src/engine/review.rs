@@ -255,13 +255,11 @@ fn complete(run: &mut Run, index: usize, cx: &Cx) -> Outcome {
 pub fn written(run: &mut Run, index: usize, document: &str, cx: &Cx) -> Outcome {
     let document = document.trim();
     if document.is_empty() {
-        let noun = run.steps.get(index).and_then(|s| s.review.as_ref()).map_or(
-            "requirements",
-            |r| match r.spec.subject {
-                ReviewSubject::Requirements => "requirements",
-                ReviewSubject::Clarity => "bug report",
-            },
-        );
+        let noun = run
+            .steps
+            .get(index)
+            .and_then(|s| s.review.as_ref())
+            .map_or("requirements", ReviewState::noun);
         let spec = FailureSpec {
             hint: Some("retry the run; the review's findings start again".to_owned()),
             ..FailureSpec::plain(

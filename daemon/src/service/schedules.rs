@@ -80,7 +80,7 @@ impl Daemon {
         self.store.insert_schedule(&task, &created)?;
         self.events
             .publish(cattery_protocol::event::Event::Block { block: task });
-        self.schedule_changed.notify_one();
+        self.schedules_changed();
         Ok(created)
     }
 
@@ -88,7 +88,7 @@ impl Daemon {
     pub fn remove_schedule(&self, id: &str) -> Result<()> {
         match self.store.delete_schedule(id)? {
             true => {
-                self.schedule_changed.notify_one();
+                self.schedules_changed();
                 Ok(())
             }
             false => Err(self.no_schedule(id)),
@@ -140,6 +140,7 @@ impl Daemon {
                         ..due
                     };
                     self.store.record_fire(&held, None)?;
+                    self.schedules_changed();
                 }
                 continue;
             }
@@ -178,10 +179,18 @@ impl Daemon {
             ..due
         };
         self.store.record_fire(&advanced, Some(&fire))?;
+        self.schedules_changed();
         if let Err(e) = &started {
             tracing::warn!(schedule = %advanced.id, "a scheduled start failed: {e}");
         }
         Ok((fire, started.ok()))
+    }
+
+    /// Wakes the timer to look again, and tells clients to.
+    fn schedules_changed(&self) {
+        self.schedule_changed.notify_one();
+        self.events
+            .publish(cattery_protocol::event::Event::SchedulesChanged);
     }
 
     /// Why the schedule's task cannot start now, if it cannot.

@@ -79,6 +79,7 @@ fn event_name(event: &Event) -> &'static str {
         Event::Bell { .. } => "bell",
         Event::StepMetrics { .. } => "step_metrics",
         Event::Health { .. } => "health",
+        Event::SchedulesChanged => "schedules_changed",
     }
 }
 
@@ -511,6 +512,7 @@ fn every_event() -> Vec<Event> {
         },
         Event::Health { health: degraded() },
         Event::Health { health: Health::Ok },
+        Event::SchedulesChanged,
     ]
 }
 
@@ -620,7 +622,7 @@ fn every_reply_round_trips_under_its_reply_name_and_hands_back_its_payload() {
 #[test]
 fn every_event_round_trips_under_its_kind() {
     let seen = check(&every_event(), "kind", event_name);
-    assert_eq!(seen.len(), 9, "an example per Event variant: {seen:?}");
+    assert_eq!(seen.len(), 10, "an example per Event variant: {seen:?}");
 }
 
 #[test]

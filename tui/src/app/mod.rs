@@ -398,6 +398,13 @@ impl App {
             } => Some(title.clone()),
             _ => None,
         };
+        let schedules_changed = matches!(
+            &frame,
+            ServerFrame::Event {
+                event: cattery_protocol::event::Event::SchedulesChanged,
+                ..
+            }
+        );
         self.hold_frozen_log(&frame);
         let was_degraded = self.model.health.is_degraded();
         let mut effects: Vec<Effect> = self.refresh_spend(&frame).into_iter().collect();
@@ -407,6 +414,9 @@ impl App {
             effects.push(Effect::Bell);
         }
         self.tell_health_change(was_degraded);
+        if schedules_changed && self.view() == View::Schedules {
+            effects.extend(self.ask_schedules());
+        }
         effects
     }
 

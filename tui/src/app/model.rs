@@ -121,6 +121,8 @@ impl Model {
             Event::Notification { card } => self.put_card(card),
             Event::Bell { .. } => {}
             Event::Health { health } => self.health = health,
+            // Schedules are not part of the model; the view asks for them.
+            Event::SchedulesChanged => {}
             Event::StepLog {
                 run_id,
                 step_index,

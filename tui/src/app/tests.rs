@@ -1334,3 +1334,18 @@ fn the_schedules_view_asks_for_the_list_then_the_selected_history_and_n_fires_it
         ]
     );
 }
+
+#[test]
+fn a_schedules_changed_event_refreshes_the_schedules_view_only_while_it_is_open() {
+    let event = |seq| ServerFrame::Event {
+        seq,
+        event: cattery_protocol::event::Event::SchedulesChanged,
+    };
+    let mut app = app();
+    assert!(
+        calls(&app.on_frame(event(11))).is_empty(),
+        "the board asks nothing"
+    );
+    press(&mut app, &["5"]);
+    assert_eq!(calls(&app.on_frame(event(12))), [Call::Schedules]);
+}
