@@ -374,4 +374,28 @@ fn catteryd_refuses_a_pipeline_that_gates_a_step_with_no_estimator_before_it() {
         "{stderr}"
     );
     assert!(stderr.contains("add a `task-estimator` step"), "{stderr}");
+    let refusals = [
+        (
+            "agent = \"merger\"\nmin_risk = 0.5",
+            "is the merger, which an estimate cannot skip",
+        ),
+        (
+            "agent = \"ci\"\nmin_risk = 0.5",
+            "is a polling gate, which an estimate cannot skip",
+        ),
+        (
+            "agent = \"coder\"\non_missing_estimate = \"skip\"",
+            "but no threshold, so it would never run",
+        ),
+    ];
+    for (step, why) in refusals {
+        let text =
+            format!("name = \"x\"\n[[steps]]\nagent = \"task-estimator\"\n[[steps]]\n{step}\n");
+        let (code, stderr) = cattery_tests::catteryd_on_config(&[("pipelines/gated.toml", &text)]);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(
+            stderr.contains("pipelines/gated.toml:5:") && stderr.contains(why),
+            "{stderr}"
+        );
+    }
 }

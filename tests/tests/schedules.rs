@@ -182,6 +182,24 @@ fn ctl_schedules_refuses_a_bad_schedule_with_the_fix_and_a_kill_9_across_a_due_f
     let (code, _, err) = add(&["--every", "0"]);
     assert_ne!(code, 0);
     assert!(err.contains("outside 1..=8760"), "{err}");
+    let task = home.ctl(&["block", "add", "--title", "Not a frame"]);
+    let task = task["id"].as_str().unwrap();
+    let (code, _, err) = home.cli(&[
+        "ctl",
+        "schedules",
+        "add",
+        "--frame",
+        task,
+        "--pipeline",
+        "quick",
+        "--title",
+        "Nightly",
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("not a frame; a schedule belongs on a frame"),
+        "{err}"
+    );
 
     let (code, out, err) = add(&[
         "--days",
