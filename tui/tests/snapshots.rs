@@ -684,3 +684,14 @@ fn schedules_with_a_held_fire_and_the_selected_ones_history() {
         app
     });
 }
+
+#[test]
+fn run_parked_at_a_requirements_review() {
+    snap("run_review", || {
+        let mut app = busy();
+        app.on_frame(fixtures::run_event(11, fixtures::review_run()));
+        app.sel.run = Some("run-review".into());
+        keys(&mut app, &["2"]);
+        app
+    });
+}

@@ -256,6 +256,13 @@ impl App {
         let Some(step) = run.steps.get(self.sel.step) else {
             return;
         };
+        // A review step opens its findings, wherever the run is now.
+        if step.review.as_ref().is_some_and(|r| !r.findings.is_empty())
+            && run.review().is_some_and(|(i, _)| i == self.sel.step)
+        {
+            self.open_review(&run.id);
+            return;
+        }
         let mut text = step.output.clone().unwrap_or_default();
         if let Some(failure) = run
             .failure

@@ -1349,3 +1349,14 @@ fn a_schedules_changed_event_refreshes_the_schedules_view_only_while_it_is_open(
     press(&mut app, &["5"]);
     assert_eq!(calls(&app.on_frame(event(12))), [Call::Schedules]);
 }
+
+#[test]
+fn enter_on_a_review_step_in_the_run_view_opens_its_findings() {
+    let mut app = app();
+    app.on_frame(fixtures::run_event(11, fixtures::review_run()));
+    app.sel.run = Some("run-review".into());
+    press(&mut app, &["2", "enter"]);
+    assert_eq!(app.view(), View::Review);
+    press(&mut app, &["esc"]);
+    assert_eq!(app.view(), View::Run);
+}

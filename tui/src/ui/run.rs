@@ -570,6 +570,7 @@ fn detail_lines(run: &Run, step: &Step, index: usize, width: u16, now: i64) -> V
     companion_lines(step, width, &mut lines);
     gate_lines(step, width, &mut lines);
     test_lines(step, width, &mut lines);
+    review_lines(step, &mut lines);
     for warning in &step.warnings {
         lines.push(Line::styled(
             format!("warning: {}", first_line(warning, usize::from(width))),
@@ -683,6 +684,31 @@ fn round_line(
 
 /// A tester's fix loop: fixer rounds against the budget, the last report's
 /// verdict and concerns, and each round.
+/// A review step's pass and findings; enter opens them.
+fn review_lines(step: &Step, lines: &mut Vec<Line<'static>>) {
+    let Some(r) = &step.review else {
+        return;
+    };
+    if step.state == cattery_protocol::StepState::Pending {
+        return;
+    }
+    lines.push(Line::from(vec![
+        Span::styled(format!("{} ", r.spec.subject.label()), style::title()),
+        Span::raw(format!(
+            "· {} · pass {} of {} · {} open of {} findings · writer {}",
+            r.status.label(),
+            r.iteration,
+            r.max_iterations,
+            r.open_count(),
+            r.findings.len(),
+            r.spec.writer
+        )),
+    ]));
+    if !r.findings.is_empty() {
+        lines.push(Line::styled("enter opens the findings", style::dim()));
+    }
+}
+
 fn test_lines(step: &Step, width: u16, lines: &mut Vec<Line<'static>>) {
     let Some(t) = &step.test else {
         return;
