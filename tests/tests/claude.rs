@@ -18,20 +18,34 @@ fn claude() -> Option<String> {
 /// A home whose one-step pipeline `one` runs a Claude Code `coder` (with
 /// `settings` added to its table) against `server`, the key set.
 fn one_coder_home(claude: &str, server: &ModelServer, settings: &str) -> CtlHome {
+    claude_home(
+        claude,
+        server,
+        ("coder", &format!("max_turns = 4\n{settings}")),
+        ("one", "name = \"One\"\n[[steps]]\nagent = \"coder\"\n"),
+    )
+}
+
+/// A home whose agent kind (name, settings) runs Claude Code against
+/// `server`, with `pipeline` (id, text), the key set.
+fn claude_home(
+    claude: &str,
+    server: &ModelServer,
+    (kind, settings): (&str, &str),
+    pipeline: (&str, &str),
+) -> CtlHome {
     let agents = format!(
-        "[agents.coder]\nrunner = \"claude-code\"\nbinary = \"{claude}\"\nmodel = \"claude-mock\"\nmax_turns = 4\n{settings}"
+        "[agents.{kind}]\nrunner = \"claude-code\"\nbinary = \"{claude}\"\nmodel = \"claude-mock\"\n{settings}"
     );
     let config = format!(
         "executor = \"process\"\nport = 0\nanthropic_url = \"{}\"\n",
         server.url()
     );
+    let pipeline_file = format!("pipelines/{}.toml", pipeline.0);
     let home = CtlHome::with_config(&[
         ("agents.toml", &agents),
         ("config.toml", &config),
-        (
-            "pipelines/one.toml",
-            "name = \"One\"\n[[steps]]\nagent = \"coder\"\n",
-        ),
+        (&pipeline_file, pipeline.1),
     ]);
     home.set_anthropic_key(KEY);
     home
@@ -354,22 +368,15 @@ fn a_claude_code_requirements_reviewer_parks_the_run_on_the_findings_it_replies(
         stop_reason: "end_turn".into(),
         hold: None,
     }]));
-    let agents = format!(
-        "[agents.requirements-review]\nrunner = \"claude-code\"\nbinary = \"{claude}\"\nmodel = \"claude-mock\"\nmax_turns = 2\n"
-    );
-    let config = format!(
-        "executor = \"process\"\nport = 0\nanthropic_url = \"{}\"\n",
-        server.url()
-    );
-    let home = CtlHome::with_config(&[
-        ("agents.toml", &agents),
-        ("config.toml", &config),
+    let home = claude_home(
+        &claude,
+        &server,
+        ("requirements-review", "max_turns = 2\n"),
         (
-            "pipelines/reviewed.toml",
+            "reviewed",
             "name = \"Reviewed\"\n[[steps]]\nagent = \"requirements-review\"\n[[steps]]\nagent = \"coder\"\n",
         ),
-    ]);
-    home.set_anthropic_key(KEY);
+    );
     let run = home.start_task("Refund a payment.\n@demo * sleep 0", "reviewed");
     home.gate(&run.id, GateKind::Review);
     let parked = home.run(&run.id);

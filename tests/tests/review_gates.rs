@@ -55,6 +55,16 @@ fn parked(home: &CtlHome, run: &Run) -> Run {
     home.run(&run.id)
 }
 
+/// Answers the currency finding "EUR only" and dismisses the rounding one,
+/// as the writer expects.
+fn answer_currency_dismiss_rounding(home: &CtlHome, at_gate: &Run) {
+    let block = &at_gate.block_id;
+    let currency = finding_id(at_gate, "Which currency is refunded?");
+    let rounding = finding_id(at_gate, "Rounding of cents");
+    home.ctl(&["review", block, "reply", &currency, "EUR only"]);
+    home.ctl(&["review", block, "dismiss", &rounding]);
+}
+
 #[test]
 fn findings_park_the_run_with_a_requirements_card_and_incorporate_waits_for_every_answer() {
     let home = home();
@@ -208,12 +218,8 @@ fn kill_9_while_the_writer_incorporates_finishes_the_review_once() {
     cattery_tests::write_config(home.path(), &[("agents.toml", &agents)]);
     let run = home.start_task(FINDINGS, "reviewed");
     let at_gate = parked(&home, &run);
-    let block = at_gate.block_id.clone();
-    let currency = finding_id(&at_gate, "Which currency is refunded?");
-    let rounding = finding_id(&at_gate, "Rounding of cents");
-    home.ctl(&["review", &block, "reply", &currency, "EUR only"]);
-    home.ctl(&["review", &block, "dismiss", &rounding]);
-    home.ctl(&["review", &block, "incorporate"]);
+    answer_currency_dismiss_rounding(&home, &at_gate);
+    home.ctl(&["review", &at_gate.block_id, "incorporate"]);
     home.wait_run(&run.id, "sent the writer", |r| {
         review_of(r).status == ReviewStatus::Incorporating
     });
@@ -275,21 +281,8 @@ fn a_second_pass_that_still_finds_something_parks_again_and_a_restart_reviews_af
     let description = "Refunds.\n@demo * sleep 0\n@demo requirements-review finding 2 high question Which currency is refunded?\n@demo requirements-review finding 1 low gap Rounding of cents";
     let run = home.start_task(description, "reviewed");
     let at_gate = parked(&home, &run);
-    let block = at_gate.block_id.clone();
-    home.ctl(&[
-        "review",
-        &block,
-        "reply",
-        &finding_id(&at_gate, "Which currency is refunded?"),
-        "EUR only",
-    ]);
-    home.ctl(&[
-        "review",
-        &block,
-        "dismiss",
-        &finding_id(&at_gate, "Rounding of cents"),
-    ]);
-    home.ctl(&["review", &block, "incorporate"]);
+    answer_currency_dismiss_rounding(&home, &at_gate);
+    home.ctl(&["review", &at_gate.block_id, "incorporate"]);
     let again = home.wait_run(&run.id, "parked on pass 2", |r| {
         review_of(r).iteration == 2 && review_of(r).status == ReviewStatus::Ready
     });
