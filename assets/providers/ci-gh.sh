@@ -9,6 +9,7 @@ if ! command -v gh >/dev/null 2>&1; then
   echo "gh is not installed; install GitHub's CLI and run gh auth login, or set the frame's ci provider to local or a command" >&2
   exit 2
 fi
+[ -n "${CATTERY_REPOSITORY:-}" ] && cd "$CATTERY_REPOSITORY"
 out=$(gh pr checks "$branch" --json name,bucket,link --jq '
   {checks: [.[] | {
     name: .name,

@@ -1,6 +1,7 @@
 //! catteryd: the pipeline engine, its SQLite store and agent execution.
 
 pub mod app;
+pub mod children;
 pub mod clock;
 pub mod config;
 pub mod engine;

@@ -63,6 +63,12 @@ impl Layout {
         self.data.join("agent-state")
     }
 
+    /// Copies of base branches as committed, one folder per commit, where
+    /// host provider commands run.
+    pub fn provider_trees(&self) -> PathBuf {
+        self.data.join("provider-trees")
+    }
+
     /// Where each job's transcript is kept, one folder per run.
     pub fn transcripts(&self) -> PathBuf {
         self.data.join("transcripts")

@@ -7,7 +7,7 @@ use crate::engine::JobResult;
 use cattery_protocol::FailureKind;
 use std::process::{ExitStatus, Stdio};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::{mpsc, watch};
 
 /// The embedded default executor.
@@ -189,12 +189,10 @@ fn spawn(job: &JobSpec, context_path: &std::path::Path) -> std::io::Result<Child
         .command
         .split_first()
         .ok_or_else(|| std::io::Error::other("the command is empty"))?;
-    let mut command = Command::new(program);
     // The vendors' keys stay in the daemon: an agent reaches the model
-    // through the gateway, with its job's token.
-    for name in crate::gateway::secrets::KEY_VARIABLES {
-        command.env_remove(name);
-    }
+    // through the gateway, with its job's token, and inherits only the
+    // allow-listed basics.
+    let mut command = crate::children::command(program, crate::children::Purpose::Agent);
     command
         .args(args)
         .envs(&job.agent.env)

@@ -4,6 +4,7 @@
 
 pub mod demo;
 pub mod diff;
+pub mod export;
 pub mod merge;
 
 use cattery_protocol::{Repository, RepositorySpec, StepChange, Worktree};

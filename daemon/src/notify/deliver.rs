@@ -75,13 +75,14 @@ impl Channel for Command {
             cards => serde_json::to_string(cards),
         }
         .map_err(|e| e.to_string())?;
-        let mut child = std::process::Command::new(program)
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot run it: {e}"))?;
+        let mut child =
+            crate::children::blocking_command(program, crate::children::Purpose::Notify)
+                .args(args)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .map_err(|e| format!("cannot run it: {e}"))?;
         if let Some(mut stdin) = child.stdin.take() {
             stdin
                 .write_all(json.as_bytes())

@@ -40,7 +40,7 @@ pub async fn probe(
     binary: &str,
     kinds: Vec<String>,
 ) -> cattery_protocol::wire::RunnerFound {
-    let asked = tokio::process::Command::new(binary)
+    let asked = crate::children::command(binary, crate::children::Purpose::Probe)
         .arg("--version")
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)

@@ -500,6 +500,9 @@ impl Daemon {
         if !swept.is_empty() {
             tracing::info!(count = swept.len(), "removed worktrees no live run needs");
         }
+        // Copies of base branches are remade on demand; none outlives a start.
+        let trees = self.paths.provider_trees();
+        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(trees)).await;
         self.prune_transcripts().await;
         let live: std::collections::HashSet<String> = runs.iter().map(|r| r.id.clone()).collect();
         let state = self.paths.agent_state();

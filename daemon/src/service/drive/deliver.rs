@@ -323,7 +323,7 @@ async fn command(argv: &[String], dir: &Path) -> Result<String, String> {
     let Some((program, args)) = argv.split_first() else {
         return Err("the command is empty".to_owned());
     };
-    let child = tokio::process::Command::new(program)
+    let child = crate::children::command(program, crate::children::Purpose::Forge)
         .args(args)
         .current_dir(dir)
         .env("GIT_TERMINAL_PROMPT", "0")

@@ -94,9 +94,10 @@ async fn ci(
         }
         "gh" => {
             let script = daemon.paths.assets().join("providers/ci-gh.sh");
-            provider_json::<CiReport>(&format!("sh '{}'", script.display()), run, None).await
+            let command = format!("sh '{}'", script.display());
+            provider_json::<CiReport>(daemon, &command, run, None).await
         }
-        command => provider_json::<CiReport>(command, run, None).await,
+        command => provider_json::<CiReport>(daemon, command, run, None).await,
     };
     match report {
         Ok(report) => gate::classify_ci(&report),
@@ -195,26 +196,38 @@ async fn health(
     let Some(command) = providers.and_then(|p| p.health.clone()) else {
         return gate::unwired(GateCheck::PostReleaseHealth);
     };
-    match provider_json::<HealthReport>(&command, run, gate.watch_since).await {
+    match provider_json::<HealthReport>(daemon, &command, run, gate.watch_since).await {
         Ok(report) => gate::classify_health(Some(&report), &watch),
         Err(why) => Probe::pending(format!("the release-health provider gave no answer: {why}")),
     }
 }
 
 /// Runs a provider command on the host (it holds the user's credentials,
-/// like `gh`), in the run's worktree, and reads its JSON answer.
+/// like `gh`) and reads its JSON answer. It runs in a copy of the base
+/// branch as committed (`git::export`), so a script an agent rewrote in
+/// its worktree is not what runs, with the allow-listed environment
+/// (`children::Purpose::Forge`) and the run's facts as `CATTERY_*`.
 async fn provider_json<T: serde::de::DeserializeOwned>(
+    daemon: &Arc<Daemon>,
     command: &str,
     run: &Run,
     since: Option<cattery_protocol::Millis>,
 ) -> Result<T, String> {
-    let mut cmd = tokio::process::Command::new("sh");
+    let mut cmd = crate::children::command("sh", crate::children::Purpose::Forge);
     cmd.arg("-c")
         .arg(command)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
     if let Some(worktree) = &run.worktree {
-        cmd.current_dir(&worktree.path).envs(provider_env(worktree));
+        let (repository, base) = (worktree.repository.clone(), worktree.base.clone());
+        let root = daemon.paths.provider_trees();
+        let tree = tokio::task::spawn_blocking(move || {
+            crate::git::export::committed_tree(&repository, &base, &root)
+        })
+        .await
+        .map_err(|e| format!("the copy of the base branch was lost: {e}"))?
+        .map_err(|e| e.to_string())?;
+        cmd.current_dir(tree).envs(provider_env(worktree));
     }
     if let Some(since) = since {
         cmd.env("CATTERY_WATCH_SINCE", since.to_string());
