@@ -122,6 +122,7 @@ async fn serve(paths: Paths) -> Result<()> {
     }
     // A stopped daemon leaves no port behind for clients to try.
     let _ = std::fs::remove_file(paths.port_file());
+    tracing::warn!("{}", cattery_protocol::home::CLEAN_STOP);
     Ok(())
 }
 

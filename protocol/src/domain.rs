@@ -851,6 +851,13 @@ impl Run {
         self.steps.get(self.current_step)
     }
 
+    /// The last step this run reached. A restart may begin there or at any
+    /// step before it: each of those passed its gates in this run, while a
+    /// later step never ran, so starting there would skip its approvals.
+    pub fn last_reached_step(&self) -> usize {
+        self.current_step.min(self.steps.len().saturating_sub(1))
+    }
+
     /// Whether any step of this run ever opened `gate_id`, resolved or not.
     pub fn opened_gate(&self, gate_id: &str) -> bool {
         self.steps.iter().any(|s| {

@@ -83,6 +83,11 @@ impl Layout {
         self.logs().join("catteryd.log")
     }
 
+    /// The `n`th older daemon log, once the current one outgrew its size.
+    pub fn daemon_log_rotated(&self, n: u32) -> PathBuf {
+        self.logs().join(format!("catteryd.log.{n}"))
+    }
+
     /// This home's identity on a shared Docker engine (container labels).
     pub fn daemon_id(&self) -> PathBuf {
         self.data.join("daemon-id")
@@ -136,6 +141,10 @@ impl Layout {
         self.config.join(KEYS_FILE)
     }
 }
+
+/// The last line a daemon logs when it stops on request. A daemon log that
+/// ends without it belongs to a daemon that was killed or crashed.
+pub const CLEAN_STOP: &str = "catteryd stopped cleanly";
 
 #[cfg(test)]
 mod tests {

@@ -223,11 +223,15 @@ fn retry_of_a_cancelled_run_is_refused_and_retry_of_a_stopped_one_is_not() {
     assert_eq!(code, 6, "{err}");
     assert!(
         err.contains(&format!(
-            "run {} was cancelled by you; start the pipeline again instead",
-            run.id
-        )),
+            "run {} was cancelled by you, so it cannot be retried; restart run {} from",
+            run.id, run.id
+        )) && err.contains("or start the pipeline again"),
         "{err}"
     );
+    // What the refusal offers is accepted.
+    let restarted: cattery_protocol::Run =
+        serde_json::from_value(home.ctl(&["restart-from", &run.id, "0"])).unwrap();
+    assert_eq!(restarted.previous_run_id.as_deref(), Some(run.id.as_str()));
 
     let again = home.start_task("@demo * sleep 0", "quick");
     home.gate(&again.id, GateKind::Approval);

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod client;
 pub mod ctl;
+pub mod daemon_log;
 pub mod fixtures;
 pub mod home;
 pub mod lifecycle;

@@ -120,7 +120,7 @@ pub async fn ensure_running(home: &Home) -> Result<DaemonStatus, LifecycleError>
         return answer_of(home, pid).await;
     }
     let log = home.daemon_log();
-    let mut child = spawn_daemon(home, &log)?;
+    let mut child = spawn_daemon(home)?;
     let deadline = Instant::now() + START_WAIT;
     loop {
         if let Some(status) = status(home).await {
@@ -139,9 +139,21 @@ pub async fn ensure_running(home: &Home) -> Result<DaemonStatus, LifecycleError>
     }
 }
 
-fn spawn_daemon(home: &Home, log: &Path) -> Result<std::process::Child, LifecycleError> {
-    std::fs::create_dir_all(home.logs()).map_err(LifecycleError::Spawn)?;
-    let out = std::fs::File::create(log).map_err(LifecycleError::Spawn)?;
+fn spawn_daemon(home: &Home) -> Result<std::process::Child, LifecycleError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let opened =
+        crate::daemon_log::open_for_start(&home.layout, &cattery_protocol::format_utc(now))
+            .map_err(LifecycleError::Spawn)?;
+    if let Some(previous) = &opened.unclean {
+        // On stderr, so a script's JSON on stdout stays whole.
+        eprintln!(
+            "cattery: the last catteryd did not stop cleanly (killed or crashed); its log is kept in {}",
+            previous.display()
+        );
+    }
+    let out = opened.file;
     let err = out.try_clone().map_err(LifecycleError::Spawn)?;
     let mut command = Command::new(catteryd()?);
     if let Some(root) = &home.root {
@@ -240,7 +252,7 @@ fn catteryd() -> Result<PathBuf, LifecycleError> {
 /// The end of a daemon's log, where a daemon that refused to start says why
 /// (a config error with its file, line and fix).
 fn last_words(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let text = crate::daemon_log::since_last_start(log);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     match lines.len() {
         0 => "it printed nothing".to_owned(),

@@ -21,6 +21,18 @@ fn connected(read_only: bool) -> App {
     app
 }
 
+/// Makes `run` its block's current run, as the daemon's block event does
+/// when a run starts.
+fn make_current(app: &mut App, seq: u64, run: &str) {
+    let block_id = app.model.runs[run].block_id.clone();
+    let mut block = app.model.blocks[&block_id].clone();
+    block.run_id = Some(run.to_owned());
+    app.on_frame(ServerFrame::Event {
+        seq,
+        event: cattery_protocol::event::Event::Block { block },
+    });
+}
+
 fn busy() -> App {
     let mut app = connected(false);
     let (board, runs) = fixtures::busy();
@@ -219,6 +231,7 @@ fn a_ci_gate_shows_its_phase_helper_rounds_failing_checks_and_attempt_log() {
         snap(name, || {
             let mut app = busy();
             app.on_frame(fixtures::run_event(11, fixtures::gated_run()));
+            make_current(&mut app, 12, "run-gated");
             keys(&mut app, &["2"]);
             app.sel.run = Some("run-gated".into());
             app.sel.step = step;
@@ -233,6 +246,7 @@ fn run_of_fifty_steps_scrolls_to_the_selection() {
         let mut app = busy();
         let run = fixtures::long_run(50);
         app.on_frame(fixtures::run_event(11, run));
+        make_current(&mut app, 12, "run-long");
         keys(&mut app, &["2"]);
         app.sel.run = Some("run-long".into());
         app.sel.step = 25;

@@ -1,3 +1,4 @@
+use super::advice::Advice;
 use cattery_protocol::wire::ErrorCode;
 use cattery_protocol::{GateKind, RunStatus};
 
@@ -51,10 +52,37 @@ pub enum EngineError {
     },
     #[error("job {job_id} is not the job run {run_id} waits on; its result was ignored")]
     StaleJob { run_id: String, job_id: String },
-    #[error("run {run_id} {why}; start the pipeline again instead")]
-    NotRetryable { run_id: String, why: String },
+    #[error("run {run_id} {why}, so it cannot be retried; {advice}")]
+    NotRetryable {
+        run_id: String,
+        why: String,
+        advice: Advice,
+    },
+    #[error("run {run_id} is {status}, and only a failed run can be retried; {advice}")]
+    NotFailed {
+        run_id: String,
+        status: RunStatus,
+        advice: Advice,
+    },
     #[error(
-        "gate {gate_id} can no longer be decided: run {run_id} is {status} since {ended_at} ({reason}); retry the run or start the pipeline again"
+        "run {run_id} is not the current run of block {block_id} (run {current} is), and only the current run may be retried or restarted; {advice}"
+    )]
+    NotCurrent {
+        run_id: String,
+        block_id: String,
+        current: String,
+        advice: Advice,
+    },
+    #[error(
+        "run {run_id} never reached step {index}, and restarting there would skip the gates before it; {advice}"
+    )]
+    NotReached {
+        run_id: String,
+        index: usize,
+        advice: Advice,
+    },
+    #[error(
+        "gate {gate_id} can no longer be decided: run {run_id} is {status} since {ended_at} ({reason}); {advice}"
     )]
     RunEnded {
         gate_id: String,
@@ -62,6 +90,7 @@ pub enum EngineError {
         status: RunStatus,
         ended_at: String,
         reason: String,
+        advice: Advice,
     },
     #[error(
         "gate {gate_id} is a review gate; answer it with `cattery ctl review BLOCK` (reply, resolve, dismiss, incorporate, proceed) or the findings pane"
@@ -74,6 +103,29 @@ pub enum EngineError {
 }
 
 impl EngineError {
+    /// The same refusal, advising on `current` when the block's current
+    /// run is not the run refused: only the current one can be acted on.
+    pub fn advise_on(self, current: &cattery_protocol::Run) -> Self {
+        match self {
+            Self::RunEnded {
+                gate_id,
+                run_id,
+                status,
+                ended_at,
+                reason,
+                ..
+            } if run_id != current.id => Self::RunEnded {
+                gate_id,
+                run_id,
+                status,
+                ended_at,
+                reason,
+                advice: super::advice::for_current(current),
+            },
+            other => other,
+        }
+    }
+
     /// The wire error code for this refusal.
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -84,6 +136,9 @@ impl EngineError {
             Self::GateNotPending { .. }
             | Self::NotAllowed { .. }
             | Self::NotRetryable { .. }
+            | Self::NotFailed { .. }
+            | Self::NotCurrent { .. }
+            | Self::NotReached { .. }
             | Self::RunEnded { .. }
             | Self::ReviewGate { .. }
             | Self::ReviewRefused { .. } => ErrorCode::Conflict,

@@ -104,6 +104,7 @@ fn run_ended(run: &Run, gate_id: &str) -> EngineError {
         status: run.status,
         ended_at: cattery_protocol::format_utc(ended_at),
         reason,
+        advice: super::advice::for_current(run),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Starting, retrying, restarting, cancelling and stopping runs.
 
+use super::advice::{self, Refusal};
 use super::step::{self, FailureSpec};
 use super::{Cx, EngineError, Outcome, Transition};
 use cattery_protocol::{
@@ -7,6 +8,7 @@ use cattery_protocol::{
 };
 
 /// A new run on a block, and the prior run it supersedes, if that was live.
+#[derive(Debug)]
 pub struct Started {
     pub run: Transition,
     pub superseded: Option<Transition>,
@@ -58,44 +60,76 @@ fn supersede(prior: &Run, by: &str, cx: &Cx) -> Transition {
 }
 
 /// Resumes a failed run at its failed step under a new run id. Work the
-/// user threw away (cancel, stop-reset, a newer run) is not revived.
-pub fn retry(run: &Run, cx: &Cx) -> Result<Transition, EngineError> {
-    let Some(failure) = run
-        .failure
-        .as_ref()
-        .filter(|_| run.status == RunStatus::Failed)
-    else {
-        return Err(not_allowed(run, "only a failed run can be retried"));
-    };
-    if let Some(how) = failure.cancellation.filter(|c| !c.retryable()) {
-        return Err(EngineError::NotRetryable {
+/// user threw away (cancel, stop-reset, a newer run) is not revived, and
+/// only the block's `current` run may be retried.
+pub fn retry(run: &Run, current: Option<&Run>, cx: &Cx) -> Result<Transition, EngineError> {
+    check_current(run, current)?;
+    let from = advice::retryable(run).map_err(|refusal| match refusal {
+        Refusal::NotFailed => EngineError::NotFailed {
             run_id: run.id.clone(),
-            why: not_retryable_reason(how, &failure.message),
-        });
-    }
-    let from = failure.step_index.min(run.steps.len().saturating_sub(1));
+            status: run.status,
+            advice: advice::for_current(run),
+        },
+        Refusal::Discarded(how) => EngineError::NotRetryable {
+            run_id: run.id.clone(),
+            why: not_retryable_reason(how, run),
+            advice: advice::for_current(run),
+        },
+    })?;
     Ok(Transition::new(successor(run, from, cx), Outcome::Continue))
 }
 
-fn not_retryable_reason(how: Cancellation, message: &str) -> String {
+fn not_retryable_reason(how: Cancellation, run: &Run) -> String {
     match how {
         Cancellation::Cancelled => "was cancelled by you".to_owned(),
         Cancellation::StopReset => {
             "was stopped by you at its iteration cap (stop-reset)".to_owned()
         }
-        Cancellation::Superseded | Cancellation::Stopped => format!("was {message}"),
+        Cancellation::Superseded | Cancellation::Stopped => {
+            let message = run.failure.as_ref().map_or("", |f| f.message.as_str());
+            format!("was {message}")
+        }
+    }
+}
+
+/// Refuses acting on a run the block no longer holds: a newer run
+/// replaced it, and reviving it would give the block two live runs.
+fn check_current(run: &Run, current: Option<&Run>) -> Result<(), EngineError> {
+    match current {
+        Some(current) if current.id != run.id => Err(EngineError::NotCurrent {
+            run_id: run.id.clone(),
+            block_id: run.block_id.clone(),
+            current: current.id.clone(),
+            advice: advice::for_current(current),
+        }),
+        _ => Ok(()),
     }
 }
 
 /// Rewinds to `index` under a new run id; steps before it keep their results,
 /// steps from it on start fresh (as [`retry`] does from the failed step).
-/// A live run is superseded, so its job must be stopped by the caller.
-pub fn restart_from(run: &Run, index: usize, cx: &Cx) -> Result<Started, EngineError> {
+/// Only a step the run reached qualifies: every step before it then passed
+/// its gates in this run. A live run is superseded, so its job must be
+/// stopped by the caller.
+pub fn restart_from(
+    run: &Run,
+    current: Option<&Run>,
+    index: usize,
+    cx: &Cx,
+) -> Result<Started, EngineError> {
+    check_current(run, current)?;
     if index >= run.steps.len() {
         return Err(EngineError::StepOutOfRange {
             run_id: run.id.clone(),
             index,
             last: run.steps.len().saturating_sub(1),
+        });
+    }
+    if index > run.last_reached_step() {
+        return Err(EngineError::NotReached {
+            run_id: run.id.clone(),
+            index,
+            advice: advice::for_current(run),
         });
     }
     let next = successor(run, index, cx);

@@ -4,6 +4,7 @@
 //! touching I/O. The service layer persists what these
 //! functions return in one transaction.
 
+pub mod advice;
 mod block;
 mod companion;
 mod error;

@@ -586,7 +586,7 @@ fn job_failure_fails_the_run_and_blocks_the_block() {
 #[test]
 fn retry_resumes_at_the_failed_step_with_a_new_id_and_history() {
     let h = failed_at_coder();
-    let t = retry(&h.run, &h.cx()).unwrap();
+    let t = retry(&h.run, None, &h.cx()).unwrap();
     let next = t.run;
     assert_ne!(next.id, h.run.id);
     assert_eq!(next.previous_run_id.as_deref(), Some(h.run.id.as_str()));
@@ -596,7 +596,7 @@ fn retry_resumes_at_the_failed_step_with_a_new_id_and_history() {
     assert_eq!(next.output_history, h.run.output_history);
     assert!(next.failure.is_none());
     assert!(
-        retry(&next, &h.cx()).is_err(),
+        retry(&next, None, &h.cx()).is_err(),
         "a running run is not retried"
     );
 }
@@ -607,7 +607,7 @@ fn restart_from_rewinds_and_supersedes_a_live_run() {
     h.finish(output("plan"));
     h.decide(approve()).unwrap();
     h.finish(output("code"));
-    let started = restart_from(&h.run, 1, &h.cx()).unwrap();
+    let started = restart_from(&h.run, None, 1, &h.cx()).unwrap();
     let next = started.run.run;
     assert_eq!(next.current_step, 1);
     assert_eq!(next.steps[0].state, StepState::Done);
@@ -618,7 +618,7 @@ fn restart_from_rewinds_and_supersedes_a_live_run() {
     );
     let old = started.superseded.unwrap().run;
     assert_eq!(old.failure.unwrap().kind, FailureKind::Cancelled);
-    let out_of_range = restart_from(&h.run, 9, &h.cx());
+    let out_of_range = restart_from(&h.run, None, 9, &h.cx());
     assert!(matches!(
         out_of_range,
         Err(EngineError::StepOutOfRange { last: 3, .. })
@@ -653,7 +653,7 @@ fn done_runs_never_change() {
     let done = h.run.clone();
     assert_eq!(h.advance(), Outcome::Noop);
     assert!(stop(&done, &h.cx()).is_err());
-    assert!(retry(&done, &h.cx()).is_err());
+    assert!(retry(&done, None, &h.cx()).is_err());
     assert_eq!(h.run.steps, done.steps);
 }
 
@@ -723,5 +723,6 @@ fn a_job_stopped_by_the_budget_pauses_its_run_and_its_step_runs_again_from_the_s
     assert_ne!(job_id, job);
 }
 
+mod advice;
 mod conformance;
 mod review;

@@ -37,7 +37,11 @@ impl ServiceError {
             Self::Engine(e) => e.code(),
             Self::Store(StoreError::Conflict { .. }) => ErrorCode::Stale,
             Self::Store(StoreError::NotFound { .. }) => ErrorCode::NotFound,
-            Self::Store(StoreError::Duplicate { .. }) => ErrorCode::Conflict,
+            Self::Store(
+                StoreError::Duplicate { .. }
+                | StoreError::LiveRun { .. }
+                | StoreError::FrameFull { .. },
+            ) => ErrorCode::Conflict,
             Self::Store(StoreError::AlreadyClosed { .. }) => ErrorCode::Stale,
             Self::Store(_) => ErrorCode::Unavailable,
             Self::Invalid(_) => ErrorCode::Invalid,

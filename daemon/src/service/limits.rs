@@ -1,17 +1,25 @@
 //! The running-task limit per service frame: a start that would exceed it
-//! is refused, naming the limit and the runs that hold it.
+//! is refused, naming the limit and the runs that hold it. The check here
+//! words the refusal; the store counts again in the start's own
+//! transaction (`FrameClaim`), so two starts racing cannot both fit.
 
 use super::{Daemon, Result, ServiceError};
+use crate::store::{FrameClaim, StoreError};
 use cattery_protocol::{Block, BlockLevel};
 use std::collections::HashMap;
 
 impl Daemon {
-    /// Refuses a start on `block` when its service frame is full.
-    pub(crate) fn check_limits(&self, block: &Block, pipeline_id: &str) -> Result<()> {
+    /// Refuses a start on `block` when its service frame is full; else the
+    /// claim the start's commit makes on the frame.
+    pub(crate) fn check_limits(
+        &self,
+        block: &Block,
+        pipeline_id: &str,
+    ) -> Result<Option<FrameClaim>> {
         let limits = self.limits();
         let per_pipeline = limits.per_pipeline.get(pipeline_id).copied();
         if limits.running_per_frame.is_none() && per_pipeline.is_none() {
-            return Ok(());
+            return Ok(None);
         }
         let blocks: HashMap<String, Block> = self
             .board()?
@@ -19,7 +27,7 @@ impl Daemon {
             .map(|b| (b.id.clone(), b))
             .collect();
         let Some(frame) = frame_of(&blocks, &block.id) else {
-            return Ok(());
+            return Ok(None);
         };
         let holders: Vec<(String, String, String)> = self
             .store
@@ -44,7 +52,29 @@ impl Daemon {
             let setting = format!("[limits.per_pipeline] {pipeline_id}");
             refuse_if_full(frame_title, limit, &setting, &same)?;
         }
-        Ok(())
+        Ok(Some(FrameClaim {
+            frame_id: frame,
+            block_id: block.id.clone(),
+            limit: limits.running_per_frame,
+            per_pipeline: per_pipeline.map(|limit| (pipeline_id.to_owned(), limit)),
+        }))
+    }
+
+    /// A claim the store refused, worded as the check words it; the
+    /// store's own wording if the holders ended meanwhile.
+    pub(crate) fn refused_claim(
+        &self,
+        block: &Block,
+        pipeline_id: &str,
+        e: ServiceError,
+    ) -> ServiceError {
+        if !matches!(e, ServiceError::Store(StoreError::FrameFull { .. })) {
+            return e;
+        }
+        match self.check_limits(block, pipeline_id) {
+            Err(worded) => worded,
+            Ok(_) => e,
+        }
     }
 }
 

@@ -436,6 +436,16 @@ impl Daemon {
         planned: Vec<Planned>,
         audit: Option<NewAudit>,
     ) -> Result<Vec<Arc<Run>>> {
+        self.commit_claiming(planned, audit, None).await
+    }
+
+    /// [`Daemon::commit`] with a start's claim on its frame's slots.
+    pub(crate) async fn commit_claiming(
+        &self,
+        planned: Vec<Planned>,
+        audit: Option<NewAudit>,
+        claim: Option<crate::store::FrameClaim>,
+    ) -> Result<Vec<Arc<Run>>> {
         let now = self.clock.now();
         let block_changed = planned.first().is_some_and(|p| {
             p.previous.as_ref().is_none_or(|prev| {
@@ -466,7 +476,12 @@ impl Daemon {
                 None => RunWrite::insert(p.transition.run),
             })
             .collect();
-        let commit = Commit { runs, block, audit };
+        let commit = Commit {
+            runs,
+            block,
+            audit,
+            claim,
+        };
         let (stored, block) = match self.store.submit(commit).await {
             Ok(committed) => (
                 committed.runs.into_iter().map(Arc::new).collect::<Vec<_>>(),

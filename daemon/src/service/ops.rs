@@ -117,7 +117,7 @@ impl Daemon {
                 &format!("known pipelines: {}", known.join(", ")),
             )
         })?;
-        self.check_limits(&block, pipeline_id)?;
+        let claim = self.check_limits(&block, pipeline_id)?;
         let repository = self.frame_repository(&block)?;
         // A start names no rev: the prior run's driver committing at the
         // same moment only means superseding the newer copy.
@@ -135,9 +135,10 @@ impl Daemon {
                         })?;
                 run.worktree = Some(planned);
             }
-            self.commit_started(None, started).await
+            self.commit_started(None, started, claim.clone()).await
         })
         .await
+        .map_err(|e| self.refused_claim(&block, pipeline_id, e))
     }
 
     /// The repository of the frame above `block` (or of `block` itself).
@@ -183,6 +184,7 @@ impl Daemon {
         self: &Arc<Self>,
         previous: Option<Arc<Run>>,
         started: engine::lifecycle::Started,
+        claim: Option<crate::store::FrameClaim>,
     ) -> Result<Arc<Run>> {
         let superseded_id = started.superseded.as_ref().map(|t| t.run.id.clone());
         let mut planned = vec![Planned {
@@ -199,7 +201,7 @@ impl Daemon {
                 transition: old,
             });
         }
-        let stored = self.commit(planned, None).await?;
+        let stored = self.commit_claiming(planned, None, claim).await?;
         if let Some(old) = superseded_id {
             self.signal_stop(&old);
             self.retire(&old);
@@ -233,7 +235,8 @@ impl Daemon {
                 engine::decide(run, decision, cx)
             })
             .await
-            .map_err(stale_on_conflict)?;
+            .map_err(stale_on_conflict)
+            .map_err(|e| self.advise_on_current(run_id, e))?;
         if run.status == RunStatus::Running {
             drive::spawn(self, &run.id);
         }
@@ -277,7 +280,8 @@ impl Daemon {
                 engine::review::act(run, rev, action, cx)
             })
             .await
-            .map_err(stale_on_conflict)?;
+            .map_err(stale_on_conflict)
+            .map_err(|e| self.advise_on_current(run_id, e))?;
         if run.status == RunStatus::Running {
             drive::spawn(self, &run.id);
         }
@@ -345,13 +349,18 @@ impl Daemon {
 
     pub async fn retry(self: &Arc<Self>, run_id: &str, actor: &str) -> Result<Arc<Run>> {
         let old = self.run(run_id)?;
-        let mut transition = engine::retry(&old, &self.cx(actor))?;
+        let current = self.current_run(&old)?;
+        let mut transition = engine::retry(&old, current.as_deref(), &self.cx(actor))?;
+        let claim = self.claim_for(&old)?;
         self.own_worktree(&mut transition.run)?;
         let started = engine::lifecycle::Started {
             run: transition,
             superseded: None,
         };
-        self.commit_started(Some(old), started).await
+        let block = self.block(&old.block_id)?;
+        self.commit_started(Some(old.clone()), started, claim)
+            .await
+            .map_err(|e| self.refused_claim(&block, &old.pipeline_id, e))
     }
 
     pub async fn restart_from(
@@ -361,9 +370,49 @@ impl Daemon {
         actor: &str,
     ) -> Result<Arc<Run>> {
         let old = self.run(run_id)?;
-        let mut started = engine::restart_from(&old, step, &self.cx(actor))?;
+        let current = self.current_run(&old)?;
+        let mut started = engine::restart_from(&old, current.as_deref(), step, &self.cx(actor))?;
+        let claim = self.claim_for(&old)?;
         self.own_worktree(&mut started.run.run)?;
-        self.commit_started(Some(old), started).await
+        let block = self.block(&old.block_id)?;
+        self.commit_started(Some(old.clone()), started, claim)
+            .await
+            .map_err(|e| self.refused_claim(&block, &old.pipeline_id, e))
+    }
+
+    /// The frame claim a retry or restart of `old` makes: it starts a live
+    /// run like a start does, so it counts against the same limits.
+    fn claim_for(&self, old: &Run) -> Result<Option<crate::store::FrameClaim>> {
+        let block = self.block(&old.block_id)?;
+        self.check_limits(&block, &old.pipeline_id)
+    }
+
+    /// A refusal about an ended run advises on the block's current run,
+    /// the only one that can still be acted on.
+    fn advise_on_current(&self, run_id: &str, e: ServiceError) -> ServiceError {
+        let ServiceError::Engine(refusal) = e else {
+            return e;
+        };
+        let current = self
+            .run(run_id)
+            .and_then(|run| self.current_run(&run))
+            .ok()
+            .flatten();
+        match current {
+            Some(current) => ServiceError::Engine(refusal.advise_on(&current)),
+            None => ServiceError::Engine(refusal),
+        }
+    }
+
+    /// The run `run`'s block holds now, which alone may be retried or
+    /// restarted.
+    fn current_run(&self, run: &Run) -> Result<Option<Arc<Run>>> {
+        let block = self.block(&run.block_id)?;
+        match block.run_id.as_deref() {
+            Some(id) if id == run.id => Ok(None),
+            Some(id) => Ok(Some(self.run(id)?)),
+            None => Ok(None),
+        }
     }
 
     /// A retry or restart works on a branch and folder of its own, made at

@@ -28,6 +28,20 @@ pub enum StoreError {
         /// The rev the store holds; `None` when the run is gone.
         found: Option<u64>,
     },
+    #[error(
+        "block {block_id} already has a live run, {holder}, and a block holds one live run at a time; stop or cancel it, or start again to replace it"
+    )]
+    LiveRun { block_id: String, holder: String },
+    #[error(
+        "frame {frame_id} is at its limit of {limit} live run(s) ({setting} in config.toml), held by run(s) {}; wait for one to finish, stop one, or raise the limit",
+        .holders.join(", ")
+    )]
+    FrameFull {
+        frame_id: String,
+        setting: String,
+        limit: u32,
+        holders: Vec<String>,
+    },
     #[error("{what} {id} not found")]
     NotFound { what: &'static str, id: String },
     #[error("notification {id} is already {status}; nothing changed")]

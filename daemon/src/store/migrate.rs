@@ -156,6 +156,38 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX schedule_fires_by_schedule ON schedule_fires(schedule_id, seq);
     "#,
+    // 12: at most one live run per block, enforced by the store, so two
+    // starts racing cannot both win. A block that already holds more than
+    // one (possible before this) keeps its current run; the others end as
+    // superseded. The status list is `RunStatus::live()` (a store test
+    // holds them equal).
+    r#"
+    CREATE TEMP TABLE doubled AS
+        SELECT id FROM runs
+        WHERE status IN ('running', 'blocked', 'paused')
+          AND id != (
+            SELECT r2.id FROM runs r2
+            WHERE r2.block_id = runs.block_id
+              AND r2.status IN ('running', 'blocked', 'paused')
+            ORDER BY (r2.id = (SELECT b.run_id FROM blocks b WHERE b.id = r2.block_id)) DESC,
+                     r2.created_at DESC, r2.id DESC
+            LIMIT 1);
+    UPDATE run_steps SET doc = json_set(doc, '$.state', 'pending')
+        WHERE run_id IN (SELECT id FROM doubled)
+          AND json_extract(doc, '$.state') IN ('working', 'waiting_decision');
+    UPDATE runs SET status = 'failed', doc = json_set(doc,
+            '$.status', 'failed',
+            '$.failure', json_object(
+                'kind', 'cancelled',
+                'message', 'superseded: a second live run on its block, ended when the store began to allow only one',
+                'occurred_at', updated_at,
+                'step_index', COALESCE(json_extract(doc, '$.current_step'), 0),
+                'cancellation', 'superseded'))
+        WHERE id IN (SELECT id FROM doubled);
+    DROP TABLE doubled;
+    CREATE UNIQUE INDEX runs_one_live_per_block ON runs(block_id)
+        WHERE status IN ('running', 'blocked', 'paused');
+    "#,
 ];
 
 pub fn supported_version() -> i64 {

@@ -98,6 +98,20 @@ pub struct Commit {
     pub runs: Vec<RunWrite>,
     pub block: Option<BlockWrite>,
     pub audit: Option<NewAudit>,
+    /// A start's claim on its frame's live-run slots, counted in the same
+    /// transaction as the new run, so racing starts cannot both fit.
+    pub claim: Option<FrameClaim>,
+}
+
+/// The limits a new run on `block_id` must fit under in its frame.
+#[derive(Debug, Clone)]
+pub struct FrameClaim {
+    pub frame_id: String,
+    pub block_id: String,
+    /// `running_per_frame`.
+    pub limit: Option<u32>,
+    /// `[limits.per_pipeline]`: the new run's pipeline and its limit.
+    pub per_pipeline: Option<(String, u32)>,
 }
 
 impl Store {
@@ -299,6 +313,49 @@ impl Store {
     }
 }
 
+/// Writes updates before inserts, so a run a start supersedes is no longer
+/// live when the one-live-run index checks the new one; the runs come back
+/// in the order given.
+fn write_runs(tx: &Connection, writes: Vec<RunWrite>) -> Result<Vec<cattery_protocol::Run>> {
+    let mut stored: Vec<Option<cattery_protocol::Run>> = vec![None; writes.len()];
+    let (updates, inserts): (Vec<_>, Vec<_>) = writes
+        .into_iter()
+        .enumerate()
+        .partition(|(_, w)| w.expected_rev.is_some());
+    for (i, write) in updates.into_iter().chain(inserts) {
+        stored[i] = Some(runs::write(tx, write)?);
+    }
+    Ok(stored.into_iter().flatten().collect())
+}
+
+fn check_claim(tx: &Connection, claim: &FrameClaim) -> Result<()> {
+    let holders = runs::frame_holders(tx, claim)?;
+    let full = |setting: String, limit: u32, held: Vec<String>| {
+        if held.len() < limit as usize {
+            return Ok(());
+        }
+        Err(StoreError::FrameFull {
+            frame_id: claim.frame_id.clone(),
+            setting,
+            limit,
+            holders: held,
+        })
+    };
+    if let Some(limit) = claim.limit {
+        let held = holders.iter().map(|(id, _)| id.clone()).collect();
+        full("running_per_frame".to_owned(), limit, held)?;
+    }
+    if let Some((pipeline, limit)) = &claim.per_pipeline {
+        let held = holders
+            .iter()
+            .filter(|(_, p)| p == pipeline)
+            .map(|(id, _)| id.clone())
+            .collect();
+        full(format!("[limits.per_pipeline] {pipeline}"), *limit, held)?;
+    }
+    Ok(())
+}
+
 /// Refuses a damaged database before anything writes to it. `quick_check`
 /// reads every page once (milliseconds for a home's database) without
 /// changing it.
@@ -341,9 +398,9 @@ fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 fn apply(tx: &rusqlite::Connection, commit: Commit) -> Result<Committed> {
-    let mut runs = Vec::with_capacity(commit.runs.len());
-    for write in commit.runs {
-        runs.push(runs::write(tx, write)?);
+    let runs = write_runs(tx, commit.runs)?;
+    if let Some(claim) = &commit.claim {
+        check_claim(tx, claim)?;
     }
     let block = match &commit.block {
         Some(block) => Some(blocks::write_status(tx, block)?),

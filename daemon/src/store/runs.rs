@@ -1,4 +1,4 @@
-use super::{Result, Store, StoreError, codec};
+use super::{FrameClaim, Result, Store, StoreError, codec};
 use cattery_protocol::{Run, RunStatus, Step};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::Arc;
@@ -60,7 +60,7 @@ pub fn write(tx: &Connection, write: RunWrite) -> Result<Run> {
                     run.id, run.block_id, status, run.rev as i64, header, run.created_at, run.updated_at
                 ])
             })
-            .map_err(StoreError::sql("insert a run"))?,
+            .map_err(|e| refused_insert(tx, &run.block_id, e))?,
         Some(expected) => {
             // Naming `status` in the SET rewrites its index entry even when
             // the value stays; most transitions keep the status, so leave it
@@ -117,6 +117,61 @@ fn write_steps(tx: &Connection, run: &Run, previous: Option<&[Step]>) -> Result<
     Ok(())
 }
 
+/// An insert the one-live-run index refused names the run that holds the
+/// block; any other failure is reported as it is.
+fn refused_insert(tx: &Connection, block_id: &str, e: rusqlite::Error) -> StoreError {
+    let unique = matches!(
+        &e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    );
+    if !unique {
+        return StoreError::sql("insert a run")(e);
+    }
+    let holder = tx
+        .query_row(
+            &format!(
+                "SELECT id FROM runs WHERE block_id = ?1 AND {}",
+                live_filter()
+            ),
+            [block_id],
+            |r| r.get::<_, String>(0),
+        )
+        .optional();
+    match holder {
+        Ok(Some(holder)) => StoreError::LiveRun {
+            block_id: block_id.to_owned(),
+            holder,
+        },
+        _ => StoreError::sql("insert a run")(e),
+    }
+}
+
+/// The live runs under `claim`'s frame, other than its own block's, with
+/// their pipelines.
+pub(super) fn frame_holders(tx: &Connection, claim: &FrameClaim) -> Result<Vec<(String, String)>> {
+    let sql = format!(
+        "WITH RECURSIVE under(id) AS (
+            SELECT ?1
+            UNION SELECT b.id FROM blocks b JOIN under u ON b.parent_id = u.id
+            WHERE b.level != 'frame')
+         SELECT id, COALESCE(json_extract(doc, '$.pipeline_id'), '') FROM runs
+         WHERE block_id IN under AND block_id != ?2 AND {}
+         ORDER BY created_at, id",
+        live_filter()
+    );
+    let mut stmt = tx
+        .prepare_cached(&sql)
+        .map_err(StoreError::sql("count a frame's live runs"))?;
+    let rows = stmt
+        .query_map(params![claim.frame_id, claim.block_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(StoreError::sql("count a frame's live runs"))?;
+    rows.collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(StoreError::sql("count a frame's live runs"))
+}
+
 fn conflict(tx: &Connection, run_id: String, expected: Option<u64>) -> StoreError {
     // An unreadable rev reads as a missing run: either way the write lost.
     let found: Option<i64> = tx
@@ -138,7 +193,7 @@ fn decode<T: serde::de::DeserializeOwned>(doc: &str, what: &'static str) -> Resu
 }
 
 /// The SQL filter for live runs, built from the one list of live statuses.
-fn live_filter() -> String {
+pub(super) fn live_filter() -> String {
     let names: Vec<String> = RunStatus::live().map(|s| format!("'{s}'")).collect();
     format!("status IN ({})", names.join(", "))
 }

@@ -88,6 +88,7 @@ fn a_write_against_an_old_rev_is_refused_and_changes_nothing() {
             runs: vec![RunWrite::update(stale, 1)],
             block: Some(block_write),
             audit: None,
+            claim: None,
         })
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
@@ -221,7 +222,8 @@ fn steps_stored_before_roles_get_the_role_their_kind_implied() {
              ALTER TABLE blocks DROP COLUMN repository;
              ALTER TABLE blocks DROP COLUMN estimate;
              DROP TABLE schedules;
-             DROP TABLE schedule_fires;",
+             DROP TABLE schedule_fires;
+             DROP INDEX runs_one_live_per_block;",
         )
         .unwrap();
         conn.pragma_update(None, "user_version", 5).unwrap();
@@ -282,6 +284,7 @@ async fn a_refused_write_in_a_group_commit_fails_alone() {
                 runs: vec![write],
                 block: None,
                 audit,
+                claim: None,
             };
             store.submit(commit).await
         })
@@ -471,4 +474,173 @@ mod ledger {
         assert_eq!(store.spent_in("2026-11").unwrap(), 3.5);
         assert_eq!(store.spent_in("2026-12").unwrap(), 0.0);
     }
+}
+
+/// A run like `run` under a new id, not yet stored.
+fn another_run(run: &cattery_protocol::Run, id: &str) -> cattery_protocol::Run {
+    let mut next = run.clone();
+    next.id = id.to_owned();
+    next.rev = 0;
+    next
+}
+
+#[test]
+fn a_second_live_run_on_a_block_is_refused_naming_the_run_that_holds_it() {
+    let (_dir, store) = open();
+    let first = insert_run(&store);
+    let refused = store
+        .commit(Commit {
+            runs: vec![RunWrite::insert(another_run(&first, "r_second"))],
+            ..Commit::default()
+        })
+        .unwrap_err();
+    match &refused {
+        StoreError::LiveRun { block_id, holder } => {
+            assert_eq!(
+                (block_id.as_str(), holder.as_str()),
+                ("b_1", first.id.as_str())
+            );
+        }
+        other => panic!("expected LiveRun, got {other}"),
+    }
+    assert!(
+        refused.to_string().contains("stop or cancel it"),
+        "{refused}"
+    );
+    assert!(
+        store.run("r_second").unwrap().is_none(),
+        "nothing of the refused run is stored"
+    );
+}
+
+#[test]
+fn a_start_superseding_the_live_run_in_the_same_commit_fits_the_one_live_run_rule() {
+    let (_dir, store) = open();
+    let first = insert_run(&store);
+    let mut ended = first.clone();
+    ended.status = RunStatus::Failed;
+    // The new run comes first, as the service plans a start.
+    let stored = store
+        .commit(Commit {
+            runs: vec![
+                RunWrite::insert(another_run(&first, "r_next")),
+                RunWrite::update(ended, first.rev),
+            ],
+            ..Commit::default()
+        })
+        .unwrap();
+    assert_eq!(stored[0].id, "r_next", "runs come back in the order given");
+    assert_eq!(stored[1].status, RunStatus::Failed);
+}
+
+#[test]
+fn the_one_live_run_index_names_exactly_the_live_statuses() {
+    let (_dir, store) = open();
+    let sql: String = store
+        .lock()
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'runs_one_live_per_block'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    for status in RunStatus::ALL {
+        let named = sql.contains(&format!("'{status}'"));
+        assert_eq!(named, status.is_live(), "{status} in {sql}");
+    }
+}
+
+#[test]
+fn upgrading_a_block_with_two_live_runs_keeps_its_current_one_and_ends_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cattery.db");
+    let store = Store::open(&path).unwrap();
+    let first = insert_run(&store);
+    drop(store);
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("DROP INDEX runs_one_live_per_block;")
+            .unwrap();
+        conn.execute(
+            "INSERT INTO runs (id, block_id, status, rev, doc, created_at, updated_at) SELECT 'r_current', block_id, status, rev, json_set(doc, '$.id', 'r_current'), created_at + 1, updated_at FROM runs WHERE id = ?1",
+            [&first.id],
+        )
+        .unwrap();
+        conn.execute_batch(
+            "INSERT INTO run_steps (run_id, idx, doc) SELECT 'r_current', idx, doc FROM run_steps WHERE run_id = (SELECT id FROM runs WHERE id != 'r_current');
+             UPDATE blocks SET run_id = 'r_current';",
+        )
+        .unwrap();
+        conn.pragma_update(None, "user_version", 11).unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let live: Vec<String> = store
+        .live_runs()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(live, ["r_current"]);
+    let ended = store.run(&first.id).unwrap().unwrap();
+    assert_eq!(ended.status, RunStatus::Failed);
+    let failure = ended.failure.unwrap();
+    assert_eq!(
+        failure.cancellation,
+        Some(cattery_protocol::Cancellation::Superseded)
+    );
+}
+
+#[test]
+fn a_frame_claim_counts_the_frames_live_runs_in_the_commit_that_adds_one() {
+    use cattery_protocol::BlockLevel;
+    let (_dir, store) = open();
+    let frame = cattery_protocol::Block {
+        id: "b_frame".into(),
+        level: BlockLevel::Frame,
+        ..block()
+    };
+    store.insert_block(&frame).unwrap();
+    let first = insert_run(&store);
+    store
+        .lock()
+        .execute(
+            "UPDATE blocks SET parent_id = 'b_frame' WHERE id = 'b_1'",
+            [],
+        )
+        .unwrap();
+    let sibling = cattery_protocol::Block {
+        id: "b_2".into(),
+        parent_id: Some("b_frame".into()),
+        ..block()
+    };
+    store.insert_block(&sibling).unwrap();
+    let mut second = another_run(&first, "r_sibling");
+    second.block_id = "b_2".into();
+    let claim = |limit| FrameClaim {
+        frame_id: "b_frame".into(),
+        block_id: "b_2".into(),
+        limit: Some(limit),
+        per_pipeline: None,
+    };
+    let refused = store
+        .commit(Commit {
+            runs: vec![RunWrite::insert(second.clone())],
+            claim: Some(claim(1)),
+            ..Commit::default()
+        })
+        .unwrap_err();
+    match refused {
+        StoreError::FrameFull { holders, limit, .. } => {
+            assert_eq!((holders, limit), (vec![first.id.clone()], 1));
+        }
+        other => panic!("expected FrameFull, got {other}"),
+    }
+    assert!(store.run("r_sibling").unwrap().is_none());
+    store
+        .commit(Commit {
+            runs: vec![RunWrite::insert(second)],
+            claim: Some(claim(2)),
+            ..Commit::default()
+        })
+        .unwrap();
 }

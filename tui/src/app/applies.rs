@@ -6,7 +6,7 @@
 
 use super::actions::{Action, Weight, spec_of};
 use super::{App, View};
-use cattery_protocol::{GateKind, PendingGate, RunStatus};
+use cattery_protocol::{GateKind, PendingGate, Run, RunStatus};
 
 impl App {
     /// `Ok` when `action` (with option `index`, for answers) can act here;
@@ -61,15 +61,7 @@ impl App {
             A::ResumePaused => self.has_paused_run(),
             A::Start => self.startable(),
             A::Retry => self.retryable(),
-            A::RestartFrom => {
-                self.in_view(
-                    View::Run,
-                    "restart from a step selected in the run view (2)",
-                )?;
-                self.selected_run()
-                    .map(drop)
-                    .ok_or_else(|| "no run is selected".to_owned())
-            }
+            A::RestartFrom => self.restartable(),
             A::Stop => self
                 .selected_run()
                 .filter(|r| r.status.is_live())
@@ -186,8 +178,45 @@ impl App {
         let Some(run) = self.selected_run() else {
             return Err("no run is selected".to_owned());
         };
+        self.is_current(run)?;
         (run.status == RunStatus::Failed)
             .then_some(())
             .ok_or_else(|| "only a failed run can be retried".to_owned())
+    }
+
+    /// Restart from the selected step: only the block's current run, and
+    /// only from a step it reached (a later one would skip its gates).
+    fn restartable(&self) -> Result<(), String> {
+        self.in_view(
+            View::Run,
+            "restart from a step selected in the run view (2)",
+        )?;
+        let Some(run) = self.selected_run() else {
+            return Err("no run is selected".to_owned());
+        };
+        self.is_current(run)?;
+        let last = run.last_reached_step();
+        if self.sel.step > last {
+            return Err(format!(
+                "this run never reached step {}; restart from step 0 to {last}",
+                self.sel.step
+            ));
+        }
+        Ok(())
+    }
+
+    /// Only the block's current run may be retried or restarted.
+    fn is_current(&self, run: &Run) -> Result<(), String> {
+        match self
+            .model
+            .blocks
+            .get(&run.block_id)
+            .and_then(|b| b.run_id.as_deref())
+        {
+            Some(current) if current != run.id => Err(format!(
+                "a newer run, {current}, replaced this one; act on that run instead"
+            )),
+            _ => Ok(()),
+        }
     }
 }

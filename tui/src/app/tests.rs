@@ -1360,3 +1360,22 @@ fn enter_on_a_review_step_in_the_run_view_opens_its_findings() {
     press(&mut app, &["esc"]);
     assert_eq!(app.view(), View::Run);
 }
+
+#[test]
+fn restart_from_a_step_the_run_never_reached_or_a_replaced_run_does_not_apply() {
+    let mut app = app();
+    press(&mut app, &["2"]);
+    app.sel.run = Some("run-vault".into());
+    let last = app.model.runs["run-vault"].last_reached_step();
+    app.sel.step = last + 1;
+    let why = app.applies(Action::RestartFrom, 0).unwrap_err();
+    assert!(why.contains("never reached"), "{why}");
+    app.sel.step = last;
+    assert_eq!(app.applies(Action::RestartFrom, 0), Ok(()));
+    let block = app.model.runs["run-vault"].block_id.clone();
+    app.model.blocks.get_mut(&block).unwrap().run_id = Some("run-newer".into());
+    let why = app.applies(Action::RestartFrom, 0).unwrap_err();
+    assert!(why.contains("run-newer"), "{why}");
+    let why = app.applies(Action::Retry, 0).unwrap_err();
+    assert!(why.contains("run-newer"), "{why}");
+}

@@ -204,7 +204,7 @@ fn failed_after_a_round_and_an_answer() -> Harness {
 #[test]
 fn retry_rebuilds_the_steps_it_resumes_from_their_definition() {
     let h = failed_after_a_round_and_an_answer();
-    let next = retry(&h.run, &h.cx()).unwrap().run;
+    let next = retry(&h.run, None, &h.cx()).unwrap().run;
     assert_eq!(next.steps[0], h.run.steps[0], "steps before it are kept");
     let coder = &next.steps[1];
     assert!(coder.decision.is_none() && coder.rework.is_none() && coder.approval.is_none());
@@ -222,7 +222,7 @@ fn retry_rebuilds_the_steps_it_resumes_from_their_definition() {
 fn after_a_retry_the_decision_is_asked_again_and_the_companion_grants_its_full_budget() {
     let h = failed_after_a_round_and_an_answer();
     let mut next = Harness {
-        run: retry(&h.run, &h.cx()).unwrap().run,
+        run: retry(&h.run, None, &h.cx()).unwrap().run,
         ids: SeqIds::default(),
         now: h.now + 1,
         last_block: None,
@@ -345,14 +345,14 @@ fn ended(how: fn(&Run, &Cx) -> Result<Transition, EngineError>) -> Run {
 fn retry_of_a_cancelled_run_is_refused_with_what_to_do_instead() {
     let ids = SeqIds::default();
     let run = ended(cancel);
-    let refused = retry(&run, &cx(&ids, 9)).unwrap_err();
-    assert_eq!(
-        refused.to_string(),
-        format!(
-            "run {} was cancelled by you; start the pipeline again instead",
-            run.id
-        )
+    let refused = retry(&run, None, &cx(&ids, 9)).unwrap_err();
+    let text = refused.to_string();
+    let expected = format!(
+        "run {} was cancelled by you, so it cannot be retried; restart run {}",
+        run.id, run.id
     );
+    assert!(text.starts_with(&expected), "{text}");
+    assert!(text.ends_with("or start the pipeline again"), "{text}");
 }
 
 #[test]
@@ -362,7 +362,7 @@ fn retry_of_a_run_ended_by_stop_reset_is_refused() {
         choice: IterationCapChoice::StopReset,
     })
     .unwrap();
-    let refused = retry(&h.run, &h.cx()).unwrap_err();
+    let refused = retry(&h.run, None, &h.cx()).unwrap_err();
     assert!(matches!(refused, EngineError::NotRetryable { .. }));
     assert!(refused.to_string().contains("stop-reset"), "{refused}");
 }
@@ -371,18 +371,18 @@ fn retry_of_a_run_ended_by_stop_reset_is_refused() {
 fn retry_of_a_superseded_run_is_refused() {
     let mut h = Harness::new(&quick());
     h.next_job();
-    let started = restart_from(&h.run, 0, &h.cx()).unwrap();
+    let started = restart_from(&h.run, None, 0, &h.cx()).unwrap();
     let old = started.superseded.unwrap().run;
-    let refused = retry(&old, &h.cx()).unwrap_err();
+    let refused = retry(&old, None, &h.cx()).unwrap_err();
     assert!(refused.to_string().contains("superseded by"), "{refused}");
 }
 
 #[test]
 fn retry_of_a_stopped_run_or_one_that_failed_on_its_own_is_allowed() {
     let ids = SeqIds::default();
-    assert!(retry(&ended(stop), &cx(&ids, 9)).is_ok());
+    assert!(retry(&ended(stop), None, &cx(&ids, 9)).is_ok());
     let failed = failed_at_coder();
-    assert!(retry(&failed.run, &failed.cx()).is_ok());
+    assert!(retry(&failed.run, None, &failed.cx()).is_ok());
 }
 
 /// The pipeline `ship` from a user's config dir whose agents.toml defines
