@@ -47,6 +47,7 @@ fn run() -> Result<()> {
     };
     cattery_daemon::os::private_umask();
     cattery_daemon::git::trust_named_clones();
+    cattery_daemon::git::recover::note_process_start();
     // Held until the process ends, after the runtime's shutdown: a client
     // that sees the lock free knows this daemon is gone, not finishing.
     let _lock = app::lock_home(&paths)?;

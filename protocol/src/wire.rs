@@ -287,6 +287,10 @@ pub struct DaemonStatus {
     /// Where agents reach the model gateway, if it runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway: Option<GatewayStatus>,
+    /// What the daemon warns about while it runs, such as agents that can
+    /// reach the vendor keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The model gateway's addresses: on loopback for processes, and on the

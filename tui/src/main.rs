@@ -213,6 +213,9 @@ async fn daemon(home: &Home, action: DaemonAction, json: bool) -> Result<(), Fai
         if let cattery_protocol::wire::Health::Degraded { reason, .. } = &status.health {
             println!("degraded: {reason}");
         }
+        for warning in &status.warnings {
+            println!("warning: {warning}");
+        }
         if let Some(gateway) = &status.gateway {
             let containers = match (&gateway.container_url, &gateway.container_problem) {
                 (Some(url), _) => format!(", containers reach it at {url}"),

@@ -255,7 +255,14 @@ fn redispatch(run: &mut Run, index: usize, cx: &Cx) -> Outcome {
         return Outcome::Noop;
     };
     step.recoveries += 1;
-    step::new_job(step, index, job_id)
+    // The new job starts where the lost one did: the driver puts the
+    // worktree back there, so the lost job's half-done work is not built on.
+    let started_at = step.job.as_ref().and_then(|j| j.start_commit.clone());
+    let outcome = step::new_job(step, index, job_id);
+    if let Some(job) = step.job.as_mut() {
+        job.start_commit = started_at;
+    }
+    outcome
 }
 
 fn succeeded(run: &mut Run, index: usize, result: AgentResult, cx: &Cx) -> Outcome {

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod diff;
 pub mod export;
 pub mod merge;
+pub mod recover;
 
 use cattery_protocol::{Repository, RepositorySpec, StepChange, Worktree};
 use std::path::{Path, PathBuf};
@@ -176,6 +177,7 @@ pub struct Prepared {
 /// the job is told about it. A daemon running as root gives what it made
 /// back to the clone's owner, so an agent running as them can write it.
 pub fn prepare(worktree: &Worktree) -> Result<Prepared, RepoError> {
+    recover::clear_stale_locks(worktree);
     ensure(worktree)?;
     let tip = tip(worktree)?;
     let diff = diff::between(&worktree.repository, &worktree.base_commit, &tip)?;
@@ -467,6 +469,7 @@ pub fn commit_step(
     step: &StepCommit<'_>,
 ) -> Result<StepChange, RepoError> {
     let path = worktree.path.as_str();
+    recover::clear_stale_locks(worktree);
     let repo = open_exactly(Path::new(path), path)?;
     let head = repo
         .head()
@@ -479,6 +482,10 @@ pub fn commit_step(
     let tree_id = index
         .write_tree()
         .map_err(RepoError::git(path, "write the step's tree"))?;
+    let trailers = format!(
+        "Cattery-Run: {}\nCattery-Step: {}\nCattery-Attempt: {}\n",
+        step.run_id, step.step_index, step.attempt
+    );
     let tip = if tree_id == head.tree_id() {
         head.id()
     } else {
@@ -486,12 +493,16 @@ pub fn commit_step(
             .find_tree(tree_id)
             .map_err(RepoError::git(path, "read the step's tree"))?;
         let author = author(&repo, path, step.author)?;
-        let message = format!(
-            "{}\n\nCattery-Run: {}\nCattery-Step: {}\nCattery-Attempt: {}\n",
-            step.subject, step.run_id, step.step_index, step.attempt
-        );
-        repo.commit(Some("HEAD"), &author, &author, &message, &tree, &[&head])
-            .map_err(RepoError::git(path, "commit the step's changes"))?
+        let message = format!("{}\n\n{trailers}", step.subject);
+        // This step's attempt already has its commit (a daemon killed
+        // between committing and recording it): amend it, never a second.
+        if head.message().is_ok_and(|m| m.ends_with(&trailers)) {
+            head.amend(Some("HEAD"), None, None, None, Some(&message), Some(&tree))
+                .map_err(RepoError::git(path, "amend the step's commit"))?
+        } else {
+            repo.commit(Some("HEAD"), &author, &author, &message, &tree, &[&head])
+                .map_err(RepoError::git(path, "commit the step's changes"))?
+        }
     };
     let start = start
         .and_then(|s| git2::Oid::from_str(s).ok())

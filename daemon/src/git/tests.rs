@@ -277,3 +277,120 @@ fn runs_adding_a_fresh_clones_first_worktrees_at_once_all_get_theirs() {
         }
     }
 }
+
+/// A clone, a run's worktree made on it, and the home holding it.
+fn made_worktree() -> (tempfile::TempDir, tempfile::TempDir, Worktree) {
+    let dir = clone_on_trunk();
+    let repo = check(&spec(dir.path())).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let planned = plan(&repo, "Refunds", "r_0042", &home.path().join("worktrees")).unwrap();
+    ensure(&planned).unwrap();
+    (dir, home, planned)
+}
+
+fn step_commit(attempt: u32) -> StepCommit<'static> {
+    StepCommit {
+        subject: "coder: Refunds".into(),
+        run_id: "r_0042",
+        step_index: 0,
+        attempt,
+        author: None,
+    }
+}
+
+#[test]
+fn a_killed_attempts_commits_and_edits_are_put_aside_and_the_worktree_goes_back_to_its_start() {
+    let (_dir, _home, wt) = made_worktree();
+    let folder = Path::new(&wt.path);
+    let start = tip(&wt).unwrap();
+    // The killed job committed once by itself, then edited more.
+    std::fs::write(folder.join("README"), "hi\nedited once\n").unwrap();
+    git(folder, &["commit", "-q", "-am", "agent's own commit"]);
+    std::fs::write(folder.join("notes.txt"), "half\n").unwrap();
+    let keep_as = recover::recovery_ref("r_0042", 0, 1);
+    let kept = recover::rewind(&wt, &start, &keep_as).unwrap().unwrap();
+    assert_eq!(tip(&wt).unwrap(), start);
+    assert_eq!(
+        std::fs::read_to_string(folder.join("README")).unwrap(),
+        "hi\n"
+    );
+    assert!(
+        !folder.join("notes.txt").exists(),
+        "untracked leftovers go too"
+    );
+    let repo = git2::Repository::open(folder).unwrap();
+    let kept_commit = repo
+        .revparse_single(&keep_as)
+        .unwrap()
+        .peel_to_commit()
+        .unwrap();
+    assert_eq!(kept_commit.id().to_string(), kept);
+    let tree = kept_commit.tree().unwrap();
+    assert!(tree.get_name("notes.txt").is_some(), "the edits are kept");
+    assert_eq!(
+        recover::rewind(&wt, &start, &keep_as).unwrap(),
+        None,
+        "a clean worktree at its start needs nothing"
+    );
+}
+
+#[test]
+fn a_second_commit_of_the_same_step_and_attempt_amends_the_first() {
+    let (_dir, _home, wt) = made_worktree();
+    let folder = Path::new(&wt.path);
+    std::fs::write(folder.join("a.txt"), "1\n").unwrap();
+    let first = commit_step(&wt, None, &step_commit(1)).unwrap();
+    std::fs::write(folder.join("a.txt"), "2\n").unwrap();
+    let again = commit_step(&wt, None, &step_commit(1)).unwrap();
+    let repo = git2::Repository::open(folder).unwrap();
+    let head = repo.head().unwrap().peel_to_commit().unwrap();
+    assert_ne!(again.commit, first.commit);
+    assert_eq!(
+        head.parent_id(0).unwrap().to_string(),
+        wt.base_commit,
+        "one commit for the step"
+    );
+    std::fs::write(folder.join("a.txt"), "3\n").unwrap();
+    commit_step(&wt, None, &step_commit(2)).unwrap();
+    let head = repo.head().unwrap().peel_to_commit().unwrap();
+    assert_eq!(
+        head.parent_id(0).unwrap().to_string(),
+        again.commit.unwrap(),
+        "a new attempt commits anew"
+    );
+}
+
+#[test]
+fn a_lock_a_dead_daemon_left_is_cleared_and_a_fresh_one_is_not() {
+    recover::note_process_start();
+    let (_dir, _home, wt) = made_worktree();
+    let folder = Path::new(&wt.path);
+    let git_dir = git2::Repository::open(folder).unwrap().path().to_owned();
+    let lock = git_dir.join("index.lock");
+    let old = std::fs::File::create(&lock).unwrap();
+    old.set_modified(std::time::SystemTime::UNIX_EPOCH).unwrap();
+    drop(old);
+    std::fs::write(folder.join("a.txt"), "1\n").unwrap();
+    commit_step(&wt, None, &step_commit(1)).unwrap();
+    assert!(!lock.exists());
+    std::fs::File::create(&lock).unwrap();
+    assert!(
+        recover::clear_stale_locks(&wt).is_empty(),
+        "a lock made now may be live"
+    );
+    assert!(lock.exists());
+}
+
+#[test]
+fn a_worktree_record_whose_folder_is_gone_is_pruned_unless_a_live_run_keeps_it() {
+    let (dir, home, wt) = made_worktree();
+    std::fs::remove_dir_all(&wt.path).unwrap();
+    let worktrees = home.path().join("worktrees");
+    let clone = dir.path().display().to_string();
+    let kept: std::collections::HashSet<PathBuf> = [PathBuf::from(&wt.path)].into();
+    assert!(recover::prune_records(&clone, &worktrees, &kept).is_empty());
+    let pruned = recover::prune_records(&clone, &worktrees, &Default::default());
+    assert_eq!(pruned, ["r_0042"]);
+    let repo = git2::Repository::open(dir.path()).unwrap();
+    assert!(repo.find_worktree("r_0042").is_err());
+}

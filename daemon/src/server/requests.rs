@@ -30,6 +30,7 @@ pub async fn handle(shared: &Shared, actor: &str, call: Call) -> Result<Reply, W
             health: daemon.health(),
             runners: daemon.runners(),
             gateway: daemon.gateway_status(),
+            warnings: daemon.warnings(),
         })),
         Call::Shutdown => {
             shared.shutdown.notify_one();

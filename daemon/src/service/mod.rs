@@ -67,6 +67,8 @@ pub struct Daemon {
     spend: Arc<Spend>,
     /// The model gateway agents call through, once started.
     gateway: std::sync::OnceLock<crate::gateway::Gateway>,
+    /// Set when vendor keys are configured while agents run as processes.
+    key_exposure: std::sync::OnceLock<String>,
     /// The agent CLIs the kinds run, as found at start.
     runners: std::sync::RwLock<Vec<cattery_protocol::wire::RunnerFound>>,
     /// Live runs allowed per service frame.
@@ -124,6 +126,7 @@ impl Daemon {
         Arc::new(Self {
             spend,
             gateway: std::sync::OnceLock::new(),
+            key_exposure: std::sync::OnceLock::new(),
             runners: std::sync::RwLock::new(Vec::new()),
             limits: std::sync::RwLock::new(LimitsConfig::default()),
             transcripts: std::sync::RwLock::default(),
@@ -223,6 +226,24 @@ impl Daemon {
 
     /// Starts the model gateway on a loopback port, with the Anthropic key
     /// if one is set; calls are refused once the month's budget is spent.
+    /// A process agent runs as the daemon's user, so it can read what that
+    /// user can: said at start and in `daemon status` whenever the keys are
+    /// configured on the process executor.
+    fn note_key_exposure(&self, keys: &crate::gateway::secrets::Keys) {
+        let keyed = keys.anthropic.is_some() || keys.openai.is_some();
+        if !keyed || self.executor.name() != "process" {
+            return;
+        }
+        let warning = "agents run as processes under your user, and such a process can read what you can: config/secrets.toml, data/token and catteryd's own environment, so the vendor keys are within its reach; run agents you do not trust with executor = \"docker\"".to_owned();
+        tracing::warn!("{warning}");
+        let _ = self.key_exposure.set(warning);
+    }
+
+    /// What the daemon warns about while it runs.
+    pub fn warnings(&self) -> Vec<String> {
+        self.key_exposure.get().cloned().into_iter().collect()
+    }
+
     pub fn start_gateway(
         &self,
         settings: &Settings,
@@ -239,6 +260,7 @@ impl Daemon {
                 )
             })
         });
+        self.note_key_exposure(&keys);
         let upstreams = crate::gateway::Upstreams {
             anthropic: crate::gateway::Upstream {
                 base: settings.anthropic_url.clone(),

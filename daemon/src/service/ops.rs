@@ -542,10 +542,23 @@ impl Daemon {
             .map(|w| std::path::PathBuf::from(&w.path))
             .collect();
         let worktrees = self.paths.worktrees();
-        let swept =
-            tokio::task::spawn_blocking(move || crate::git::sweep(&worktrees, &keep_worktrees))
-                .await
-                .unwrap_or_default();
+        let clones: Vec<String> = self
+            .store
+            .blocks()?
+            .into_iter()
+            .filter_map(|b| b.repository.map(|r| r.path))
+            .collect();
+        let swept = tokio::task::spawn_blocking(move || {
+            let swept = crate::git::sweep(&worktrees, &keep_worktrees);
+            // A daemon killed while removing a worktree can leave git's
+            // record of it behind with the folder gone.
+            for clone in clones {
+                crate::git::recover::prune_records(&clone, &worktrees, &keep_worktrees);
+            }
+            swept
+        })
+        .await
+        .unwrap_or_default();
         if !swept.is_empty() {
             tracing::info!(count = swept.len(), "removed worktrees no live run needs");
         }

@@ -344,6 +344,7 @@ fn every_reply() -> Vec<Reply> {
                 container_url: None,
                 container_problem: Some("the Docker network cannot be made".into()),
             }),
+            warnings: vec!["agents run as processes".into()],
         })),
         Reply::Board(vec![block()]),
         Reply::Block(Box::new(block())),

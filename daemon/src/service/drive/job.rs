@@ -129,7 +129,12 @@ pub async fn run(
     stop: watch::Receiver<bool>,
     resume: Option<String>,
 ) -> (JobResult, Option<String>) {
-    let prepared = match prepare_worktree(run).await {
+    // A job followed again works on as it was; a new one starts clean.
+    let rewind = resume
+        .is_none()
+        .then(|| rewind_for(run, step_index))
+        .flatten();
+    let prepared = match prepare_worktree(run, rewind).await {
         Ok(prepared) => prepared,
         Err(failure) => return (*failure, None),
     };
@@ -454,15 +459,60 @@ async fn finalise(
 /// Makes the run's worktree before its agent starts (again after a crash,
 /// if it was lost); a failure fails the step with git's own message.
 /// Returns what the job is told of it (`None` without a worktree).
-async fn prepare_worktree(run: &Run) -> Result<Option<Prepared>, Box<JobResult>> {
+async fn prepare_worktree(
+    run: &Run,
+    rewind: Option<Rewind>,
+) -> Result<Option<Prepared>, Box<JobResult>> {
     let Some(worktree) = run.worktree.clone() else {
         return Ok(None);
     };
-    let made = tokio::task::spawn_blocking(move || crate::git::prepare(&worktree)).await;
+    let made = tokio::task::spawn_blocking(move || {
+        if let Some(rewind) = rewind {
+            rewind.apply(&worktree)?;
+        }
+        crate::git::prepare(&worktree)
+    })
+    .await;
     match made {
         Ok(Ok(prepared)) => Ok(Some(prepared)),
         Ok(Err(e)) => Err(git_failure(e.to_string())),
         Err(e) => Err(git_failure(format!("the worktree set-up stopped: {e}"))),
+    }
+}
+
+/// Where a new job's worktree must be before it starts: the commit the
+/// lost job it replaces started from, else the branch tip. Anything else
+/// there (a killed job's edits or commits) is kept under `keep_as`.
+struct Rewind {
+    to: Option<String>,
+    keep_as: String,
+}
+
+fn rewind_for(run: &Run, step_index: usize) -> Option<Rewind> {
+    run.worktree.as_ref()?;
+    let step = run.steps.get(step_index)?;
+    Some(Rewind {
+        to: step.job.as_ref().and_then(|j| j.start_commit.clone()),
+        keep_as: crate::git::recover::recovery_ref(&run.id, step_index, step.recoveries),
+    })
+}
+
+impl Rewind {
+    fn apply(&self, worktree: &cattery_protocol::Worktree) -> Result<(), crate::git::RepoError> {
+        crate::git::ensure(worktree)?;
+        let to = match &self.to {
+            Some(commit) => commit.clone(),
+            None => crate::git::tip(worktree)?,
+        };
+        if let Some(kept) = crate::git::recover::rewind(worktree, &to, &self.keep_as)? {
+            tracing::warn!(
+                worktree = worktree.path,
+                kept,
+                "a killed job's work was put aside under {} before its step runs again",
+                self.keep_as
+            );
+        }
+        Ok(())
     }
 }
 
@@ -626,7 +676,7 @@ pub(super) async fn check_spec(
     name: &str,
     command: &str,
 ) -> Result<JobSpec, String> {
-    let prepared = prepare_worktree(run)
+    let prepared = prepare_worktree(run, None)
         .await
         .map_err(|failure| format!("{failure:?}"))?;
     let job_id = daemon.ids.mint("c");
