@@ -154,11 +154,15 @@ fn cattery_commands_started_at_once_share_one_daemon_and_none_reports_an_early_e
     pids.dedup();
     assert_eq!(pids.len(), 1, "one daemon answers every start: {pids:?}");
     let log = std::fs::read_to_string(home.join("data/logs/catteryd.log")).unwrap();
-    // A second catteryd would have lost the home lock and written its
-    // refusal over the same log; only the winner's timestamped lines remain.
+    // Each spawn appends one start line; a second catteryd would also have
+    // appended its refusal of the home lock. Only the winner's lines remain.
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    let start_lines = lines.iter().filter(|l| l.starts_with("====")).count();
+    assert_eq!(start_lines, 1, "only one catteryd was started:\n{log}");
     assert!(
-        log.lines()
-            .filter(|l| !l.trim().is_empty())
+        lines
+            .iter()
+            .filter(|l| !l.starts_with("===="))
             .all(|l| l.starts_with(|c: char| c.is_ascii_digit())),
         "only one catteryd was started:\n{log}"
     );
