@@ -509,6 +509,36 @@ impl StepMetrics {
         *self == Self::default()
     }
 
+    /// These metrics with `other`'s calls added after them.
+    pub fn absorbing(&self, other: &StepMetrics) -> StepMetrics {
+        let mut sum = self.clone();
+        sum.calls += other.calls;
+        sum.prompt_tokens += other.prompt_tokens;
+        sum.cache_read_tokens += other.cache_read_tokens;
+        sum.cache_write_tokens += other.cache_write_tokens;
+        sum.completion_tokens += other.completion_tokens;
+        sum.peak_completion_tokens = sum.peak_completion_tokens.max(other.peak_completion_tokens);
+        sum.max_output_tokens = sum.max_output_tokens.max(other.max_output_tokens);
+        sum.truncated_calls += other.truncated_calls;
+        sum.upstream_ms += other.upstream_ms;
+        sum.overhead_ms += other.overhead_ms;
+        sum.errors += other.errors;
+        sum.warnings += other.warnings;
+        // A cost is known only while every call had a price.
+        (sum.cost_estimate, sum.currency) = match (self.calls, other.calls) {
+            (_, 0) => (self.cost_estimate, self.currency.clone()),
+            (0, _) => (other.cost_estimate, other.currency.clone()),
+            _ => match (self.cost_estimate, other.cost_estimate) {
+                (Some(a), Some(b)) => (Some(a + b), other.currency.clone()),
+                _ => (None, None),
+            },
+        };
+        sum.recent_calls.extend(other.recent_calls.iter().cloned());
+        let over = sum.recent_calls.len().saturating_sub(RECENT_CALLS);
+        sum.recent_calls.drain(..over);
+        sum
+    }
+
     /// Peak completion as a share of the output limit; near 1 means truncation risk.
     pub fn headroom_used(&self) -> Option<f64> {
         (self.max_output_tokens > 0)
@@ -533,6 +563,11 @@ pub struct JobRef {
     /// is measured from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_commit: Option<String>,
+    /// The calls the gateway metered for this job so far. Its output is
+    /// replayed when a later daemon follows it again; these calls are not,
+    /// so they are kept here.
+    #[serde(default, skip_serializing_if = "StepMetrics::is_empty")]
+    pub metered: StepMetrics,
 }
 
 /// What a finished step changed in its run's worktree.

@@ -109,6 +109,12 @@ impl Layout {
         self.data.join("port")
     }
 
+    /// The gateway's ports and job-token secret, kept across restarts so
+    /// a re-attached container still reaches it (mode 0600).
+    pub fn gateway_kept(&self) -> PathBuf {
+        self.data.join("gateway.json")
+    }
+
     /// Holds the daemon's pid; its lock says a daemon owns this home.
     pub fn pidfile(&self) -> PathBuf {
         self.data.join("catteryd.pid")

@@ -164,6 +164,11 @@ fn step() -> Step {
             dispatched_at: Some(5),
             metrics_at_start: StepMetrics::default(),
             start_commit: None,
+            metered: StepMetrics {
+                calls: 1,
+                prompt_tokens: 3,
+                ..StepMetrics::default()
+            },
         }),
         timeout_secs: 60,
         started_at: Some(1),

@@ -672,8 +672,13 @@ impl CtlHome {
         let run = self.wait_run(id, &format!("parked at {kind:?}"), |r| {
             r.pending_gate().is_some_and(|g| g.kind == kind) || !r.status.is_live()
         });
-        run.pending_gate()
-            .unwrap_or_else(|| panic!("run {id} ended instead of parking: {run:#?}"))
+        // Status and failure first: CI keeps a dump's head and tail only.
+        run.pending_gate().unwrap_or_else(|| {
+            panic!(
+                "run {id} ended {:?} instead of parking: {:?}\n{run:#?}",
+                run.status, run.failure
+            )
+        })
     }
 }
 

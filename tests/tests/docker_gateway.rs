@@ -139,6 +139,58 @@ fn a_container_on_the_gateway_network_reaches_the_gateway_with_its_token_and_not
 }
 
 /// `text` as a TOML basic string.
+#[test]
+fn daemons_started_at_once_on_a_fresh_subnet_all_reach_the_gateway_on_the_one_network_they_share() {
+    let (engine, _) = cattery_tests::docker_cli(&["version"]);
+    if !engine {
+        cattery_tests::skip::<()>(Tool::Docker, "no Docker engine answers");
+        return;
+    }
+    const SUBNET: &str = "172.30.93.0/24";
+    let network = "cattery-gateway-172-30-93-0-24";
+    cattery_tests::docker_cli(&["network", "rm", network]);
+    let config = format!(
+        "executor = \"docker\"\ndocker_socket = \"{}\"\nport = 0\ndocker_gateway_subnet = \"{SUBNET}\"\n",
+        cattery_tests::docker_socket()
+    );
+    let homes: Vec<CtlHome> = (0..8)
+        .map(|_| CtlHome::with_config(&[("config.toml", &config)]))
+        .collect();
+    // Eight daemons start at once and race to make the network.
+    std::thread::scope(|scope| {
+        let started: Vec<_> = homes
+            .iter()
+            .map(|home| scope.spawn(|| home.cli(&["daemon", "start"])))
+            .collect();
+        for start in started {
+            let (code, _, err) = start.join().unwrap();
+            assert_eq!(code, 0, "{err}");
+        }
+    });
+    for home in &homes {
+        let (_, status, _) = home.cli(&["daemon", "status"]);
+        let status: cattery_protocol::wire::DaemonStatus = serde_json::from_str(&status).unwrap();
+        let gateway = status.gateway.unwrap();
+        assert!(
+            gateway
+                .container_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("http://172.30.93.1:")),
+            "every daemon reaches its containers: {gateway:?}"
+        );
+    }
+    let (_, listed) = cattery_tests::docker_cli(&[
+        "network",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("name={network}"),
+    ]);
+    assert_eq!(listed.lines().count(), 1, "one network: {listed}");
+    drop(homes);
+    cattery_tests::docker_cli(&["network", "rm", network]);
+}
+
 fn toml_string(text: &str) -> String {
     serde_json::to_string(text).unwrap()
 }

@@ -106,6 +106,7 @@ pub fn new_job(step: &mut Step, index: usize, job_id: String) -> Outcome {
         dispatched_at: None,
         metrics_at_start: step.metrics.clone(),
         start_commit: None,
+        metered: StepMetrics::default(),
     });
     Outcome::AwaitingJob {
         job_id,

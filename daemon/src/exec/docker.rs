@@ -633,46 +633,9 @@ async fn gateway_network(
     subnet: &str,
 ) -> Result<std::net::IpAddr, String> {
     let host = subnet_gateway(subnet)?;
-    let found = docker.inspect_network(name, None).await;
-    let ipam = match found {
-        Ok(network) => network.ipam,
-        Err(e) if is_status(&e, 404) => {
-            // An address this machine already has (another network, or a
-            // bridge a stopped engine left behind) would take the
-            // containers' traffic: the gateway would never see it.
-            if std::net::TcpListener::bind((host, 0)).is_ok() {
-                return Err(format!(
-                    "{host}, the address of docker_gateway_subnet {subnet}, is already on one of this machine's interfaces (another network, or a bridge a stopped engine left behind: see `ip -br addr`); set docker_gateway_subnet in config.toml to a free subnet, or remove that interface"
-                ));
-            }
-            let ipam = bollard::models::Ipam {
-                config: Some(vec![bollard::models::IpamConfig {
-                    subnet: Some(subnet.to_owned()),
-                    gateway: Some(host.to_string()),
-                    ..Default::default()
-                }]),
-                ..Default::default()
-            };
-            let request = bollard::models::NetworkCreateRequest {
-                name: name.to_owned(),
-                internal: Some(true),
-                ipam: Some(ipam.clone()),
-                ..Default::default()
-            };
-            docker.create_network(request).await.map_err(|e| {
-                format!(
-                    "cannot make the Docker network {name} on {subnet}: {}; set docker_gateway_subnet in config.toml to a free subnet, or network = \"host\" for the kind",
-                    docker_message(&e)
-                )
-            })?;
-            Some(ipam)
-        }
-        Err(e) => {
-            return Err(format!(
-                "cannot read the Docker network {name}: {}",
-                docker_message(&e)
-            ));
-        }
+    let ipam = match inspect_gateway_network(docker, name).await? {
+        Some(ipam) => ipam,
+        None => create_gateway_network(docker, name, subnet, host).await?,
     };
     let address = ipam
         .and_then(|i| i.config)
@@ -687,6 +650,68 @@ async fn gateway_network(
     address
         .parse()
         .map_err(|e| format!("the Docker network {name} has address {address:?}: {e}"))
+}
+
+/// The network's address plan, or `None` when there is no such network.
+async fn inspect_gateway_network(
+    docker: &Docker,
+    name: &str,
+) -> Result<Option<Option<bollard::models::Ipam>>, String> {
+    match docker.inspect_network(name, None).await {
+        Ok(network) => Ok(Some(network.ipam)),
+        Err(e) if is_status(&e, 404) => Ok(None),
+        Err(e) => Err(format!(
+            "cannot read the Docker network {name}: {}",
+            docker_message(&e)
+        )),
+    }
+}
+
+/// Makes the network. Daemons on one engine share it, and several may
+/// start at once: the one whose create loses the race (its pool then
+/// "overlaps", or the winner's bridge already holds the address) uses the
+/// network the winner made.
+async fn create_gateway_network(
+    docker: &Docker,
+    name: &str,
+    subnet: &str,
+    host: std::net::IpAddr,
+) -> Result<Option<bollard::models::Ipam>, String> {
+    // An address this machine already has (another network, or a bridge a
+    // stopped engine left behind) would take the containers' traffic: the
+    // gateway would never see it.
+    if std::net::TcpListener::bind((host, 0)).is_ok() {
+        if let Some(made) = inspect_gateway_network(docker, name).await? {
+            return Ok(made);
+        }
+        return Err(format!(
+            "{host}, the address of docker_gateway_subnet {subnet}, is already on one of this machine's interfaces (another network, or a bridge a stopped engine left behind: see `ip -br addr`); set docker_gateway_subnet in config.toml to a free subnet, or remove that interface"
+        ));
+    }
+    let ipam = bollard::models::Ipam {
+        config: Some(vec![bollard::models::IpamConfig {
+            subnet: Some(subnet.to_owned()),
+            gateway: Some(host.to_string()),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    };
+    let request = bollard::models::NetworkCreateRequest {
+        name: name.to_owned(),
+        internal: Some(true),
+        ipam: Some(ipam.clone()),
+        ..Default::default()
+    };
+    match docker.create_network(request).await {
+        Ok(_) => Ok(Some(ipam)),
+        Err(e) => match inspect_gateway_network(docker, name).await? {
+            Some(made) => Ok(made),
+            None => Err(format!(
+                "cannot make the Docker network {name} on {subnet}: {}; set docker_gateway_subnet in config.toml to a free subnet, or network = \"host\" for the kind",
+                docker_message(&e)
+            )),
+        },
+    }
 }
 
 /// The first host address of an IPv4 `a.b.c.d/n` subnet: the bridge's.

@@ -6,9 +6,12 @@
 //! chunk, and reads the call's figures from the API's own response
 //! (`meter.rs`). The agent never sees the key.
 
+mod keep;
 mod meter;
 pub mod secrets;
 pub mod tls;
+
+pub use keep::Keeper;
 
 use bytes::Bytes;
 use cattery_protocol::agent::LlmCall;
@@ -116,19 +119,34 @@ pub struct Gateway {
     addr: SocketAddr,
     shared: Arc<Shared>,
     /// Where containers on the gateway network reach it, or why they
-    /// cannot.
-    for_containers: Arc<std::sync::OnceLock<Result<SocketAddr, String>>>,
+    /// cannot yet. An address, once had, is kept; a reason may be replaced
+    /// by an address when the network is made later.
+    for_containers: Arc<std::sync::RwLock<Option<Result<SocketAddr, String>>>>,
+    keeper: Arc<Keeper>,
 }
 
 impl Gateway {
-    /// Listens on a free loopback port and serves until the runtime ends.
+    /// Listens on a free loopback port, with tokens for this process only,
+    /// and serves until the runtime ends.
     /// Needs a Tokio runtime.
     pub fn start(
         upstreams: Upstreams,
         tls: rustls::ClientConfig,
         refuse: Refuse,
     ) -> std::io::Result<Self> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        Self::start_kept(upstreams, tls, refuse, Keeper::ephemeral())
+    }
+
+    /// As [`Gateway::start`], on the ports `keeper` kept from the last
+    /// start and with the same job tokens.
+    pub fn start_kept(
+        upstreams: Upstreams,
+        tls: rustls::ClientConfig,
+        refuse: Refuse,
+        keeper: Keeper,
+    ) -> std::io::Result<Self> {
+        let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+        let listener = keeper.bind(loopback, keep::Listener::Loopback)?;
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let addr = listener.local_addr()?;
@@ -143,6 +161,7 @@ impl Gateway {
             addr,
             shared,
             for_containers: Arc::default(),
+            keeper: Arc::new(keeper),
         })
     }
 
@@ -150,9 +169,16 @@ impl Gateway {
     /// network), or records `why` containers cannot reach the gateway.
     /// Needs a Tokio runtime.
     pub fn serve_containers(&self, ip: Result<std::net::IpAddr, String>) {
+        let mut for_containers = self
+            .for_containers
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if matches!(*for_containers, Some(Ok(_))) {
+            return;
+        }
         let bound = ip.and_then(|ip| {
             let listen = || -> std::io::Result<(tokio::net::TcpListener, SocketAddr)> {
-                let listener = std::net::TcpListener::bind((ip, 0))?;
+                let listener = self.keeper.bind(ip, keep::Listener::Containers)?;
                 listener.set_nonblocking(true)?;
                 let listener = tokio::net::TcpListener::from_std(listener)?;
                 let addr = listener.local_addr()?;
@@ -164,13 +190,17 @@ impl Gateway {
             tokio::spawn(serve(listener, Arc::clone(&self.shared)));
             addr
         });
-        let _ = self.for_containers.set(recorded);
+        *for_containers = Some(recorded);
     }
 
     /// The base URL a container on the gateway network is pointed at, or
     /// why there is none.
     pub fn container_url(&self) -> Result<String, String> {
-        match self.for_containers.get() {
+        let for_containers = self
+            .for_containers
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        match &*for_containers {
             Some(Ok(addr)) => Ok(format!("http://{addr}")),
             Some(Err(why)) => Err(why.clone()),
             None => Err("the gateway network was not made: this executor has none".to_owned()),
@@ -199,7 +229,9 @@ impl Gateway {
     /// Admits a job: the token its agent sends as its API key, and where
     /// each of its calls is reported as it ends.
     pub fn admit(&self, job_id: &str) -> Admission {
-        let token = format!("cattery-job-{}", random_hex());
+        // Derived, not drawn: a job re-attached after a restart still
+        // holds a good token.
+        let token = self.keeper.token_for(job_id);
         let (calls, received) = mpsc::unbounded_channel();
         let refused = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let admitted = Admitted {

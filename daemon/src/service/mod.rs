@@ -30,6 +30,7 @@ use cattery_protocol::Run;
 use cattery_protocol::event::{Event, RunPatch};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::watch;
 
 pub type Result<T> = std::result::Result<T, ServiceError>;
@@ -96,6 +97,10 @@ pub struct Daemon {
     /// Held while a schedule fires, so the timer and a run-now cannot both
     /// find a task idle and start it twice.
     firing: tokio::sync::Mutex<()>,
+    /// The subnet of the containers' gateway network, held while one
+    /// attempt to make it runs, so jobs that find it missing do not all
+    /// ask the engine at once.
+    gateway_subnet: tokio::sync::Mutex<String>,
 }
 
 /// A run write produced by one engine call.
@@ -148,6 +153,7 @@ impl Daemon {
             wakeups: wakeups::Wakeups::default(),
             schedule_changed: tokio::sync::Notify::new(),
             firing: tokio::sync::Mutex::new(()),
+            gateway_subnet: tokio::sync::Mutex::new(String::new()),
         })
     }
 
@@ -271,7 +277,8 @@ impl Daemon {
                 api_key: keys.openai,
             },
         };
-        let gateway = crate::gateway::Gateway::start(upstreams, tls, refuse)?;
+        let keeper = crate::gateway::Keeper::at(&self.paths.gateway_kept());
+        let gateway = crate::gateway::Gateway::start_kept(upstreams, tls, refuse, keeper)?;
         tracing::info!(url = gateway.base_url(), "the model gateway listens");
         let _ = self.gateway.set(gateway);
         Ok(())
@@ -294,33 +301,61 @@ impl Daemon {
         })
     }
 
-    /// Makes the executor's gateway network, if it has one, and has the
-    /// gateway listen on it too; a failure is kept for the jobs that need
-    /// the network, and logged.
+    /// Makes the executor's gateway network on `subnet`, if it has one,
+    /// and has the gateway listen on it too; a failure is kept for the
+    /// jobs that need the network, and logged.
     pub async fn connect_gateway_network(&self, subnet: &str) {
+        *self.gateway_subnet.lock().await = subnet.to_owned();
+        // Short: the API does not listen until this returns.
+        if let Err(why) = self.make_gateway_network(Duration::from_secs(10)).await {
+            tracing::warn!("containers cannot reach the gateway yet: {why}");
+        }
+    }
+
+    /// Where `agent`'s container reaches the gateway ([`Self::gateway_url_for`]);
+    /// a network not made at start (an engine that was slow or not yet up)
+    /// is tried once more first, so a job does not fail for a passing fault.
+    pub(crate) async fn gateway_url_now(
+        &self,
+        agent: &crate::config::AgentDef,
+    ) -> std::result::Result<String, String> {
+        match self.gateway_url_for(agent) {
+            Ok(url) => Ok(url),
+            Err(_) => {
+                self.make_gateway_network(Duration::from_secs(30)).await?;
+                self.gateway_url_for(agent)
+            }
+        }
+    }
+
+    /// One attempt, at most one at a time, given `within`.
+    async fn make_gateway_network(&self, within: Duration) -> std::result::Result<(), String> {
         let Some(gateway) = self.gateway() else {
-            return;
+            return Ok(());
         };
-        let made = tokio::time::timeout(
-            std::time::Duration::from_secs(10),
-            self.executor.gateway_network(subnet),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            Err("the Docker engine did not make the network within 10 s".to_owned())
-        });
+        let subnet = self.gateway_subnet.lock().await;
+        if gateway.container_url().is_ok() {
+            return Ok(());
+        }
+        let made = tokio::time::timeout(within, self.executor.gateway_network(&subnet))
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "the Docker engine did not make the network within {} s",
+                    within.as_secs()
+                ))
+            });
         match made {
-            Ok(None) => {}
+            Ok(None) => Ok(()),
             Ok(Some(ip)) => {
                 gateway.serve_containers(Ok(ip));
-                match gateway.container_url() {
-                    Ok(url) => tracing::info!(url, "containers reach the gateway"),
-                    Err(why) => tracing::warn!("{why}"),
-                }
+                let url = gateway.container_url()?;
+                tracing::info!(url, "containers reach the gateway");
+                Ok(())
             }
             Err(why) => {
-                tracing::warn!("containers cannot reach the gateway: {why}");
-                gateway.serve_containers(Err(why));
+                gateway.serve_containers(Err(why.clone()));
+                Err(why)
             }
         }
     }

@@ -6,8 +6,8 @@ use crate::exec::{JobEvent, JobSpec, JobWorkspace};
 use crate::git::Prepared;
 use crate::service::{Daemon, ServiceError};
 use crate::spend::CallSite;
-use cattery_protocol::agent::Workspace;
 use cattery_protocol::agent::{ChosenOption, PriorOutput, StepContext};
+use cattery_protocol::agent::{LlmCall, Workspace};
 use cattery_protocol::event::Event;
 use cattery_protocol::{AgentRole, Delivery, Rework, StepChange, WorkspaceMode};
 use cattery_protocol::{FailureKind, PROTOCOL_VERSION, Run, StepMetrics, StepState};
@@ -43,6 +43,8 @@ struct Live {
     handle: Option<String>,
     /// Model calls seen in this job's output so far; keys the spend ledger.
     calls_seen: u64,
+    /// The gateway's calls for this job, kept on the job across restarts.
+    metered: StepMetrics,
     /// The branch tip as the job starts, recorded with its dispatch.
     start_commit: Option<String>,
     /// Where every line of the job is kept; `None` if it cannot be written
@@ -147,7 +149,7 @@ pub async fn run(
     {
         return (*failure, None);
     }
-    if let Err(why) = daemon.gateway_url_for(&spec.agent) {
+    if let Err(why) = daemon.gateway_url_now(&spec.agent).await {
         let failure = JobResult::Failed {
             kind: FailureKind::Preflight,
             message: format!(
@@ -177,10 +179,14 @@ pub async fn run(
         None => daemon.executor.run(spec, tx, stop),
     };
     // A resumed job replays its whole output, so count from the metrics the
-    // step had before the job began, not from what was flushed since.
+    // step had before the job began, plus the gateway's calls (which are
+    // not replayed), not from what was flushed since.
     let base = run.steps.get(step_index).and_then(|s| s.job.as_ref());
     let mut live = Live {
-        metrics: base.map(|j| j.metrics_at_start.clone()).unwrap_or_default(),
+        metrics: base
+            .map(|j| j.metrics_at_start.absorbing(&j.metered))
+            .unwrap_or_default(),
+        metered: base.map(|j| j.metered.clone()).unwrap_or_default(),
         handle: resume,
         start_commit,
         transcript: open_transcript(daemon, run, job_id, step_index),
@@ -197,15 +203,17 @@ pub async fn run(
         // Lines wait in the transcript's buffer at most one flush period,
         // even when the agent then goes quiet.
         let tick = tokio::time::sleep_until((last_flush + FLUSH_EVERY).into());
-        let event = tokio::select! {
+        tokio::select! {
             result = &mut job => break result,
-            Some(event) = rx.recv() => Some(event),
-            Some(call) = metered => Some(JobEvent::LlmCall(call)),
-            () = tick => None,
+            Some(event) = rx.recv() => {
+                on_event(daemon, run, job_id, step_index, event, &mut live).await;
+            }
+            Some(call) = metered => {
+                on_call(daemon, run, (job_id, step_index), Metered::ByGateway(call), &mut live)
+                    .await;
+            }
+            () = tick => {}
         };
-        if let Some(event) = event {
-            on_event(daemon, run, job_id, step_index, event, &mut live).await;
-        }
         if last_flush.elapsed() >= FLUSH_EVERY {
             flush(daemon, &run.id, job_id, &mut live).await;
             last_flush = Instant::now();
@@ -219,12 +227,11 @@ pub async fn run(
         result = over_budget(result, admitted);
         gateway.dismiss(&admitted.token);
         while let Ok(call) = admitted.calls.try_recv() {
-            on_event(
+            on_call(
                 daemon,
                 run,
-                job_id,
-                step_index,
-                JobEvent::LlmCall(call),
+                (job_id, step_index),
+                Metered::ByGateway(call),
                 &mut live,
             )
             .await;
@@ -282,26 +289,67 @@ async fn on_event(
             live.dirty = true;
         }
         JobEvent::LlmCall(call) => {
-            let site = CallSite {
-                job_id,
-                call_no: live.calls_seen,
-                run_id: &run.id,
-                step_index,
-            };
-            live.keep(&crate::transcript::call_entry(daemon.clock.now(), &call));
-            let cost = daemon.spend.record(&site, &call).await;
-            live.calls_seen += 1;
-            add_cost(&mut live.metrics, cost, daemon.spend.currency());
-            live.metrics.record_call(&call);
-            live.model = Some(call.model);
-            live.dirty = true;
-            daemon.events.publish(Event::StepMetrics {
-                run_id: run.id.clone(),
-                step_index,
-                metrics: live.metrics.clone(),
-            });
+            on_call(
+                daemon,
+                run,
+                (job_id, step_index),
+                Metered::InOutput(call),
+                live,
+            )
+            .await
         }
     }
+}
+
+/// Who told the daemon of a model call.
+enum Metered {
+    /// The agent, in its output, which is replayed when the job is followed
+    /// again after a restart (the ledger ignores the repeats by number).
+    InOutput(LlmCall),
+    /// The gateway, once; kept on the job across restarts.
+    ByGateway(LlmCall),
+}
+
+/// The gateway's calls are numbered apart from the agent's own reports, so
+/// a replay of the output renumbers neither.
+const GATEWAY_CALL_NUMBERS: u64 = 1 << 32;
+
+async fn on_call(
+    daemon: &Daemon,
+    run: &Run,
+    (job_id, step_index): (&str, usize),
+    call: Metered,
+    live: &mut Live,
+) {
+    let (call_no, call, by_gateway) = match call {
+        Metered::InOutput(call) => {
+            live.calls_seen += 1;
+            (live.calls_seen - 1, call, false)
+        }
+        Metered::ByGateway(call) => (GATEWAY_CALL_NUMBERS + live.metered.calls, call, true),
+    };
+    let site = CallSite {
+        job_id,
+        call_no,
+        run_id: &run.id,
+        step_index,
+    };
+    live.keep(&crate::transcript::call_entry(daemon.clock.now(), &call));
+    let cost = daemon.spend.record(&site, &call).await;
+    let currency = daemon.spend.currency();
+    if by_gateway {
+        add_cost(&mut live.metered, cost, currency.clone());
+        live.metered.record_call(&call);
+    }
+    add_cost(&mut live.metrics, cost, currency);
+    live.metrics.record_call(&call);
+    live.model = Some(call.model);
+    live.dirty = true;
+    daemon.events.publish(Event::StepMetrics {
+        run_id: run.id.clone(),
+        step_index,
+        metrics: live.metrics.clone(),
+    });
 }
 
 /// A step's cost is known only while every call it made had a price.
@@ -360,6 +408,9 @@ async fn flush(daemon: &Daemon, run_id: &str, job_id: &str, live: &mut Live) {
 
 fn apply_live(step: &mut cattery_protocol::Step, live: &Live) {
     step.metrics = live.metrics.clone();
+    if let Some(job) = step.job.as_mut() {
+        job.metered = live.metered.clone();
+    }
     if live.model.is_some() {
         step.model = live.model.clone();
     }
