@@ -40,6 +40,16 @@ pub struct Figures {
     pub same_step_twice_at_once: u32,
     /// Agent processes still alive after `cattery daemon stop`.
     pub processes_left: u32,
+    /// Step commits on the runs' branches (worktree trials).
+    pub step_commits: u32,
+    /// Runs that failed in the daemon's own git work (`preflight`).
+    pub git_failures: u32,
+    /// Step commits made twice: the same run, step and attempt trailers.
+    pub step_commits_twice: u32,
+    /// An attempt's edit found twice on its run's branch.
+    pub edits_applied_twice: u32,
+    /// Worktree folders, or git's records of them, left after every run ended.
+    pub worktrees_left: u32,
 }
 
 impl Figures {
@@ -55,6 +65,11 @@ impl Figures {
         self.decisions_lost += other.decisions_lost;
         self.same_step_twice_at_once += other.same_step_twice_at_once;
         self.processes_left += other.processes_left;
+        self.step_commits += other.step_commits;
+        self.git_failures += other.git_failures;
+        self.step_commits_twice += other.step_commits_twice;
+        self.edits_applied_twice += other.edits_applied_twice;
+        self.worktrees_left += other.worktrees_left;
     }
 
     /// The failures, named, or empty.
@@ -65,6 +80,10 @@ impl Figures {
             ("acknowledged decisions lost", self.decisions_lost),
             ("the same step twice at once", self.same_step_twice_at_once),
             ("processes left after stop", self.processes_left),
+            ("runs failed in git", self.git_failures),
+            ("step commits made twice", self.step_commits_twice),
+            ("edits applied twice", self.edits_applied_twice),
+            ("worktrees left after their runs", self.worktrees_left),
         ]
         .into_iter()
         .filter(|(_, n)| *n > 0)
@@ -96,21 +115,49 @@ type Line = (String, String, String, String);
 /// `(run, step, attempt)`.
 type Attempt = (String, String, String);
 
+/// Where a trial's tasks work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tasks {
+    /// With no repository: the engine, store and executor alone.
+    Plain,
+    /// Under a frame with a real git clone: every run has a branch and a
+    /// worktree, every step edits it, and the daemon commits each step.
+    InARepository,
+}
+
 /// The tasks of a trial: every one takes the `quick` pipeline (an approval,
 /// then a coder and its reviewer, then the merger); some ask a decision,
-/// some are sent back by their reviewer once.
-fn seed_tasks(rng: &mut Rng) -> String {
+/// some are sent back by their reviewer once. In a repository, each step's
+/// attempt appends a line naming itself to a file of the worktree.
+fn seed_tasks(rng: &mut Rng, repository: Option<&Path>) -> String {
     let mut toml = String::new();
+    if let Some(clone) = repository {
+        toml.push_str(&format!(
+            "[[blocks]]\nkey = \"frame\"\nlevel = \"frame\"\ntitle = \"soak\"\nrepo = \"{}\"\n",
+            clone.display()
+        ));
+    }
     for n in 0..3 {
         let mut script = vec![format!("@demo * sleep {}", rng.between(150, 600))];
+        if repository.is_some() {
+            for kind in ["architect", "coder", "reviewer"] {
+                script.push(format!(
+                    "@demo {kind} edit {kind}.txt {kind} of task {n}, attempt {{attempt}}"
+                ));
+            }
+        }
         if rng.next().is_multiple_of(2) {
             script.push("@demo coder ask Which store? | SQLite | Postgres".to_owned());
         }
         if rng.next().is_multiple_of(2) {
             script.push("@demo reviewer rating 0.5 0.95".to_owned());
         }
+        let parent = match repository {
+            Some(_) => "parent = \"frame\"\n",
+            None => "",
+        };
         toml.push_str(&format!(
-            "[[blocks]]\nlevel = \"task\"\ntitle = \"task {n}\"\npipeline = \"quick\"\ndescription = \"{}\"\n",
+            "[[blocks]]\nlevel = \"task\"\ntitle = \"task {n}\"\n{parent}pipeline = \"quick\"\ndescription = \"{}\"\n",
             script.join("\\n")
         ));
     }
@@ -210,11 +257,17 @@ fn start(home: &Path, log: &Path) -> Child {
 
 /// One trial: three tasks, four SIGKILLs at random moments (some right
 /// after a decision was acknowledged), then a clean finish and a stop.
-pub fn trial(seed: u64) -> Figures {
+pub fn trial(seed: u64, tasks: Tasks) -> Figures {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let dir = tempfile::tempdir().expect("a temp dir");
     let home = dir.path().join("home");
     let log = dir.path().join("ledger.log");
+    let clone = dir.path().join("clone");
+    let repository = (tasks == Tasks::InARepository).then(|| {
+        std::fs::create_dir_all(&clone).expect("the clone's folder");
+        crate::gitfix::one_commit_clone(&clone, "main", "README", "soak\n");
+        clone.as_path()
+    });
     write_config(
         &home,
         &[("config.toml", "executor = \"process\"\nport = 0\n")],
@@ -228,7 +281,7 @@ pub fn trial(seed: u64) -> Figures {
     let mut promises: Vec<(usize, HashSet<Attempt>)> = Vec::new();
     let mut seen_runs: HashSet<String> = HashSet::new();
     let mut daemon = start(&home, &log);
-    crate::import_workspace(&home, &seed_tasks(&mut rng));
+    crate::import_workspace(&home, &seed_tasks(&mut rng, repository));
     for _ in 0..KILLS {
         let until = Instant::now() + Duration::from_millis(rng.between(300, 2500));
         while Instant::now() < until {
@@ -278,7 +331,62 @@ pub fn trial(seed: u64) -> Figures {
     let lines = ledger(&log);
     count_ledger(&lines, &promises, &mut figures);
     count_store(&home, &seen_runs, &acknowledged, &mut figures);
+    if let Some(clone) = repository {
+        count_git(&home, clone, &mut figures);
+    }
     figures
+}
+
+/// What the daemon's git work left: runs it failed, step commits made
+/// twice, edits applied twice, and worktrees outliving their runs.
+fn count_git(home: &Path, clone: &Path, figures: &mut Figures) {
+    use crate::gitfix::git;
+    let store = Store::open(&Paths::under(home).database()).expect("the database opens");
+    let runs = store.runs().expect("the runs read");
+    figures.git_failures += runs
+        .iter()
+        .filter(|r| {
+            r.failure
+                .as_ref()
+                .is_some_and(|f| f.kind == cattery_protocol::FailureKind::Preflight)
+        })
+        .count() as u32;
+    for run in runs.iter().filter(|r| r.status == RunStatus::Done) {
+        let Some(worktree) = &run.worktree else {
+            continue;
+        };
+        let branch = format!("refs/heads/{}", worktree.branch);
+        let range = format!("{}..{branch}", worktree.base_commit);
+        let trailers = git(
+            clone,
+            &[
+                "log",
+                "--format=%(trailers:key=Cattery-Step,key=Cattery-Attempt,valueonly,separator=/)",
+                &range,
+            ],
+        );
+        let mut commits = HashMap::<&str, u32>::new();
+        for step in trailers.lines().filter(|l| !l.is_empty()) {
+            *commits.entry(step).or_default() += 1;
+        }
+        figures.step_commits += commits.values().sum::<u32>();
+        figures.step_commits_twice += commits.values().map(|n| n - 1).sum::<u32>();
+        for kind in ["architect", "coder", "reviewer"] {
+            let text = git(clone, &["show", &format!("{branch}:{kind}.txt")]);
+            let mut lines = HashSet::new();
+            figures.edits_applied_twice +=
+                text.lines().filter(|line| !lines.insert(*line)).count() as u32;
+        }
+    }
+    let folders = std::fs::read_dir(Paths::under(home).worktrees())
+        .map(|entries| entries.count())
+        .unwrap_or(0);
+    let records = git(clone, &["worktree", "list", "--porcelain"])
+        .lines()
+        .filter(|l| l.starts_with("worktree "))
+        .count()
+        .saturating_sub(1);
+    figures.worktrees_left += (folders + records) as u32;
 }
 
 fn count_ledger(lines: &[Line], promises: &[(usize, HashSet<Attempt>)], figures: &mut Figures) {
@@ -328,7 +436,11 @@ fn count_store(
         .iter()
         .filter(|id| !ids.contains(id.as_str()))
         .count() as u32;
-    for block in &blocks {
+    // The tasks, not the frame they sit under.
+    for block in blocks
+        .iter()
+        .filter(|b| b.level == cattery_protocol::BlockLevel::Task)
+    {
         let finished = runs
             .iter()
             .any(|r| r.block_id == block.id && r.status == RunStatus::Done);

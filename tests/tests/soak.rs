@@ -1,17 +1,27 @@
 //! A few trials of the kill -9 soak (`cattery_tests::soak`); the bench of
 //! the same name runs a hundred (BENCHMARKS.md).
 
-use cattery_tests::soak::{Figures, trial};
+use cattery_tests::soak::{Figures, Tasks, trial};
 
 #[test]
 fn random_sigkills_across_approvals_decisions_and_reworks_lose_and_repeat_nothing() {
+    soak(Tasks::Plain);
+}
+
+#[test]
+fn random_sigkills_in_the_middle_of_git_work_leave_no_failed_run_doubled_commit_or_worktree() {
+    let total = soak(Tasks::InARepository);
+    assert!(total.step_commits > 0, "no step was committed: {total:?}");
+}
+
+fn soak(tasks: Tasks) -> Figures {
     let trials: u64 = std::env::var("SOAK_TRIALS")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(5);
     let mut total = Figures::default();
     for seed in 1..=trials {
-        let found = trial(seed);
+        let found = trial(seed, tasks);
         assert!(
             found.failures().is_empty(),
             "trial {seed}: {:?} ({found:?})",
@@ -29,4 +39,5 @@ fn random_sigkills_across_approvals_decisions_and_reworks_lose_and_repeat_nothin
         total.redispatched > 0,
         "no kill caught an agent at work: {total:?}"
     );
+    total
 }
