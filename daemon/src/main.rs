@@ -19,6 +19,22 @@ struct Args {
     /// Keep every file (database, logs, config) under this folder.
     #[arg(long, env = "CATTERY_HOME")]
     home: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Forward TCP connections to the gateway's unix socket. The Docker
+    /// executor runs this in the relay container on the agents' network;
+    /// it is not for people.
+    #[command(hide = true)]
+    Relay {
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        #[arg(long)]
+        to: PathBuf,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -33,6 +49,9 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> Result<()> {
     let args = Args::parse();
+    if let Some(Command::Relay { listen, to }) = args.command {
+        return relay(listen, to);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CATTERY_LOG")
@@ -123,8 +142,19 @@ async fn serve(paths: Paths) -> Result<()> {
     }
     // A stopped daemon leaves no port behind for clients to try.
     let _ = std::fs::remove_file(paths.port_file());
+    daemon.release_gateway_network().await;
     tracing::warn!("{}", cattery_protocol::home::CLEAN_STOP);
     Ok(())
+}
+
+fn relay(listen: std::net::SocketAddr, to: PathBuf) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the relay's runtime")?;
+    runtime
+        .block_on(cattery_daemon::gateway::relay::forward(listen, to.clone()))
+        .with_context(|| format!("the relay cannot forward {listen} to {}", to.display()))
 }
 
 async fn terminate() {

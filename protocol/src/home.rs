@@ -115,6 +115,12 @@ impl Layout {
         self.data.join("gateway.json")
     }
 
+    /// The gateway's unix socket, in a folder of its own that the relay
+    /// container mounts (and nothing else of the home).
+    pub fn gateway_socket(&self) -> PathBuf {
+        self.data.join("relay").join("gateway.sock")
+    }
+
     /// Holds the daemon's pid; its lock says a daemon owns this home.
     pub fn pidfile(&self) -> PathBuf {
         self.data.join("catteryd.pid")

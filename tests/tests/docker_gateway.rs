@@ -154,7 +154,15 @@ fn daemons_started_at_once_on_a_fresh_subnet_all_reach_the_gateway_on_the_one_ne
         cattery_tests::docker_socket()
     );
     let homes: Vec<CtlHome> = (0..8)
-        .map(|_| CtlHome::with_config(&[("config.toml", &config)]))
+        .map(|_| {
+            CtlHome::with_config(&[
+                ("config.toml", &config),
+                (
+                    "agents.toml",
+                    "[agents.caller]\nnetwork = \"gateway\"\nimage = \"cattery/demo-agent:latest\"\n",
+                ),
+            ])
+        })
         .collect();
     // Eight daemons start at once and race to make the network.
     std::thread::scope(|scope| {
@@ -167,18 +175,19 @@ fn daemons_started_at_once_on_a_fresh_subnet_all_reach_the_gateway_on_the_one_ne
             assert_eq!(code, 0, "{err}");
         }
     });
+    let mut relays = std::collections::HashSet::new();
     for home in &homes {
         let (_, status, _) = home.cli(&["daemon", "status"]);
         let status: cattery_protocol::wire::DaemonStatus = serde_json::from_str(&status).unwrap();
         let gateway = status.gateway.unwrap();
+        let url = gateway.container_url.clone().unwrap_or_default();
         assert!(
-            gateway
-                .container_url
-                .as_deref()
-                .is_some_and(|u| u.starts_with("http://172.30.93.1:")),
+            url.starts_with("http://172.30.93."),
             "every daemon reaches its containers: {gateway:?}"
         );
+        relays.insert(url);
     }
+    assert_eq!(relays.len(), homes.len(), "a relay each: {relays:?}");
     let (_, listed) = cattery_tests::docker_cli(&[
         "network",
         "ls",
@@ -189,6 +198,118 @@ fn daemons_started_at_once_on_a_fresh_subnet_all_reach_the_gateway_on_the_one_ne
     assert_eq!(listed.lines().count(), 1, "one network: {listed}");
     drop(homes);
     cattery_tests::docker_cli(&["network", "rm", network]);
+}
+
+#[test]
+fn a_gateway_container_reaches_no_port_of_the_host_and_reads_nothing_of_the_daemons_home() {
+    const KEY: &str = "sk-ant-api03-REAL-KEY-never-in-a-container";
+    let (engine, _) = cattery_tests::docker_cli(&["version"]);
+    if !engine {
+        cattery_tests::skip::<()>(Tool::Docker, "no Docker engine answers");
+        return;
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(cattery_tests::model_server::ModelServer::start(vec![
+        cattery_tests::model_server::Reply::Text {
+            model: "claude-mock".into(),
+            text: "hi".into(),
+            usage: cattery_tests::model_server::Usage {
+                input: 7,
+                output: 2,
+                cache_read: 0,
+                cache_write: 0,
+            },
+            stop_reason: "end_turn".into(),
+            hold: None,
+        },
+    ]));
+    // A server on every address of the host, as a careless one would be.
+    let everywhere = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let open_port = everywhere.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in everywhere.incoming().flatten() {
+            let mut stream = stream;
+            let _ = std::io::Write::write_all(&mut stream, b"HTTP/1.0 200 OK\r\n\r\nhost\n");
+        }
+    });
+    let daemon_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let model_port = server.url().rsplit(':').next().unwrap().to_owned();
+    // Every address of this machine, and the subnet's first one, where the
+    // host sat on the network before the relay.
+    let addresses = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show"])
+        .output()
+        .unwrap();
+    let addresses = String::from_utf8_lossy(&addresses.stdout).into_owned();
+    let mut hosts: Vec<String> = addresses
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(3))
+        .filter_map(|a| a.split('/').next())
+        .map(str::to_owned)
+        .collect();
+    hosts.push("172.30.77.1".to_owned());
+    let targets: Vec<String> = hosts
+        .iter()
+        .flat_map(|h| {
+            [
+                open_port.to_string(),
+                daemon_port.to_string(),
+                model_port.clone(),
+            ]
+            .map(|p| format!("{h}:{p}"))
+        })
+        .collect();
+    let config = format!(
+        "executor = \"docker\"\ndocker_socket = \"{}\"\nport = {daemon_port}\nanthropic_url = \"{}\"\n",
+        cattery_tests::docker_socket(),
+        server.url()
+    );
+    let home = CtlHome::with_config(&[("config.toml", &config)]);
+    let home_dir = home.path().display().to_string();
+    let docker_socket = cattery_tests::docker_socket()
+        .trim_start_matches("unix://")
+        .to_owned();
+    let probe = format!(
+        r#"host=${{ANTHROPIC_BASE_URL#http://}}; ip=${{host%:*}}; port=${{host#*:}}; body='{{"model":"claude-mock","max_tokens":5,"stream":true,"messages":[]}}'; status=$(printf 'POST /v1/messages HTTP/1.0\r\nx-api-key: %s\r\ncontent-type: application/json\r\ncontent-length: %s\r\n\r\n%s' "$ANTHROPIC_API_KEY" "${{#body}}" "$body" | nc -w 5 "$ip" "$port" | head -n1 | tr -d '\r'); reached=""; for t in {targets}; do if nc -w 2 "${{t%:*}}" "${{t#*:}}" </dev/null >/dev/null 2>&1; then reached="$reached $t"; fi; done; for s in /var/run/docker.sock /run/docker.sock {docker_socket}; do [ -e "$s" ] && reached="$reached $s"; done; read=""; for f in {home_dir} {home_dir}/config/secrets.toml {home_dir}/data/token {home_dir}/data/jobs /cattery-relay; do [ -e "$f" ] && read="$read $f"; done; echo "{{\"type\":\"result\",\"output\":\"$status|reached:$reached|read:$read\"}}""#,
+        targets = targets.join(" ")
+    );
+    let agents = format!(
+        "[agents.prober]\nnetwork = \"gateway\"\nimage = \"cattery/demo-agent:latest\"\nimage_command = [\"sh\", \"-c\", {}]\n",
+        toml_string(&probe)
+    );
+    cattery_tests::write_config(
+        home.path(),
+        &[
+            ("agents.toml", &agents),
+            (
+                "pipelines/one.toml",
+                "name = \"One\"\n[[steps]]\nagent = \"prober\"\n",
+            ),
+        ],
+    );
+    home.set_anthropic_key(KEY);
+    let run = home.start_task("probe", "one");
+    let done = home.wait_run(&run.id, "done", |r| !r.status.is_live());
+    assert_eq!(done.status, RunStatus::Done, "{:?}", done.failure);
+    let output = done.steps[0].output.clone().unwrap_or_default();
+    assert!(
+        output.starts_with("HTTP/1.0 200"),
+        "the gateway answered the container: {output}"
+    );
+    assert!(
+        output.contains("|reached:|"),
+        "no port of the host answered, nor any engine socket: {output}"
+    );
+    assert!(
+        output.ends_with("|read:"),
+        "nothing of the daemon's home is in the container: {output}"
+    );
+    assert_eq!(done.steps[0].metrics.calls, 1, "the call was metered");
+    drop(runtime);
 }
 
 fn toml_string(text: &str) -> String {

@@ -32,19 +32,6 @@ const CONTEXT_DIR: &str = "/cattery";
 const WORKSPACE_DIR: &str = "/workspace";
 /// Where the job's writable agent state is mounted.
 const AGENT_STATE: &str = "/cattery-agent";
-/// The internal networks of `network = "gateway"` are named with this and
-/// their subnet: each reaches the host's address on it (where the gateway
-/// listens) and nothing else.
-pub const GATEWAY_NETWORK_PREFIX: &str = "cattery-gateway-";
-
-/// The gateway network for `subnet`: a changed `docker_gateway_subnet`
-/// gets a network of its own.
-pub fn gateway_network_name(subnet: &str) -> String {
-    format!(
-        "{GATEWAY_NETWORK_PREFIX}{}",
-        subnet.replace(['.', '/'], "-")
-    )
-}
 /// Who agents run as when no user of their own will do: never root.
 const NOBODY: u32 = 65534;
 
@@ -382,16 +369,21 @@ impl Executor for DockerExecutor {
         AGENT_STATE.to_owned()
     }
 
-    fn gateway_network(&self, subnet: &str) -> super::GatewayNetwork {
+    fn gateway_network(&self, relay: super::relay::RelaySpec) -> super::GatewayNetwork {
         let docker = self.docker.clone();
-        let subnet = subnet.to_owned();
+        let daemon_id = self.daemon_id.clone();
         let made = std::sync::Arc::clone(&self.gateway_network);
         Box::pin(async move {
-            let name = gateway_network_name(&subnet);
-            let host = gateway_network(&docker, &name, &subnet).await?;
-            let _ = made.set(name);
-            Ok(Some(host))
+            let (network, address) = super::relay::connect(&docker, &daemon_id, &relay).await?;
+            let _ = made.set(network);
+            Ok(Some(address))
         })
+    }
+
+    fn release_gateway_network(&self) -> Chore {
+        let docker = self.docker.clone();
+        let daemon_id = self.daemon_id.clone();
+        Box::pin(async move { super::relay::release(&docker, &daemon_id).await })
     }
 
     fn name(&self) -> &'static str {
@@ -526,11 +518,11 @@ fn environment(job: &JobSpec) -> Vec<String> {
     own.chain(ours).chain(git).chain(gateway).collect()
 }
 
-fn is_status(error: &bollard::errors::Error, status: u16) -> bool {
+pub(super) fn is_status(error: &bollard::errors::Error, status: u16) -> bool {
     matches!(error, bollard::errors::Error::DockerResponseServerError { status_code, .. } if *status_code == status)
 }
 
-fn docker_message(error: &bollard::errors::Error) -> String {
+pub(super) fn docker_message(error: &bollard::errors::Error) -> String {
     match error {
         bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
         other => other.to_string(),
@@ -621,128 +613,6 @@ fn hand_over(dir: &std::path::Path, (uid, gid): (u32, u32)) {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             chown(&entry.path());
-        }
-    }
-}
-
-/// The gateway network, made internal on `subnet` if it does not exist;
-/// answers the host's address on it (the subnet's gateway).
-async fn gateway_network(
-    docker: &Docker,
-    name: &str,
-    subnet: &str,
-) -> Result<std::net::IpAddr, String> {
-    let host = subnet_gateway(subnet)?;
-    let ipam = match inspect_gateway_network(docker, name).await? {
-        Some(ipam) => ipam,
-        None => create_gateway_network(docker, name, subnet, host).await?,
-    };
-    let address = ipam
-        .and_then(|i| i.config)
-        .into_iter()
-        .flatten()
-        .find_map(|c| c.gateway)
-        .ok_or_else(|| {
-            format!(
-                "the Docker network {name} has no gateway address; remove it (`docker network rm {name}`) and start catteryd again"
-            )
-        })?;
-    address
-        .parse()
-        .map_err(|e| format!("the Docker network {name} has address {address:?}: {e}"))
-}
-
-/// The network's address plan, or `None` when there is no such network.
-async fn inspect_gateway_network(
-    docker: &Docker,
-    name: &str,
-) -> Result<Option<Option<bollard::models::Ipam>>, String> {
-    match docker.inspect_network(name, None).await {
-        Ok(network) => Ok(Some(network.ipam)),
-        Err(e) if is_status(&e, 404) => Ok(None),
-        Err(e) => Err(format!(
-            "cannot read the Docker network {name}: {}",
-            docker_message(&e)
-        )),
-    }
-}
-
-/// Makes the network. Daemons on one engine share it, and several may
-/// start at once: the one whose create loses the race (its pool then
-/// "overlaps", or the winner's bridge already holds the address) uses the
-/// network the winner made.
-async fn create_gateway_network(
-    docker: &Docker,
-    name: &str,
-    subnet: &str,
-    host: std::net::IpAddr,
-) -> Result<Option<bollard::models::Ipam>, String> {
-    // An address this machine already has (another network, or a bridge a
-    // stopped engine left behind) would take the containers' traffic: the
-    // gateway would never see it.
-    if std::net::TcpListener::bind((host, 0)).is_ok() {
-        if let Some(made) = inspect_gateway_network(docker, name).await? {
-            return Ok(made);
-        }
-        return Err(format!(
-            "{host}, the address of docker_gateway_subnet {subnet}, is already on one of this machine's interfaces (another network, or a bridge a stopped engine left behind: see `ip -br addr`); set docker_gateway_subnet in config.toml to a free subnet, or remove that interface"
-        ));
-    }
-    let ipam = bollard::models::Ipam {
-        config: Some(vec![bollard::models::IpamConfig {
-            subnet: Some(subnet.to_owned()),
-            gateway: Some(host.to_string()),
-            ..Default::default()
-        }]),
-        ..Default::default()
-    };
-    let request = bollard::models::NetworkCreateRequest {
-        name: name.to_owned(),
-        internal: Some(true),
-        ipam: Some(ipam.clone()),
-        ..Default::default()
-    };
-    match docker.create_network(request).await {
-        Ok(_) => Ok(Some(ipam)),
-        Err(e) => match inspect_gateway_network(docker, name).await? {
-            Some(made) => Ok(made),
-            None => Err(format!(
-                "cannot make the Docker network {name} on {subnet}: {}; set docker_gateway_subnet in config.toml to a free subnet, or network = \"host\" for the kind",
-                docker_message(&e)
-            )),
-        },
-    }
-}
-
-/// The first host address of an IPv4 `a.b.c.d/n` subnet: the bridge's.
-fn subnet_gateway(subnet: &str) -> Result<std::net::IpAddr, String> {
-    let bad =
-        || format!("docker_gateway_subnet {subnet:?} is not an IPv4 subnet such as 172.30.77.0/24");
-    let (net, bits) = subnet.split_once('/').ok_or_else(bad)?;
-    let net: std::net::Ipv4Addr = net.parse().map_err(|_| bad())?;
-    let bits: u32 = bits.parse().map_err(|_| bad())?;
-    if !(8..=30).contains(&bits) {
-        return Err(bad());
-    }
-    let first = u32::from(net) & (u32::MAX << (32 - bits));
-    Ok(std::net::IpAddr::V4(std::net::Ipv4Addr::from(first + 1)))
-}
-
-#[cfg(test)]
-mod network_tests {
-    #[test]
-    fn a_subnets_gateway_is_its_first_host_address_and_a_bad_subnet_is_named() {
-        assert_eq!(
-            super::subnet_gateway("172.30.77.0/24").unwrap().to_string(),
-            "172.30.77.1"
-        );
-        assert_eq!(
-            super::subnet_gateway("10.9.8.7/16").unwrap().to_string(),
-            "10.9.0.1"
-        );
-        for bad in ["172.30.77.0", "nope/24", "10.0.0.0/31", "::1/64"] {
-            let err = super::subnet_gateway(bad).unwrap_err();
-            assert!(err.contains("is not an IPv4 subnet"), "{err}");
         }
     }
 }

@@ -5,6 +5,7 @@ mod lines;
 mod outcome;
 mod output;
 mod process;
+pub mod relay;
 mod scripted;
 pub(crate) mod supervise;
 mod sys;
@@ -146,17 +147,24 @@ pub trait Executor: Send + Sync {
         state.display().to_string()
     }
 
-    /// Makes (once) the network agents on `network = "gateway"` join, on
-    /// `subnet`, and answers the host's address on it, where the gateway
-    /// must also listen; `None` for an executor with no such network.
-    fn gateway_network(&self, _subnet: &str) -> GatewayNetwork {
+    /// Makes (once) the network agents on `network = "gateway"` join, and
+    /// the relay on it that forwards to the gateway's socket; answers where
+    /// those agents reach the gateway, or `None` for an executor with no
+    /// such network.
+    fn gateway_network(&self, _relay: relay::RelaySpec) -> GatewayNetwork {
         Box::pin(std::future::ready(Ok(None)))
+    }
+
+    /// At a clean stop: lets go of what [`Executor::gateway_network`] made
+    /// if no job is left that needs it.
+    fn release_gateway_network(&self) -> Chore {
+        Box::pin(std::future::ready(()))
     }
 }
 
-/// The host's address on the agents' gateway network, or why there is none.
+/// Where agents on the gateway network reach the gateway, or why they cannot.
 pub type GatewayNetwork = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<Option<std::net::IpAddr>, String>> + Send>,
+    Box<dyn std::future::Future<Output = Result<Option<std::net::SocketAddr>, String>> + Send>,
 >;
 
 /// Writes the step context as pretty JSON (so simple agents can grep it)

@@ -1,28 +1,19 @@
-//! What the gateway keeps across daemon restarts: the ports it listens on
-//! and the secret its job tokens are derived from. A container the next
-//! daemon re-attaches to was started with the old daemon's gateway address
-//! and token in its environment; both stay good, so the job works on.
+//! What the gateway keeps across daemon restarts: its loopback port and
+//! the secret its job tokens are derived from. A job the next daemon
+//! re-attaches to was started with the old daemon's gateway address and
+//! token in its environment; both stay good, so the job works on. (A
+//! container reaches the gateway through the relay, which outlives the
+//! daemon and forwards to its socket: `exec/relay.rs`.)
 
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// Which of the gateway's listeners a port is for.
-#[derive(Debug, Clone, Copy)]
-pub enum Listener {
-    /// 127.0.0.1, for process agents.
-    Loopback,
-    /// The host's address on the agents' container network.
-    Containers,
-}
-
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct Kept {
     #[serde(default)]
     loopback_port: u16,
-    #[serde(default)]
-    container_port: u16,
     /// Hex; job tokens are its HMAC of the job id.
     #[serde(default)]
     secret: String,
@@ -86,14 +77,11 @@ impl Keeper {
         format!("cattery-job-{hex}")
     }
 
-    /// Binds `ip` on the port this listener had before, or on a free one
+    /// Binds `ip` on the port the gateway had before, or on a free one
     /// when that is taken (and logs that jobs from before lose it); keeps
     /// the port bound.
-    pub fn bind(&self, ip: IpAddr, listener: Listener) -> std::io::Result<std::net::TcpListener> {
-        let before = match listener {
-            Listener::Loopback => self.kept().loopback_port,
-            Listener::Containers => self.kept().container_port,
-        };
+    pub fn bind(&self, ip: IpAddr) -> std::io::Result<std::net::TcpListener> {
+        let before = self.kept().loopback_port;
         let bound = match std::net::TcpListener::bind(SocketAddr::new(ip, before)) {
             Ok(bound) => bound,
             Err(e) if before != 0 => {
@@ -105,13 +93,7 @@ impl Keeper {
             Err(e) => return Err(e),
         };
         let port = bound.local_addr()?.port();
-        {
-            let mut kept = self.kept();
-            match listener {
-                Listener::Loopback => kept.loopback_port = port,
-                Listener::Containers => kept.container_port = port,
-            }
-        }
+        self.kept().loopback_port = port;
         self.save();
         Ok(bound)
     }
@@ -160,18 +142,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gateway.json");
         let first = Keeper::at(&path);
-        let bound = first
-            .bind(IpAddr::from([127, 0, 0, 1]), Listener::Loopback)
-            .unwrap();
+        let bound = first.bind(IpAddr::from([127, 0, 0, 1])).unwrap();
         let port = bound.local_addr().unwrap().port();
         let token = first.token_for("job-1");
         assert_ne!(token, first.token_for("job-2"), "each job its own token");
         drop(bound);
         let second = Keeper::at(&path);
         assert_eq!(second.token_for("job-1"), token);
-        let again = second
-            .bind(IpAddr::from([127, 0, 0, 1]), Listener::Loopback)
-            .unwrap();
+        let again = second.bind(IpAddr::from([127, 0, 0, 1])).unwrap();
         assert_eq!(again.local_addr().unwrap().port(), port);
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
@@ -183,13 +161,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gateway.json");
         let first = Keeper::at(&path);
-        let held = first
-            .bind(IpAddr::from([127, 0, 0, 1]), Listener::Loopback)
-            .unwrap();
+        let held = first.bind(IpAddr::from([127, 0, 0, 1])).unwrap();
         let second = Keeper::at(&path);
-        let other = second
-            .bind(IpAddr::from([127, 0, 0, 1]), Listener::Loopback)
-            .unwrap();
+        let other = second.bind(IpAddr::from([127, 0, 0, 1])).unwrap();
         assert_ne!(
             other.local_addr().unwrap().port(),
             held.local_addr().unwrap().port()

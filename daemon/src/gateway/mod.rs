@@ -8,6 +8,7 @@
 
 mod keep;
 mod meter;
+pub mod relay;
 pub mod secrets;
 pub mod tls;
 
@@ -122,6 +123,8 @@ pub struct Gateway {
     /// cannot yet. An address, once had, is kept; a reason may be replaced
     /// by an address when the network is made later.
     for_containers: Arc<std::sync::RwLock<Option<Result<SocketAddr, String>>>>,
+    /// Set once the gateway also listens on its unix socket (the relay's way in).
+    socket: Arc<std::sync::OnceLock<std::path::PathBuf>>,
     keeper: Arc<Keeper>,
 }
 
@@ -146,7 +149,7 @@ impl Gateway {
         keeper: Keeper,
     ) -> std::io::Result<Self> {
         let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
-        let listener = keeper.bind(loopback, keep::Listener::Loopback)?;
+        let listener = keeper.bind(loopback)?;
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let addr = listener.local_addr()?;
@@ -161,36 +164,43 @@ impl Gateway {
             addr,
             shared,
             for_containers: Arc::default(),
+            socket: Arc::default(),
             keeper: Arc::new(keeper),
         })
     }
 
-    /// Also listens on `ip` (the host's address on the agents' container
-    /// network), or records `why` containers cannot reach the gateway.
-    /// Needs a Tokio runtime.
-    pub fn serve_containers(&self, ip: Result<std::net::IpAddr, String>) {
+    /// Also listens on the unix socket at `path`, once: the relay on the
+    /// agents' container network forwards to it. A socket left by a daemon
+    /// that died is replaced. Needs a Tokio runtime.
+    pub fn listen_on_socket(&self, path: &std::path::Path) -> std::io::Result<()> {
+        if self.socket.get().is_some() {
+            return Ok(());
+        }
+        if let Some(dir) = path.parent() {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::create_dir_all(dir)?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let listener = tokio::net::UnixListener::bind(path)?;
+        let _ = self.socket.set(path.to_owned());
+        tokio::spawn(serve_socket(listener, Arc::clone(&self.shared)));
+        Ok(())
+    }
+
+    /// Records where containers on the gateway network reach the gateway
+    /// (the relay's address), or why they cannot. An address, once had, stays.
+    pub fn reach_containers(&self, route: Result<SocketAddr, String>) {
         let mut for_containers = self
             .for_containers
             .write()
             .unwrap_or_else(|p| p.into_inner());
-        if matches!(*for_containers, Some(Ok(_))) {
-            return;
+        if !matches!(*for_containers, Some(Ok(_))) {
+            *for_containers = Some(route);
         }
-        let bound = ip.and_then(|ip| {
-            let listen = || -> std::io::Result<(tokio::net::TcpListener, SocketAddr)> {
-                let listener = self.keeper.bind(ip, keep::Listener::Containers)?;
-                listener.set_nonblocking(true)?;
-                let listener = tokio::net::TcpListener::from_std(listener)?;
-                let addr = listener.local_addr()?;
-                Ok((listener, addr))
-            };
-            listen().map_err(|e| format!("the gateway cannot listen on {ip}: {e}"))
-        });
-        let recorded = bound.map(|(listener, addr)| {
-            tokio::spawn(serve(listener, Arc::clone(&self.shared)));
-            addr
-        });
-        *for_containers = Some(recorded);
     }
 
     /// The base URL a container on the gateway network is pointed at, or
@@ -293,22 +303,36 @@ async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
         };
         // Frames go out as they come, not held for an ACK.
         let _ = stream.set_nodelay(true);
+        tokio::spawn(serve_connection(stream, Arc::clone(&shared)));
+    }
+}
+
+/// The relay's connections, one per agent connection.
+async fn serve_socket(listener: tokio::net::UnixListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        tokio::spawn(serve_connection(stream, Arc::clone(&shared)));
+    }
+}
+
+async fn serve_connection<S>(stream: S, shared: Arc<Shared>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request| {
         let shared = Arc::clone(&shared);
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let shared = Arc::clone(&shared);
-                async move { Ok::<_, std::convert::Infallible>(handle(&shared, request).await) }
-            });
-            // A client that shuts its write side after the request (as
-            // `nc` does) still gets the answer.
-            let served = hyper::server::conn::http1::Builder::new()
-                .half_close(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-            if let Err(e) = served {
-                tracing::debug!("gateway connection ended: {e}");
-            }
-        });
+        async move { Ok::<_, std::convert::Infallible>(handle(&shared, request).await) }
+    });
+    // A client that shuts its write side after the request (as `nc` does)
+    // still gets the answer.
+    let served = hyper::server::conn::http1::Builder::new()
+        .half_close(true)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+    if let Err(e) = served {
+        tracing::debug!("gateway connection ended: {e}");
     }
 }
 

@@ -333,31 +333,70 @@ impl Daemon {
         let Some(gateway) = self.gateway() else {
             return Ok(());
         };
+        if !self.executor.in_containers() {
+            return Ok(());
+        }
         let subnet = self.gateway_subnet.lock().await;
         if gateway.container_url().is_ok() {
             return Ok(());
         }
-        let made = tokio::time::timeout(within, self.executor.gateway_network(&subnet))
-            .await
-            .unwrap_or_else(|_| {
-                Err(format!(
-                    "the Docker engine did not make the network within {} s",
-                    within.as_secs()
-                ))
-            });
+        let made = match self.relay_spec(&subnet) {
+            Ok(relay) => tokio::time::timeout(within, self.executor.gateway_network(relay))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(format!(
+                        "the Docker engine did not make the network within {} s",
+                        within.as_secs()
+                    ))
+                }),
+            Err(why) => Err(why),
+        };
         match made {
             Ok(None) => Ok(()),
-            Ok(Some(ip)) => {
-                gateway.serve_containers(Ok(ip));
+            Ok(Some(address)) => {
+                gateway.reach_containers(Ok(address));
                 let url = gateway.container_url()?;
-                tracing::info!(url, "containers reach the gateway");
+                tracing::info!(url, "containers reach the gateway through the relay");
                 Ok(())
             }
             Err(why) => {
-                gateway.serve_containers(Err(why.clone()));
+                gateway.reach_containers(Err(why.clone()));
                 Err(why)
             }
         }
+    }
+
+    /// The relay for `subnet`, with the gateway listening on its socket;
+    /// it may run in any image of a kind on the gateway network.
+    fn relay_spec(
+        &self,
+        subnet: &str,
+    ) -> std::result::Result<crate::exec::relay::RelaySpec, String> {
+        let socket = self.paths.gateway_socket();
+        if let Some(gateway) = self.gateway() {
+            gateway
+                .listen_on_socket(&socket)
+                .map_err(|e| format!("the gateway cannot listen on {}: {e}", socket.display()))?;
+        }
+        let mut images: Vec<String> = self
+            .catalog
+            .agents
+            .values()
+            .filter(|a| a.limits.network == "gateway")
+            .filter_map(|a| a.image.clone())
+            .collect();
+        images.sort();
+        images.dedup();
+        Ok(crate::exec::relay::RelaySpec {
+            subnet: subnet.to_owned(),
+            socket,
+            images,
+        })
+    }
+
+    /// At a clean stop: the relay goes if no job container needs it.
+    pub async fn release_gateway_network(&self) {
+        self.executor.release_gateway_network().await;
     }
 
     /// Looks for each agent CLI the kinds run (`BINARY --version`, within
