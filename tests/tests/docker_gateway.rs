@@ -68,20 +68,7 @@ fn a_container_on_the_gateway_network_reaches_the_gateway_with_its_token_and_not
         return;
     }
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let server = runtime.block_on(cattery_tests::model_server::ModelServer::start(vec![
-        cattery_tests::model_server::Reply::Text {
-            model: "claude-mock".into(),
-            text: "hi".into(),
-            usage: cattery_tests::model_server::Usage {
-                input: 7,
-                output: 2,
-                cache_read: 0,
-                cache_write: 0,
-            },
-            stop_reason: "end_turn".into(),
-            hold: None,
-        },
-    ]));
+    let server = runtime.block_on(one_answer_server());
     let config = format!(
         "executor = \"docker\"\ndocker_socket = \"{}\"\nport = 0\nanthropic_url = \"{}\"\n",
         cattery_tests::docker_socket(),
@@ -89,10 +76,12 @@ fn a_container_on_the_gateway_network_reaches_the_gateway_with_its_token_and_not
     );
     // Busybox's nc: one call to the gateway with the job's token, one try
     // at an address outside; then a pause, so the test can inspect it.
-    let probe = r#"host=${ANTHROPIC_BASE_URL#http://}; ip=${host%:*}; port=${host#*:}; body='{"model":"claude-mock","max_tokens":5,"stream":true,"messages":[]}'; status=$(printf 'POST /v1/messages HTTP/1.0\r\nx-api-key: %s\r\ncontent-type: application/json\r\ncontent-length: %s\r\n\r\n%s' "$ANTHROPIC_API_KEY" "${#body}" "$body" | nc -w 5 "$ip" "$port" | head -n1 | tr -d '\r'); if nc -w 2 1.1.1.1 80 </dev/null 2>/dev/null; then out=escaped; else out=sealed; fi; sleep 4; echo "{\"type\":\"result\",\"output\":\"$status|$out\"}""#;
+    let probe = format!(
+        r#"{GATEWAY_CALL}; if nc -w 2 1.1.1.1 80 </dev/null 2>/dev/null; then out=escaped; else out=sealed; fi; sleep 4; echo "{{\"type\":\"result\",\"output\":\"$status|$out\"}}""#
+    );
     let agents = format!(
         "[agents.prober]\nnetwork = \"gateway\"\nimage = \"cattery/demo-agent:latest\"\nimage_command = [\"sh\", \"-c\", {}]\n",
-        toml_string(probe)
+        toml_string(&probe)
     );
     let home = CtlHome::with_config(&[
         ("config.toml", &config),
@@ -209,20 +198,7 @@ fn a_gateway_container_reaches_no_port_of_the_host_and_reads_nothing_of_the_daem
         return;
     }
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let server = runtime.block_on(cattery_tests::model_server::ModelServer::start(vec![
-        cattery_tests::model_server::Reply::Text {
-            model: "claude-mock".into(),
-            text: "hi".into(),
-            usage: cattery_tests::model_server::Usage {
-                input: 7,
-                output: 2,
-                cache_read: 0,
-                cache_write: 0,
-            },
-            stop_reason: "end_turn".into(),
-            hold: None,
-        },
-    ]));
+    let server = runtime.block_on(one_answer_server());
     // A server on every address of the host, as a careless one would be.
     let everywhere = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     let open_port = everywhere.local_addr().unwrap().port();
@@ -274,7 +250,7 @@ fn a_gateway_container_reaches_no_port_of_the_host_and_reads_nothing_of_the_daem
         .trim_start_matches("unix://")
         .to_owned();
     let probe = format!(
-        r#"host=${{ANTHROPIC_BASE_URL#http://}}; ip=${{host%:*}}; port=${{host#*:}}; body='{{"model":"claude-mock","max_tokens":5,"stream":true,"messages":[]}}'; status=$(printf 'POST /v1/messages HTTP/1.0\r\nx-api-key: %s\r\ncontent-type: application/json\r\ncontent-length: %s\r\n\r\n%s' "$ANTHROPIC_API_KEY" "${{#body}}" "$body" | nc -w 5 "$ip" "$port" | head -n1 | tr -d '\r'); reached=""; for t in {targets}; do if nc -w 2 "${{t%:*}}" "${{t#*:}}" </dev/null >/dev/null 2>&1; then reached="$reached $t"; fi; done; for s in /var/run/docker.sock /run/docker.sock {docker_socket}; do [ -e "$s" ] && reached="$reached $s"; done; read=""; for f in {home_dir} {home_dir}/config/secrets.toml {home_dir}/data/token {home_dir}/data/jobs /cattery-relay; do [ -e "$f" ] && read="$read $f"; done; echo "{{\"type\":\"result\",\"output\":\"$status|reached:$reached|read:$read\"}}""#,
+        r#"{GATEWAY_CALL}; reached=""; for t in {targets}; do if nc -w 2 "${{t%:*}}" "${{t#*:}}" </dev/null >/dev/null 2>&1; then reached="$reached $t"; fi; done; for s in /var/run/docker.sock /run/docker.sock {docker_socket}; do [ -e "$s" ] && reached="$reached $s"; done; read=""; for f in {home_dir} {home_dir}/config/secrets.toml {home_dir}/data/token {home_dir}/data/jobs /cattery-relay; do [ -e "$f" ] && read="$read $f"; done; echo "{{\"type\":\"result\",\"output\":\"$status|reached:$reached|read:$read\"}}""#,
         targets = targets.join(" ")
     );
     let agents = format!(
@@ -310,6 +286,29 @@ fn a_gateway_container_reaches_no_port_of_the_host_and_reads_nothing_of_the_daem
     );
     assert_eq!(done.steps[0].metrics.calls, 1, "the call was metered");
     drop(runtime);
+}
+
+/// Busybox's nc: one call to the gateway (`$ANTHROPIC_BASE_URL`) with the
+/// job's token; the answer's status line is left in `$status`.
+const GATEWAY_CALL: &str = r#"host=${ANTHROPIC_BASE_URL#http://}; ip=${host%:*}; port=${host#*:}; body='{"model":"claude-mock","max_tokens":5,"stream":true,"messages":[]}'; status=$(printf 'POST /v1/messages HTTP/1.0\r\nx-api-key: %s\r\ncontent-type: application/json\r\ncontent-length: %s\r\n\r\n%s' "$ANTHROPIC_API_KEY" "${#body}" "$body" | nc -w 5 "$ip" "$port" | head -n1 | tr -d '\r')"#;
+
+/// A scripted model server with one short answer.
+async fn one_answer_server() -> cattery_tests::model_server::ModelServer {
+    cattery_tests::model_server::ModelServer::start(vec![
+        cattery_tests::model_server::Reply::Text {
+            model: "claude-mock".into(),
+            text: "hi".into(),
+            usage: cattery_tests::model_server::Usage {
+                input: 7,
+                output: 2,
+                cache_read: 0,
+                cache_write: 0,
+            },
+            stop_reason: "end_turn".into(),
+            hold: None,
+        },
+    ])
+    .await
 }
 
 fn toml_string(text: &str) -> String {

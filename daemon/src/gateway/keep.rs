@@ -110,26 +110,10 @@ impl Keeper {
             Ok(text) => text,
             Err(e) => return tracing::warn!("cannot write the gateway's kept ports: {e}"),
         };
-        if let Err(e) = write_private(path, &text) {
+        if let Err(e) = crate::os::write_atomically(path, &text) {
             tracing::warn!(path = %path.display(), "cannot keep the gateway's ports: {e}");
         }
     }
-}
-
-/// Writes `bytes` whole or not at all, readable by this user only.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let partial = path.with_extension("partial");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&partial)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&partial, path)
 }
 
 #[cfg(test)]
